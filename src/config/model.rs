@@ -1,0 +1,146 @@
+//! The engine configuration as written in `config/centralino.toml`.
+
+use crate::calendar::WeeklyHours;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use toml::Spanned;
+
+/// A configuration file, as read (references not yet checked: see [`super::validate`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where call records, tickets and appointments are kept.
+    pub data_dir: String,
+    /// The tree a called number uses unless it names another.
+    pub default_tree: Spanned<String>,
+    /// Section that the operator key reaches where no other section applies.
+    pub general_section: Spanned<String>,
+    pub sip: SipConfig,
+    pub rtp: RtpConfig,
+    pub regions: BTreeMap<Spanned<String>, Region>,
+    pub provinces: BTreeMap<Spanned<String>, Province>,
+    pub numbers: Vec<CalledNumber>,
+    pub sections: BTreeMap<Spanned<String>, Section>,
+    #[serde(default)]
+    pub operators: Vec<Operator>,
+    pub regional_centres: BTreeMap<Spanned<String>, RegionalCentre>,
+    #[serde(default)]
+    pub agencies: Vec<Agency>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    /// Digest authentication realm; operators' stored hashes depend on it.
+    pub realm: String,
+    /// Calls beyond this get 503 with Retry-After.
+    pub max_calls: u32,
+    /// Send 180 Ringing before answering.
+    #[serde(default = "yes")]
+    pub ringing: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtpConfig {
+    pub address: IpAddr,
+    pub port_min: Spanned<u16>,
+    pub port_max: Spanned<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Province {
+    pub name: String,
+    pub region: Spanned<String>,
+    /// The provincial directorate's address, as announced to callers.
+    pub office_address: String,
+    /// The provincial office's opening hours, as announced to callers.
+    pub office_hours: Spanned<WeeklyHours>,
+}
+
+/// A number citizens dial, and where it leads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalledNumber {
+    /// E.164 with a leading `+`.
+    pub number: Spanned<String>,
+    pub province: Spanned<String>,
+    pub label: String,
+    /// Tree answering this number; the default tree when absent.
+    pub tree: Option<Spanned<String>>,
+}
+
+/// The three sections of a regional consultancy centre (CRIC) that Linea INPS tickets go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketSection {
+    Pensions,
+    IncomeSupport,
+    Contributors,
+}
+
+impl TicketSection {
+    pub const ALL: [TicketSection; 3] = [Self::Pensions, Self::IncomeSupport, Self::Contributors];
+}
+
+/// A specialist section of the contact center: a queue and the operators skilled for it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub name: String,
+    /// The tree this section belongs to.
+    pub tree: Spanned<String>,
+    /// The regional centre section a ticket opened from this section defaults to.
+    pub ticket_section: Option<TicketSection>,
+}
+
+/// A contact-center operator. The password is never stored: only digest hashes (HA1).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub username: Spanned<String>,
+    pub display_name: String,
+    /// The sections served, in priority order.
+    pub sections: Vec<Spanned<String>>,
+    /// MD5(username:realm:password), lowercase hex (RFC 7616).
+    pub ha1_md5: Spanned<String>,
+    /// SHA-256(username:realm:password), lowercase hex (RFC 7616, RFC 8760).
+    pub ha1_sha256: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionalCentre {
+    pub name: String,
+    pub sections: Spanned<Vec<TicketSection>>,
+}
+
+/// A local agency and its appointment agenda.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agency {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub province: Spanned<String>,
+    pub address: String,
+    pub slot_minutes: Spanned<u32>,
+    /// Extra closing days beyond the national holidays.
+    #[serde(default)]
+    pub closed: Vec<NaiveDate>,
+    pub agenda: Spanned<WeeklyHours>,
+}

@@ -1,0 +1,176 @@
+//! Cross-checks of a parsed configuration: every reference must name something that exists.
+
+use super::credentials::is_hex_hash;
+use super::model::*;
+use super::numbers::{is_e164, normalize_number};
+use crate::calendar::WeeklyHours;
+use crate::diag::{Diagnostic, Diagnostics, Pos, did_you_mean};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use toml::Spanned;
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    out: Diagnostics,
+}
+
+impl Checker<'_> {
+    fn pos<T>(&self, s: &Spanned<T>) -> Pos {
+        Pos::of_offset(self.text, s.span().start)
+    }
+
+    fn error<T>(&mut self, at: &Spanned<T>, message: String, hint: impl Into<String>) {
+        let d = Diagnostic::error(self.path, self.pos(at), message).hint(hint);
+        self.out.push(d);
+    }
+
+    /// Report `name` unless it is a key of `map`.
+    fn reference<V>(&mut self, what: &str, name: &Spanned<String>, map: &BTreeMap<Spanned<String>, V>) {
+        let n = name.get_ref();
+        if map.contains_key(n.as_str()) {
+            return;
+        }
+        let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str()))
+            .unwrap_or_else(|| format!("define [{what}.{n}] or use one of the {what} already defined"));
+        self.error(name, format!("unknown {what} `{n}`"), hint);
+    }
+
+    fn hours(&mut self, what: &str, hours: &Spanned<WeeklyHours>) {
+        for p in hours.get_ref().problems() {
+            self.error(hours, format!("{what}: {p}"), "fix the intervals of that day");
+        }
+    }
+}
+
+pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
+    let mut k = Checker { path, text, out: Diagnostics::default() };
+
+    k.reference("sections", &c.general_section, &c.sections);
+
+    let (lo, hi) = (*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref());
+    if lo >= hi || lo % 2 != 0 || lo < 1024 {
+        k.error(
+            &c.rtp.port_min,
+            format!("RTP port range {lo}-{hi} is not usable"),
+            "port_min must be an even port of at least 1024 (RTP uses even ports, RTCP the next odd one) and below port_max",
+        );
+    }
+
+    for (code, p) in &c.provinces {
+        if !code.get_ref().chars().all(|ch| ch.is_ascii_uppercase()) || code.get_ref().len() != 2 {
+            k.error(code, format!("province code `{}` is not a two-letter sigla", code.get_ref()), "use the official uppercase sigla, e.g. LT for Latina");
+        }
+        k.reference("regions", &p.region, &c.regions);
+        k.hours(&format!("office_hours of {}", code.get_ref()), &p.office_hours);
+    }
+
+    let mut seen = HashSet::new();
+    for n in &c.numbers {
+        let raw = n.number.get_ref();
+        if !is_e164(raw) {
+            let hint = match normalize_number(raw) {
+                Some(e) => format!("write it in E.164 form: \"{e}\""),
+                None => "write it in E.164 form, e.g. \"+390773691001\"".to_string(),
+            };
+            k.error(&n.number, format!("called number `{raw}` is not in E.164 form"), hint);
+        } else if !seen.insert(raw.clone()) {
+            k.error(&n.number, format!("called number `{raw}` is listed twice"), "keep one entry per number");
+        }
+        k.reference("provinces", &n.province, &c.provinces);
+    }
+
+    for (id, s) in &c.sections {
+        if s.name.trim().is_empty() {
+            k.error(id, format!("section `{}` has an empty name", id.get_ref()), "give it the name operators know it by");
+        }
+    }
+
+    let mut users = HashSet::new();
+    for o in &c.operators {
+        let u = o.username.get_ref();
+        if !users.insert(u.clone()) {
+            k.error(&o.username, format!("operator `{u}` is defined twice"), "user names must be unique");
+        }
+        if u.is_empty() || !u.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')) {
+            k.error(&o.username, format!("operator user name `{u}` is not valid"), "use letters, digits, '.', '_' or '-' (it is the SIP user name)");
+        }
+        if o.sections.is_empty() {
+            k.error(&o.username, format!("operator `{u}` serves no section"), "list at least one section in `sections`, in priority order");
+        }
+        for s in &o.sections {
+            k.reference("sections", s, &c.sections);
+        }
+        if !is_hex_hash(o.ha1_md5.get_ref(), 32) {
+            k.error(&o.ha1_md5, format!("ha1_md5 of `{u}` is not 32 lowercase hex digits"), format!("generate it with `centralino passwd {u}`"));
+        }
+        if !is_hex_hash(o.ha1_sha256.get_ref(), 64) {
+            k.error(&o.ha1_sha256, format!("ha1_sha256 of `{u}` is not 64 lowercase hex digits"), format!("generate it with `centralino passwd {u}`"));
+        }
+    }
+
+    for (region, centre) in &c.regional_centres {
+        k.reference("regions", region, &c.regions);
+        let mut secs = centre.sections.get_ref().clone();
+        secs.sort();
+        secs.dedup();
+        if secs.len() != centre.sections.get_ref().len() || secs != TicketSection::ALL {
+            k.error(
+                &centre.sections,
+                format!("regional centre `{}` must have exactly the sections pensions, income_support and contributors", region.get_ref()),
+                "write sections = [\"pensions\", \"income_support\", \"contributors\"]",
+            );
+        }
+    }
+    let missing: Vec<&str> = c
+        .regions
+        .keys()
+        .map(|r| r.get_ref().as_str())
+        .filter(|r| !c.regional_centres.contains_key(*r))
+        .collect();
+    if !missing.is_empty() {
+        let d = Diagnostic::error(path, Pos::new(1, 1), format!("regions without a regional centre: {}", missing.join(", ")))
+            .hint("add a [regional_centres.<region>] table for each: Linea INPS tickets of that region have nowhere to go otherwise");
+        k.out.push(d);
+    }
+
+    let mut ids = HashSet::new();
+    for a in &c.agencies {
+        let id = a.id.get_ref();
+        if !ids.insert(id.clone()) {
+            k.error(&a.id, format!("agency `{id}` is defined twice"), "agency ids must be unique");
+        }
+        k.reference("provinces", &a.province, &c.provinces);
+        let slot = *a.slot_minutes.get_ref();
+        if !(5..=240).contains(&slot) {
+            k.error(&a.slot_minutes, format!("slot_minutes {slot} is out of range"), "use between 5 and 240 minutes");
+        }
+        k.hours(&format!("agenda of {id}"), &a.agenda);
+        if a.agenda.get_ref().is_empty() {
+            k.error(&a.agenda, format!("agency `{id}` has an empty agenda"), "list the weekdays and hours when appointments can be booked");
+        }
+        let too_short = crate::calendar::WEEK.iter().flat_map(|d| a.agenda.get_ref().day(*d)).find(|r| {
+            (r.end - r.start).num_minutes() < i64::from(slot)
+        });
+        if let Some(r) = too_short {
+            k.error(&a.agenda, format!("agenda of `{id}`: interval {r} is shorter than one {slot}-minute slot"), "lengthen the interval or shorten slot_minutes");
+        }
+    }
+    k.out
+}
+
+/// Check that every tree the configuration names exists among `trees`.
+pub fn check_tree_names(path: &Path, text: &str, c: &Config, trees: &HashSet<String>) -> Diagnostics {
+    let mut k = Checker { path, text, out: Diagnostics::default() };
+    let mut refs = vec![&c.default_tree];
+    refs.extend(c.numbers.iter().filter_map(|n| n.tree.as_ref()));
+    refs.extend(c.sections.values().map(|s| &s.tree));
+    for r in refs {
+        if !trees.contains(r.get_ref()) {
+            let hint = did_you_mean(r.get_ref(), trees.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("add ivr-trees/{}.yaml or name an existing tree", r.get_ref()));
+            k.error(r, format!("unknown tree `{}`", r.get_ref()), hint);
+        }
+    }
+    k.out
+}

@@ -1,0 +1,14 @@
+//! The voice portal: the YAML tree model, its validation, and the pure interpreter that walks a
+//! call through it (events and time in, actions out; no sockets, no clock of its own).
+
+pub mod at;
+pub mod graph;
+pub mod load;
+pub mod model;
+pub mod pairs;
+pub mod speech;
+pub mod validate;
+
+pub use at::At;
+pub use load::{Tree, parse_tree, read_tree};
+pub use model::*;

@@ -1,0 +1,275 @@
+//! Spoken numbers, digit strings, times and opening hours, composed from recorded words.
+//!
+//! Each word is a WAV in `sounds/<lang>/words/<word>.wav`; [`WORDS`] holds their transcripts.
+//! Numbers 0-99 are whole recordings (Italian elides and English hyphenates inside them), and
+//! larger numbers up to 9999 are built from hundreds and thousands.
+
+use super::model::Lang;
+use crate::calendar::{TimeRange, WEEK, WeeklyHours};
+use chrono::{Datelike, NaiveDate, Timelike, Weekday};
+
+/// A built-in word, by name (e.g. `n21`, `mon`, `from_time`).
+pub type Word = String;
+
+const UNITS_IT: [&str; 20] = [
+    "zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci", "undici", "dodici", "tredici",
+    "quattordici", "quindici", "sedici", "diciassette", "diciotto", "diciannove",
+];
+const TENS_IT: [&str; 10] = ["", "", "venti", "trenta", "quaranta", "cinquanta", "sessanta", "settanta", "ottanta", "novanta"];
+const UNITS_EN: [&str; 20] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+];
+const TENS_EN: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+
+/// Italian words for 0-99, with the elisions of the language (ventuno, ventotto, ventitré).
+fn it_below_100(n: u32) -> String {
+    if n < 20 {
+        return UNITS_IT[n as usize].to_string();
+    }
+    let (t, u) = (n / 10, n % 10);
+    let tens = TENS_IT[t as usize];
+    match u {
+        0 => tens.to_string(),
+        1 | 8 => format!("{}{}", &tens[..tens.len() - 1], UNITS_IT[u as usize]),
+        3 => format!("{tens}tré"),
+        _ => format!("{tens}{}", UNITS_IT[u as usize]),
+    }
+}
+
+fn en_below_100(n: u32) -> String {
+    if n < 20 {
+        return UNITS_EN[n as usize].to_string();
+    }
+    let (t, u) = (n / 10, n % 10);
+    if u == 0 { TENS_EN[t as usize].to_string() } else { format!("{}-{}", TENS_EN[t as usize], UNITS_EN[u as usize]) }
+}
+
+/// Every built-in word with its transcript in `lang`.
+pub fn words(lang: Lang) -> Vec<(Word, String)> {
+    let mut out = Vec::new();
+    for n in 0..100 {
+        let text = match lang {
+            Lang::It => it_below_100(n),
+            Lang::En => en_below_100(n),
+        };
+        out.push((format!("n{n}"), text));
+    }
+    for h in 1..10u32 {
+        let text = match lang {
+            Lang::It if h == 1 => "cento".to_string(),
+            Lang::It => format!("{}cento", UNITS_IT[h as usize]),
+            Lang::En => format!("{} hundred", UNITS_EN[h as usize]),
+        };
+        out.push((format!("n{}", h * 100), text));
+        let text = match lang {
+            Lang::It if h == 1 => "mille".to_string(),
+            Lang::It => format!("{}mila", UNITS_IT[h as usize]),
+            Lang::En => format!("{} thousand", UNITS_EN[h as usize]),
+        };
+        out.push((format!("n{}", h * 1000), text));
+    }
+    let fixed: &[(&str, &str, &str)] = &[
+        ("mon", "lunedì", "Monday"),
+        ("tue", "martedì", "Tuesday"),
+        ("wed", "mercoledì", "Wednesday"),
+        ("thu", "giovedì", "Thursday"),
+        ("fri", "venerdì", "Friday"),
+        ("sat", "sabato", "Saturday"),
+        ("sun", "domenica", "Sunday"),
+        ("from_day", "dal", "from"),
+        ("to_day", "al", "to"),
+        ("from_time", "dalle", "from"),
+        ("to_time", "alle", "to"),
+        ("at_time", "alle ore", "at"),
+        ("and", "e", "and"),
+        ("oh", "zero", "oh"),
+        ("closed", "chiuso", "closed"),
+        ("jan", "gennaio", "January"),
+        ("feb", "febbraio", "February"),
+        ("mar", "marzo", "March"),
+        ("apr", "aprile", "April"),
+        ("may", "maggio", "May"),
+        ("jun", "giugno", "June"),
+        ("jul", "luglio", "July"),
+        ("aug", "agosto", "August"),
+        ("sep", "settembre", "September"),
+        ("oct", "ottobre", "October"),
+        ("nov", "novembre", "November"),
+        ("dec", "dicembre", "December"),
+        ("star", "asterisco", "star"),
+        ("hash", "cancelletto", "hash"),
+    ];
+    for (name, it, en) in fixed {
+        out.push((name.to_string(), if lang == Lang::It { it } else { en }.to_string()));
+    }
+    out
+}
+
+/// The transcript of one word, for the simulator and logs.
+pub fn word_text(lang: Lang, word: &str) -> Option<String> {
+    words(lang).into_iter().find(|(w, _)| w == word).map(|(_, t)| t)
+}
+
+/// A number from 0 to 9999 (larger numbers are said digit by digit).
+pub fn number(n: u32) -> Vec<Word> {
+    if n > 9999 {
+        return digits(&n.to_string());
+    }
+    let mut out = Vec::new();
+    let (th, h, rest) = (n / 1000, (n / 100) % 10, n % 100);
+    if th > 0 {
+        out.push(format!("n{}", th * 1000));
+    }
+    if h > 0 {
+        out.push(format!("n{}", h * 100));
+    }
+    if rest > 0 || n == 0 {
+        out.push(format!("n{rest}"));
+    }
+    out
+}
+
+/// A string of keys said one by one (`*` and `#` by name; anything else skipped).
+pub fn digits(s: &str) -> Vec<Word> {
+    s.chars()
+        .filter_map(|c| match c {
+            '0'..='9' => Some(format!("n{c}")),
+            '*' => Some("star".into()),
+            '#' => Some("hash".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A time of day: "8 e 30" in Italian, "8 30" / "8 oh 5" in English.
+pub fn time(lang: Lang, t: chrono::NaiveTime) -> Vec<Word> {
+    let mut out = number(t.hour());
+    let m = t.minute();
+    if m > 0 {
+        match lang {
+            Lang::It => out.push("and".into()),
+            Lang::En if m < 10 => out.push("oh".into()),
+            Lang::En => {}
+        }
+        out.extend(number(m));
+    }
+    out
+}
+
+/// A date: "23 novembre" / "November 23".
+pub fn date(lang: Lang, d: NaiveDate) -> Vec<Word> {
+    let month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][d.month0() as usize];
+    let mut out = Vec::new();
+    if lang == Lang::En {
+        out.push(month.to_string());
+        out.extend(number(d.day()));
+    } else {
+        out.extend(number(d.day()));
+        out.push(month.to_string());
+    }
+    out
+}
+
+fn range(lang: Lang, r: &TimeRange) -> Vec<Word> {
+    let mut out = vec!["from_time".to_string()];
+    out.extend(time(lang, r.start));
+    out.push("to_time".into());
+    out.extend(time(lang, r.end));
+    out
+}
+
+/// Weekly opening hours, grouping consecutive days with the same hours:
+/// "dal lunedì al venerdì dalle 8 e 30 alle 12 e 30, martedì ... e dalle 14 ...".
+pub fn weekly_hours(lang: Lang, hours: &WeeklyHours) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < WEEK.len() {
+        let day = hours.day(WEEK[i]);
+        let mut j = i;
+        while j + 1 < WEEK.len() && hours.day(WEEK[j + 1]) == day {
+            j += 1;
+        }
+        if !day.is_empty() {
+            if j > i {
+                out.extend(["from_day".into(), day_word(WEEK[i]), "to_day".into(), day_word(WEEK[j])]);
+            } else {
+                out.push(day_word(WEEK[i]));
+            }
+            for (k, r) in day.iter().enumerate() {
+                if k > 0 {
+                    out.push("and".into());
+                }
+                out.extend(range(lang, r));
+            }
+        }
+        i = j + 1;
+    }
+    if out.is_empty() {
+        out.push("closed".into());
+    }
+    out
+}
+
+fn day_word(d: Weekday) -> Word {
+    crate::calendar::weekday_key(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lang: Lang, ws: &[Word]) -> String {
+        ws.iter().map(|w| word_text(lang, w).unwrap()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn numbers_in_both_languages() {
+        assert_eq!(text(Lang::It, &number(0)), "zero");
+        assert_eq!(text(Lang::It, &number(21)), "ventuno");
+        assert_eq!(text(Lang::It, &number(28)), "ventotto");
+        assert_eq!(text(Lang::It, &number(33)), "trentatré");
+        assert_eq!(text(Lang::It, &number(100)), "cento");
+        assert_eq!(text(Lang::It, &number(999)), "novecento novantanove");
+        assert_eq!(text(Lang::It, &number(2026)), "duemila ventisei");
+        assert_eq!(text(Lang::En, &number(342)), "three hundred forty-two");
+        assert_eq!(text(Lang::En, &number(1000)), "one thousand");
+        assert_eq!(number(12345), digits("12345"));
+    }
+
+    #[test]
+    fn every_number_to_999_is_speakable() {
+        for lang in [Lang::It, Lang::En] {
+            for n in 0..=9999 {
+                for w in number(n) {
+                    assert!(word_text(lang, &w).is_some(), "{lang} {n} {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hours_are_grouped() {
+        let h = WeeklyHours {
+            mon: vec!["08:30-12:30".parse().unwrap()],
+            tue: vec!["08:30-12:30".parse().unwrap()],
+            wed: vec!["08:30-12:30".parse().unwrap()],
+            thu: vec!["08:30-12:30".parse().unwrap(), "14:30-16:00".parse().unwrap()],
+            fri: vec!["08:30-12:30".parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(
+            text(Lang::It, &weekly_hours(Lang::It, &h)),
+            "dal lunedì al mercoledì dalle otto e trenta alle dodici e trenta giovedì dalle otto e trenta alle dodici e trenta e dalle quattordici e trenta alle sedici venerdì dalle otto e trenta alle dodici e trenta"
+        );
+        assert_eq!(text(Lang::En, &time(Lang::En, chrono::NaiveTime::from_hms_opt(9, 5, 0).unwrap())), "nine oh five");
+        assert_eq!(text(Lang::En, &weekly_hours(Lang::En, &WeeklyHours::default())), "closed");
+    }
+
+    #[test]
+    fn dates() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(text(Lang::It, &date(Lang::It, d)), "ventitré novembre");
+        assert_eq!(text(Lang::En, &date(Lang::En, d)), "November twenty-three");
+    }
+}

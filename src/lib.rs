@@ -1,0 +1,10 @@
+//! centralino: the contact-center telephony engine of the Centralino Unico Nazionale.
+//!
+//! See `docs/architecture.md` for how the modules fit together.
+
+pub mod calendar;
+pub mod cases;
+pub mod config;
+pub mod diag;
+pub mod ivr;
+pub mod media;

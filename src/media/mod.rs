@@ -1,0 +1,3 @@
+//! Media: prompt audio now; RTP sessions, G.711, DTMF and the bridge relay come with real calls.
+
+pub mod wav;
