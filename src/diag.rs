@@ -112,7 +112,8 @@ impl Diagnostics {
 
     /// Sorted by file then position, the order an editor shows them in.
     pub fn sorted(mut self) -> Vec<Diagnostic> {
-        self.0.sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+        self.0
+            .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
         self.0
     }
 }

@@ -8,3 +8,5 @@ pub mod config;
 pub mod diag;
 pub mod ivr;
 pub mod media;
+pub mod simulator;
+pub mod switchboard;

@@ -26,25 +26,39 @@ impl Checker<'_> {
     }
 
     /// Report `name` unless it is a key of `map`.
-    fn reference<V>(&mut self, what: &str, name: &Spanned<String>, map: &BTreeMap<Spanned<String>, V>) {
+    fn reference<V>(
+        &mut self,
+        what: &str,
+        name: &Spanned<String>,
+        map: &BTreeMap<Spanned<String>, V>,
+    ) {
         let n = name.get_ref();
         if map.contains_key(n.as_str()) {
             return;
         }
-        let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str()))
-            .unwrap_or_else(|| format!("define [{what}.{n}] or use one of the {what} already defined"));
+        let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str())).unwrap_or_else(|| {
+            format!("define [{what}.{n}] or use one of the {what} already defined")
+        });
         self.error(name, format!("unknown {what} `{n}`"), hint);
     }
 
     fn hours(&mut self, what: &str, hours: &Spanned<WeeklyHours>) {
         for p in hours.get_ref().problems() {
-            self.error(hours, format!("{what}: {p}"), "fix the intervals of that day");
+            self.error(
+                hours,
+                format!("{what}: {p}"),
+                "fix the intervals of that day",
+            );
         }
     }
 }
 
 pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
-    let mut k = Checker { path, text, out: Diagnostics::default() };
+    let mut k = Checker {
+        path,
+        text,
+        out: Diagnostics::default(),
+    };
 
     k.reference("sections", &c.general_section, &c.sections);
 
@@ -59,10 +73,20 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
 
     for (code, p) in &c.provinces {
         if !code.get_ref().chars().all(|ch| ch.is_ascii_uppercase()) || code.get_ref().len() != 2 {
-            k.error(code, format!("province code `{}` is not a two-letter sigla", code.get_ref()), "use the official uppercase sigla, e.g. LT for Latina");
+            k.error(
+                code,
+                format!(
+                    "province code `{}` is not a two-letter sigla",
+                    code.get_ref()
+                ),
+                "use the official uppercase sigla, e.g. LT for Latina",
+            );
         }
         k.reference("regions", &p.region, &c.regions);
-        k.hours(&format!("office_hours of {}", code.get_ref()), &p.office_hours);
+        k.hours(
+            &format!("office_hours of {}", code.get_ref()),
+            &p.office_hours,
+        );
     }
 
     let mut seen = HashSet::new();
@@ -73,16 +97,28 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
                 Some(e) => format!("write it in E.164 form: \"{e}\""),
                 None => "write it in E.164 form, e.g. \"+390773691001\"".to_string(),
             };
-            k.error(&n.number, format!("called number `{raw}` is not in E.164 form"), hint);
+            k.error(
+                &n.number,
+                format!("called number `{raw}` is not in E.164 form"),
+                hint,
+            );
         } else if !seen.insert(raw.clone()) {
-            k.error(&n.number, format!("called number `{raw}` is listed twice"), "keep one entry per number");
+            k.error(
+                &n.number,
+                format!("called number `{raw}` is listed twice"),
+                "keep one entry per number",
+            );
         }
         k.reference("provinces", &n.province, &c.provinces);
     }
 
     for (id, s) in &c.sections {
         if s.name.trim().is_empty() {
-            k.error(id, format!("section `{}` has an empty name", id.get_ref()), "give it the name operators know it by");
+            k.error(
+                id,
+                format!("section `{}` has an empty name", id.get_ref()),
+                "give it the name operators know it by",
+            );
         }
     }
 
@@ -90,22 +126,46 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     for o in &c.operators {
         let u = o.username.get_ref();
         if !users.insert(u.clone()) {
-            k.error(&o.username, format!("operator `{u}` is defined twice"), "user names must be unique");
+            k.error(
+                &o.username,
+                format!("operator `{u}` is defined twice"),
+                "user names must be unique",
+            );
         }
-        if u.is_empty() || !u.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')) {
-            k.error(&o.username, format!("operator user name `{u}` is not valid"), "use letters, digits, '.', '_' or '-' (it is the SIP user name)");
+        if u.is_empty()
+            || !u
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+        {
+            k.error(
+                &o.username,
+                format!("operator user name `{u}` is not valid"),
+                "use letters, digits, '.', '_' or '-' (it is the SIP user name)",
+            );
         }
         if o.sections.is_empty() {
-            k.error(&o.username, format!("operator `{u}` serves no section"), "list at least one section in `sections`, in priority order");
+            k.error(
+                &o.username,
+                format!("operator `{u}` serves no section"),
+                "list at least one section in `sections`, in priority order",
+            );
         }
         for s in &o.sections {
             k.reference("sections", s, &c.sections);
         }
         if !is_hex_hash(o.ha1_md5.get_ref(), 32) {
-            k.error(&o.ha1_md5, format!("ha1_md5 of `{u}` is not 32 lowercase hex digits"), format!("generate it with `centralino passwd {u}`"));
+            k.error(
+                &o.ha1_md5,
+                format!("ha1_md5 of `{u}` is not 32 lowercase hex digits"),
+                format!("generate it with `centralino passwd {u}`"),
+            );
         }
         if !is_hex_hash(o.ha1_sha256.get_ref(), 64) {
-            k.error(&o.ha1_sha256, format!("ha1_sha256 of `{u}` is not 64 lowercase hex digits"), format!("generate it with `centralino passwd {u}`"));
+            k.error(
+                &o.ha1_sha256,
+                format!("ha1_sha256 of `{u}` is not 64 lowercase hex digits"),
+                format!("generate it with `centralino passwd {u}`"),
+            );
         }
     }
 
@@ -138,37 +198,68 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     for a in &c.agencies {
         let id = a.id.get_ref();
         if !ids.insert(id.clone()) {
-            k.error(&a.id, format!("agency `{id}` is defined twice"), "agency ids must be unique");
+            k.error(
+                &a.id,
+                format!("agency `{id}` is defined twice"),
+                "agency ids must be unique",
+            );
         }
         k.reference("provinces", &a.province, &c.provinces);
         let slot = *a.slot_minutes.get_ref();
         if !(5..=240).contains(&slot) {
-            k.error(&a.slot_minutes, format!("slot_minutes {slot} is out of range"), "use between 5 and 240 minutes");
+            k.error(
+                &a.slot_minutes,
+                format!("slot_minutes {slot} is out of range"),
+                "use between 5 and 240 minutes",
+            );
         }
         k.hours(&format!("agenda of {id}"), &a.agenda);
         if a.agenda.get_ref().is_empty() {
-            k.error(&a.agenda, format!("agency `{id}` has an empty agenda"), "list the weekdays and hours when appointments can be booked");
+            k.error(
+                &a.agenda,
+                format!("agency `{id}` has an empty agenda"),
+                "list the weekdays and hours when appointments can be booked",
+            );
         }
-        let too_short = crate::calendar::WEEK.iter().flat_map(|d| a.agenda.get_ref().day(*d)).find(|r| {
-            (r.end - r.start).num_minutes() < i64::from(slot)
-        });
+        let too_short = crate::calendar::WEEK
+            .iter()
+            .flat_map(|d| a.agenda.get_ref().day(*d))
+            .find(|r| (r.end - r.start).num_minutes() < i64::from(slot));
         if let Some(r) = too_short {
-            k.error(&a.agenda, format!("agenda of `{id}`: interval {r} is shorter than one {slot}-minute slot"), "lengthen the interval or shorten slot_minutes");
+            k.error(
+                &a.agenda,
+                format!("agenda of `{id}`: interval {r} is shorter than one {slot}-minute slot"),
+                "lengthen the interval or shorten slot_minutes",
+            );
         }
     }
     k.out
 }
 
 /// Check that every tree the configuration names exists among `trees`.
-pub fn check_tree_names(path: &Path, text: &str, c: &Config, trees: &HashSet<String>) -> Diagnostics {
-    let mut k = Checker { path, text, out: Diagnostics::default() };
+pub fn check_tree_names(
+    path: &Path,
+    text: &str,
+    c: &Config,
+    trees: &HashSet<String>,
+) -> Diagnostics {
+    let mut k = Checker {
+        path,
+        text,
+        out: Diagnostics::default(),
+    };
     let mut refs = vec![&c.default_tree];
     refs.extend(c.numbers.iter().filter_map(|n| n.tree.as_ref()));
     refs.extend(c.sections.values().map(|s| &s.tree));
     for r in refs {
         if !trees.contains(r.get_ref()) {
-            let hint = did_you_mean(r.get_ref(), trees.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("add ivr-trees/{}.yaml or name an existing tree", r.get_ref()));
+            let hint =
+                did_you_mean(r.get_ref(), trees.iter().map(String::as_str)).unwrap_or_else(|| {
+                    format!(
+                        "add ivr-trees/{}.yaml or name an existing tree",
+                        r.get_ref()
+                    )
+                });
             k.error(r, format!("unknown tree `{}`", r.get_ref()), hint);
         }
     }

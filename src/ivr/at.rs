@@ -1,5 +1,6 @@
 //! `At<T>`: a value read from YAML together with the line and column it was written at.
 
+use super::model::Key;
 use crate::diag::Pos;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Borrow;
@@ -37,6 +38,12 @@ impl<T: Eq> Eq for At<T> {}
 impl<T: Hash> Hash for At<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.value.hash(state)
+    }
+}
+
+impl Borrow<Key> for At<Key> {
+    fn borrow(&self) -> &Key {
+        &self.value
     }
 }
 

@@ -17,9 +17,9 @@ pub struct Tree {
 /// (YAML parsing cannot go on past it); semantic checks are in [`super::validate`].
 pub fn parse_tree(path: &Path, text: &str) -> Result<Tree, Diagnostic> {
     let def: TreeFile = serde_saphyr::from_str(text).map_err(|e| {
-        let pos = e
-            .location()
-            .map_or(Pos::new(1, 1), |l| Pos::new(l.line() as u32, l.column() as u32));
+        let pos = e.location().map_or(Pos::new(1, 1), |l| {
+            Pos::new(l.line() as u32, l.column() as u32)
+        });
         let message = strip_location(&e.without_snippet().to_string());
         Diagnostic::error(path, pos, message).hint(hint_for(&e.to_string()))
     })?;
@@ -40,7 +40,9 @@ pub fn read_tree(path: &Path) -> Result<Arc<Tree>, Diagnostic> {
 
 /// A tree is named after its file: `ivr-trees/agenzia-latina.yaml` is `agenzia-latina`.
 pub fn tree_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// serde-saphyr appends " at line L column C"; the diagnostic already says where.
@@ -60,7 +62,8 @@ fn hint_for(msg: &str) -> String {
     } else if msg.to_lowercase().contains("duplicate") {
         "each key may appear only once in a mapping; remove or rename one of them".into()
     } else if msg.contains("alias") || msg.contains("anchor") {
-        "quote the keys \"*\" and \"#\": unquoted, YAML reads * as an alias and # as a comment".into()
+        "quote the keys \"*\" and \"#\": unquoted, YAML reads * as an alias and # as a comment"
+            .into()
     } else {
         "fix the YAML at this position; see docs/ivr-trees.md".into()
     }

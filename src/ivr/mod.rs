@@ -12,3 +12,10 @@ pub mod validate;
 pub use at::At;
 pub use load::{Tree, parse_tree, read_tree};
 pub use model::*;
+pub mod actions;
+pub mod facts;
+pub mod session;
+
+pub use actions::{Action, Outcome, Utterance};
+pub use facts::CallFacts;
+pub use session::{Event, Session, Time, Trace};

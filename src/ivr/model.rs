@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A language callers can choose; prompts exist once per language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Italiano
@@ -155,7 +157,13 @@ pub struct OperatorKey {
 
 impl Default for OperatorKey {
     fn default() -> Self {
-        Self { key: default_operator_key(), section: None, prompt: None, schedule: None, closed: None }
+        Self {
+            key: default_operator_key(),
+            section: None,
+            prompt: None,
+            schedule: None,
+            closed: None,
+        }
     }
 }
 
@@ -373,8 +381,8 @@ pub struct ScheduleSwitch {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LanguageChoice {
-    /// Played in every language of the tree, one after the other, unless it names a prompt
-    /// that is already bilingual.
+    /// Played in the tree's first language, before any choice: write its text in every
+    /// language offered ("Per l'italiano prema 1. For English press 2.").
     pub prompt: At<String>,
     /// Key -> language.
     pub options: Pairs<At<Key>, At<Lang>>,
@@ -415,10 +423,24 @@ pub enum Service {
 }
 
 impl Service {
+    /// The name used in YAML and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::TicketStatus => "ticket_status",
+        }
+    }
+
     /// The results the service can give; a lookup node must say where each one goes.
     pub fn outcomes(self) -> &'static [&'static str] {
         match self {
-            Service::TicketStatus => &["open", "taken", "answered", "returned", "not_found", "unavailable"],
+            Service::TicketStatus => &[
+                "open",
+                "taken",
+                "answered",
+                "returned",
+                "not_found",
+                "unavailable",
+            ],
         }
     }
 }

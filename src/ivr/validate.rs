@@ -43,8 +43,16 @@ impl Checker<'_> {
         if self.tree.def.nodes.contains_key(r.value.as_str()) {
             return;
         }
-        let hint = did_you_mean(&r.value, self.tree.def.nodes.keys().map(|k| k.value.as_str()))
-            .unwrap_or_else(|| format!("define a node `{}` under `nodes:` or point to an existing one", r.value));
+        let hint = did_you_mean(
+            &r.value,
+            self.tree.def.nodes.keys().map(|k| k.value.as_str()),
+        )
+        .unwrap_or_else(|| {
+            format!(
+                "define a node `{}` under `nodes:` or point to an existing one",
+                r.value
+            )
+        });
         self.error(r.pos, format!("unknown node `{}`", r.value), hint);
     }
 
@@ -54,15 +62,28 @@ impl Checker<'_> {
             return;
         }
         let hint = did_you_mean(&s.value, cfg.sections.keys().map(|k| k.get_ref().as_str()))
-            .unwrap_or_else(|| format!("add [sections.{}] to config/centralino.toml or use an existing section", s.value));
-        self.error(s.pos, format!("unknown section `{}` (not in the configuration)", s.value), hint);
+            .unwrap_or_else(|| {
+                format!(
+                    "add [sections.{}] to config/centralino.toml or use an existing section",
+                    s.value
+                )
+            });
+        self.error(
+            s.pos,
+            format!("unknown section `{}` (not in the configuration)", s.value),
+            hint,
+        );
     }
 
     fn timeout(&mut self, t: Option<&At<u32>>) {
         if let Some(t) = t
             && !(1..=MAX_TIMEOUT).contains(&t.value)
         {
-            self.error(t.pos, format!("timeout {} s is out of range", t.value), format!("use 1 to {MAX_TIMEOUT} seconds"));
+            self.error(
+                t.pos,
+                format!("timeout {} s is out of range", t.value),
+                format!("use 1 to {MAX_TIMEOUT} seconds"),
+            );
         }
     }
 
@@ -70,17 +91,27 @@ impl Checker<'_> {
         if let Some(r) = r
             && r.value > 9
         {
-            self.error(r.pos, format!("{} retries is too many", r.value), "callers give up long before; use 0 to 9");
+            self.error(
+                r.pos,
+                format!("{} retries is too many", r.value),
+                "callers give up long before; use 0 to 9",
+            );
         }
     }
 
     /// Duplicate keys in a key map (`1` and `"1"` are the same key).
-    fn duplicate_keys<K: PartialEq + std::fmt::Display, V>(&mut self, pairs: &super::pairs::Pairs<At<K>, V>) {
+    fn duplicate_keys<K: PartialEq + std::fmt::Display, V>(
+        &mut self,
+        pairs: &super::pairs::Pairs<At<K>, V>,
+    ) {
         for (i, (k, _)) in pairs.iter().enumerate() {
             if let Some((first, _)) = pairs.iter().take(i).find(|(p, _)| p.value == k.value) {
                 self.error(
                     k.pos,
-                    format!("key `{}` is listed twice (first at line {})", k.value, first.pos.line),
+                    format!(
+                        "key `{}` is listed twice (first at line {})",
+                        k.value, first.pos.line
+                    ),
                     "a key can lead to one place only; remove one of the entries",
                 );
             }
@@ -90,7 +121,11 @@ impl Checker<'_> {
 
 /// Check a parsed tree. Returns every error and warning found.
 pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
-    let mut k = Checker { tree, ctx, out: Diagnostics::default() };
+    let mut k = Checker {
+        tree,
+        ctx,
+        out: Diagnostics::default(),
+    };
     let def = &tree.def;
 
     check_languages(&mut k);
@@ -116,8 +151,16 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
         .collect();
 
     for (name, node) in &def.nodes {
-        if !name.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            k.warning(name.pos, format!("node name `{}` should be lowercase snake_case", name.value), "use a-z, 0-9 and _ so names read the same in logs and call records");
+        if !name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            k.warning(
+                name.pos,
+                format!("node name `{}` should be lowercase snake_case", name.value),
+                "use a-z, 0-9 and _ so names read the same in logs and call records",
+            );
         }
         for t in graph::targets(node) {
             k.node_ref(t);
@@ -137,11 +180,19 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
 fn check_languages(k: &mut Checker) {
     let langs = &k.tree.def.languages;
     if langs.value.is_empty() {
-        k.error(langs.pos, "the tree speaks no language".into(), "list at least one, e.g. `languages: [it, en]`");
+        k.error(
+            langs.pos,
+            "the tree speaks no language".into(),
+            "list at least one, e.g. `languages: [it, en]`",
+        );
     }
     let unique: BTreeSet<_> = langs.value.iter().collect();
     if unique.len() != langs.value.len() {
-        k.error(langs.pos, "a language is listed twice".into(), "list each language once; the first is the default");
+        k.error(
+            langs.pos,
+            "a language is listed twice".into(),
+            "list each language once; the first is the default",
+        );
     }
 }
 
@@ -155,16 +206,27 @@ fn check_operator(k: &mut Checker) {
             schedule_ref(k, s);
             k.node_ref(c);
         }
-        (Some(s), None) => k.error(s.pos, "operator hours are set but not what callers hear outside them".into(), "add `closed: <node>` to `operator:`"),
-        (None, Some(c)) => k.error(c.pos, "`closed` is set but no operator `schedule`".into(), "add `schedule: <name>` to `operator:` or remove `closed`"),
+        (Some(s), None) => k.error(
+            s.pos,
+            "operator hours are set but not what callers hear outside them".into(),
+            "add `closed: <node>` to `operator:`",
+        ),
+        (None, Some(c)) => k.error(
+            c.pos,
+            "`closed` is set but no operator `schedule`".into(),
+            "add `schedule: <name>` to `operator:` or remove `closed`",
+        ),
         (None, None) => {}
     }
 }
 
 fn schedule_ref(k: &mut Checker, s: &At<String>) {
     if !k.tree.def.schedules.contains_key(s.value.as_str()) {
-        let hint = did_you_mean(&s.value, k.tree.def.schedules.keys().map(|k| k.value.as_str()))
-            .unwrap_or_else(|| format!("define `{}` under `schedules:`", s.value));
+        let hint = did_you_mean(
+            &s.value,
+            k.tree.def.schedules.keys().map(|k| k.value.as_str()),
+        )
+        .unwrap_or_else(|| format!("define `{}` under `schedules:`", s.value));
         k.error(s.pos, format!("unknown schedule `{}`", s.value), hint);
     }
 }
@@ -172,10 +234,18 @@ fn schedule_ref(k: &mut Checker, s: &At<String>) {
 fn check_schedules(k: &mut Checker) {
     for (name, s) in &k.tree.def.schedules {
         for p in s.hours.value.problems() {
-            k.error(s.hours.pos, format!("schedule `{}`: {p}", name.value), "fix the intervals of that day");
+            k.error(
+                s.hours.pos,
+                format!("schedule `{}`: {p}", name.value),
+                "fix the intervals of that day",
+            );
         }
         if s.hours.value.is_empty() {
-            k.warning(name.pos, format!("schedule `{}` is never open", name.value), "give it opening hours, or remove it");
+            k.warning(
+                name.pos,
+                format!("schedule `{}` is never open", name.value),
+                "give it opening hours, or remove it",
+            );
         }
     }
 }
@@ -185,13 +255,21 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
     match &node.value {
         Node::Menu(m) => {
             if m.options.is_empty() {
-                k.error(node.pos, "a menu with no options".into(), "add `options:` mapping keys to nodes, or use a `play` node");
+                k.error(
+                    node.pos,
+                    "a menu with no options".into(),
+                    "add `options:` mapping keys to nodes, or use a `play` node",
+                );
             }
             k.duplicate_keys(&m.options);
             if m.operator
                 && let Some((key, _)) = m.options.iter().find(|(key, _)| key.value == op_key)
             {
-                k.error(key.pos, format!("key {op_key} is the operator key"), "use another key for this option, or set `operator: false` on this menu");
+                k.error(
+                    key.pos,
+                    format!("key {op_key} is the operator key"),
+                    "use another key for this option, or set `operator: false` on this menu",
+                );
             }
             k.timeout(m.timeout.as_ref());
             k.retries(m.retries.as_ref());
@@ -199,18 +277,33 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
         Node::Collect(c) => {
             let (min, max) = (c.min_digits.value, c.max_digits.value);
             if min == 0 || min > max || max > 32 {
-                k.error(c.min_digits.pos, format!("digit range {min}..{max} is not valid"), "1 <= min_digits <= max_digits <= 32");
+                k.error(
+                    c.min_digits.pos,
+                    format!("digit range {min}..{max} is not valid"),
+                    "1 <= min_digits <= max_digits <= 32",
+                );
             }
             if let Some(check) = &c.check
                 && check.value == DigitCheck::TicketNumber
                 && !(min..=max).contains(&crate::cases::ticket_number::LEN)
             {
-                k.error(check.pos, format!("ticket numbers have {} digits but this node accepts {min} to {max}", crate::cases::ticket_number::LEN), "set min_digits and max_digits to include 9");
+                k.error(
+                    check.pos,
+                    format!(
+                        "ticket numbers have {} digits but this node accepts {min} to {max}",
+                        crate::cases::ticket_number::LEN
+                    ),
+                    "set min_digits and max_digits to include 9",
+                );
             }
             if let Some(t) = &c.terminator
                 && t.value.is_digit()
             {
-                k.error(t.pos, format!("terminator {} is a digit of the input", t.value), "use \"#\" or \"*\"");
+                k.error(
+                    t.pos,
+                    format!("terminator {} is a digit of the input", t.value),
+                    "use \"#\" or \"*\"",
+                );
             }
             if c.operator && op_key.is_digit() {
                 k.error(node.pos, format!("the operator key {op_key} is also a digit callers type here"), "leave `operator` off on collect nodes, or choose a non-digit operator key such as \"*\"");
@@ -232,10 +325,21 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
             let langs = &k.tree.def.languages.value;
             for (key, lang) in l.options.iter() {
                 if !langs.contains(&lang.value) {
-                    k.error(lang.pos, format!("language `{}` is not among the tree's languages", lang.value), "add it to `languages:` or remove this option");
+                    k.error(
+                        lang.pos,
+                        format!(
+                            "language `{}` is not among the tree's languages",
+                            lang.value
+                        ),
+                        "add it to `languages:` or remove this option",
+                    );
                 }
                 if key.value == op_key {
-                    k.error(key.pos, format!("key {op_key} is the operator key"), "use another key for this language");
+                    k.error(
+                        key.pos,
+                        format!("key {op_key} is the operator key"),
+                        "use another key for this language",
+                    );
                 }
             }
             k.timeout(l.timeout.as_ref());
@@ -246,12 +350,24 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
             let outcomes = l.service.value.outcomes();
             for (name, _) in l.on.iter() {
                 if !outcomes.contains(&name.value.as_str()) {
-                    k.error(name.pos, format!("`{}` is not a result of this lookup", name.value), format!("the results are: {}", outcomes.join(", ")));
+                    k.error(
+                        name.pos,
+                        format!("`{}` is not a result of this lookup", name.value),
+                        format!("the results are: {}", outcomes.join(", ")),
+                    );
                 }
             }
-            let missing: Vec<&str> = outcomes.iter().copied().filter(|o| l.on.get(*o).is_none()).collect();
+            let missing: Vec<&str> = outcomes
+                .iter()
+                .copied()
+                .filter(|o| l.on.get(*o).is_none())
+                .collect();
             if !missing.is_empty() {
-                k.error(node.pos, format!("lookup does not say where to go on: {}", missing.join(", ")), "add each result under `on:`");
+                k.error(
+                    node.pos,
+                    format!("lookup does not say where to go on: {}", missing.join(", ")),
+                    "add each result under `on:`",
+                );
             }
         }
         Node::Queue(_) | Node::Hangup(_) | Node::Goto(_) => {}
@@ -260,17 +376,36 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
 
 fn var_ref(k: &mut Checker, v: &At<String>, vars: &HashSet<&str>) {
     if !vars.contains(v.value.as_str()) {
-        k.error(v.pos, format!("variable `{}` is never collected", v.value), "a `collect` node must set it with `var:` before it is used");
+        k.error(
+            v.pos,
+            format!("variable `{}` is never collected", v.value),
+            "a `collect` node must set it with `var:` before it is used",
+        );
     }
 }
 
 fn check_branch(k: &mut Checker, b: &Branch) {
     k.duplicate_keys(&b.cases);
     let valid: Option<Vec<String>> = match (b.on.value, k.ctx.config) {
-        (Fact::Language, _) => Some(k.tree.def.languages.value.iter().map(|l| l.code().to_string()).collect()),
-        (Fact::Province, Some(c)) => Some(c.provinces.keys().map(|p| p.get_ref().clone()).collect()),
+        (Fact::Language, _) => Some(
+            k.tree
+                .def
+                .languages
+                .value
+                .iter()
+                .map(|l| l.code().to_string())
+                .collect(),
+        ),
+        (Fact::Province, Some(c)) => {
+            Some(c.provinces.keys().map(|p| p.get_ref().clone()).collect())
+        }
         (Fact::Region, Some(c)) => Some(c.regions.keys().map(|r| r.get_ref().clone()).collect()),
-        (Fact::Number, Some(c)) => Some(c.numbers.iter().map(|n| n.number.get_ref().clone()).collect()),
+        (Fact::Number, Some(c)) => Some(
+            c.numbers
+                .iter()
+                .map(|n| n.number.get_ref().clone())
+                .collect(),
+        ),
         (_, None) => None,
     };
     let Some(valid) = valid else { return };
@@ -278,7 +413,15 @@ fn check_branch(k: &mut Checker, b: &Branch) {
         if !valid.contains(&case.value) {
             let hint = did_you_mean(&case.value, valid.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("no call can have this value; it must be one known to the configuration ({} values)", valid.len()));
-            k.error(case.pos, format!("`{}` is not a possible {:?} of a call", case.value, b.on.value).to_lowercase(), hint);
+            k.error(
+                case.pos,
+                format!(
+                    "`{}` is not a possible {:?} of a call",
+                    case.value, b.on.value
+                )
+                .to_lowercase(),
+                hint,
+            );
         }
     }
 }
@@ -295,46 +438,67 @@ fn check_prompts(k: &mut Checker) {
         used.entry(r.value.as_str()).or_insert(r.pos);
         if !def.prompts.contains_key(r.value.as_str()) {
             let hint = did_you_mean(&r.value, def.prompts.keys().map(|k| k.value.as_str()))
-                .unwrap_or_else(|| format!("add `{}` with its text per language under `prompts:`", r.value));
+                .unwrap_or_else(|| {
+                    format!(
+                        "add `{}` with its text per language under `prompts:`",
+                        r.value
+                    )
+                });
             k.error(r.pos, format!("unknown prompt `{}`", r.value), hint);
         }
     }
 
     for (name, texts) in &def.prompts {
-        if !name.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || name.value.is_empty() {
-            k.error(name.pos, format!("prompt name `{}` is not valid", name.value), "use a-z, 0-9 and _ (it is also the WAV file name)");
+        if !name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || name.value.is_empty()
+        {
+            k.error(
+                name.pos,
+                format!("prompt name `{}` is not valid", name.value),
+                "use a-z, 0-9 and _ (it is also the WAV file name)",
+            );
             continue;
         }
         if !used.contains_key(name.value.as_str()) {
-            k.warning(name.pos, format!("prompt `{}` is never played", name.value), "remove it, or use it in a node");
+            k.warning(
+                name.pos,
+                format!("prompt `{}` is never played", name.value),
+                "remove it, or use it in a node",
+            );
             continue;
         }
         for lang in &def.languages.value {
             if !texts.keys().any(|l| l.value == *lang) {
-                k.error(name.pos, format!("prompt `{}` has no {lang} text", name.value), format!("add `{lang}: \"...\"` with the transcript"));
+                k.error(
+                    name.pos,
+                    format!("prompt `{}` has no {lang} text", name.value),
+                    format!("add `{lang}: \"...\"` with the transcript"),
+                );
                 continue;
             }
-            let file = k.ctx.sounds.join(lang.code()).join(format!("{}.wav", name.value));
+            let file = k
+                .ctx
+                .sounds
+                .join(lang.code())
+                .join(format!("{}.wav", name.value));
             if let Err(e) = wav::check(&file) {
-                k.error(name.pos, format!("prompt `{}` ({lang}): {e}", name.value), "record it, or run `centralino prompts` to synthesise it from the text");
+                k.error(
+                    name.pos,
+                    format!("prompt `{}` ({lang}): {e}", name.value),
+                    "record it, or run `centralino prompts` to synthesise it from the text",
+                );
             }
         }
         for (lang, _) in texts {
             if !def.languages.value.contains(&lang.value) {
-                k.warning(lang.pos, format!("text in {} but the tree does not speak it", lang.value), "add the language to `languages:` or remove the text");
-            }
-        }
-    }
-
-    let says_address = def.nodes.values().any(|n| match &n.value {
-        Node::Play(p) => p.say.iter().any(|s| matches!(s, SayItem::Office(OfficeFact::Address))),
-        _ => false,
-    });
-    if let (true, Some(cfg)) = (says_address, k.ctx.config) {
-        for code in cfg.provinces.keys() {
-            let file = k.ctx.sounds.join("offices").join(format!("{}.wav", code.get_ref()));
-            if let Err(e) = wav::check(&file) {
-                k.error(def.start.pos, format!("office address of {}: {e}", code.get_ref()), "run `centralino prompts` to synthesise office addresses from the configuration");
+                k.warning(
+                    lang.pos,
+                    format!("text in {} but the tree does not speak it", lang.value),
+                    "add the language to `languages:` or remove the text",
+                );
             }
         }
     }
@@ -377,26 +541,45 @@ fn check_silent_loops(k: &mut Checker) {
         // Depth-first search over silent nodes, looking for a way back to `start`.
         let mut path: Vec<&str> = vec![start.value.as_str()];
         let mut visited: HashSet<&str> = HashSet::new();
-        if silent_path_back(def, start.value.as_str(), start.value.as_str(), &mut path, &mut visited) {
+        if silent_path_back(
+            def,
+            start.value.as_str(),
+            start.value.as_str(),
+            &mut path,
+            &mut visited,
+        ) {
             reported.extend(path.iter().copied());
             k.error(
                 start.pos,
-                format!("loop that never plays a prompt or waits for a key: {}", path.join(" -> ")),
+                format!(
+                    "loop that never plays a prompt or waits for a key: {}",
+                    path.join(" -> ")
+                ),
                 "make one node of the loop play a prompt or wait for input, or break the loop",
             );
         }
     }
 }
 
-fn silent_path_back<'a>(def: &'a TreeFile, goal: &str, at: &'a str, path: &mut Vec<&'a str>, visited: &mut HashSet<&'a str>) -> bool {
-    let Some(node) = def.nodes.get(at) else { return false };
+fn silent_path_back<'a>(
+    def: &'a TreeFile,
+    goal: &str,
+    at: &'a str,
+    path: &mut Vec<&'a str>,
+    visited: &mut HashSet<&'a str>,
+) -> bool {
+    let Some(node) = def.nodes.get(at) else {
+        return false;
+    };
     for t in graph::targets(node) {
         let t = t.value.as_str();
         if t == goal {
             path.push(t);
             return true;
         }
-        let Some(next) = def.nodes.get(t) else { continue };
+        let Some(next) = def.nodes.get(t) else {
+            continue;
+        };
         if graph::is_silent(next) && visited.insert(t) {
             path.push(t);
             if silent_path_back(def, goal, t, path, visited) {

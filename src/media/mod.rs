@@ -1,3 +1,4 @@
 //! Media: prompt audio now; RTP sessions, G.711, DTMF and the bridge relay come with real calls.
 
+pub mod synth;
 pub mod wav;

@@ -68,7 +68,8 @@ pub fn check(path: &Path) -> Result<WavInfo, String> {
 /// Load a prompt as 8 kHz mono 16-bit samples, converting rate, width and channels.
 pub fn load_telephone(path: &Path) -> Result<Vec<i16>, String> {
     check(path)?;
-    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader =
+        hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     decode(&mut reader).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -106,7 +107,9 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     let mut rs = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| format!("cannot convert {from} Hz to {to} Hz: {e}"))?;
     let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = rs.process_all(&adapter, input.len(), None).map_err(|e| e.to_string())?;
+    let out = rs
+        .process_all(&adapter, input.len(), None)
+        .map_err(|e| e.to_string())?;
     Ok(out.take_data())
 }
 
@@ -118,7 +121,8 @@ pub fn write_telephone(path: &Path, samples: &[i16]) -> Result<(), String> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w =
+        hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
     for s in samples {
         w.write_sample(*s).map_err(|e| e.to_string())?;
     }
@@ -130,11 +134,18 @@ mod tests {
     use super::*;
 
     fn write(path: &Path, rate: u32, channels: u16, bits: u16, frames: usize) {
-        let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: bits, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for i in 0..frames * usize::from(channels) {
             // A 440 Hz tone, loud enough to survive conversion.
-            let v = ((i as f32 / f32::from(channels) * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 8000.0) as i32;
+            let v = ((i as f32 / f32::from(channels) * 440.0 * std::f32::consts::TAU / rate as f32)
+                .sin()
+                * 8000.0) as i32;
             w.write_sample(if bits == 8 { v >> 8 } else { v }).unwrap();
         }
         w.finalize().unwrap();
@@ -156,7 +167,11 @@ mod tests {
     #[test]
     fn rejects_missing_empty_and_unsupported_files() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(check(&dir.path().join("none.wav")).unwrap_err().contains("missing file"));
+        assert!(
+            check(&dir.path().join("none.wav"))
+                .unwrap_err()
+                .contains("missing file")
+        );
         let empty = dir.path().join("e.wav");
         write(&empty, 8000, 1, 16, 0);
         assert!(check(&empty).unwrap_err().contains("no audio"));

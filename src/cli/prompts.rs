@@ -1,0 +1,47 @@
+use centralino::media::synth;
+use centralino::switchboard::{self, Paths};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct PromptsArgs {
+    /// Only make the WAVs that are missing.
+    #[arg(long)]
+    missing: bool,
+    /// Only make these prompts (names of tree prompts or words).
+    #[arg(long)]
+    only: Vec<String>,
+}
+
+pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
+    if !synth::available() {
+        eprintln!(
+            "error: espeak-ng is not installed; install it (apt-get install espeak-ng) to synthesise prompts"
+        );
+        return ExitCode::FAILURE;
+    }
+    let (config, trees, _) = switchboard::check(paths, &[]);
+    let jobs: Vec<synth::Job> = switchboard::synthesis_jobs(paths, config.as_ref(), &trees)
+        .into_iter()
+        .filter(|j| !args.missing || !j.path.exists())
+        .filter(|j| {
+            args.only.is_empty()
+                || j.path
+                    .file_stem()
+                    .is_some_and(|s| args.only.iter().any(|o| s == o.as_str()))
+        })
+        .collect();
+    let errors = synth::run_all(&jobs, &|j| eprintln!("synthesising {}", j.path.display()));
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    println!(
+        "{} prompt(s) synthesised, {} failed",
+        jobs.len() - errors.len(),
+        errors.len()
+    );
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

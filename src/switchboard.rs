@@ -1,0 +1,307 @@
+//! The switchboard as configured: the configuration and every tree, checked together.
+//! This is what `centralino check` reports on and what calls are answered from.
+
+use crate::config::{self, Config};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::ivr::{self, CallFacts, Session, Tree, speech, validate};
+use crate::media::wav;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the switchboard's files are.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub trees: PathBuf,
+    pub sounds: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            config: "config/centralino.toml".into(),
+            trees: "ivr-trees".into(),
+            sounds: "sounds".into(),
+        }
+    }
+}
+
+/// A configuration and its trees that passed every check.
+pub struct Switchboard {
+    pub config: Config,
+    pub trees: BTreeMap<String, Arc<Tree>>,
+    pub paths: Paths,
+}
+
+/// Why a call cannot enter the voice portal.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("number {0} is not a number of this switchboard")]
+    UnknownNumber(String),
+    #[error("tree {0} is not loaded")]
+    UnknownTree(String),
+}
+
+/// The tree files in a directory (`*.yaml`, `*.yml`), sorted by name.
+pub fn tree_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Check the configuration and the trees (all of `paths.trees`, or just `only`).
+/// Returns the trees that parsed and every diagnostic, sorted.
+pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>, Vec<Diagnostic>) {
+    let mut diags = Diagnostics::default();
+    let config_text = std::fs::read_to_string(&paths.config);
+    let config = match &config_text {
+        Ok(text) => match config::parse(&paths.config, text) {
+            Ok(c) => Some(c),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        },
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    &paths.config,
+                    Pos::new(1, 1),
+                    format!("cannot read the configuration: {e}"),
+                )
+                .hint("pass --config FILE, or run from the directory holding config/"),
+            );
+            None
+        }
+    };
+
+    let all_files = tree_files(&paths.trees);
+    let files = if only.is_empty() {
+        all_files.clone()
+    } else {
+        only.to_vec()
+    };
+    if files.is_empty() {
+        diags.push(
+            Diagnostic::error(&paths.trees, Pos::new(1, 1), "no tree files found")
+                .hint("put the voice-portal trees in ivr-trees/*.yaml, or pass --trees DIR"),
+        );
+    }
+    let ctx = validate::CheckContext {
+        config: config.as_ref(),
+        sounds: &paths.sounds,
+    };
+    let mut trees = Vec::new();
+    for f in &files {
+        match ivr::read_tree(f) {
+            Ok(t) => {
+                diags.extend(validate::check_tree(&t, &ctx));
+                trees.push(t);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+
+    if let (Some(c), Ok(text)) = (&config, &config_text) {
+        let mut names: HashSet<String> = all_files
+            .iter()
+            .chain(files.iter())
+            .map(|p| ivr::load::tree_name(p))
+            .collect();
+        names.extend(trees.iter().map(|t| t.name.clone()));
+        diags.extend(config::check_tree_names(&paths.config, text, c, &names));
+    }
+    check_words(paths, &trees, &mut diags);
+    if let Some(c) = &config {
+        check_office_addresses(paths, c, &trees, &mut diags);
+    }
+    (config, trees, diags.sorted())
+}
+
+/// The built-in words (numbers, days, months) must exist for every language a tree speaks.
+fn check_words(paths: &Paths, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
+    let mut seen = HashSet::new();
+    for t in trees {
+        for lang in &t.def.languages.value {
+            if !seen.insert(*lang) {
+                continue;
+            }
+            let dir = paths.sounds.join(lang.code()).join("words");
+            let bad: Vec<String> = speech::words(*lang)
+                .into_iter()
+                .filter_map(|(w, _)| wav::check(&dir.join(format!("{w}.wav"))).err())
+                .collect();
+            if let Some(first) = bad.first() {
+                diags.push(
+                    Diagnostic::error(
+                        &t.path,
+                        t.def.languages.pos,
+                        format!(
+                            "{} of the {lang} number words are unusable, e.g. {first}",
+                            bad.len()
+                        ),
+                    )
+                    .hint("run `centralino prompts` to synthesise them"),
+                );
+            }
+        }
+    }
+}
+
+/// Trees that say an office's address need the recording of every province's office.
+fn check_office_addresses(
+    paths: &Paths,
+    config: &Config,
+    trees: &[Arc<Tree>],
+    diags: &mut Diagnostics,
+) {
+    let Some(tree) = trees.iter().find(|t| {
+        t.def.nodes.values().any(|n| match &n.value {
+            ivr::Node::Play(p) => p
+                .say
+                .iter()
+                .any(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address))),
+            _ => false,
+        })
+    }) else {
+        return;
+    };
+    let bad: Vec<String> = config
+        .provinces
+        .keys()
+        .filter_map(|code| {
+            wav::check(
+                &paths
+                    .sounds
+                    .join("offices")
+                    .join(format!("{}.wav", code.get_ref())),
+            )
+            .err()
+        })
+        .collect();
+    if let Some(first) = bad.first() {
+        diags.push(
+            Diagnostic::error(&tree.path, tree.def.start.pos, format!("{} office address recording(s) are unusable, e.g. {first}", bad.len()))
+                .hint("a tree says office addresses: run `centralino prompts` to synthesise them from the configuration, or record them"),
+        );
+    }
+}
+
+impl Switchboard {
+    /// Load and check everything; any error keeps the switchboard from loading.
+    /// Warnings are returned beside it.
+    pub fn load(paths: &Paths) -> Result<(Switchboard, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let (config, trees, diags) = check(paths, &[]);
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(diags);
+        }
+        let config = config.expect("no errors means the configuration loaded");
+        let trees = trees.into_iter().map(|t| (t.name.clone(), t)).collect();
+        Ok((
+            Switchboard {
+                config,
+                trees,
+                paths: paths.clone(),
+            },
+            diags,
+        ))
+    }
+
+    /// The facts of a call to `dialled` from `caller`, and the tree that answers it.
+    pub fn facts(&self, caller: &str, dialled: &str) -> Result<(CallFacts, Arc<Tree>), CallError> {
+        let number = self
+            .config
+            .called_number(dialled)
+            .ok_or_else(|| CallError::UnknownNumber(dialled.to_string()))?;
+        let tree_name = self.config.tree_of(number);
+        let tree = self
+            .trees
+            .get(tree_name)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownTree(tree_name.to_string()))?;
+        let province = self.config.province(number.province.get_ref());
+        let facts = CallFacts {
+            caller: caller.to_string(),
+            number: number.number.get_ref().clone(),
+            province: Some(number.province.get_ref().clone()),
+            region: province.map(|p| p.region.get_ref().clone()),
+            office_hours: province.map(|p| p.office_hours.get_ref().clone()),
+        };
+        Ok((facts, tree))
+    }
+
+    /// A voice-portal session for a new call.
+    pub fn session(&self, caller: &str, dialled: &str) -> Result<Session, CallError> {
+        let (facts, tree) = self.facts(caller, dialled)?;
+        Ok(Session::new(
+            tree,
+            facts,
+            self.config.general_section.get_ref().clone(),
+        ))
+    }
+}
+
+/// Every WAV the switchboard plays, with the text it says: tree prompts, the built-in words of
+/// each language, and the office address of each province.
+pub fn synthesis_jobs(
+    paths: &Paths,
+    config: Option<&Config>,
+    trees: &[Arc<Tree>],
+) -> Vec<crate::media::synth::Job> {
+    use crate::media::synth::Job;
+    let mut jobs: BTreeMap<PathBuf, Job> = BTreeMap::new();
+    let mut langs = std::collections::BTreeSet::new();
+    for t in trees {
+        langs.extend(t.def.languages.value.iter().copied());
+        for (name, texts) in &t.def.prompts {
+            for (lang, text) in texts {
+                let path = paths
+                    .sounds
+                    .join(lang.code())
+                    .join(format!("{}.wav", name.value));
+                jobs.insert(
+                    path.clone(),
+                    Job {
+                        path,
+                        lang: lang.value,
+                        text: text.clone(),
+                    },
+                );
+            }
+        }
+    }
+    for lang in langs {
+        for (w, text) in speech::words(lang) {
+            let path = paths
+                .sounds
+                .join(lang.code())
+                .join("words")
+                .join(format!("{w}.wav"));
+            jobs.insert(path.clone(), Job { path, lang, text });
+        }
+    }
+    if let Some(c) = config {
+        for (code, p) in &c.provinces {
+            let path = paths
+                .sounds
+                .join("offices")
+                .join(format!("{}.wav", code.get_ref()));
+            jobs.insert(
+                path.clone(),
+                Job {
+                    path,
+                    lang: ivr::Lang::It,
+                    text: p.office_address.clone(),
+                },
+            );
+        }
+    }
+    jobs.into_values().collect()
+}
