@@ -5,7 +5,7 @@ use super::at::At;
 use super::model::*;
 
 /// Every node name `node` refers to, with the position of the reference.
-pub fn targets<'a>(node: &'a Node) -> Vec<&'a At<String>> {
+pub fn targets(node: &Node) -> Vec<&At<String>> {
     let mut out: Vec<&At<String>> = Vec::new();
     match node {
         Node::Menu(m) => {
@@ -31,7 +31,7 @@ pub fn targets<'a>(node: &'a Node) -> Vec<&'a At<String>> {
 }
 
 /// Every prompt name `node` plays.
-pub fn prompts<'a>(node: &'a Node) -> Vec<&'a At<String>> {
+pub fn prompts(node: &Node) -> Vec<&At<String>> {
     let mut out: Vec<&At<String>> = Vec::new();
     match node {
         Node::Menu(m) => {

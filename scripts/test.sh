@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests need, then runs
+# formatting, lints and every test. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- What the tests need -------------------------------------------------------------------
+# Debian packages: espeak-ng (prompt synthesis test). Later milestones add sipp, baresip, ...
+need_pkgs=()
+command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
+if ((${#need_pkgs[@]})); then
+  echo "== installing ${need_pkgs[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+for tool in espeak-ng; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required by the tests and could not be installed" >&2; exit 1; }
+done
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  echo "== installing rustfmt and clippy"
+  rustup component add rustfmt clippy
+fi
+
+# --- Checks -------------------------------------------------------------------------------
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked --all-targets
+echo "== centralino check (shipped config and trees)"
+cargo run --quiet --locked -- check
