@@ -26,22 +26,16 @@ impl FromStr for TimeRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s.split_once('-').ok_or_else(|| {
-            format!("`{s}` is not a time range; write it as HH:MM-HH:MM, e.g. 08:30-12:30")
-        })?;
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("`{s}` is not a time range; write it as HH:MM-HH:MM, e.g. 08:30-12:30"))?;
         let parse = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| {
-                format!(
-                    "`{}` is not a time of day; write HH:MM, e.g. 08:30",
-                    t.trim()
-                )
-            })
+            NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| format!("`{}` is not a time of day; write HH:MM, e.g. 08:30", t.trim()))
         };
         let (start, end) = (parse(a)?, parse(b)?);
         if start >= end {
-            return Err(format!(
-                "`{s}` ends before it starts; the end must be later than the start"
-            ));
+            return Err(format!("`{s}` ends before it starts; the end must be later than the start"));
         }
         Ok(Self { start, end })
     }
@@ -49,12 +43,7 @@ impl FromStr for TimeRange {
 
 impl fmt::Display for TimeRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
+        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
     }
 }
 
@@ -147,15 +136,8 @@ impl WeeklyHours {
 }
 
 /// Monday to Sunday.
-pub const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
+pub const WEEK: [Weekday; 7] =
+    [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
 
 /// The key used for a weekday in configuration files.
 pub fn weekday_key(d: Weekday) -> &'static str {
@@ -234,14 +216,8 @@ mod tests {
     #[test]
     fn holidays() {
         assert_eq!(italian_holiday(d(2026, 4, 6)), Some("Lunedì dell'Angelo"));
-        assert_eq!(
-            italian_holiday(d(2026, 6, 2)),
-            Some("Festa della Repubblica")
-        );
-        assert_eq!(
-            italian_holiday(d(2026, 10, 4)),
-            Some("San Francesco d'Assisi")
-        );
+        assert_eq!(italian_holiday(d(2026, 6, 2)), Some("Festa della Repubblica"));
+        assert_eq!(italian_holiday(d(2026, 10, 4)), Some("San Francesco d'Assisi"));
         assert_eq!(italian_holiday(d(2025, 10, 4)), None);
         assert_eq!(italian_holiday(d(2026, 11, 23)), None);
     }
@@ -259,10 +235,7 @@ mod tests {
     #[test]
     fn overlapping_intervals_are_reported() {
         let w = WeeklyHours {
-            mon: vec![
-                "08:00-12:00".parse().unwrap(),
-                "11:00-13:00".parse().unwrap(),
-            ],
+            mon: vec!["08:00-12:00".parse().unwrap(), "11:00-13:00".parse().unwrap()],
             ..Default::default()
         };
         assert_eq!(w.problems().len(), 1);

@@ -46,20 +46,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Error,
-            file: file.to_path_buf(),
-            pos,
-            message: message.into(),
-            hint: None,
-        }
+        Self { severity: Severity::Error, file: file.to_path_buf(), pos, message: message.into(), hint: None }
     }
 
     pub fn warning(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(file, pos, message)
-        }
+        Self { severity: Severity::Warning, ..Self::error(file, pos, message) }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -78,14 +69,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(
-            f,
-            "{}:{}:{}: {level}: {}",
-            self.file.display(),
-            self.pos.line,
-            self.pos.col,
-            self.message
-        )?;
+        write!(f, "{}:{}:{}: {level}: {}", self.file.display(), self.pos.line, self.pos.col, self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, "\n    help: {hint}")?;
         }
@@ -112,8 +96,7 @@ impl Diagnostics {
 
     /// Sorted by file then position, the order an editor shows them in.
     pub fn sorted(mut self) -> Vec<Diagnostic> {
-        self.0
-            .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+        self.0.sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
         self.0
     }
 }
@@ -143,10 +126,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("main_menuu", ["main_menu", "welcome"]),
-            Some("did you mean `main_menu`?".into())
-        );
+        assert_eq!(did_you_mean("main_menuu", ["main_menu", "welcome"]), Some("did you mean `main_menu`?".into()));
         assert_eq!(did_you_mean("zzz", ["main_menu"]), None);
     }
 }

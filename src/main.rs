@@ -47,11 +47,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let paths = centralino::switchboard::Paths {
-        config: args.config,
-        trees: args.trees,
-        sounds: args.sounds,
-    };
+    let paths = centralino::switchboard::Paths { config: args.config, trees: args.trees, sounds: args.sounds };
     match args.command {
         Command::Serve(a) => cli::serve::run(&paths, a),
         Command::Check { files } => cli::check::run(&paths, &files),

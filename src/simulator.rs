@@ -25,9 +25,7 @@ pub fn parse_script(s: &str) -> Result<Vec<Step>, String> {
             'w' | 'W' => Step::Wait,
             'h' | 'H' => Step::Hangup,
             _ => Step::Press(Key::parse(&c.to_string()).ok_or_else(|| {
-                format!(
-                    "`{c}` is not a key; use 0-9, *, #, w (wait for the timeout) or h (hang up)"
-                )
+                format!("`{c}` is not a key; use 0-9, *, #, w (wait for the timeout) or h (hang up)")
             })?),
         });
     }
@@ -99,18 +97,12 @@ pub fn run(mut session: Session, caller: &mut dyn Caller, opts: &Options) -> Rep
                     }
                     Action::Lookup { service, input } => {
                         let name = service.name().to_string();
-                        let answer = opts
-                            .lookups
-                            .get(&name)
-                            .cloned()
-                            .unwrap_or_else(|| "unavailable".to_string());
+                        let answer = opts.lookups.get(&name).cloned().unwrap_or_else(|| "unavailable".to_string());
                         lookups.push(format!("{name}({input}) = {answer}"));
                         transcript.push(format!("[lookup {name} {input}: {answer}]"));
                         events.push(Event::LookupResult(answer));
                     }
-                    Action::Enqueue { section } => {
-                        transcript.push(format!("[queued to section {section}]"))
-                    }
+                    Action::Enqueue { section } => transcript.push(format!("[queued to section {section}]")),
                     Action::Hangup => transcript.push("[the portal hangs up]".into()),
                 }
             }
@@ -158,9 +150,7 @@ fn render(lang: Lang, items: &[Utterance], opts: &Options) -> String {
         let text = match item {
             Utterance::Prompt(p) => (opts.prompt_text)(lang, p).unwrap_or_else(|| format!("<{p}>")),
             Utterance::Word(w) => speech::word_text(lang, w).unwrap_or_else(|| format!("<{w}>")),
-            Utterance::OfficeAddress(p) => {
-                (opts.office_text)(p).unwrap_or_else(|| format!("<office {p}>"))
-            }
+            Utterance::OfficeAddress(p) => (opts.office_text)(p).unwrap_or_else(|| format!("<office {p}>")),
         };
         let _ = write!(line, " {text}");
     }
@@ -171,11 +161,7 @@ impl Report {
     /// A human summary: where the call went and the path it took.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "tree: {}  number: {}  language: {}",
-            self.tree, self.number, self.language
-        );
+        let _ = writeln!(s, "tree: {}  number: {}  language: {}", self.tree, self.number, self.language);
         for a in &self.trace.answers {
             let _ = writeln!(s, "self-service answer: {a}");
         }
@@ -187,15 +173,7 @@ impl Report {
                 let _ = writeln!(s, "outcome: none (the call did not end)");
             }
         }
-        let _ = writeln!(
-            s,
-            "keys: {}",
-            if self.trace.keys.is_empty() {
-                "(none)"
-            } else {
-                &self.trace.keys
-            }
-        );
+        let _ = writeln!(s, "keys: {}", if self.trace.keys.is_empty() { "(none)" } else { &self.trace.keys });
         let _ = write!(s, "path: {}", self.trace.path.join(" -> "));
         s
     }

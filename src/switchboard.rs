@@ -19,11 +19,7 @@ pub struct Paths {
 
 impl Default for Paths {
     fn default() -> Self {
-        Self {
-            config: "config/centralino.toml".into(),
-            trees: "ivr-trees".into(),
-            sounds: "sounds".into(),
-        }
+        Self { config: "config/centralino.toml".into(), trees: "ivr-trees".into(), sounds: "sounds".into() }
     }
 }
 
@@ -71,23 +67,15 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
         },
         Err(e) => {
             diags.push(
-                Diagnostic::error(
-                    &paths.config,
-                    Pos::new(1, 1),
-                    format!("cannot read the configuration: {e}"),
-                )
-                .hint("pass --config FILE, or run from the directory holding config/"),
+                Diagnostic::error(&paths.config, Pos::new(1, 1), format!("cannot read the configuration: {e}"))
+                    .hint("pass --config FILE, or run from the directory holding config/"),
             );
             None
         }
     };
 
     let all_files = tree_files(&paths.trees);
-    let files = if only.is_empty() {
-        all_files.clone()
-    } else {
-        only.to_vec()
-    };
+    let files = if only.is_empty() { all_files.clone() } else { only.to_vec() };
     if files.is_empty() {
         diags.push(
             Diagnostic::error(&paths.trees, Pos::new(1, 1), "no tree files found")
@@ -97,6 +85,7 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
     let ctx = validate::CheckContext {
         config: config.as_ref(),
         sounds: &paths.sounds,
+        transcripts: crate::media::synth::transcripts::load(&paths.sounds),
     };
     let mut trees = Vec::new();
     for f in &files {
@@ -110,19 +99,45 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
     }
 
     if let (Some(c), Ok(text)) = (&config, &config_text) {
-        let mut names: HashSet<String> = all_files
-            .iter()
-            .chain(files.iter())
-            .map(|p| ivr::load::tree_name(p))
-            .collect();
+        let mut names: HashSet<String> =
+            all_files.iter().chain(files.iter()).map(|p| ivr::load::tree_name(p)).collect();
         names.extend(trees.iter().map(|t| t.name.clone()));
         diags.extend(config::check_tree_names(&paths.config, text, c, &names));
     }
+    check_shared_prompts(&trees, &mut diags);
     check_words(paths, &trees, &mut diags);
     if let Some(c) = &config {
         check_office_addresses(paths, c, &trees, &mut diags);
     }
     (config, trees, diags.sorted())
+}
+
+/// Trees share `sounds/`: one prompt name must mean one text per language across all trees.
+fn check_shared_prompts(trees: &[Arc<Tree>], diags: &mut Diagnostics) {
+    let mut seen: BTreeMap<(ivr::Lang, &str), (&Tree, &str)> = BTreeMap::new();
+    for t in trees {
+        for (name, texts) in &t.def.prompts {
+            for (lang, text) in texts {
+                match seen.get(&(lang.value, name.value.as_str())) {
+                    Some((other, other_text)) if *other_text != text.as_str() => diags.push(
+                        Diagnostic::error(
+                            &t.path,
+                            name.pos,
+                            format!("prompt `{}` ({}) has another text in tree {}", name.value, lang.value, other.name),
+                        )
+                        .hint(format!(
+                            "both would play sounds/{}/{}.wav: give one of them another name, or the same text",
+                            lang.value, name.value
+                        )),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        seen.insert((lang.value, name.value.as_str()), (t, text.as_str()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The built-in words (numbers, days, months) must exist for every language a tree speaks.
@@ -143,10 +158,7 @@ fn check_words(paths: &Paths, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
                     Diagnostic::error(
                         &t.path,
                         t.def.languages.pos,
-                        format!(
-                            "{} of the {lang} number words are unusable, e.g. {first}",
-                            bad.len()
-                        ),
+                        format!("{} of the {lang} number words are unusable, e.g. {first}", bad.len()),
                     )
                     .hint("run `centralino prompts` to synthesise them"),
                 );
@@ -156,18 +168,10 @@ fn check_words(paths: &Paths, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
 }
 
 /// Trees that say an office's address need the recording of every province's office.
-fn check_office_addresses(
-    paths: &Paths,
-    config: &Config,
-    trees: &[Arc<Tree>],
-    diags: &mut Diagnostics,
-) {
+fn check_office_addresses(paths: &Paths, config: &Config, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
     let Some(tree) = trees.iter().find(|t| {
         t.def.nodes.values().any(|n| match &n.value {
-            ivr::Node::Play(p) => p
-                .say
-                .iter()
-                .any(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address))),
+            ivr::Node::Play(p) => p.say.iter().any(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address))),
             _ => false,
         })
     }) else {
@@ -176,15 +180,7 @@ fn check_office_addresses(
     let bad: Vec<String> = config
         .provinces
         .keys()
-        .filter_map(|code| {
-            wav::check(
-                &paths
-                    .sounds
-                    .join("offices")
-                    .join(format!("{}.wav", code.get_ref())),
-            )
-            .err()
-        })
+        .filter_map(|code| wav::check(&paths.sounds.join("offices").join(format!("{}.wav", code.get_ref()))).err())
         .collect();
     if let Some(first) = bad.first() {
         diags.push(
@@ -204,28 +200,14 @@ impl Switchboard {
         }
         let config = config.expect("no errors means the configuration loaded");
         let trees = trees.into_iter().map(|t| (t.name.clone(), t)).collect();
-        Ok((
-            Switchboard {
-                config,
-                trees,
-                paths: paths.clone(),
-            },
-            diags,
-        ))
+        Ok((Switchboard { config, trees, paths: paths.clone() }, diags))
     }
 
     /// The facts of a call to `dialled` from `caller`, and the tree that answers it.
     pub fn facts(&self, caller: &str, dialled: &str) -> Result<(CallFacts, Arc<Tree>), CallError> {
-        let number = self
-            .config
-            .called_number(dialled)
-            .ok_or_else(|| CallError::UnknownNumber(dialled.to_string()))?;
+        let number = self.config.called_number(dialled).ok_or_else(|| CallError::UnknownNumber(dialled.to_string()))?;
         let tree_name = self.config.tree_of(number);
-        let tree = self
-            .trees
-            .get(tree_name)
-            .cloned()
-            .ok_or_else(|| CallError::UnknownTree(tree_name.to_string()))?;
+        let tree = self.trees.get(tree_name).cloned().ok_or_else(|| CallError::UnknownTree(tree_name.to_string()))?;
         let province = self.config.province(number.province.get_ref());
         let facts = CallFacts {
             caller: caller.to_string(),
@@ -240,21 +222,13 @@ impl Switchboard {
     /// A voice-portal session for a new call.
     pub fn session(&self, caller: &str, dialled: &str) -> Result<Session, CallError> {
         let (facts, tree) = self.facts(caller, dialled)?;
-        Ok(Session::new(
-            tree,
-            facts,
-            self.config.general_section.get_ref().clone(),
-        ))
+        Ok(Session::new(tree, facts, self.config.general_section.get_ref().clone()))
     }
 }
 
 /// Every WAV the switchboard plays, with the text it says: tree prompts, the built-in words of
 /// each language, and the office address of each province.
-pub fn synthesis_jobs(
-    paths: &Paths,
-    config: Option<&Config>,
-    trees: &[Arc<Tree>],
-) -> Vec<crate::media::synth::Job> {
+pub fn synthesis_jobs(paths: &Paths, config: Option<&Config>, trees: &[Arc<Tree>]) -> Vec<crate::media::synth::Job> {
     use crate::media::synth::Job;
     let mut jobs: BTreeMap<PathBuf, Job> = BTreeMap::new();
     let mut langs = std::collections::BTreeSet::new();
@@ -262,45 +236,21 @@ pub fn synthesis_jobs(
         langs.extend(t.def.languages.value.iter().copied());
         for (name, texts) in &t.def.prompts {
             for (lang, text) in texts {
-                let path = paths
-                    .sounds
-                    .join(lang.code())
-                    .join(format!("{}.wav", name.value));
-                jobs.insert(
-                    path.clone(),
-                    Job {
-                        path,
-                        lang: lang.value,
-                        text: text.clone(),
-                    },
-                );
+                let path = paths.sounds.join(lang.code()).join(format!("{}.wav", name.value));
+                jobs.insert(path.clone(), Job { path, lang: lang.value, text: text.clone() });
             }
         }
     }
     for lang in langs {
         for (w, text) in speech::words(lang) {
-            let path = paths
-                .sounds
-                .join(lang.code())
-                .join("words")
-                .join(format!("{w}.wav"));
+            let path = paths.sounds.join(lang.code()).join("words").join(format!("{w}.wav"));
             jobs.insert(path.clone(), Job { path, lang, text });
         }
     }
     if let Some(c) = config {
         for (code, p) in &c.provinces {
-            let path = paths
-                .sounds
-                .join("offices")
-                .join(format!("{}.wav", code.get_ref()));
-            jobs.insert(
-                path.clone(),
-                Job {
-                    path,
-                    lang: ivr::Lang::It,
-                    text: p.office_address.clone(),
-                },
-            );
+            let path = paths.sounds.join("offices").join(format!("{}.wav", code.get_ref()));
+            jobs.insert(path.clone(), Job { path, lang: ivr::Lang::It, text: p.office_address.clone() });
         }
     }
     jobs.into_values().collect()

@@ -9,11 +9,7 @@ pub fn luhn_digit(body: &str) -> Option<u8> {
     let mut sum = 0u32;
     for (i, c) in body.bytes().rev().enumerate() {
         let d = u32::from(c.checked_sub(b'0').filter(|d| *d <= 9)?);
-        sum += if i % 2 == 0 {
-            if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-        } else {
-            d
-        };
+        sum += if i % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d };
     }
     Some(((10 - sum % 10) % 10) as u8)
 }

@@ -13,20 +13,12 @@ pub fn run(paths: &Paths, username: &str) -> ExitCode {
     };
     eprintln!("password for {username} (realm {realm}), then Enter:");
     let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err()
-        || line.trim_end_matches(['\r', '\n']).is_empty()
-    {
+    if std::io::stdin().lock().read_line(&mut line).is_err() || line.trim_end_matches(['\r', '\n']).is_empty() {
         eprintln!("error: no password given on standard input");
         return ExitCode::FAILURE;
     }
     let password = line.trim_end_matches(['\r', '\n']);
-    println!(
-        "ha1_md5 = \"{}\"",
-        credentials::ha1_md5(username, &realm, password)
-    );
-    println!(
-        "ha1_sha256 = \"{}\"",
-        credentials::ha1_sha256(username, &realm, password)
-    );
+    println!("ha1_md5 = \"{}\"", credentials::ha1_md5(username, &realm, password));
+    println!("ha1_sha256 = \"{}\"", credentials::ha1_sha256(username, &realm, password));
     ExitCode::SUCCESS
 }

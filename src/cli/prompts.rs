@@ -14,9 +14,7 @@ pub struct PromptsArgs {
 
 pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
     if !synth::available() {
-        eprintln!(
-            "error: espeak-ng is not installed; install it (apt-get install espeak-ng) to synthesise prompts"
-        );
+        eprintln!("error: espeak-ng is not installed; install it (apt-get install espeak-ng) to synthesise prompts");
         return ExitCode::FAILURE;
     }
     let (config, trees, _) = switchboard::check(paths, &[]);
@@ -24,24 +22,21 @@ pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
         .into_iter()
         .filter(|j| !args.missing || !j.path.exists())
         .filter(|j| {
-            args.only.is_empty()
-                || j.path
-                    .file_stem()
-                    .is_some_and(|s| args.only.iter().any(|o| s == o.as_str()))
+            args.only.is_empty() || j.path.file_stem().is_some_and(|s| args.only.iter().any(|o| s == o.as_str()))
         })
         .collect();
     let errors = synth::run_all(&jobs, &|j| eprintln!("synthesising {}", j.path.display()));
+    let failed: std::collections::HashSet<&str> = errors.iter().map(String::as_str).collect();
+    let made = jobs
+        .iter()
+        .filter(|j| j.path.exists() && !failed.iter().any(|e| e.contains(&*j.path.to_string_lossy())))
+        .map(|j| (synth::transcripts::key(&paths.sounds, &j.path), j.text.clone()));
+    if let Err(e) = synth::transcripts::record(&paths.sounds, made) {
+        eprintln!("error: cannot write the transcripts in {}: {e}", paths.sounds.display());
+    }
     for e in &errors {
         eprintln!("error: {e}");
     }
-    println!(
-        "{} prompt(s) synthesised, {} failed",
-        jobs.len() - errors.len(),
-        errors.len()
-    );
-    if errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    println!("{} prompt(s) synthesised, {} failed", jobs.len() - errors.len(), errors.len());
+    if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -103,20 +103,13 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
     let session = match sb.session(&args.caller, &args.number) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "error: {e}; configured numbers are listed in {}",
-                paths.config.display()
-            );
+            eprintln!("error: {e}; configured numbers are listed in {}", paths.config.display());
             return ExitCode::FAILURE;
         }
     };
     let tree = session.tree().clone();
     let prompt_text = |lang: Lang, name: &str| {
-        tree.def
-            .prompts
-            .get(name)
-            .and_then(|t| t.iter().find(|(l, _)| l.value == lang))
-            .map(|(_, text)| text.clone())
+        tree.def.prompts.get(name).and_then(|t| t.iter().find(|(l, _)| l.value == lang)).map(|(_, text)| text.clone())
     };
     let office_text = |p: &str| sb.config.province(p).map(|p| p.office_address.clone());
     let lookups: BTreeMap<String, String> = args.lookup.into_iter().collect();
@@ -136,20 +129,10 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        None => simulator::run(
-            session,
-            &mut Keyboard {
-                shown: 0,
-                pending: Vec::new(),
-            },
-            &opts,
-        ),
+        None => simulator::run(session, &mut Keyboard { shown: 0, pending: Vec::new() }, &opts),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serialises")
-        );
+        println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
     } else {
         if !interactive {
             for l in &report.transcript {

@@ -30,10 +30,7 @@ mod tests {
     #[test]
     fn rfc_7616_example_ha1() {
         // RFC 7616 section 3.9.1: Mufasa / http-auth@example.org / Circle of Life.
-        assert_eq!(
-            ha1_md5("Mufasa", "http-auth@example.org", "Circle of Life"),
-            "3b8d0ba0e8bd7ed4d1a7ad4f87fc8d4c"
-        );
+        assert_eq!(ha1_md5("Mufasa", "http-auth@example.org", "Circle of Life"), "3b8d0ba0e8bd7ed4d1a7ad4f87fc8d4c");
         assert!(is_hex_hash(&ha1_sha256("a", "b", "c"), 64));
         assert!(!is_hex_hash("XYZ", 3));
     }

@@ -18,12 +18,8 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let mut d = Diagnostics::default();
         d.push(
-            Diagnostic::error(
-                path,
-                Pos::new(1, 1),
-                format!("cannot read the configuration: {e}"),
-            )
-            .hint("check the path (default `config/centralino.toml`, or pass --config FILE)"),
+            Diagnostic::error(path, Pos::new(1, 1), format!("cannot read the configuration: {e}"))
+                .hint("check the path (default `config/centralino.toml`, or pass --config FILE)"),
         );
         d
     })?;
@@ -33,9 +29,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
 /// Parse and cross-check configuration text; `path` is used in diagnostics only.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let config: Config = toml::from_str(text).map_err(|e| {
-        let pos = e
-            .span()
-            .map_or(Pos::new(1, 1), |s| Pos::of_offset(text, s.start));
+        let pos = e.span().map_or(Pos::new(1, 1), |s| Pos::of_offset(text, s.start));
         let mut d = Diagnostics::default();
         d.push(
             Diagnostic::error(path, pos, e.message().trim().to_string())
@@ -44,11 +38,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         d
     })?;
     let diags = validate::validate(path, text, &config);
-    if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(config)
-    }
+    if diags.has_errors() { Err(diags) } else { Ok(config) }
 }
 
 impl Config {

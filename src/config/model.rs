@@ -86,9 +86,7 @@ pub struct CalledNumber {
 }
 
 /// The three sections of a regional consultancy centre (CRIC) that Linea INPS tickets go to.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketSection {
     Pensions,

@@ -26,39 +26,25 @@ impl Checker<'_> {
     }
 
     /// Report `name` unless it is a key of `map`.
-    fn reference<V>(
-        &mut self,
-        what: &str,
-        name: &Spanned<String>,
-        map: &BTreeMap<Spanned<String>, V>,
-    ) {
+    fn reference<V>(&mut self, what: &str, name: &Spanned<String>, map: &BTreeMap<Spanned<String>, V>) {
         let n = name.get_ref();
         if map.contains_key(n.as_str()) {
             return;
         }
-        let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str())).unwrap_or_else(|| {
-            format!("define [{what}.{n}] or use one of the {what} already defined")
-        });
+        let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str()))
+            .unwrap_or_else(|| format!("define [{what}.{n}] or use one of the {what} already defined"));
         self.error(name, format!("unknown {what} `{n}`"), hint);
     }
 
     fn hours(&mut self, what: &str, hours: &Spanned<WeeklyHours>) {
         for p in hours.get_ref().problems() {
-            self.error(
-                hours,
-                format!("{what}: {p}"),
-                "fix the intervals of that day",
-            );
+            self.error(hours, format!("{what}: {p}"), "fix the intervals of that day");
         }
     }
 }
 
 pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
-    let mut k = Checker {
-        path,
-        text,
-        out: Diagnostics::default(),
-    };
+    let mut k = Checker { path, text, out: Diagnostics::default() };
 
     k.reference("sections", &c.general_section, &c.sections);
 
@@ -75,18 +61,12 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         if !code.get_ref().chars().all(|ch| ch.is_ascii_uppercase()) || code.get_ref().len() != 2 {
             k.error(
                 code,
-                format!(
-                    "province code `{}` is not a two-letter sigla",
-                    code.get_ref()
-                ),
+                format!("province code `{}` is not a two-letter sigla", code.get_ref()),
                 "use the official uppercase sigla, e.g. LT for Latina",
             );
         }
         k.reference("regions", &p.region, &c.regions);
-        k.hours(
-            &format!("office_hours of {}", code.get_ref()),
-            &p.office_hours,
-        );
+        k.hours(&format!("office_hours of {}", code.get_ref()), &p.office_hours);
     }
 
     let mut seen = HashSet::new();
@@ -97,17 +77,9 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
                 Some(e) => format!("write it in E.164 form: \"{e}\""),
                 None => "write it in E.164 form, e.g. \"+390773691001\"".to_string(),
             };
-            k.error(
-                &n.number,
-                format!("called number `{raw}` is not in E.164 form"),
-                hint,
-            );
+            k.error(&n.number, format!("called number `{raw}` is not in E.164 form"), hint);
         } else if !seen.insert(raw.clone()) {
-            k.error(
-                &n.number,
-                format!("called number `{raw}` is listed twice"),
-                "keep one entry per number",
-            );
+            k.error(&n.number, format!("called number `{raw}` is listed twice"), "keep one entry per number");
         }
         k.reference("provinces", &n.province, &c.provinces);
     }
@@ -126,17 +98,9 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     for o in &c.operators {
         let u = o.username.get_ref();
         if !users.insert(u.clone()) {
-            k.error(
-                &o.username,
-                format!("operator `{u}` is defined twice"),
-                "user names must be unique",
-            );
+            k.error(&o.username, format!("operator `{u}` is defined twice"), "user names must be unique");
         }
-        if u.is_empty()
-            || !u
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-        {
+        if u.is_empty() || !u.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')) {
             k.error(
                 &o.username,
                 format!("operator user name `{u}` is not valid"),
@@ -177,17 +141,16 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         if secs.len() != centre.sections.get_ref().len() || secs != TicketSection::ALL {
             k.error(
                 &centre.sections,
-                format!("regional centre `{}` must have exactly the sections pensions, income_support and contributors", region.get_ref()),
+                format!(
+                    "regional centre `{}` must have exactly the sections pensions, income_support and contributors",
+                    region.get_ref()
+                ),
                 "write sections = [\"pensions\", \"income_support\", \"contributors\"]",
             );
         }
     }
-    let missing: Vec<&str> = c
-        .regions
-        .keys()
-        .map(|r| r.get_ref().as_str())
-        .filter(|r| !c.regional_centres.contains_key(*r))
-        .collect();
+    let missing: Vec<&str> =
+        c.regions.keys().map(|r| r.get_ref().as_str()).filter(|r| !c.regional_centres.contains_key(*r)).collect();
     if !missing.is_empty() {
         let d = Diagnostic::error(path, Pos::new(1, 1), format!("regions without a regional centre: {}", missing.join(", ")))
             .hint("add a [regional_centres.<region>] table for each: Linea INPS tickets of that region have nowhere to go otherwise");
@@ -198,20 +161,12 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     for a in &c.agencies {
         let id = a.id.get_ref();
         if !ids.insert(id.clone()) {
-            k.error(
-                &a.id,
-                format!("agency `{id}` is defined twice"),
-                "agency ids must be unique",
-            );
+            k.error(&a.id, format!("agency `{id}` is defined twice"), "agency ids must be unique");
         }
         k.reference("provinces", &a.province, &c.provinces);
         let slot = *a.slot_minutes.get_ref();
         if !(5..=240).contains(&slot) {
-            k.error(
-                &a.slot_minutes,
-                format!("slot_minutes {slot} is out of range"),
-                "use between 5 and 240 minutes",
-            );
+            k.error(&a.slot_minutes, format!("slot_minutes {slot} is out of range"), "use between 5 and 240 minutes");
         }
         k.hours(&format!("agenda of {id}"), &a.agenda);
         if a.agenda.get_ref().is_empty() {
@@ -237,29 +192,15 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
 }
 
 /// Check that every tree the configuration names exists among `trees`.
-pub fn check_tree_names(
-    path: &Path,
-    text: &str,
-    c: &Config,
-    trees: &HashSet<String>,
-) -> Diagnostics {
-    let mut k = Checker {
-        path,
-        text,
-        out: Diagnostics::default(),
-    };
+pub fn check_tree_names(path: &Path, text: &str, c: &Config, trees: &HashSet<String>) -> Diagnostics {
+    let mut k = Checker { path, text, out: Diagnostics::default() };
     let mut refs = vec![&c.default_tree];
     refs.extend(c.numbers.iter().filter_map(|n| n.tree.as_ref()));
     refs.extend(c.sections.values().map(|s| &s.tree));
     for r in refs {
         if !trees.contains(r.get_ref()) {
-            let hint =
-                did_you_mean(r.get_ref(), trees.iter().map(String::as_str)).unwrap_or_else(|| {
-                    format!(
-                        "add ivr-trees/{}.yaml or name an existing tree",
-                        r.get_ref()
-                    )
-                });
+            let hint = did_you_mean(r.get_ref(), trees.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("add ivr-trees/{}.yaml or name an existing tree", r.get_ref()));
             k.error(r, format!("unknown tree `{}`", r.get_ref()), hint);
         }
     }

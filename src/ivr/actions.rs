@@ -38,10 +38,7 @@ pub enum Outcome {
     /// Sent to a section's queue.
     Queued { section: String },
     /// The portal ended the call (after an answer, out of hours, or repeated invalid input).
-    PortalHangup {
-        node: String,
-        reason: Option<String>,
-    },
+    PortalHangup { node: String, reason: Option<String> },
     /// The caller hung up while in `node`.
     CallerHangup { node: String },
 }
@@ -50,10 +47,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Queued { section } => write!(f, "queued to section {section}"),
-            Outcome::PortalHangup {
-                node,
-                reason: Some(r),
-            } => write!(f, "hung up by the portal in {node} ({r})"),
+            Outcome::PortalHangup { node, reason: Some(r) } => write!(f, "hung up by the portal in {node} ({r})"),
             Outcome::PortalHangup { node, reason: None } => {
                 write!(f, "hung up by the portal in {node}")
             }

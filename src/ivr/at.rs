@@ -56,10 +56,7 @@ impl Borrow<str> for At<String> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for At<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(Self {
-            value: s.value,
-            pos: Pos::new(s.referenced.line() as u32, s.referenced.column() as u32),
-        })
+        Ok(Self { value: s.value, pos: Pos::new(s.referenced.line() as u32, s.referenced.column() as u32) })
     }
 }
 

@@ -17,32 +17,23 @@ pub struct Tree {
 /// (YAML parsing cannot go on past it); semantic checks are in [`super::validate`].
 pub fn parse_tree(path: &Path, text: &str) -> Result<Tree, Diagnostic> {
     let def: TreeFile = serde_saphyr::from_str(text).map_err(|e| {
-        let pos = e.location().map_or(Pos::new(1, 1), |l| {
-            Pos::new(l.line() as u32, l.column() as u32)
-        });
+        let pos = e.location().map_or(Pos::new(1, 1), |l| Pos::new(l.line() as u32, l.column() as u32));
         let message = strip_location(&e.without_snippet().to_string());
         Diagnostic::error(path, pos, message).hint(hint_for(&e.to_string()))
     })?;
-    Ok(Tree {
-        name: tree_name(path),
-        path: path.to_path_buf(),
-        def,
-    })
+    Ok(Tree { name: tree_name(path), path: path.to_path_buf(), def })
 }
 
 /// Read and parse a tree file.
 pub fn read_tree(path: &Path) -> Result<Arc<Tree>, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error(path, Pos::new(1, 1), format!("cannot read the tree: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::error(path, Pos::new(1, 1), format!("cannot read the tree: {e}")))?;
     parse_tree(path, &text).map(Arc::new)
 }
 
 /// A tree is named after its file: `ivr-trees/agenzia-latina.yaml` is `agenzia-latina`.
 pub fn tree_name(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// serde-saphyr appends " at line L column C"; the diagnostic already says where.
@@ -62,8 +53,7 @@ fn hint_for(msg: &str) -> String {
     } else if msg.to_lowercase().contains("duplicate") {
         "each key may appear only once in a mapping; remove or rename one of them".into()
     } else if msg.contains("alias") || msg.contains("anchor") {
-        "quote the keys \"*\" and \"#\": unquoted, YAML reads * as an alias and # as a comment"
-            .into()
+        "quote the keys \"*\" and \"#\": unquoted, YAML reads * as an alias and # as a comment".into()
     } else {
         "fix the YAML at this position; see docs/ivr-trees.md".into()
     }

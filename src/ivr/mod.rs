@@ -6,6 +6,7 @@ pub mod graph;
 pub mod load;
 pub mod model;
 pub mod pairs;
+pub mod schema;
 pub mod speech;
 pub mod validate;
 

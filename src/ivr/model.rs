@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A language callers can choose; prompts exist once per language.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Italiano
@@ -78,9 +76,7 @@ impl<'de> Deserialize<'de> for Key {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
                 Key::parse(v).ok_or_else(|| {
-                    E::custom(format!(
-                        "`{v}` is not a telephone key; use one of 0-9, \"*\" or \"#\" (quote * and #)"
-                    ))
+                    E::custom(format!("`{v}` is not a telephone key; use one of 0-9, \"*\" or \"#\" (quote * and #)"))
                 })
             }
         }
@@ -157,13 +153,7 @@ pub struct OperatorKey {
 
 impl Default for OperatorKey {
     fn default() -> Self {
-        Self {
-            key: default_operator_key(),
-            section: None,
-            prompt: None,
-            schedule: None,
-            closed: None,
-        }
+        Self { key: default_operator_key(), section: None, prompt: None, schedule: None, closed: None }
     }
 }
 
@@ -433,14 +423,7 @@ impl Service {
     /// The results the service can give; a lookup node must say where each one goes.
     pub fn outcomes(self) -> &'static [&'static str] {
         match self {
-            Service::TicketStatus => &[
-                "open",
-                "taken",
-                "answered",
-                "returned",
-                "not_found",
-                "unavailable",
-            ],
+            Service::TicketStatus => &["open", "taken", "answered", "returned", "not_found", "unavailable"],
         }
     }
 }

@@ -22,10 +22,7 @@ impl<K: PartialEq, V> Pairs<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: PartialEq + ?Sized,
     {
-        self.0
-            .iter()
-            .find(|(key, _)| key.borrow() == k)
-            .map(|(_, v)| v)
+        self.0.iter().find(|(key, _)| key.borrow() == k).map(|(_, v)| v)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &(K, V)> {

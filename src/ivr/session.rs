@@ -46,10 +46,7 @@ pub enum Event {
 enum After {
     Goto(String),
     Enqueue(String),
-    Hangup {
-        node: String,
-        reason: Option<String>,
-    },
+    Hangup { node: String, reason: Option<String> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,13 +115,7 @@ impl Session {
     /// A session for a call; `general_section` is where the operator key leads when neither the
     /// current node nor the tree names a section.
     pub fn new(tree: Arc<Tree>, facts: CallFacts, general_section: impl Into<String>) -> Self {
-        let lang = tree
-            .def
-            .languages
-            .value
-            .first()
-            .copied()
-            .unwrap_or(Lang::It);
+        let lang = tree.def.languages.value.first().copied().unwrap_or(Lang::It);
         Self {
             tree,
             facts,
@@ -188,9 +179,7 @@ impl Session {
             return Vec::new();
         }
         let next = match event {
-            Event::Start if self.state == State::NotStarted => {
-                Some(self.tree.def.start.value.clone())
-            }
+            Event::Start if self.state == State::NotStarted => Some(self.tree.def.start.value.clone()),
             Event::Start => None,
             Event::Key(k) => {
                 self.trace.keys.push(k.0);
@@ -221,10 +210,7 @@ impl Session {
         while let Some(name) = next.take() {
             steps += 1;
             if steps > MAX_STEPS {
-                self.finish(Outcome::PortalHangup {
-                    node: name,
-                    reason: Some("loop in the tree".into()),
-                });
+                self.finish(Outcome::PortalHangup { node: name, reason: Some("loop in the tree".into()) });
                 self.out.push(Action::Hangup);
                 return;
             }
@@ -233,11 +219,7 @@ impl Session {
     }
 
     fn node(&self, name: &str) -> Option<Arc<Tree>> {
-        self.tree
-            .def
-            .nodes
-            .contains_key(name)
-            .then(|| Arc::clone(&self.tree))
+        self.tree.def.nodes.contains_key(name).then(|| Arc::clone(&self.tree))
     }
 
     fn play(&mut self, items: Vec<Utterance>) {
@@ -245,10 +227,7 @@ impl Session {
             return;
         }
         self.playing = true;
-        self.out.push(Action::Play {
-            lang: self.lang,
-            items,
-        });
+        self.out.push(Action::Play { lang: self.lang, items });
     }
 
     fn stop_playback(&mut self) {
@@ -269,10 +248,7 @@ impl Session {
     fn enter(&mut self, name: &str, now: Time) -> Option<String> {
         let Some(tree) = self.node(name) else {
             // Validation prevents this; a live tree must still never strand a caller.
-            self.finish(Outcome::PortalHangup {
-                node: name.to_string(),
-                reason: Some("unknown node".into()),
-            });
+            self.finish(Outcome::PortalHangup { node: name.to_string(), reason: Some("unknown node".into()) });
             self.out.push(Action::Hangup);
             return None;
         };
@@ -314,18 +290,11 @@ impl Session {
                 self.queue_to(q.section.value.clone(), prompt, now)
             }
             Node::Hangup(h) => {
-                let after = After::Hangup {
-                    node: name.to_string(),
-                    reason: h.reason.clone(),
-                };
+                let after = After::Hangup { node: name.to_string(), reason: h.reason.clone() };
                 match &h.prompt {
                     Some(p) => {
                         self.play(vec![Utterance::Prompt(p.value.clone())]);
-                        self.state = State::Announce {
-                            after,
-                            barge_in: false,
-                            operator: false,
-                        };
+                        self.state = State::Announce { after, barge_in: false, operator: false };
                         None
                     }
                     None => self.after(after, now),
@@ -348,13 +317,8 @@ impl Session {
             }
             Node::Lookup(l) => match self.vars.get(&l.input.value) {
                 Some(input) => {
-                    self.out.push(Action::Lookup {
-                        service: l.service.value,
-                        input: input.clone(),
-                    });
-                    self.state = State::Lookup {
-                        node: name.to_string(),
-                    };
+                    self.out.push(Action::Lookup { service: l.service.value, input: input.clone() });
+                    self.state = State::Lookup { node: name.to_string() };
                     None
                 }
                 None => self.on_lookup_in(&tree, name, "unavailable"),
@@ -364,11 +328,7 @@ impl Session {
 
     /// The utterances of a `play` node.
     fn say(&self, p: &Play) -> Vec<Utterance> {
-        let mut items: Vec<Utterance> = p
-            .prompt
-            .iter()
-            .map(|p| Utterance::Prompt(p.value.clone()))
-            .collect();
+        let mut items: Vec<Utterance> = p.prompt.iter().map(|p| Utterance::Prompt(p.value.clone())).collect();
         for s in &p.say {
             match s {
                 SayItem::Prompt(name) => items.push(Utterance::Prompt(name.value.clone())),
@@ -377,19 +337,11 @@ impl Session {
                 }
                 SayItem::Office(OfficeFact::Hours) => {
                     if let Some(h) = &self.facts.office_hours {
-                        items.extend(
-                            speech::weekly_hours(self.lang, h)
-                                .into_iter()
-                                .map(Utterance::Word),
-                        );
+                        items.extend(speech::weekly_hours(self.lang, h).into_iter().map(Utterance::Word));
                     }
                 }
                 SayItem::Digits(v) => {
-                    let digits = self
-                        .vars
-                        .get(&v.value)
-                        .map(|d| speech::digits(d))
-                        .unwrap_or_default();
+                    let digits = self.vars.get(&v.value).map(|d| speech::digits(d)).unwrap_or_default();
                     items.extend(digits.into_iter().map(Utterance::Word));
                 }
                 SayItem::Number(v) => {
@@ -403,12 +355,7 @@ impl Session {
     }
 
     fn start_input(&mut self, name: &str, prompt: &str, now: Time) -> Option<String> {
-        self.state = State::Input {
-            node: name.to_string(),
-            attempt: 0,
-            phase: Phase::Prompt,
-            digits: String::new(),
-        };
+        self.state = State::Input { node: name.to_string(), attempt: 0, phase: Phase::Prompt, digits: String::new() };
         if self.typeahead.is_empty() {
             self.play(vec![Utterance::Prompt(prompt.to_string())]);
             return None;
@@ -427,9 +374,7 @@ impl Session {
             }
         }
         // Keys consumed without finishing (e.g. part of a number): wait for more.
-        if let State::Input {
-            phase: Phase::Wait, ..
-        } = self.state
+        if let State::Input { phase: Phase::Wait, .. } = self.state
             && self.deadline.is_none()
         {
             self.deadline = Some(now + secs(self.timeout_of(name)));
@@ -439,11 +384,7 @@ impl Session {
 
     fn on_key(&mut self, k: Key, now: Time) -> Option<String> {
         match self.state.clone() {
-            State::Announce {
-                after,
-                barge_in,
-                operator,
-            } => {
+            State::Announce { after, barge_in, operator } => {
                 if operator && k == self.operator_key() {
                     self.stop_playback();
                     return self.operator(now);
@@ -526,10 +467,7 @@ impl Session {
                 if digits.len() >= usize::from(c.max_digits.value) {
                     return self.complete_collect(&node, c);
                 }
-                let inter = c
-                    .inter_digit_timeout
-                    .as_ref()
-                    .map_or(DEFAULT_INTER_DIGIT, |t| t.value);
+                let inter = c.inter_digit_timeout.as_ref().map_or(DEFAULT_INTER_DIGIT, |t| t.value);
                 self.deadline = Some(now + secs(inter));
                 None
             }
@@ -547,8 +485,7 @@ impl Session {
             && match c.check.as_ref().map(|c| c.value) {
                 Some(DigitCheck::TicketNumber) => ticket_number::is_valid(&digits),
                 Some(DigitCheck::PhoneNumber) => {
-                    (6..=11).contains(&digits.len())
-                        && (digits.starts_with('0') || digits.starts_with('3'))
+                    (6..=11).contains(&digits.len()) && (digits.starts_with('0') || digits.starts_with('3'))
                 }
                 None => true,
             };
@@ -582,33 +519,12 @@ impl Session {
         let tree = Arc::clone(&self.tree);
         let d = &tree.def.defaults;
         let (retries, invalid_p, timeout_p, exhausted, prompt) = match &tree.def.nodes[node].value {
-            Node::Menu(m) => (
-                &m.retries,
-                &m.invalid_prompt,
-                &m.timeout_prompt,
-                &m.on_exhausted,
-                &m.prompt,
-            ),
-            Node::Collect(c) => (
-                &c.retries,
-                &c.invalid_prompt,
-                &c.timeout_prompt,
-                &c.on_exhausted,
-                &c.prompt,
-            ),
+            Node::Menu(m) => (&m.retries, &m.invalid_prompt, &m.timeout_prompt, &m.on_exhausted, &m.prompt),
+            Node::Collect(c) => (&c.retries, &c.invalid_prompt, &c.timeout_prompt, &c.on_exhausted, &c.prompt),
             _ => return None,
         };
-        let retries = retries
-            .as_ref()
-            .or(d.retries.as_ref())
-            .map_or(DEFAULT_RETRIES, |r| r.value);
-        let State::Input {
-            attempt,
-            phase,
-            digits,
-            ..
-        } = &mut self.state
-        else {
+        let retries = retries.as_ref().or(d.retries.as_ref()).map_or(DEFAULT_RETRIES, |r| r.value);
+        let State::Input { attempt, phase, digits, .. } = &mut self.state else {
             return None;
         };
         *attempt += 1;
@@ -647,11 +563,7 @@ impl Session {
         self.playing = false;
         match self.state.clone() {
             State::Announce { after, .. } => self.after(after, now),
-            State::Input {
-                node,
-                phase: Phase::Notice,
-                ..
-            } => {
+            State::Input { node, phase: Phase::Notice, .. } => {
                 let prompt = self.prompt_of(&node);
                 if let State::Input { phase, .. } = &mut self.state {
                     *phase = Phase::Prompt;
@@ -659,11 +571,7 @@ impl Session {
                 self.play(vec![Utterance::Prompt(prompt)]);
                 None
             }
-            State::Input {
-                node,
-                phase: Phase::Prompt,
-                ..
-            } => {
+            State::Input { node, phase: Phase::Prompt, .. } => {
                 if let State::Input { phase, .. } = &mut self.state {
                     *phase = Phase::Wait;
                 }
@@ -684,13 +592,7 @@ impl Session {
     }
 
     fn timeout_of(&self, node: &str) -> u32 {
-        let d = self
-            .tree
-            .def
-            .defaults
-            .timeout
-            .as_ref()
-            .map_or(DEFAULT_TIMEOUT, |t| t.value);
+        let d = self.tree.def.defaults.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value);
         match &self.tree.def.nodes[node].value {
             Node::Menu(m) => m.timeout.as_ref().map_or(d, |t| t.value),
             Node::Collect(c) => c.timeout.as_ref().map_or(d, |t| t.value),
@@ -703,9 +605,7 @@ impl Session {
         match after {
             After::Goto(n) => Some(n),
             After::Enqueue(section) => {
-                self.out.push(Action::Enqueue {
-                    section: section.clone(),
-                });
+                self.out.push(Action::Enqueue { section: section.clone() });
                 self.finish(Outcome::Queued { section });
                 None
             }
@@ -742,11 +642,7 @@ impl Session {
         match prompt {
             Some(p) => {
                 self.play(vec![Utterance::Prompt(p)]);
-                self.state = State::Announce {
-                    after: After::Enqueue(section),
-                    barge_in: false,
-                    operator: false,
-                };
+                self.state = State::Announce { after: After::Enqueue(section), barge_in: false, operator: false };
                 None
             }
             None => self.after(After::Enqueue(section), now),
@@ -765,9 +661,7 @@ impl Session {
         let Node::Lookup(l) = &tree.def.nodes[node].value else {
             return None;
         };
-        l.on.get(result)
-            .or_else(|| l.on.get("unavailable"))
-            .map(|t| t.value.clone())
+        l.on.get(result).or_else(|| l.on.get("unavailable")).map(|t| t.value.clone())
     }
 
     /// Whether a schedule of the tree is open at `now` (Italian time).

@@ -33,18 +33,8 @@ const UNITS_IT: [&str; 20] = [
     "diciotto",
     "diciannove",
 ];
-const TENS_IT: [&str; 10] = [
-    "",
-    "",
-    "venti",
-    "trenta",
-    "quaranta",
-    "cinquanta",
-    "sessanta",
-    "settanta",
-    "ottanta",
-    "novanta",
-];
+const TENS_IT: [&str; 10] =
+    ["", "", "venti", "trenta", "quaranta", "cinquanta", "sessanta", "settanta", "ottanta", "novanta"];
 const UNITS_EN: [&str; 20] = [
     "zero",
     "one",
@@ -67,9 +57,7 @@ const UNITS_EN: [&str; 20] = [
     "eighteen",
     "nineteen",
 ];
-const TENS_EN: [&str; 10] = [
-    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
+const TENS_EN: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 
 /// Italian words for 0-99, with the elisions of the language (ventuno, ventotto, ventitré).
 fn it_below_100(n: u32) -> String {
@@ -91,11 +79,7 @@ fn en_below_100(n: u32) -> String {
         return UNITS_EN[n as usize].to_string();
     }
     let (t, u) = (n / 10, n % 10);
-    if u == 0 {
-        TENS_EN[t as usize].to_string()
-    } else {
-        format!("{}-{}", TENS_EN[t as usize], UNITS_EN[u as usize])
-    }
+    if u == 0 { TENS_EN[t as usize].to_string() } else { format!("{}-{}", TENS_EN[t as usize], UNITS_EN[u as usize]) }
 }
 
 /// Every built-in word with its transcript in `lang`.
@@ -154,20 +138,14 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
         ("hash", "cancelletto", "hash"),
     ];
     for (name, it, en) in fixed {
-        out.push((
-            name.to_string(),
-            if lang == Lang::It { it } else { en }.to_string(),
-        ));
+        out.push((name.to_string(), if lang == Lang::It { it } else { en }.to_string()));
     }
     out
 }
 
 /// The transcript of one word, for the simulator and logs.
 pub fn word_text(lang: Lang, word: &str) -> Option<String> {
-    words(lang)
-        .into_iter()
-        .find(|(w, _)| w == word)
-        .map(|(_, t)| t)
+    words(lang).into_iter().find(|(w, _)| w == word).map(|(_, t)| t)
 }
 
 /// A number from 0 to 9999 (larger numbers are said digit by digit).
@@ -218,9 +196,8 @@ pub fn time(lang: Lang, t: chrono::NaiveTime) -> Vec<Word> {
 
 /// A date: "23 novembre" / "November 23".
 pub fn date(lang: Lang, d: NaiveDate) -> Vec<Word> {
-    let month = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ][d.month0() as usize];
+    let month =
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][d.month0() as usize];
     let mut out = Vec::new();
     if lang == Lang::En {
         out.push(month.to_string());
@@ -253,12 +230,7 @@ pub fn weekly_hours(lang: Lang, hours: &WeeklyHours) -> Vec<Word> {
         }
         if !day.is_empty() {
             if j > i {
-                out.extend([
-                    "from_day".into(),
-                    day_word(WEEK[i]),
-                    "to_day".into(),
-                    day_word(WEEK[j]),
-                ]);
+                out.extend(["from_day".into(), day_word(WEEK[i]), "to_day".into(), day_word(WEEK[j])]);
             } else {
                 out.push(day_word(WEEK[i]));
             }
@@ -286,10 +258,7 @@ mod tests {
     use super::*;
 
     fn text(lang: Lang, ws: &[Word]) -> String {
-        ws.iter()
-            .map(|w| word_text(lang, w).unwrap())
-            .collect::<Vec<_>>()
-            .join(" ")
+        ws.iter().map(|w| word_text(lang, w).unwrap()).collect::<Vec<_>>().join(" ")
     }
 
     #[test]
@@ -323,10 +292,7 @@ mod tests {
             mon: vec!["08:30-12:30".parse().unwrap()],
             tue: vec!["08:30-12:30".parse().unwrap()],
             wed: vec!["08:30-12:30".parse().unwrap()],
-            thu: vec![
-                "08:30-12:30".parse().unwrap(),
-                "14:30-16:00".parse().unwrap(),
-            ],
+            thu: vec!["08:30-12:30".parse().unwrap(), "14:30-16:00".parse().unwrap()],
             fri: vec!["08:30-12:30".parse().unwrap()],
             ..Default::default()
         };
@@ -334,17 +300,8 @@ mod tests {
             text(Lang::It, &weekly_hours(Lang::It, &h)),
             "dal lunedì al mercoledì dalle otto e trenta alle dodici e trenta giovedì dalle otto e trenta alle dodici e trenta e dalle quattordici e trenta alle sedici venerdì dalle otto e trenta alle dodici e trenta"
         );
-        assert_eq!(
-            text(
-                Lang::En,
-                &time(Lang::En, chrono::NaiveTime::from_hms_opt(9, 5, 0).unwrap())
-            ),
-            "nine oh five"
-        );
-        assert_eq!(
-            text(Lang::En, &weekly_hours(Lang::En, &WeeklyHours::default())),
-            "closed"
-        );
+        assert_eq!(text(Lang::En, &time(Lang::En, chrono::NaiveTime::from_hms_opt(9, 5, 0).unwrap())), "nine oh five");
+        assert_eq!(text(Lang::En, &weekly_hours(Lang::En, &WeeklyHours::default())), "closed");
     }
 
     #[test]

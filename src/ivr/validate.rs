@@ -7,6 +7,7 @@ use super::load::Tree;
 use super::model::*;
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Pos, did_you_mean};
+use crate::media::synth::transcripts;
 use crate::media::wav;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -17,6 +18,8 @@ pub struct CheckContext<'a> {
     pub config: Option<&'a Config>,
     /// The prompt directory (`sounds/`), holding `<lang>/<prompt>.wav`.
     pub sounds: &'a Path,
+    /// The texts the WAVs were made from (see [`transcripts`]).
+    pub transcripts: std::collections::BTreeMap<String, String>,
 }
 
 /// Longest timeout accepted, in seconds.
@@ -43,16 +46,8 @@ impl Checker<'_> {
         if self.tree.def.nodes.contains_key(r.value.as_str()) {
             return;
         }
-        let hint = did_you_mean(
-            &r.value,
-            self.tree.def.nodes.keys().map(|k| k.value.as_str()),
-        )
-        .unwrap_or_else(|| {
-            format!(
-                "define a node `{}` under `nodes:` or point to an existing one",
-                r.value
-            )
-        });
+        let hint = did_you_mean(&r.value, self.tree.def.nodes.keys().map(|k| k.value.as_str()))
+            .unwrap_or_else(|| format!("define a node `{}` under `nodes:` or point to an existing one", r.value));
         self.error(r.pos, format!("unknown node `{}`", r.value), hint);
     }
 
@@ -61,18 +56,10 @@ impl Checker<'_> {
         if cfg.section(&s.value).is_some() {
             return;
         }
-        let hint = did_you_mean(&s.value, cfg.sections.keys().map(|k| k.get_ref().as_str()))
-            .unwrap_or_else(|| {
-                format!(
-                    "add [sections.{}] to config/centralino.toml or use an existing section",
-                    s.value
-                )
-            });
-        self.error(
-            s.pos,
-            format!("unknown section `{}` (not in the configuration)", s.value),
-            hint,
-        );
+        let hint = did_you_mean(&s.value, cfg.sections.keys().map(|k| k.get_ref().as_str())).unwrap_or_else(|| {
+            format!("add [sections.{}] to config/centralino.toml or use an existing section", s.value)
+        });
+        self.error(s.pos, format!("unknown section `{}` (not in the configuration)", s.value), hint);
     }
 
     fn timeout(&mut self, t: Option<&At<u32>>) {
@@ -91,27 +78,17 @@ impl Checker<'_> {
         if let Some(r) = r
             && r.value > 9
         {
-            self.error(
-                r.pos,
-                format!("{} retries is too many", r.value),
-                "callers give up long before; use 0 to 9",
-            );
+            self.error(r.pos, format!("{} retries is too many", r.value), "callers give up long before; use 0 to 9");
         }
     }
 
     /// Duplicate keys in a key map (`1` and `"1"` are the same key).
-    fn duplicate_keys<K: PartialEq + std::fmt::Display, V>(
-        &mut self,
-        pairs: &super::pairs::Pairs<At<K>, V>,
-    ) {
+    fn duplicate_keys<K: PartialEq + std::fmt::Display, V>(&mut self, pairs: &super::pairs::Pairs<At<K>, V>) {
         for (i, (k, _)) in pairs.iter().enumerate() {
             if let Some((first, _)) = pairs.iter().take(i).find(|(p, _)| p.value == k.value) {
                 self.error(
                     k.pos,
-                    format!(
-                        "key `{}` is listed twice (first at line {})",
-                        k.value, first.pos.line
-                    ),
+                    format!("key `{}` is listed twice (first at line {})", k.value, first.pos.line),
                     "a key can lead to one place only; remove one of the entries",
                 );
             }
@@ -121,11 +98,7 @@ impl Checker<'_> {
 
 /// Check a parsed tree. Returns every error and warning found.
 pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
-    let mut k = Checker {
-        tree,
-        ctx,
-        out: Diagnostics::default(),
-    };
+    let mut k = Checker { tree, ctx, out: Diagnostics::default() };
     let def = &tree.def;
 
     check_languages(&mut k);
@@ -151,11 +124,7 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
         .collect();
 
     for (name, node) in &def.nodes {
-        if !name
-            .value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
+        if !name.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             k.warning(
                 name.pos,
                 format!("node name `{}` should be lowercase snake_case", name.value),
@@ -180,19 +149,11 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
 fn check_languages(k: &mut Checker) {
     let langs = &k.tree.def.languages;
     if langs.value.is_empty() {
-        k.error(
-            langs.pos,
-            "the tree speaks no language".into(),
-            "list at least one, e.g. `languages: [it, en]`",
-        );
+        k.error(langs.pos, "the tree speaks no language".into(), "list at least one, e.g. `languages: [it, en]`");
     }
     let unique: BTreeSet<_> = langs.value.iter().collect();
     if unique.len() != langs.value.len() {
-        k.error(
-            langs.pos,
-            "a language is listed twice".into(),
-            "list each language once; the first is the default",
-        );
+        k.error(langs.pos, "a language is listed twice".into(), "list each language once; the first is the default");
     }
 }
 
@@ -222,11 +183,8 @@ fn check_operator(k: &mut Checker) {
 
 fn schedule_ref(k: &mut Checker, s: &At<String>) {
     if !k.tree.def.schedules.contains_key(s.value.as_str()) {
-        let hint = did_you_mean(
-            &s.value,
-            k.tree.def.schedules.keys().map(|k| k.value.as_str()),
-        )
-        .unwrap_or_else(|| format!("define `{}` under `schedules:`", s.value));
+        let hint = did_you_mean(&s.value, k.tree.def.schedules.keys().map(|k| k.value.as_str()))
+            .unwrap_or_else(|| format!("define `{}` under `schedules:`", s.value));
         k.error(s.pos, format!("unknown schedule `{}`", s.value), hint);
     }
 }
@@ -234,11 +192,7 @@ fn schedule_ref(k: &mut Checker, s: &At<String>) {
 fn check_schedules(k: &mut Checker) {
     for (name, s) in &k.tree.def.schedules {
         for p in s.hours.value.problems() {
-            k.error(
-                s.hours.pos,
-                format!("schedule `{}`: {p}", name.value),
-                "fix the intervals of that day",
-            );
+            k.error(s.hours.pos, format!("schedule `{}`: {p}", name.value), "fix the intervals of that day");
         }
         if s.hours.value.is_empty() {
             k.warning(
@@ -299,14 +253,14 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
             if let Some(t) = &c.terminator
                 && t.value.is_digit()
             {
-                k.error(
-                    t.pos,
-                    format!("terminator {} is a digit of the input", t.value),
-                    "use \"#\" or \"*\"",
-                );
+                k.error(t.pos, format!("terminator {} is a digit of the input", t.value), "use \"#\" or \"*\"");
             }
             if c.operator && op_key.is_digit() {
-                k.error(node.pos, format!("the operator key {op_key} is also a digit callers type here"), "leave `operator` off on collect nodes, or choose a non-digit operator key such as \"*\"");
+                k.error(
+                    node.pos,
+                    format!("the operator key {op_key} is also a digit callers type here"),
+                    "leave `operator` off on collect nodes, or choose a non-digit operator key such as \"*\"",
+                );
             }
             k.timeout(c.timeout.as_ref());
             k.timeout(c.inter_digit_timeout.as_ref());
@@ -327,19 +281,12 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
                 if !langs.contains(&lang.value) {
                     k.error(
                         lang.pos,
-                        format!(
-                            "language `{}` is not among the tree's languages",
-                            lang.value
-                        ),
+                        format!("language `{}` is not among the tree's languages", lang.value),
                         "add it to `languages:` or remove this option",
                     );
                 }
                 if key.value == op_key {
-                    k.error(
-                        key.pos,
-                        format!("key {op_key} is the operator key"),
-                        "use another key for this language",
-                    );
+                    k.error(key.pos, format!("key {op_key} is the operator key"), "use another key for this language");
                 }
             }
             k.timeout(l.timeout.as_ref());
@@ -357,11 +304,7 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
                     );
                 }
             }
-            let missing: Vec<&str> = outcomes
-                .iter()
-                .copied()
-                .filter(|o| l.on.get(*o).is_none())
-                .collect();
+            let missing: Vec<&str> = outcomes.iter().copied().filter(|o| l.on.get(*o).is_none()).collect();
             if !missing.is_empty() {
                 k.error(
                     node.pos,
@@ -387,39 +330,24 @@ fn var_ref(k: &mut Checker, v: &At<String>, vars: &HashSet<&str>) {
 fn check_branch(k: &mut Checker, b: &Branch) {
     k.duplicate_keys(&b.cases);
     let valid: Option<Vec<String>> = match (b.on.value, k.ctx.config) {
-        (Fact::Language, _) => Some(
-            k.tree
-                .def
-                .languages
-                .value
-                .iter()
-                .map(|l| l.code().to_string())
-                .collect(),
-        ),
-        (Fact::Province, Some(c)) => {
-            Some(c.provinces.keys().map(|p| p.get_ref().clone()).collect())
-        }
+        (Fact::Language, _) => Some(k.tree.def.languages.value.iter().map(|l| l.code().to_string()).collect()),
+        (Fact::Province, Some(c)) => Some(c.provinces.keys().map(|p| p.get_ref().clone()).collect()),
         (Fact::Region, Some(c)) => Some(c.regions.keys().map(|r| r.get_ref().clone()).collect()),
-        (Fact::Number, Some(c)) => Some(
-            c.numbers
-                .iter()
-                .map(|n| n.number.get_ref().clone())
-                .collect(),
-        ),
+        (Fact::Number, Some(c)) => Some(c.numbers.iter().map(|n| n.number.get_ref().clone()).collect()),
         (_, None) => None,
     };
     let Some(valid) = valid else { return };
     for (case, _) in b.cases.iter() {
         if !valid.contains(&case.value) {
-            let hint = did_you_mean(&case.value, valid.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("no call can have this value; it must be one known to the configuration ({} values)", valid.len()));
+            let hint = did_you_mean(&case.value, valid.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "no call can have this value; it must be one known to the configuration ({} values)",
+                    valid.len()
+                )
+            });
             k.error(
                 case.pos,
-                format!(
-                    "`{}` is not a possible {:?} of a call",
-                    case.value, b.on.value
-                )
-                .to_lowercase(),
+                format!("`{}` is not a possible {:?} of a call", case.value, b.on.value).to_lowercase(),
                 hint,
             );
         }
@@ -438,21 +366,13 @@ fn check_prompts(k: &mut Checker) {
         used.entry(r.value.as_str()).or_insert(r.pos);
         if !def.prompts.contains_key(r.value.as_str()) {
             let hint = did_you_mean(&r.value, def.prompts.keys().map(|k| k.value.as_str()))
-                .unwrap_or_else(|| {
-                    format!(
-                        "add `{}` with its text per language under `prompts:`",
-                        r.value
-                    )
-                });
+                .unwrap_or_else(|| format!("add `{}` with its text per language under `prompts:`", r.value));
             k.error(r.pos, format!("unknown prompt `{}`", r.value), hint);
         }
     }
 
     for (name, texts) in &def.prompts {
-        if !name
-            .value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        if !name.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             || name.value.is_empty()
         {
             k.error(
@@ -463,11 +383,7 @@ fn check_prompts(k: &mut Checker) {
             continue;
         }
         if !used.contains_key(name.value.as_str()) {
-            k.warning(
-                name.pos,
-                format!("prompt `{}` is never played", name.value),
-                "remove it, or use it in a node",
-            );
+            k.warning(name.pos, format!("prompt `{}` is never played", name.value), "remove it, or use it in a node");
             continue;
         }
         for lang in &def.languages.value {
@@ -479,16 +395,23 @@ fn check_prompts(k: &mut Checker) {
                 );
                 continue;
             }
-            let file = k
-                .ctx
-                .sounds
-                .join(lang.code())
-                .join(format!("{}.wav", name.value));
+            let file = k.ctx.sounds.join(lang.code()).join(format!("{}.wav", name.value));
             if let Err(e) = wav::check(&file) {
                 k.error(
                     name.pos,
                     format!("prompt `{}` ({lang}): {e}", name.value),
                     "record it, or run `centralino prompts` to synthesise it from the text",
+                );
+            } else if let Some(made_from) = k.ctx.transcripts.get(&transcripts::key(k.ctx.sounds, &file))
+                && Some(made_from) != texts.iter().find(|(l, _)| l.value == *lang).map(|(_, t)| t)
+            {
+                k.warning(
+                    name.pos,
+                    format!("prompt `{}` ({lang}): {} was made from another text", name.value, file.display()),
+                    format!(
+                        "run `centralino prompts --only {}` or record it again, so callers hear what the tree says",
+                        name.value
+                    ),
                 );
             }
         }
@@ -541,20 +464,11 @@ fn check_silent_loops(k: &mut Checker) {
         // Depth-first search over silent nodes, looking for a way back to `start`.
         let mut path: Vec<&str> = vec![start.value.as_str()];
         let mut visited: HashSet<&str> = HashSet::new();
-        if silent_path_back(
-            def,
-            start.value.as_str(),
-            start.value.as_str(),
-            &mut path,
-            &mut visited,
-        ) {
+        if silent_path_back(def, start.value.as_str(), start.value.as_str(), &mut path, &mut visited) {
             reported.extend(path.iter().copied());
             k.error(
                 start.pos,
-                format!(
-                    "loop that never plays a prompt or waits for a key: {}",
-                    path.join(" -> ")
-                ),
+                format!("loop that never plays a prompt or waits for a key: {}", path.join(" -> ")),
                 "make one node of the loop play a prompt or wait for input, or break the loop",
             );
         }

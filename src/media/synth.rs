@@ -26,10 +26,7 @@ fn voice(lang: Lang) -> &'static str {
 
 /// Whether espeak-ng can be run.
 pub fn available() -> bool {
-    Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// Synthesise one prompt.
@@ -44,15 +41,9 @@ pub fn synthesize(job: &Job) -> Result<(), String> {
         .arg("--")
         .arg(&job.text)
         .output()
-        .map_err(|e| {
-            format!("cannot run espeak-ng: {e} (install it: apt-get install espeak-ng)")
-        })?;
+        .map_err(|e| format!("cannot run espeak-ng: {e} (install it: apt-get install espeak-ng)"))?;
     if !out.status.success() {
-        return Err(format!(
-            "espeak-ng failed for {}: {}",
-            job.path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("espeak-ng failed for {}: {}", job.path.display(), String::from_utf8_lossy(&out.stderr)));
     }
     let result = convert(&tmp, &job.path);
     let _ = std::fs::remove_file(&tmp);
@@ -82,4 +73,37 @@ pub fn run_all(jobs: &[Job], progress: &(dyn Fn(&Job) + Sync)) -> Vec<String> {
         }
     });
     errors.into_inner().expect("workers finished")
+}
+
+/// The texts the WAVs under a sounds directory were made from, kept in
+/// `sounds/transcripts.tsv` (`path<TAB>text`, paths relative to the directory), so that a text
+/// edited without remaking its WAV can be reported.
+pub mod transcripts {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    const FILE: &str = "transcripts.tsv";
+
+    /// Read the transcripts (empty when there are none yet).
+    pub fn load(sounds: &Path) -> BTreeMap<String, String> {
+        let text = std::fs::read_to_string(sounds.join(FILE)).unwrap_or_default();
+        text.lines().filter_map(|l| l.split_once('\t')).map(|(p, t)| (p.to_string(), t.replace("\\n", "\n"))).collect()
+    }
+
+    /// Record the texts of freshly made WAVs, keeping the others.
+    pub fn record(sounds: &Path, made: impl IntoIterator<Item = (String, String)>) -> std::io::Result<()> {
+        let mut all = load(sounds);
+        all.extend(made);
+        let mut out = String::from("");
+        for (p, t) in &all {
+            out.push_str(&format!("{p}\t{}\n", t.replace('\n', "\\n").replace('\t', " ")));
+        }
+        std::fs::write(sounds.join(FILE), out)
+    }
+
+    /// The key of a WAV in the transcripts: its path relative to `sounds`, with `/`.
+    pub fn key(sounds: &Path, wav: &Path) -> String {
+        let rel = wav.strip_prefix(sounds).unwrap_or(wav);
+        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    }
 }

@@ -68,8 +68,7 @@ pub fn check(path: &Path) -> Result<WavInfo, String> {
 /// Load a prompt as 8 kHz mono 16-bit samples, converting rate, width and channels.
 pub fn load_telephone(path: &Path) -> Result<Vec<i16>, String> {
     check(path)?;
-    let mut reader =
-        hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     decode(&mut reader).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -80,23 +79,14 @@ pub fn decode<R: std::io::Read>(reader: &mut hound::WavReader<R>) -> Result<Vec<
         hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
+            reader.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()
         }
     }
     .map_err(|e| e.to_string())?;
     let channels = usize::from(spec.channels.max(1));
-    let mono: Vec<f32> = samples
-        .chunks(channels)
-        .map(|frame| frame.iter().sum::<f32>() / frame.len() as f32)
-        .collect();
+    let mono: Vec<f32> = samples.chunks(channels).map(|frame| frame.iter().sum::<f32>() / frame.len() as f32).collect();
     let resampled = resample(&mono, spec.sample_rate, TELEPHONE_RATE)?;
-    Ok(resampled
-        .into_iter()
-        .map(|s| (s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect())
+    Ok(resampled.into_iter().map(|s| (s * 32767.0).round().clamp(-32768.0, 32767.0) as i16).collect())
 }
 
 /// Resample a mono clip between two fixed rates.
@@ -107,9 +97,7 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     let mut rs = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| format!("cannot convert {from} Hz to {to} Hz: {e}"))?;
     let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
-    let out = rs
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| e.to_string())?;
+    let out = rs.process_all(&adapter, input.len(), None).map_err(|e| e.to_string())?;
     Ok(out.take_data())
 }
 
@@ -121,8 +109,7 @@ pub fn write_telephone(path: &Path, samples: &[i16]) -> Result<(), String> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w =
-        hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
     for s in samples {
         w.write_sample(*s).map_err(|e| e.to_string())?;
     }
@@ -143,9 +130,8 @@ mod tests {
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for i in 0..frames * usize::from(channels) {
             // A 440 Hz tone, loud enough to survive conversion.
-            let v = ((i as f32 / f32::from(channels) * 440.0 * std::f32::consts::TAU / rate as f32)
-                .sin()
-                * 8000.0) as i32;
+            let v =
+                ((i as f32 / f32::from(channels) * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 8000.0) as i32;
             w.write_sample(if bits == 8 { v >> 8 } else { v }).unwrap();
         }
         w.finalize().unwrap();
@@ -167,11 +153,7 @@ mod tests {
     #[test]
     fn rejects_missing_empty_and_unsupported_files() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(
-            check(&dir.path().join("none.wav"))
-                .unwrap_err()
-                .contains("missing file")
-        );
+        assert!(check(&dir.path().join("none.wav")).unwrap_err().contains("missing file"));
         let empty = dir.path().join("e.wav");
         write(&empty, 8000, 1, 16, 0);
         assert!(check(&empty).unwrap_err().contains("no audio"));
