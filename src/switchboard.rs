@@ -58,13 +58,11 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
     let mut diags = Diagnostics::default();
     let config_text = std::fs::read_to_string(&paths.config);
     let config = match &config_text {
-        Ok(text) => match config::parse(&paths.config, text) {
-            Ok(c) => Some(c),
-            Err(d) => {
-                diags.extend(d);
-                None
-            }
-        },
+        Ok(text) => {
+            let (config, d) = config::parse_lenient(&paths.config, text);
+            diags.extend(d);
+            config
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error(&paths.config, Pos::new(1, 1), format!("cannot read the configuration: {e}"))
@@ -104,7 +102,15 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
         names.extend(trees.iter().map(|t| t.name.clone()));
         diags.extend(config::check_tree_names(&paths.config, text, c, &names));
     }
-    check_shared_prompts(&trees, &mut diags);
+    // Prompts are shared through sounds/: compare with the trees not being checked too,
+    // reporting clashes on the files being checked.
+    let others: Vec<Arc<Tree>> = if only.is_empty() {
+        Vec::new()
+    } else {
+        all_files.iter().filter(|f| !files.contains(f)).filter_map(|f| ivr::read_tree(f).ok()).collect()
+    };
+    let everyone: Vec<Arc<Tree>> = others.iter().chain(trees.iter()).cloned().collect();
+    check_shared_prompts(&everyone, &mut diags);
     check_words(paths, &trees, &mut diags);
     if let Some(c) = &config {
         check_office_addresses(paths, c, &trees, &mut diags);

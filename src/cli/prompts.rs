@@ -10,6 +10,9 @@ pub struct PromptsArgs {
     /// Only make these prompts (names of tree prompts or words).
     #[arg(long)]
     only: Vec<String>,
+    /// Also replace WAVs that were not synthesised here (recordings made by hand).
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
@@ -18,8 +21,17 @@ pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let (config, trees, _) = switchboard::check(paths, &[]);
+    let made_here = synth::transcripts::load(&paths.sounds);
+    let mut kept = 0;
     let jobs: Vec<synth::Job> = switchboard::synthesis_jobs(paths, config.as_ref(), &trees)
         .into_iter()
+        .filter(|j| {
+            let recorded = j.path.exists() && !made_here.contains_key(&synth::transcripts::key(&paths.sounds, &j.path));
+            if recorded && !args.force {
+                kept += 1;
+            }
+            !recorded || args.force
+        })
         .filter(|j| !args.missing || !j.path.exists())
         .filter(|j| {
             args.only.is_empty() || j.path.file_stem().is_some_and(|s| args.only.iter().any(|o| s == o.as_str()))
@@ -38,5 +50,8 @@ pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
         eprintln!("error: {e}");
     }
     println!("{} prompt(s) synthesised, {} failed", jobs.len() - errors.len(), errors.len());
+    if kept > 0 {
+        println!("{kept} recording(s) not made by this command were kept; --force replaces them too");
+    }
     if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -1,5 +1,5 @@
 use centralino::calendar::TIME_ZONE;
-use centralino::ivr::{Lang, Time};
+use centralino::ivr::{Lang, Service, Time};
 use centralino::simulator::{self, Caller, Step};
 use centralino::switchboard::{Paths, Switchboard};
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -112,6 +112,16 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
         tree.def.prompts.get(name).and_then(|t| t.iter().find(|(l, _)| l.value == lang)).map(|(_, text)| text.clone())
     };
     let office_text = |p: &str| sb.config.province(p).map(|p| p.office_address.clone());
+    for (service, result) in &args.lookup {
+        let Some(known) = [Service::TicketStatus].into_iter().find(|s| s.name() == service) else {
+            eprintln!("error: unknown lookup service `{service}`; the services are: ticket_status");
+            return ExitCode::FAILURE;
+        };
+        if !known.outcomes().contains(&result.as_str()) {
+            eprintln!("error: `{result}` is not a result of {service}; use one of: {}", known.outcomes().join(", "));
+            return ExitCode::FAILURE;
+        }
+    }
     let lookups: BTreeMap<String, String> = args.lookup.into_iter().collect();
     let opts = simulator::Options {
         start,
@@ -129,7 +139,15 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        None => simulator::run(session, &mut Keyboard { shown: 0, pending: Vec::new() }, &opts),
+        None => {
+            let mut keyboard = Keyboard { shown: 0, pending: Vec::new() };
+            let report = simulator::run(session, &mut keyboard, &opts);
+            // What the caller heard after their last key (goodbye, queueing, hang-up).
+            for l in report.transcript.iter().skip(keyboard.shown) {
+                println!("{l}");
+            }
+            report
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));

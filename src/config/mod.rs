@@ -28,17 +28,30 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
 
 /// Parse and cross-check configuration text; `path` is used in diagnostics only.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
-    let config: Config = toml::from_str(text).map_err(|e| {
-        let pos = e.span().map_or(Pos::new(1, 1), |s| Pos::of_offset(text, s.start));
-        let mut d = Diagnostics::default();
-        d.push(
-            Diagnostic::error(path, pos, e.message().trim().to_string())
-                .hint("see docs/configuration.md for every field of the configuration"),
-        );
-        d
-    })?;
-    let diags = validate::validate(path, text, &config);
-    if diags.has_errors() { Err(diags) } else { Ok(config) }
+    match parse_lenient(path, text) {
+        (Some(config), diags) if !diags.has_errors() => Ok(config),
+        (_, diags) => Err(diags),
+    }
+}
+
+/// Parse and cross-check, returning the parsed configuration even when cross-checks fail,
+/// so that trees can still be checked against it (`None` only for a TOML or shape error).
+pub fn parse_lenient(path: &Path, text: &str) -> (Option<Config>, Diagnostics) {
+    match toml::from_str::<Config>(text) {
+        Ok(config) => {
+            let diags = validate::validate(path, text, &config);
+            (Some(config), diags)
+        }
+        Err(e) => {
+            let pos = e.span().map_or(Pos::new(1, 1), |s| Pos::of_offset(text, s.start));
+            let mut d = Diagnostics::default();
+            d.push(
+                Diagnostic::error(path, pos, e.message().trim().to_string())
+                    .hint("fix the TOML at this position; docs/configuration.md lists every field"),
+            );
+            (None, d)
+        }
+    }
 }
 
 impl Config {

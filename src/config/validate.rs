@@ -26,13 +26,14 @@ impl Checker<'_> {
     }
 
     /// Report `name` unless it is a key of `map`.
-    fn reference<V>(&mut self, what: &str, name: &Spanned<String>, map: &BTreeMap<Spanned<String>, V>) {
+    /// Report `name` unless it is a key of `map`, the table `[table]` (whose entries are `what`s).
+    fn reference<V>(&mut self, what: &str, table: &str, name: &Spanned<String>, map: &BTreeMap<Spanned<String>, V>) {
         let n = name.get_ref();
         if map.contains_key(n.as_str()) {
             return;
         }
         let hint = did_you_mean(n, map.keys().map(|k| k.get_ref().as_str()))
-            .unwrap_or_else(|| format!("define [{what}.{n}] or use one of the {what} already defined"));
+            .unwrap_or_else(|| format!("define [{table}.{n}] or use a {what} already defined under [{table}]"));
         self.error(name, format!("unknown {what} `{n}`"), hint);
     }
 
@@ -46,7 +47,7 @@ impl Checker<'_> {
 pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     let mut k = Checker { path, text, out: Diagnostics::default() };
 
-    k.reference("sections", &c.general_section, &c.sections);
+    k.reference("section", "sections", &c.general_section, &c.sections);
 
     let (lo, hi) = (*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref());
     if lo >= hi || lo % 2 != 0 || lo < 1024 {
@@ -65,7 +66,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
                 "use the official uppercase sigla, e.g. LT for Latina",
             );
         }
-        k.reference("regions", &p.region, &c.regions);
+        k.reference("region", "regions", &p.region, &c.regions);
         k.hours(&format!("office_hours of {}", code.get_ref()), &p.office_hours);
     }
 
@@ -81,7 +82,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         } else if !seen.insert(raw.clone()) {
             k.error(&n.number, format!("called number `{raw}` is listed twice"), "keep one entry per number");
         }
-        k.reference("provinces", &n.province, &c.provinces);
+        k.reference("province", "provinces", &n.province, &c.provinces);
     }
 
     for (id, s) in &c.sections {
@@ -115,7 +116,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
             );
         }
         for s in &o.sections {
-            k.reference("sections", s, &c.sections);
+            k.reference("section", "sections", s, &c.sections);
         }
         if !is_hex_hash(o.ha1_md5.get_ref(), 32) {
             k.error(
@@ -134,7 +135,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     }
 
     for (region, centre) in &c.regional_centres {
-        k.reference("regions", region, &c.regions);
+        k.reference("region", "regions", region, &c.regions);
         let mut secs = centre.sections.get_ref().clone();
         secs.sort();
         secs.dedup();
@@ -163,7 +164,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         if !ids.insert(id.clone()) {
             k.error(&a.id, format!("agency `{id}` is defined twice"), "agency ids must be unique");
         }
-        k.reference("provinces", &a.province, &c.provinces);
+        k.reference("province", "provinces", &a.province, &c.provinces);
         let slot = *a.slot_minutes.get_ref();
         if !(5..=240).contains(&slot) {
             k.error(&a.slot_minutes, format!("slot_minutes {slot} is out of range"), "use between 5 and 240 minutes");

@@ -18,7 +18,8 @@ pub struct Tree {
 pub fn parse_tree(path: &Path, text: &str) -> Result<Tree, Diagnostic> {
     let def: TreeFile = serde_saphyr::from_str(text).map_err(|e| {
         let pos = e.location().map_or(Pos::new(1, 1), |l| Pos::new(l.line() as u32, l.column() as u32));
-        let message = strip_location(&e.without_snippet().to_string());
+        let message = strip_location(&e.without_snippet().to_string())
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
         Diagnostic::error(path, pos, message).hint(hint_for(&e.to_string()))
     })?;
     Ok(Tree { name: tree_name(path), path: path.to_path_buf(), def })
@@ -46,13 +47,16 @@ fn strip_location(msg: &str) -> String {
 }
 
 fn hint_for(msg: &str) -> String {
+    let lower = msg.to_lowercase();
     if msg.contains("unknown field") {
         "check the spelling against docs/ivr-trees.md (or `centralino schema`)".into()
-    } else if msg.contains("unknown variant") {
+    } else if msg.contains("unknown variant") && msg.contains("menu") && msg.contains("lookup") {
         "each node is written as `name: { <kind>: {...} }` with kind one of menu, play, collect, queue, hangup, goto, schedule, language, branch, lookup".into()
-    } else if msg.to_lowercase().contains("duplicate") {
+    } else if msg.contains("unknown variant") {
+        "use one of the values listed in the message".into()
+    } else if lower.contains("duplicate") {
         "each key may appear only once in a mapping; remove or rename one of them".into()
-    } else if msg.contains("alias") || msg.contains("anchor") {
+    } else if lower.contains("alias") || lower.contains("anchor") || lower.contains("simple key") {
         "quote the keys \"*\" and \"#\": unquoted, YAML reads * as an alias and # as a comment".into()
     } else {
         "fix the YAML at this position; see docs/ivr-trees.md".into()

@@ -22,6 +22,8 @@ const DEFAULT_RETRIES: u8 = 2;
 const DEFAULT_INTER_DIGIT: u32 = 4;
 /// Node entries allowed within one event; validation forbids silent loops, this is the backstop.
 const MAX_STEPS: usize = 256;
+/// How long a habitual terminator after a complete input is ignored.
+const SWALLOW_SECONDS: u32 = 3;
 /// Keys kept for the next menu while the caller types ahead.
 const MAX_TYPEAHEAD: usize = 32;
 
@@ -106,6 +108,9 @@ pub struct Session {
     typeahead: VecDeque<Key>,
     vars: BTreeMap<String, String>,
     section: Option<String>,
+    /// A terminator the caller may still press, out of habit, after a collect node completed
+    /// on its last digit: swallowed until this time rather than taken as the next menu's key.
+    swallow: Option<(Key, Time)>,
     trace: Trace,
     outcome: Option<Outcome>,
     out: Vec<Action>,
@@ -127,6 +132,7 @@ impl Session {
             typeahead: VecDeque::new(),
             vars: BTreeMap::new(),
             section: None,
+            swallow: None,
             trace: Trace::default(),
             outcome: None,
             out: Vec::new(),
@@ -183,7 +189,10 @@ impl Session {
             Event::Start => None,
             Event::Key(k) => {
                 self.trace.keys.push(k.0);
-                self.on_key(k, now)
+                match self.swallow.take() {
+                    Some((t, until)) if t == k && now <= until => None,
+                    _ => self.on_key(k, now),
+                }
             }
             Event::PlaybackDone => self.on_playback_done(now),
             Event::Timeout => match self.deadline {
@@ -465,7 +474,11 @@ impl Session {
                 digits.push(k.0);
                 *phase = Phase::Wait;
                 if digits.len() >= usize::from(c.max_digits.value) {
-                    return self.complete_collect(&node, c);
+                    let next = self.complete_collect(&node, c);
+                    if next.is_some() {
+                        self.swallow = Some((terminator, now + secs(SWALLOW_SECONDS)));
+                    }
+                    return next;
                 }
                 let inter = c.inter_digit_timeout.as_ref().map_or(DEFAULT_INTER_DIGIT, |t| t.value);
                 self.deadline = Some(now + secs(inter));

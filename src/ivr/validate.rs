@@ -167,11 +167,14 @@ fn check_operator(k: &mut Checker) {
             schedule_ref(k, s);
             k.node_ref(c);
         }
-        (Some(s), None) => k.error(
-            s.pos,
-            "operator hours are set but not what callers hear outside them".into(),
-            "add `closed: <node>` to `operator:`",
-        ),
+        (Some(s), None) => {
+            schedule_ref(k, s);
+            k.error(
+                s.pos,
+                "operator hours (`schedule`) are set without a `closed` node".into(),
+                "add `closed: <node>` to `operator:`: the node callers reach when they ask for an operator outside those hours",
+            )
+        }
         (None, Some(c)) => k.error(
             c.pos,
             "`closed` is set but no operator `schedule`".into(),
@@ -238,6 +241,7 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
                 );
             }
             if let Some(check) = &c.check
+                && min <= max
                 && check.value == DigitCheck::TicketNumber
                 && !(min..=max).contains(&crate::cases::ticket_number::LEN)
             {
@@ -339,15 +343,17 @@ fn check_branch(k: &mut Checker, b: &Branch) {
     let Some(valid) = valid else { return };
     for (case, _) in b.cases.iter() {
         if !valid.contains(&case.value) {
-            let hint = did_you_mean(&case.value, valid.iter().map(String::as_str)).unwrap_or_else(|| {
-                format!(
-                    "no call can have this value; it must be one known to the configuration ({} values)",
-                    valid.len()
-                )
-            });
+            let same_but_case = valid.iter().find(|v| v.eq_ignore_ascii_case(&case.value));
+            let hint = same_but_case
+                .map(|v| format!("did you mean `{v}`? values are case-sensitive"))
+                .or_else(|| did_you_mean(&case.value, valid.iter().map(String::as_str)))
+                .unwrap_or_else(|| {
+                    let some: Vec<&str> = valid.iter().take(8).map(String::as_str).collect();
+                    format!("no call can have this value; known values include {}", some.join(", "))
+                });
             k.error(
                 case.pos,
-                format!("`{}` is not a possible {:?} of a call", case.value, b.on.value).to_lowercase(),
+                format!("`{}` is not a possible {} of a call", case.value, format!("{:?}", b.on.value).to_lowercase()),
                 hint,
             );
         }
