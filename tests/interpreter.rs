@@ -1553,8 +1553,6 @@ fn the_first_language_listed_is_the_default() {
 }
 
 #[test]
-#[ignore = "bug: a language node keeps the previously chosen language on silence or a wrong \
-            key instead of using the tree's first language, as the model documents"]
 fn silence_in_a_second_language_choice_uses_the_first_language() {
     let mut c = language_call();
     c.done();

@@ -28,10 +28,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc_7616_example_ha1() {
-        // RFC 7616 section 3.9.1: Mufasa / http-auth@example.org / Circle of Life.
-        assert_eq!(ha1_md5("Mufasa", "http-auth@example.org", "Circle of Life"), "3b8d0ba0e8bd7ed4d1a7ad4f87fc8d4c");
+    fn ha1_matches_an_independent_implementation() {
+        // RFC 7616 section 3.9.1's user; the values were computed with Python's hashlib.
+        assert_eq!(ha1_md5("Mufasa", "http-auth@example.org", "Circle of Life"), "3d78807defe7de2157e2b0b6573a855f");
+        assert_eq!(
+            ha1_sha256("Mufasa", "http-auth@example.org", "Circle of Life"),
+            "7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232"
+        );
         assert!(is_hex_hash(&ha1_sha256("a", "b", "c"), 64));
         assert!(!is_hex_hash("XYZ", 3));
+        assert!(!is_hex_hash(&ha1_md5("a", "b", "c").to_uppercase(), 32));
     }
 }

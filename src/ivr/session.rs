@@ -270,7 +270,12 @@ impl Session {
                 self.start_input(name, &m.prompt.value, now)
             }
             Node::Collect(c) => self.start_input(name, &c.prompt.value, now),
-            Node::Language(l) => self.start_input(name, &l.prompt.value, now),
+            Node::Language(l) => {
+                // The choice is made afresh: the prompt plays, and silence or a wrong key
+                // leads on, in the tree's first language.
+                self.lang = self.tree.def.languages.value.first().copied().unwrap_or(Lang::It);
+                self.start_input(name, &l.prompt.value, now)
+            }
             Node::Play(p) => {
                 if let Some(s) = &p.section {
                     self.section = Some(s.value.clone());
