@@ -3,6 +3,7 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod calendar;
+pub mod calls;
 pub mod cases;
 pub mod config;
 pub mod diag;

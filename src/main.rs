@@ -38,6 +38,8 @@ enum Command {
     Schema,
     /// Synthesise prompt WAVs from their texts with espeak-ng.
     Prompts(cli::prompts::PromptsArgs),
+    /// List the records of finished calls.
+    Calls(cli::calls::CallsArgs),
     /// Print the digest hashes of an operator's password (read from standard input).
     Passwd {
         /// The operator's user name.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => cli::simulate::run(&paths, a),
         Command::Schema => cli::schema::run(),
         Command::Prompts(a) => cli::prompts::run(&paths, a),
+        Command::Calls(a) => cli::calls::run(&paths, a),
         Command::Passwd { username } => cli::passwd::run(&paths, &username),
     }
 }

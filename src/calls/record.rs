@@ -1,0 +1,94 @@
+//! The record every finished call leaves: who called which number, what they did in the voice
+//! portal and how the call ended.
+
+use crate::ivr::{Lang, Outcome};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a call ended, for the record (the portal's outcome, or why it never reached the portal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Ending {
+    /// Sent to a section's queue.
+    Queued { section: String },
+    /// The portal ended the call.
+    PortalHangup { node: String, reason: Option<String> },
+    /// The caller hung up in `node` (or before the answer, when `node` is empty).
+    CallerHangup { node: String },
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// No media arrived for the configured time.
+    MediaTimeout { node: String },
+    /// Refused with a SIP status (404 unknown number, 488 no common codec, 503 overload).
+    Rejected { status: u16, reason: String },
+}
+
+impl From<Outcome> for Ending {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Queued { section } => Ending::Queued { section },
+            Outcome::PortalHangup { node, reason } => Ending::PortalHangup { node, reason },
+            Outcome::CallerHangup { node } => Ending::CallerHangup { node },
+        }
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Queued { section } => write!(f, "queued to {section}"),
+            Ending::PortalHangup { node, reason } => {
+                write!(f, "portal hung up in {node}")?;
+                reason.as_ref().map_or(Ok(()), |r| write!(f, " ({r})"))
+            }
+            Ending::CallerHangup { node } if node.is_empty() => write!(f, "caller hung up before the answer"),
+            Ending::CallerHangup { node } => write!(f, "caller hung up in {node}"),
+            Ending::Cancelled => write!(f, "cancelled before the answer"),
+            Ending::MediaTimeout { node } => write!(f, "no media, ended in {node}"),
+            Ending::Rejected { status, reason } => write!(f, "rejected {status} {reason}"),
+        }
+    }
+}
+
+/// One finished call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub caller: String,
+    /// The called number, E.164 when known, as dialled otherwise.
+    pub number: String,
+    pub province: Option<String>,
+    pub region: Option<String>,
+    pub tree: Option<String>,
+    pub arrived: DateTime<Utc>,
+    pub answered: Option<DateTime<Utc>>,
+    pub ended: DateTime<Utc>,
+    pub language: Option<Lang>,
+    /// Nodes visited, in order.
+    pub path: Vec<String>,
+    /// Keys pressed, in order.
+    pub keys: String,
+    /// Self-service answers given.
+    pub answers: Vec<String>,
+    pub ending: Ending,
+}
+
+impl CallRecord {
+    /// One line for `centralino calls`.
+    pub fn summary(&self) -> String {
+        let answers =
+            if self.answers.is_empty() { String::new() } else { format!(" answers={}", self.answers.join(",")) };
+        format!(
+            "{} {} {} -> {} ({}) {}s keys={}{} : {}",
+            self.arrived.format("%Y-%m-%d %H:%M:%S"),
+            self.call_id,
+            self.caller,
+            self.number,
+            self.province.as_deref().unwrap_or("-"),
+            (self.ended - self.arrived).num_seconds(),
+            if self.keys.is_empty() { "-" } else { &self.keys },
+            answers,
+            self.ending
+        )
+    }
+}
