@@ -135,6 +135,11 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
         ("nov", "novembre", "November"),
         ("dec", "dicembre", "December"),
         ("star", "asterisco", "star"),
+        (
+            "hold",
+            "Resti in linea, per favore: la sua chiamata riceverà risposta dal primo operatore disponibile.",
+            "Please hold: your call will be answered by the first available operator.",
+        ),
         ("hash", "cancelletto", "hash"),
     ];
     for (name, it, en) in fixed {

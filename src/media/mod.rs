@@ -5,6 +5,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod playback;
 pub mod prompt_store;
+pub mod rtp_port;
 pub mod rtp_stream;
 pub mod sdp;
 pub mod synth;

@@ -35,6 +35,11 @@ impl Direction {
         }
     }
 
+    /// Whether the other side sends to us in this (our) direction.
+    pub fn we_receive(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
     /// Whether we may send media in this answer direction.
     pub fn we_send(self) -> bool {
         matches!(self, Direction::SendRecv | Direction::SendOnly)

@@ -1,0 +1,269 @@
+//! One answered call: a task that owns the voice-portal [`Session`], the RTP socket and the
+//! playback, and turns the interpreter's actions into media. Signalling reaches it as
+//! [`Signal`]s; what it needs from signalling goes back as [`Request`]s.
+
+use super::record::{CallRecord, Ending};
+use crate::ivr::{Action, Event, Key, Session, Utterance};
+use crate::media::dtmf::DtmfReceiver;
+use crate::media::playback::Playback;
+use crate::media::prompt_store::PromptStore;
+use crate::media::rtp_stream::{FRAME_SAMPLES, RtpStream};
+use crate::media::sdp::Negotiated;
+use chrono::Utc;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tracing::{debug, info, warn};
+
+/// 20 ms, the packet interval of G.711 at ptime 20.
+pub const FRAME: Duration = Duration::from_millis(20);
+
+/// From signalling to the call.
+#[derive(Debug)]
+pub enum Signal {
+    /// A key from SIP INFO.
+    Dtmf(Key),
+    /// The caller hung up (BYE).
+    Hangup,
+    /// New media parameters (re-INVITE: hold, unhold, new address).
+    Media(Negotiated),
+}
+
+/// From the call to signalling.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// End the call: send BYE.
+    Hangup,
+}
+
+/// What a call needs besides its session.
+pub struct CallSetup {
+    pub call_id: String,
+    pub socket: UdpSocket,
+    pub media: Negotiated,
+    pub prompts: Arc<PromptStore>,
+    /// End the call when no RTP arrives for this long (while the caller should be sending).
+    pub media_timeout: Duration,
+    /// Longest time a queued caller holds before the portal ends the call, until queues exist.
+    pub max_hold: Duration,
+    /// The record so far (arrival, caller, number...); completed when the call ends.
+    pub record: CallRecord,
+}
+
+struct Media {
+    socket: UdpSocket,
+    params: Negotiated,
+    rtp: RtpStream,
+    playback: Option<Playback>,
+    next_frame: Instant,
+    last_sent: Option<Instant>,
+    dtmf: DtmfReceiver,
+    last_heard: Instant,
+    /// The caller's RTP source, learnt from their first packet (symmetric RTP).
+    learnt: Option<SocketAddr>,
+    /// Holding after Enqueue: the hold message loops.
+    holding: Option<Vec<Utterance>>,
+}
+
+impl Media {
+    fn target(&self) -> Option<SocketAddr> {
+        self.learnt.or(self.params.remote)
+    }
+
+    fn start(&mut self, clips: Vec<Arc<[u8]>>) {
+        let now = Instant::now();
+        if let Some(last) = self.last_sent {
+            // Keep timestamps on the wall clock across the silence (RFC 3550 section 5.1).
+            let gap = now.saturating_duration_since(last).as_millis() / 20;
+            self.rtp.skip_frames(gap.saturating_sub(1) as u32);
+        }
+        self.rtp.start_talkspurt();
+        self.playback = Some(Playback::new(clips, self.params.law));
+        if self.next_frame < now {
+            self.next_frame = now;
+        }
+    }
+
+    /// Send the frame that is due; returns true when the playback has just ended.
+    async fn send_frame(&mut self, buf: &mut [u8; 256]) -> bool {
+        let mut frame = [0u8; FRAME_SAMPLES];
+        let Some(pb) = self.playback.as_mut() else { return false };
+        if !pb.next_frame(&mut frame) {
+            self.playback = None;
+            return true;
+        }
+        if self.params.direction.we_send()
+            && let Some(to) = self.target()
+        {
+            let n = self.rtp.write_packet(&frame, buf);
+            if let Err(e) = self.socket.send_to(&buf[..n], to).await {
+                debug!(error = %e, "RTP send failed");
+            }
+            self.last_sent = Some(Instant::now());
+        }
+        // Absolute schedule: no drift however late one wake-up was.
+        self.next_frame += FRAME;
+        false
+    }
+}
+
+/// Run a call until it ends; returns its record.
+pub async fn run(
+    mut session: Session,
+    setup: CallSetup,
+    mut signals: mpsc::Receiver<Signal>,
+    requests: mpsc::Sender<Request>,
+) -> CallRecord {
+    let CallSetup { call_id, socket, media, prompts, media_timeout, max_hold, mut record } = setup;
+    let span = tracing::info_span!("call", call_id = %call_id);
+    let _enter = span.enter();
+    let now = Instant::now();
+    let mut m = Media {
+        rtp: RtpStream::new(media.law.payload_type(), rand::random(), rand::random(), rand::random()),
+        socket,
+        params: media,
+        playback: None,
+        next_frame: now,
+        last_sent: None,
+        dtmf: DtmfReceiver::default(),
+        last_heard: now,
+        learnt: None,
+        holding: None,
+    };
+    let mut buf = [0u8; 256];
+    let mut rx = [0u8; 2048];
+    let mut hold_until: Option<Instant> = None;
+    let mut pending: Vec<Event> = vec![Event::Start];
+    let mut ending: Option<Ending> = None;
+
+    'call: loop {
+        // Feed the interpreter, and carry out what it asks.
+        while let Some(ev) = (!pending.is_empty()).then(|| pending.remove(0)) {
+            for action in session.handle(ev, Utc::now()) {
+                match action {
+                    Action::Play { lang, items } => {
+                        let (clips, missing) = prompts.clips_for(lang, &items, m.params.law);
+                        if !missing.is_empty() {
+                            warn!(?missing, "prompt audio missing; skipped");
+                        }
+                        if clips.is_empty() {
+                            pending.push(Event::PlaybackDone);
+                        } else {
+                            m.start(clips);
+                        }
+                    }
+                    Action::StopPlayback => m.playback = None,
+                    // The ticket store comes with the cases milestone: say so to the tree.
+                    Action::Lookup { service, input } => {
+                        info!(service = service.name(), %input, "lookup unavailable until the ticket store exists");
+                        pending.push(Event::LookupResult("unavailable".into()));
+                    }
+                    Action::Enqueue { section } => {
+                        info!(%section, "queued (holding until the sections milestone)");
+                        let hold = vec![Utterance::Word("hold".into())];
+                        let (clips, _) = prompts.clips_for(session.language(), &hold, m.params.law);
+                        m.holding = Some(hold);
+                        m.start(clips);
+                        hold_until = Some(Instant::now() + max_hold);
+                    }
+                    Action::Hangup => {
+                        let _ = requests.send(Request::Hangup).await;
+                    }
+                }
+            }
+        }
+        if session.is_done() && m.holding.is_none() {
+            ending = session.outcome().cloned().map(Ending::from);
+            // A goodbye prompt has already played: Hangup comes after its PlaybackDone.
+            break 'call;
+        }
+
+        let deadline = session.deadline().map(|d| {
+            let wait = (d - Utc::now()).to_std().unwrap_or_default();
+            Instant::now() + wait
+        });
+        let silence_limit = m.params.direction.we_receive().then_some(m.last_heard + media_timeout);
+        tokio::select! {
+            sig = signals.recv() => match sig {
+                Some(Signal::Dtmf(k)) => pending.push(Event::Key(k)),
+                Some(Signal::Media(p)) => {
+                    debug!(?p, "media renegotiated");
+                    m.params = p;
+                    m.learnt = None;
+                    m.last_heard = Instant::now();
+                }
+                Some(Signal::Hangup) | None => {
+                    for _ in session.handle(Event::CallerHangup, Utc::now()) {}
+                    ending = Some(match session.outcome().cloned() {
+                        Some(o) => Ending::from(o),
+                        None => Ending::CallerHangup { node: session.current_node().unwrap_or_default().to_string() },
+                    });
+                    break 'call;
+                }
+            },
+            r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r {
+                on_rtp(&mut m, &rx[..n], from, &mut pending);
+            },
+            _ = sleep_until(m.next_frame), if m.playback.is_some() => {
+                if m.send_frame(&mut buf).await {
+                    match &m.holding {
+                        Some(hold) => {
+                            let (clips, _) = prompts.clips_for(session.language(), hold, m.params.law);
+                            m.start(clips);
+                        }
+                        None => pending.push(Event::PlaybackDone),
+                    }
+                }
+            },
+            _ = sleep_until(deadline.unwrap_or(Instant::now())), if deadline.is_some() => pending.push(Event::Timeout),
+            _ = sleep_until(silence_limit.unwrap_or(Instant::now())), if silence_limit.is_some() => {
+                warn!("no RTP from the caller for {media_timeout:?}: ending the call");
+                ending = Some(Ending::MediaTimeout { node: session.current_node().unwrap_or_default().to_string() });
+                let _ = requests.send(Request::Hangup).await;
+                break 'call;
+            },
+            _ = sleep_until(hold_until.unwrap_or(Instant::now())), if hold_until.is_some() => {
+                info!("longest hold reached: ending the call");
+                let _ = requests.send(Request::Hangup).await;
+                break 'call;
+            },
+        }
+    }
+
+    let trace = session.trace();
+    record.ended = Utc::now();
+    record.language = Some(session.language());
+    record.path = trace.path.clone();
+    record.keys = trace.keys.clone();
+    record.answers = trace.answers.clone();
+    record.ending = ending
+        .or_else(|| session.outcome().cloned().map(Ending::from))
+        .unwrap_or(Ending::CallerHangup { node: String::new() });
+    info!(ending = %record.ending, "call ended");
+    record
+}
+
+/// An RTP packet from the caller: telephone-events become keys; any packet proves the caller
+/// is there. Packets from an address other than the caller's are ignored.
+fn on_rtp(m: &mut Media, packet: &[u8], from: SocketAddr, pending: &mut Vec<Event>) {
+    use webrtc_util::marshal::Unmarshal;
+    let Ok(header) = rtp::header::Header::unmarshal(&mut &packet[..]) else { return };
+    match (m.learnt, m.params.remote) {
+        (Some(l), _) if l != from => return,
+        (None, Some(r)) if r.ip() != from.ip() => return,
+        (None, _) => m.learnt = Some(from),
+        _ => {}
+    }
+    m.last_heard = Instant::now();
+    if Some(header.payload_type) == m.params.dtmf_payload_type {
+        use webrtc_util::marshal::MarshalSize;
+        let payload = &packet[packet.len().min(header.marshal_size())..];
+        if let Some(k) = m.dtmf.on_packet(header.timestamp, payload) {
+            debug!(key = %k, "RFC 4733 key");
+            pending.push(Event::Key(k));
+        }
+    }
+}
