@@ -8,6 +8,7 @@ pub mod cases;
 pub mod config;
 pub mod diag;
 pub mod ivr;
+pub mod live;
 pub mod media;
 pub mod simulator;
 pub mod switchboard;
