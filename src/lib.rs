@@ -11,4 +11,5 @@ pub mod ivr;
 pub mod live;
 pub mod media;
 pub mod simulator;
+pub mod sip;
 pub mod switchboard;

@@ -118,8 +118,7 @@ pub async fn run(
     requests: mpsc::Sender<Request>,
 ) -> CallRecord {
     let CallSetup { call_id, socket, media, prompts, media_timeout, max_hold, mut record } = setup;
-    let span = tracing::info_span!("call", call_id = %call_id);
-    let _enter = span.enter();
+    debug!(%call_id, "media task started");
     let now = Instant::now();
     let mut m = Media {
         rtp: RtpStream::new(media.law.payload_type(), rand::random(), rand::random(), rand::random()),

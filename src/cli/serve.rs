@@ -1,36 +1,120 @@
-use centralino::switchboard::{Paths, Switchboard};
+use centralino::calls::CallLog;
+use centralino::live::{Live, Loaded};
+use centralino::sip::server::{SipServer, SipSettings};
+use centralino::switchboard::Paths;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tracing::{error, info, warn};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// SIP over UDP (default: the configuration's `sip.udp`).
+    #[arg(long)]
+    sip_udp: Option<SocketAddr>,
+    /// SIP over TCP (default: the configuration's `sip.tcp`).
+    #[arg(long)]
+    sip_tcp: Option<SocketAddr>,
+    /// RTP port range `MIN-MAX` (default: the configuration's).
+    #[arg(long, value_parser = parse_range)]
+    rtp_ports: Option<(u16, u16)>,
+    /// Data directory (default: the configuration's `data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
 
-pub fn run(paths: &Paths, _args: ServeArgs) -> ExitCode {
-    let (sb, warnings) = match Switchboard::load(paths) {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once('-').ok_or("write the range as MIN-MAX, e.g. 20000-29999")?;
+    let (a, b) = (a.parse().map_err(|_| "MIN is not a port")?, b.parse().map_err(|_| "MAX is not a port")?);
+    if a >= b { Err("MIN must be below MAX".into()) } else { Ok((a, b)) }
+}
+
+fn init_logs(format: LogFormat) {
+    // rsipstack logs every datagram at INFO: keep it at WARN unless RUST_LOG says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
+}
+
+pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
+    init_logs(args.log_format);
+    let (loaded, warnings) = match Loaded::load(paths) {
         Ok(x) => x,
         Err(diags) => {
             super::report(&diags);
-            eprintln!("the switchboard did not start: fix the errors above");
+            error!("the switchboard did not start: fix the errors above");
             return ExitCode::FAILURE;
         }
     };
     for w in &warnings {
-        println!("{w}");
+        warn!("{w}");
     }
-    let c = &sb.config;
-    println!(
-        "switchboard loaded: {} tree(s) ({}), {} called numbers in {} provinces, {} sections, {} operators, {} agencies",
-        sb.trees.len(),
-        sb.trees.keys().cloned().collect::<Vec<_>>().join(", "),
-        c.numbers.len(),
-        c.provinces.len(),
-        c.sections.len(),
-        c.operators.len(),
-        c.agencies.len()
+    let c = &loaded.switchboard.config;
+    let settings = SipSettings {
+        udp: args.sip_udp.unwrap_or(c.sip.udp),
+        tcp: args.sip_tcp.unwrap_or(c.sip.tcp),
+        rtp_ip: c.rtp.address,
+        rtp_ports: args.rtp_ports.unwrap_or((*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref())),
+        max_calls: c.sip.max_calls as usize,
+        ringing: c.sip.ringing,
+        answer_delay: Duration::from_millis(c.sip.answer_delay_ms.into()),
+        media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
+        max_hold: Duration::from_secs(c.rtp.max_hold_seconds.into()),
+    };
+    let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
+    info!(
+        trees = loaded.switchboard.trees.len(),
+        numbers = c.numbers.len(),
+        prompts = loaded.prompts.len(),
+        "switchboard loaded"
     );
-    eprintln!(
-        "SIP signalling and RTP media are not implemented yet: nothing listens on {} / {}. \
-         Walk the voice portal with `centralino simulate --number <number>`.",
-        c.sip.udp, c.sip.tcp
-    );
-    ExitCode::from(2)
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let (log, _writer) = match CallLog::start(&data_dir) {
+            Ok(x) => x,
+            Err(e) => {
+                error!("cannot open the call log in {}: {e}", data_dir.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let live = Live::new(paths.clone(), loaded);
+        tokio::spawn(live.clone().watch(Duration::from_secs(1)));
+        let server = match SipServer::start(settings, live, log).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot listen for SIP: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // The line test harnesses and operators wait for.
+        info!(udp = %server.udp, tcp = %server.tcp, "switchboard ready");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {},
+        }
+        info!(active = server.active_calls(), "stopping");
+        server.cancel.cancel();
+        ExitCode::SUCCESS
+    })
 }

@@ -42,6 +42,9 @@ pub struct SipConfig {
     /// Send 180 Ringing before answering.
     #[serde(default = "yes")]
     pub ringing: bool,
+    /// Milliseconds between 180 Ringing and the answer (callers hear a short ring).
+    #[serde(default)]
+    pub answer_delay_ms: u32,
 }
 
 fn yes() -> bool {
@@ -54,6 +57,20 @@ pub struct RtpConfig {
     pub address: IpAddr,
     pub port_min: Spanned<u16>,
     pub port_max: Spanned<u16>,
+    /// End a call when the caller's RTP stops for this many seconds.
+    #[serde(default = "default_media_timeout")]
+    pub media_timeout_seconds: u32,
+    /// Until queues to operators exist, a queued caller holds at most this long.
+    #[serde(default = "default_max_hold")]
+    pub max_hold_seconds: u32,
+}
+
+fn default_media_timeout() -> u32 {
+    30
+}
+
+fn default_max_hold() -> u32 {
+    300
 }
 
 #[derive(Debug, Deserialize)]

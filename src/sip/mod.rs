@@ -1,0 +1,6 @@
+//! Signalling: SIP over UDP and TCP on top of rsipstack, kept behind this module so the
+//! stack's API stays in one place. [`server`] answers requests; [`call_leg`] runs the
+//! signalling side of one answered call.
+
+pub mod call_leg;
+pub mod server;

@@ -1,0 +1,300 @@
+//! The SIP server: transports, the endpoint, and the dispatch of new transactions
+//! (OPTIONS, INVITE, in-dialog requests). Built on rsipstack 0.7.14; its sharp edges that this
+//! code works around are marked "rsipstack:" (see docs/architecture.md).
+
+use super::call_leg::{self, Leg};
+use crate::calls::{CallLog, CallRecord, Ending};
+use crate::live::Live;
+use crate::media::g711::Law;
+use crate::media::rtp_port::PortPool;
+use crate::media::sdp;
+use chrono::Utc;
+use rsipstack::EndpointBuilder;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, StatusCode, Transport, Uri};
+use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transaction::{Transaction, TransactionState};
+use rsipstack::transport::{TcpListenerConnection, TransportLayer, udp::UdpConnection};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, warn};
+
+/// Methods we answer (Allow header).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+/// Codecs we accept, in our order of preference (the offer's order decides among them).
+pub const CODECS: &[Law] = &[Law::Pcmu, Law::Pcma];
+
+/// Where and how to listen.
+#[derive(Clone, Debug)]
+pub struct SipSettings {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    pub rtp_ip: IpAddr,
+    pub rtp_ports: (u16, u16),
+    pub max_calls: usize,
+    pub ringing: bool,
+    pub answer_delay: Duration,
+    pub media_timeout: Duration,
+    pub max_hold: Duration,
+}
+
+/// What every call leg shares.
+pub struct Shared {
+    pub settings: SipSettings,
+    pub live: Arc<Live>,
+    pub log: CallLog,
+    pub ports: PortPool,
+    pub dialogs: Arc<DialogLayer>,
+    pub endpoint: EndpointInnerRef,
+    pub active: AtomicUsize,
+}
+
+/// A running SIP server.
+pub struct SipServer {
+    pub shared: Arc<Shared>,
+    pub cancel: CancellationToken,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+}
+
+impl SipServer {
+    /// Bind the transports and start serving.
+    pub async fn start(settings: SipSettings, live: Arc<Live>, log: CallLog) -> std::io::Result<SipServer> {
+        let cancel = CancellationToken::new();
+        let tl = TransportLayer::new(cancel.child_token());
+        // rsipstack: TCP flows are closed after 300 s idle by default, which kills long calls.
+        tl.set_stream_idle_timeout(Duration::ZERO);
+        // rsipstack: TCP bind errors are only logged inside serve(); bind first to fail loudly.
+        let tcp_probe = std::net::TcpListener::bind(settings.tcp)?;
+        let tcp_addr = tcp_probe.local_addr()?;
+        drop(tcp_probe);
+        let udp = UdpConnection::create_connection(settings.udp, None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| std::io::Error::other(format!("SIP UDP {}: {e}", settings.udp)))?;
+        let udp_addr = udp.get_addr().get_socketaddr().map_err(|e| std::io::Error::other(e.to_string()))?;
+        tl.add_transport(udp.into());
+        let tcp = TcpListenerConnection::new(tcp_addr, None)
+            .await
+            .map_err(|e| std::io::Error::other(format!("SIP TCP {tcp_addr}: {e}")))?;
+        tl.add_transport(tcp.into());
+
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(concat!("centralino/", env!("CARGO_PKG_VERSION")))
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(tl)
+            .build();
+        let mut incoming = endpoint.incoming_transactions().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let (lo, hi) = settings.rtp_ports;
+        let shared = Arc::new(Shared {
+            ports: PortPool::new(settings.rtp_ip, lo, hi),
+            settings,
+            live,
+            log,
+            dialogs,
+            endpoint: endpoint.inner.clone(),
+            active: AtomicUsize::new(0),
+        });
+        let serve = endpoint.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve.serve().await {
+                warn!(error = %e, "SIP endpoint stopped");
+            }
+        });
+        let dispatch = Arc::clone(&shared);
+        tokio::spawn(async move {
+            // The endpoint lives as long as this task: it owns the transports.
+            let _endpoint = endpoint;
+            while let Some(tx) = incoming.recv().await {
+                dispatch_transaction(&dispatch, tx).await;
+            }
+        });
+        info!(udp = %udp_addr, tcp = %tcp_addr, "SIP listening");
+        Ok(SipServer { shared, cancel, udp: udp_addr, tcp: tcp_addr })
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+}
+
+async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
+    let in_dialog = matches!(tx.original.to_header().and_then(|t| t.tag()), Ok(Some(_)));
+    if in_dialog {
+        match shared.dialogs.match_dialog(&tx) {
+            Some(mut dialog) => {
+                tokio::spawn(async move {
+                    if let Err(e) = dialog.handle(&mut tx).await {
+                        warn!(error = %e, "in-dialog request failed");
+                    }
+                    // rsipstack: requests before the ACK are left unanswered; answer them.
+                    if matches!(tx.state, TransactionState::Trying | TransactionState::Proceeding)
+                        && tx.original.method != Method::Ack
+                    {
+                        let _ = tx
+                            .reply_with(StatusCode::ServerInternalError, vec![Header::RetryAfter("1".into())], None)
+                            .await;
+                    }
+                });
+            }
+            None => {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+        }
+        return;
+    }
+    match tx.original.method {
+        Method::Options => {
+            let _ = tx
+                .reply_with(
+                    StatusCode::OK,
+                    vec![Header::Allow(ALLOW.into()), Header::Accept("application/sdp".into())],
+                    None,
+                )
+                .await;
+        }
+        Method::Invite => on_invite(shared, tx).await,
+        Method::Bye | Method::Info => {
+            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+        }
+        _ => {
+            let _ = tx.reply_with(StatusCode::MethodNotAllowed, vec![Header::Allow(ALLOW.into())], None).await;
+        }
+    }
+}
+
+/// The user part of a URI, or its host when there is none.
+fn uri_user(uri: &Uri) -> String {
+    uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_else(|| uri.host_with_port.to_string())
+}
+
+/// Refuse an INVITE before any dialog, keep the transaction alive for the ACK, record it.
+async fn reject(
+    mut tx: Transaction,
+    status: StatusCode,
+    extra: Vec<Header>,
+    record: Option<CallRecord>,
+    log: &CallLog,
+) {
+    let code = status.code();
+    let reason = status.to_string().trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ').to_string();
+    let _ = tx.reply_with(status, extra, None).await;
+    tokio::spawn(async move { while tx.receive().await.is_some() {} });
+    if let Some(mut r) = record {
+        r.ended = Utc::now();
+        r.ending = Ending::Rejected { status: code, reason };
+        log.append(r);
+    }
+}
+
+async fn on_invite(shared: &Arc<Shared>, tx: Transaction) {
+    let req = &tx.original;
+    let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+    let dialled = uri_user(&req.uri);
+    let caller = req.from_header().and_then(|f| f.uri()).map(|u| uri_user(&u)).unwrap_or_default();
+    let span = tracing::info_span!("call", call_id = %call_id);
+    on_new_call(shared, tx, call_id, dialled, caller).instrument(span).await
+}
+
+async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dialled: String, caller: String) {
+    let req = &tx.original;
+    let now = Utc::now();
+    let mut record = CallRecord {
+        call_id: call_id.clone(),
+        caller: caller.clone(),
+        number: dialled.clone(),
+        province: None,
+        region: None,
+        tree: None,
+        arrived: now,
+        answered: None,
+        ended: now,
+        language: None,
+        path: Vec::new(),
+        keys: String::new(),
+        answers: Vec::new(),
+        ending: Ending::Cancelled,
+    };
+
+    if shared.active.load(Ordering::Relaxed) >= shared.settings.max_calls {
+        warn!(max = shared.settings.max_calls, "overloaded: 503");
+        return reject(
+            tx,
+            StatusCode::ServiceUnavailable,
+            vec![Header::RetryAfter("5".into())],
+            Some(record),
+            &shared.log,
+        )
+        .await;
+    }
+    let loaded = shared.live.current();
+    let session = match loaded.switchboard.session(&caller, &dialled) {
+        Ok(s) => s,
+        Err(e) => {
+            info!(number = %dialled, "{e}: 404");
+            return reject(tx, StatusCode::NotFound, vec![], Some(record), &shared.log).await;
+        }
+    };
+    record.number = session.facts().number.clone();
+    record.province = session.facts().province.clone();
+    record.region = session.facts().region.clone();
+    record.tree = Some(session.tree().name.clone());
+
+    let offer = String::from_utf8_lossy(&req.body).into_owned();
+    let media = match sdp::negotiate(&offer, CODECS) {
+        Ok(m) => m,
+        Err(e) => {
+            info!("{e}: 488");
+            let warning = Header::Warning(format!("304 centralino \"{e}\"").into());
+            return reject(tx, StatusCode::NotAcceptableHere, vec![warning], Some(record), &shared.log).await;
+        }
+    };
+    let socket = match shared.ports.bind().await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!("no RTP port: {e}: 503");
+            return reject(
+                tx,
+                StatusCode::ServiceUnavailable,
+                vec![Header::RetryAfter("5".into())],
+                Some(record),
+                &shared.log,
+            )
+            .await;
+        }
+    };
+    let transport = tx.connection.as_ref().map(|c| c.transport());
+    let contact_addr = if matches!(transport, Some(Transport::Tcp)) { shared_tcp(shared) } else { shared_udp(shared) };
+    let contact: Option<Uri> = format!(
+        "sip:centralino@{contact_addr}{}",
+        if matches!(transport, Some(Transport::Tcp)) { ";transport=tcp" } else { "" }
+    )
+    .as_str()
+    .try_into()
+    .ok();
+    let leg = Leg { shared: Arc::clone(shared), session, media, socket, record, contact };
+    call_leg::start(leg, tx).await;
+}
+
+fn shared_udp(shared: &Shared) -> SocketAddr {
+    listen_addr(shared, Transport::Udp).unwrap_or(shared.settings.udp)
+}
+
+fn shared_tcp(shared: &Shared) -> SocketAddr {
+    listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp)
+}
+
+fn listen_addr(shared: &Shared, t: Transport) -> Option<SocketAddr> {
+    shared
+        .endpoint
+        .transport_layer
+        .get_addrs()
+        .into_iter()
+        .find(|a| a.r#type == Some(t))
+        .and_then(|a| a.get_socketaddr().ok())
+}
