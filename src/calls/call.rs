@@ -62,15 +62,17 @@ struct Media {
     last_sent: Option<Instant>,
     dtmf: DtmfReceiver,
     last_heard: Instant,
-    /// The caller's RTP source, learnt from their first packet (symmetric RTP).
-    learnt: Option<SocketAddr>,
+    /// The caller's RTP source, fixed by their first packet from the SDP address; packets
+    /// from anywhere else are ignored.
+    source: Option<SocketAddr>,
     /// Holding after Enqueue: the hold message loops.
     holding: Option<Vec<Utterance>>,
 }
 
 impl Media {
     fn target(&self) -> Option<SocketAddr> {
-        self.learnt.or(self.params.remote)
+        // Media goes where the SDP says (RFC 3264), not to where packets come from.
+        self.params.remote
     }
 
     fn start(&mut self, clips: Vec<Arc<[u8]>>) {
@@ -129,7 +131,7 @@ pub async fn run(
         last_sent: None,
         dtmf: DtmfReceiver::default(),
         last_heard: now,
-        learnt: None,
+        source: None,
         holding: None,
     };
     let mut buf = [0u8; 256];
@@ -191,7 +193,7 @@ pub async fn run(
                 Some(Signal::Media(p)) => {
                     debug!(?p, "media renegotiated");
                     m.params = p;
-                    m.learnt = None;
+                    m.source = None;
                     m.last_heard = Instant::now();
                 }
                 Some(Signal::Hangup) | None => {
@@ -250,10 +252,10 @@ pub async fn run(
 fn on_rtp(m: &mut Media, packet: &[u8], from: SocketAddr, pending: &mut Vec<Event>) {
     use webrtc_util::marshal::Unmarshal;
     let Ok(header) = rtp::header::Header::unmarshal(&mut &packet[..]) else { return };
-    match (m.learnt, m.params.remote) {
-        (Some(l), _) if l != from => return,
+    match (m.source, m.params.remote) {
+        (Some(s), _) if s != from => return,
         (None, Some(r)) if r.ip() != from.ip() => return,
-        (None, _) => m.learnt = Some(from),
+        (None, _) => m.source = Some(from),
         _ => {}
     }
     m.last_heard = Instant::now();
