@@ -3,4 +3,5 @@
 //! signalling side of one answered call.
 
 pub mod call_leg;
+pub mod guard;
 pub mod server;

@@ -3,6 +3,7 @@
 //! code works around are marked "rsipstack:" (see docs/architecture.md).
 
 use super::call_leg::{self, Leg};
+use super::guard::GuardedSocket;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::live::Live;
 use crate::media::g711::Law;
@@ -72,7 +73,9 @@ impl SipServer {
         let tcp_probe = std::net::TcpListener::bind(settings.tcp)?;
         let tcp_addr = tcp_probe.local_addr()?;
         drop(tcp_probe);
-        let udp = UdpConnection::create_connection(settings.udp, None, Some(cancel.child_token()))
+        // The guard answers or drops malformed datagrams before the stack sees them.
+        let socket = tokio::net::UdpSocket::bind(settings.udp).await?;
+        let udp = UdpConnection::from_socket(Arc::new(GuardedSocket::new(socket)), None, Some(cancel.child_token()))
             .await
             .map_err(|e| std::io::Error::other(format!("SIP UDP {}: {e}", settings.udp)))?;
         let udp_addr = udp.get_addr().get_socketaddr().map_err(|e| std::io::Error::other(e.to_string()))?;

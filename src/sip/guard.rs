@@ -1,0 +1,295 @@
+//! The guard in front of the SIP stack: every UDP datagram is inspected before rsipstack sees
+//! it. rsipstack silently drops what it cannot parse and never answers 400, 501, 505 or 513;
+//! RFC 3261 wants an answer whenever the sender can be answered (it has a Via), so the guard
+//! answers those itself and drops the rest, logging each kind of fault once per source.
+//!
+//! [`inspect`] is pure (bytes in, verdict out), unit-tested and fuzzed (`fuzz/`);
+//! [`GuardedSocket`] wires it under rsipstack's UDP transport.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use tracing::warn;
+
+/// Largest datagram the stack takes (rsipstack reads into 8 KiB).
+pub const MAX_DATAGRAM: usize = 8192;
+
+/// Methods the stack knows; anything else is answered 501 here.
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "INFO",
+    "REGISTER",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "UPDATE",
+    "PRACK",
+    "PUBLISH",
+];
+
+/// What to do with a datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Well-formed enough for the stack.
+    Pass,
+    /// Answer with this response and do not pass it on.
+    Reply { status: u16, reason: String, response: Vec<u8> },
+    /// Nothing can be answered (no Via, an ACK, a response, garbage): drop it.
+    Drop { reason: String },
+}
+
+struct Parsed<'a> {
+    headers: Vec<(&'a str, &'a str)>,
+    body_len: usize,
+}
+
+impl Parsed<'_> {
+    fn all(&self, name: &str, compact: &str) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(compact))
+            .map(|(_, v)| *v)
+    }
+
+    fn one(&self, name: &str, compact: &str) -> Option<&str> {
+        self.all(name, compact).next()
+    }
+}
+
+/// Inspect one datagram.
+pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
+    if datagram.iter().all(u8::is_ascii_whitespace) {
+        return Verdict::Pass; // keep-alives
+    }
+    let head_end =
+        find(datagram, b"\r\n\r\n").map(|i| (i, i + 4)).or_else(|| find(datagram, b"\n\n").map(|i| (i, i + 2)));
+    // An oversized datagram may have been cut inside its headers: read the complete lines.
+    let truncated = || (received_len > MAX_DATAGRAM).then(|| datagram.iter().rposition(|b| *b == b'\n')).flatten();
+    let Some(head_end) = head_end.or_else(|| truncated().map(|i| (i, datagram.len()))) else {
+        return Verdict::Drop { reason: "no end of headers".into() };
+    };
+    let Ok(head) = std::str::from_utf8(&datagram[..head_end.0]) else {
+        return Verdict::Drop { reason: "headers are not UTF-8".into() };
+    };
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let start = lines.next().unwrap_or_default();
+    if start.starts_with("SIP/") {
+        return Verdict::Pass; // responses are the stack's business
+    }
+    let mut parts = start.split(' ');
+    let (method, uri, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut headers = Vec::new();
+    for l in lines {
+        if l.starts_with([' ', '\t']) {
+            continue; // folded continuation (obsolete but legal)
+        }
+        match l.split_once(':') {
+            Some((n, v)) if !n.trim().is_empty() => headers.push((n.trim(), v.trim())),
+            _ => {}
+        }
+    }
+    let p = Parsed { headers, body_len: datagram.len() - head_end.1 };
+    let is_token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+
+    // Without a Via nobody can be answered (RFC 3261 section 18.2.2).
+    if p.one("Via", "v").is_none() {
+        return Verdict::Drop { reason: "request without Via".into() };
+    }
+    let fault: Option<(u16, &str, String)> = if received_len > MAX_DATAGRAM {
+        Some((513, "Message Too Large", format!("datagram of {received_len} bytes")))
+    } else if !is_token(method) || uri.is_empty() || parts.next().is_some() {
+        Some((400, "Bad Request", "malformed request line".into()))
+    } else if version != "SIP/2.0" {
+        Some((505, "Version Not Supported", format!("version {version}")))
+    } else if let Some(missing) = [("From", "f"), ("To", "t"), ("Call-ID", "i"), ("CSeq", "")]
+        .iter()
+        .find(|(n, c)| p.one(n, if c.is_empty() { n } else { c }).is_none())
+    {
+        Some((400, "Bad Request", format!("missing {} header", missing.0)))
+    } else if !cseq_ok(p.one("CSeq", "CSeq").unwrap_or_default(), method) {
+        Some((400, "Bad Request", "malformed CSeq".into()))
+    } else if let Some(cl) = p.one("Content-Length", "l") {
+        match cl.parse::<usize>() {
+            Err(_) => Some((400, "Bad Request", "malformed Content-Length".into())),
+            Ok(n) if n > p.body_len => {
+                Some((400, "Bad Request", format!("Content-Length {n} but {} body bytes", p.body_len)))
+            }
+            Ok(_) => None,
+        }
+    } else {
+        None
+    };
+    let fault = fault.or_else(|| {
+        if !KNOWN_METHODS.contains(&method) {
+            Some((501, "Not Implemented", format!("method {method}")))
+        } else if p.one("Max-Forwards", "Max-Forwards").is_some_and(|m| m.trim() == "0") && method != "OPTIONS" {
+            Some((483, "Too Many Hops", "Max-Forwards 0".into()))
+        } else {
+            None
+        }
+    });
+    match fault {
+        None => Verdict::Pass,
+        // An ACK is never answered (RFC 3261 section 17.2.1).
+        Some((_, _, why)) if method == "ACK" => Verdict::Drop { reason: format!("ACK with {why}") },
+        Some((status, text, why)) => {
+            Verdict::Reply { status, reason: why.clone(), response: response(&p, status, text, &why) }
+        }
+    }
+}
+
+fn cseq_ok(cseq: &str, method: &str) -> bool {
+    let mut it = cseq.split_whitespace();
+    matches!((it.next().map(|n| n.parse::<u32>()), it.next(), it.next()), (Some(Ok(_)), Some(m), None) if m == method)
+}
+
+fn response(p: &Parsed, status: u16, text: &str, why: &str) -> Vec<u8> {
+    let mut r = format!("SIP/2.0 {status} {text}\r\n");
+    for v in p.all("Via", "v") {
+        r.push_str(&format!("Via: {v}\r\n"));
+    }
+    for (name, compact) in [("From", "f"), ("Call-ID", "i"), ("CSeq", "CSeq")] {
+        if let Some(v) = p.one(name, compact) {
+            r.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    if let Some(to) = p.one("To", "t") {
+        let tag = if to.contains(";tag=") { String::new() } else { ";tag=guard".into() };
+        r.push_str(&format!("To: {to}{tag}\r\n"));
+    }
+    if status == 501 || status == 405 {
+        r.push_str(&format!("Allow: {}\r\n", super::server::ALLOW));
+    }
+    let why = why.replace('"', "'");
+    r.push_str(&format!("Warning: 399 centralino \"{why}\"\r\nContent-Length: 0\r\n\r\n"));
+    r.into_bytes()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Logs each (source, fault) once; the set is bounded so a flood cannot grow it.
+#[derive(Default)]
+pub struct LogOnce(Mutex<HashSet<(std::net::IpAddr, String)>>);
+
+impl LogOnce {
+    pub fn log(&self, from: SocketAddr, what: &str) {
+        let mut seen = self.0.lock().expect("never poisoned");
+        if seen.len() > 4096 {
+            seen.clear();
+        }
+        if seen.insert((from.ip(), what.to_string())) {
+            warn!(%from, fault = what, "malformed SIP (further ones of this kind from this address are not logged)");
+        }
+    }
+}
+
+/// A UDP socket that hands rsipstack only what [`inspect`] passes.
+pub struct GuardedSocket {
+    inner: tokio::net::UdpSocket,
+    log: LogOnce,
+}
+
+impl GuardedSocket {
+    pub fn new(inner: tokio::net::UdpSocket) -> Self {
+        Self { inner, log: LogOnce::default() }
+    }
+}
+
+#[async_trait::async_trait]
+impl rsipstack::platform::net::UdpSocket for GuardedSocket {
+    async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
+        // Read into a full-size buffer so oversized datagrams are seen whole, not truncated.
+        let mut big = vec![0u8; 65536];
+        loop {
+            let (n, from) = self.inner.recv_from(&mut big).await?;
+            let data = &big[..n.min(MAX_DATAGRAM)];
+            match inspect(data, n) {
+                Verdict::Pass if n <= buf.len() => {
+                    buf[..n].copy_from_slice(&big[..n]);
+                    return Ok((n, from));
+                }
+                Verdict::Pass => self.log.log(from, "datagram larger than the stack's buffer"),
+                Verdict::Reply { status, reason, response } => {
+                    self.log.log(from, &format!("{status}: {reason}"));
+                    let _ = self.inner.send_to(&response, from).await;
+                }
+                Verdict::Drop { reason } => self.log.log(from, &reason),
+            }
+        }
+    }
+
+    async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
+        Ok(self.inner.send_to(buf, addr).await?)
+    }
+
+    fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
+        Ok(self.inner.local_addr()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "OPTIONS sip:803164@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:803164@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+    fn status(v: &Verdict) -> Option<u16> {
+        match v {
+            Verdict::Reply { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn good_requests_and_responses_pass() {
+        assert_eq!(inspect(OK.as_bytes(), OK.len()), Verdict::Pass);
+        assert_eq!(inspect(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", 24), Verdict::Pass);
+        assert_eq!(inspect(b"\r\n\r\n", 4), Verdict::Pass);
+    }
+
+    #[test]
+    fn faults_get_the_rfc_answer() {
+        let cases = [
+            (OK.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia"), 505),
+            (OK.replace("OPTIONS sip", "FOO sip").replace("1 OPTIONS", "1 FOO"), 501),
+            (OK.replace("Call-ID: c1\r\n", ""), 400),
+            (OK.replace("CSeq: 1 OPTIONS", "CSeq: x OPTIONS"), 400),
+            (OK.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"), 400),
+            (OK.replace("Content-Length: 0", "Content-Length: 50"), 400),
+            (OK.replace("Content-Length: 0", "Content-Length: ten"), 400),
+            (OK.replace("OPTIONS sip:803164@127.0.0.1 SIP/2.0", "OPTIONS  SIP/2.0"), 400),
+            (OK.replace("OPTIONS", "INFO").replace("Max-Forwards: 70", "Max-Forwards: 0"), 483),
+        ];
+        for (msg, want) in cases {
+            let v = inspect(msg.as_bytes(), msg.len());
+            assert_eq!(status(&v), Some(want), "{msg}");
+            let Verdict::Reply { response, .. } = v else { unreachable!() };
+            let text = String::from_utf8(response).unwrap();
+            assert!(text.starts_with(&format!("SIP/2.0 {want} ")), "{text}");
+            assert!(text.contains("Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\n"), "{text}");
+            assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+        }
+        let huge = format!("{}X-Pad: {}\r\n\r\n", OK.trim_end(), "a".repeat(9000));
+        assert_eq!(status(&inspect(&huge.as_bytes()[..MAX_DATAGRAM], huge.len())), Some(513));
+    }
+
+    #[test]
+    fn what_cannot_be_answered_is_dropped() {
+        for msg in [
+            OK.replace("Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\n", ""),
+            "garbage without headers".into(),
+            OK.replace("OPTIONS", "ACK").replace("Call-ID: c1\r\n", ""),
+        ] {
+            assert!(matches!(inspect(msg.as_bytes(), msg.len()), Verdict::Drop { .. }), "{msg}");
+        }
+        assert!(matches!(inspect(&[0xff, 0xfe, b'\r', b'\n', b'\r', b'\n'], 6), Verdict::Drop { .. }));
+    }
+}
