@@ -4,4 +4,5 @@
 
 pub mod call_leg;
 pub mod guard;
+pub mod intake;
 pub mod server;
