@@ -195,19 +195,21 @@ impl LogOnce {
 pub struct GuardedSocket {
     inner: tokio::net::UdpSocket,
     log: LogOnce,
+    /// A full-size receive buffer, so oversized datagrams are seen whole, not truncated.
+    /// Only the stack's one receive loop uses it: the lock is never contended.
+    big: tokio::sync::Mutex<Vec<u8>>,
 }
 
 impl GuardedSocket {
     pub fn new(inner: tokio::net::UdpSocket) -> Self {
-        Self { inner, log: LogOnce::default() }
+        Self { inner, log: LogOnce::default(), big: tokio::sync::Mutex::new(vec![0u8; 65536]) }
     }
 }
 
 #[async_trait::async_trait]
 impl rsipstack::platform::net::UdpSocket for GuardedSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
-        // Read into a full-size buffer so oversized datagrams are seen whole, not truncated.
-        let mut big = vec![0u8; 65536];
+        let mut big = self.big.lock().await;
         loop {
             let (n, from) = self.inner.recv_from(&mut big).await?;
             let data = &big[..n.min(MAX_DATAGRAM)];
