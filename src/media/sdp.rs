@@ -150,7 +150,8 @@ pub fn describe(n: &Negotiated, local: SocketAddr, session_id: u64, version: u64
     if let Some(pt) = n.dtmf_payload_type {
         formats.push(pt.to_string());
         attrs.push(format!("a=rtpmap:{pt} telephone-event/8000"));
-        attrs.push(format!("a=fmtp:{pt} 0-16"));
+        // The sixteen DTMF events are what we act on (RFC 4733 section 3.2).
+        attrs.push(format!("a=fmtp:{pt} 0-15"));
     }
     attrs.push("a=ptime:20".into());
     attrs.push(format!("a={}", n.direction.attribute()));
