@@ -75,6 +75,14 @@ pub fn load_telephone(path: &Path) -> Result<Vec<i16>, String> {
 /// Decode any accepted WAV from a reader to 8 kHz mono 16-bit.
 pub fn decode<R: std::io::Read>(reader: &mut hound::WavReader<R>) -> Result<Vec<i16>, String> {
     let spec = reader.spec();
+    // The usual case (every shipped prompt): already telephone audio, read as it is.
+    if spec.sample_rate == TELEPHONE_RATE
+        && spec.channels == 1
+        && spec.bits_per_sample == 16
+        && spec.sample_format == hound::SampleFormat::Int
+    {
+        return reader.samples::<i16>().collect::<Result<_, _>>().map_err(|e| e.to_string());
+    }
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
         hound::SampleFormat::Int => {
