@@ -97,6 +97,7 @@ async fn start(
         media_timeout: Duration::from_secs(30),
         max_hold: Duration::from_secs(30),
         record,
+        await_media: false,
     };
     let (sig_tx, sig_rx) = mpsc::channel(8);
     let (req_tx, req_rx) = mpsc::channel(8);

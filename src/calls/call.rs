@@ -51,6 +51,9 @@ pub struct CallSetup {
     pub max_hold: Duration,
     /// The record so far (arrival, caller, number...); completed when the call ends.
     pub record: CallRecord,
+    /// The media is not agreed yet (our offer went in the 200): the portal starts at the first
+    /// [`Signal::Media`].
+    pub await_media: bool,
 }
 
 struct Media {
@@ -104,8 +107,12 @@ impl Media {
             if let Err(e) = self.socket.send_to(&buf[..n], to).await {
                 debug!(error = %e, "RTP send failed");
             }
-            self.last_sent = Some(Instant::now());
+        } else {
+            // On hold (or no address yet): the prompt goes on in time, unheard; when sending
+            // resumes, it is a new talkspurt with the timestamp of the wall clock.
+            self.rtp.skip_frames(1);
         }
+        self.last_sent = Some(Instant::now());
         // Absolute schedule: no drift however late one wake-up was.
         self.next_frame += FRAME;
         false
@@ -119,7 +126,7 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
     requests: mpsc::Sender<Request>,
 ) -> CallRecord {
-    let CallSetup { call_id, socket, media, prompts, media_timeout, max_hold, mut record } = setup;
+    let CallSetup { call_id, socket, media, prompts, media_timeout, max_hold, mut record, await_media } = setup;
     debug!(%call_id, "media task started");
     let now = Instant::now();
     let mut m = Media {
@@ -137,7 +144,8 @@ pub async fn run(
     let mut buf = [0u8; 256];
     let mut rx = [0u8; 2048];
     let mut hold_until: Option<Instant> = None;
-    let mut pending: Vec<Event> = vec![Event::Start];
+    let mut started = !await_media;
+    let mut pending: Vec<Event> = if started { vec![Event::Start] } else { Vec::new() };
     let mut ending: Option<Ending> = None;
 
     'call: loop {
@@ -192,6 +200,11 @@ pub async fn run(
                 Some(Signal::Dtmf(k)) => pending.push(Event::Key(k)),
                 Some(Signal::Media(p)) => {
                     debug!(?p, "media renegotiated");
+                    if !started {
+                        started = true;
+                        m.rtp = RtpStream::new(p.law.payload_type(), m.rtp.ssrc(), rand::random(), rand::random());
+                        pending.push(Event::Start);
+                    }
                     m.params = p;
                     m.source = None;
                     m.last_heard = Instant::now();

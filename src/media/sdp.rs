@@ -141,6 +141,30 @@ pub fn negotiate(offer: &str, prefs: &[Law]) -> Result<Negotiated, NegotiationEr
     Ok(Negotiated { remote, law, payload_type, dtmf_payload_type, direction: direction.answer() })
 }
 
+/// Our offer, for an INVITE that came without one (RFC 3261 section 13.2.1: the answer comes in
+/// the ACK): every codec we take, and telephone-events as payload type 101.
+pub fn offer(prefs: &[Law], local: SocketAddr, session_id: u64, version: u64) -> String {
+    let first = prefs.first().copied().unwrap_or(Law::Pcmu);
+    let n = Negotiated {
+        remote: None,
+        law: first,
+        payload_type: first.payload_type(),
+        dtmf_payload_type: Some(101),
+        direction: Direction::SendRecv,
+    };
+    let mut sdp = describe(&n, local, session_id, version);
+    let others: Vec<&Law> = prefs.iter().skip(1).collect();
+    let extra_pts: String = others.iter().map(|l| format!(" {}", l.payload_type())).collect();
+    let extra_maps: String =
+        others.iter().map(|l| format!("a=rtpmap:{} {}/8000\r\n", l.payload_type(), l.name())).collect();
+    sdp = sdp.replacen(
+        &format!("RTP/AVP {}", first.payload_type()),
+        &format!("RTP/AVP {}{extra_pts}", first.payload_type()),
+        1,
+    );
+    sdp.replacen("a=rtpmap:101", &format!("{extra_maps}a=rtpmap:101"), 1)
+}
+
 /// Our answer (or offer, for calls we place) for one audio stream at `local`.
 pub fn describe(n: &Negotiated, local: SocketAddr, session_id: u64, version: u64) -> String {
     let ip = local.ip();
@@ -210,6 +234,17 @@ mod tests {
         assert!(!n.direction.we_send());
         let o = offer("m=audio 6000 RTP/AVP 0", "").replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
         assert_eq!(negotiate(&o, PREFS).unwrap().remote, None);
+    }
+
+    #[test]
+    fn our_offer_lists_every_codec_and_an_answer_to_it_negotiates() {
+        let o = super::offer(PREFS, "127.0.0.1:20000".parse().unwrap(), 7, 1);
+        assert!(o.contains("m=audio 20000 RTP/AVP 0 8 101\r\n"), "{o}");
+        assert!(o.contains("a=rtpmap:8 PCMA/8000\r\n"), "{o}");
+        // The caller answers with PCMA only: that is what we use.
+        let answer = super::offer(&[Law::Pcma], "127.0.0.1:6000".parse().unwrap(), 1, 1);
+        let n = negotiate(&answer, PREFS).unwrap();
+        assert_eq!((n.law, n.remote), (Law::Pcma, Some("127.0.0.1:6000".parse().unwrap())));
     }
 
     #[test]

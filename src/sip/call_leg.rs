@@ -27,6 +27,8 @@ pub struct Leg {
     pub shared: Arc<Shared>,
     pub session: Session,
     pub media: Negotiated,
+    /// The INVITE had no offer: ours goes in the 200, the answer comes in the ACK.
+    pub late_offer: bool,
     pub socket: UdpSocket,
     pub record: CallRecord,
     pub contact: Option<Uri>,
@@ -90,8 +92,8 @@ pub async fn start(leg: Leg, mut tx: Transaction) {
     tokio::spawn(
         async move {
             let _active = active;
-            let Leg { shared, session, media, socket, mut record, .. } = leg;
-            let answered = run(&shared, &dialog, &mut states, session, media, socket, &mut record).await;
+            let Leg { shared, session, media, late_offer, socket, mut record, .. } = leg;
+            let answered = run(&shared, &dialog, &mut states, session, (media, late_offer), socket, &mut record).await;
             if !answered {
                 // rsipstack: a call ended before the answer (BYE in the early dialog) leaves the
                 // INVITE without a final response forever; give it one (no-op if answered).
@@ -112,7 +114,7 @@ async fn run(
     dialog: &InviteDialog,
     states: &mut mpsc::UnboundedReceiver<DialogState>,
     session: Session,
-    media: Negotiated,
+    (media, late_offer): (Negotiated, bool),
     socket: UdpSocket,
     record: &mut CallRecord,
 ) -> bool {
@@ -149,7 +151,11 @@ async fn run(
     };
     let session_id: u64 = rand::random::<u32>().into();
     let mut version = 1;
-    let answer = sdp::describe(&media, local, session_id, version);
+    let answer = if late_offer {
+        sdp::offer(super::server::CODECS, local, session_id, version)
+    } else {
+        sdp::describe(&media, local, session_id, version)
+    };
     if let Err(e) = dialog.accept(
         Some(vec![Header::ContentType("application/sdp".into()), Header::Allow(super::server::ALLOW.into())]),
         Some(answer.into_bytes()),
@@ -170,9 +176,11 @@ async fn run(
         media_timeout: settings.media_timeout,
         max_hold: settings.max_hold,
         record: record.clone(),
+        await_media: late_offer,
     };
     let mut call = tokio::spawn(call::run(session, setup, sig_rx, req_tx).in_current_span());
     let mut bye_sent = false;
+    let mut awaiting_answer = late_offer;
     let mut requests_closed = false;
     let mut current = media;
     loop {
@@ -217,6 +225,12 @@ async fn run(
                         }
                     }
                 }
+                Some(DialogState::Updated(_, req, handle)) if req.body.iter().all(u8::is_ascii_whitespace) => {
+                    // A re-INVITE without an offer: offer the session as it is.
+                    version += 1;
+                    let offer = sdp::describe(&current, local, session_id, version);
+                    let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(offer.into_bytes())).await;
+                }
                 Some(DialogState::Updated(_, req, handle)) => {
                     match sdp::negotiate(&String::from_utf8_lossy(&req.body), super::server::CODECS) {
                         Ok(m) if m.law == current.law => {
@@ -229,6 +243,25 @@ async fn run(
                         Ok(_) | Err(_) => {
                             // A codec change mid-call is refused; the call goes on as it was.
                             let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                        }
+                    }
+                }
+                Some(DialogState::Confirmed(..)) if awaiting_answer => {
+                    awaiting_answer = false;
+                    let ack = dialog.last_remote_ack().map(|a| String::from_utf8_lossy(&a.body).into_owned()).unwrap_or_default();
+                    match sdp::negotiate(&ack, super::server::CODECS) {
+                        Ok(m) => {
+                            current = m.clone();
+                            let _ = sig_tx.send(Signal::Media(m)).await;
+                        }
+                        Err(e) => {
+                            // RFC 3261 section 13.3.1.4: an unacceptable answer in the ACK ends the call.
+                            warn!("answer in the ACK refused ({e}): BYE");
+                            if !bye_sent {
+                                bye_sent = true;
+                                send_bye(dialog.clone());
+                            }
+                            let _ = sig_tx.send(Signal::Hangup).await;
                         }
                     }
                 }

@@ -249,7 +249,20 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
     record.tree = Some(session.tree().name.clone());
 
     let offer = String::from_utf8_lossy(&req.body).into_owned();
-    let media = match sdp::negotiate(&offer, CODECS) {
+    // An INVITE without an offer gets ours in the 200; the answer comes in the ACK.
+    let late_offer = offer.trim().is_empty();
+    let negotiated = if late_offer {
+        Ok(sdp::Negotiated {
+            remote: None,
+            law: CODECS[0],
+            payload_type: CODECS[0].payload_type(),
+            dtmf_payload_type: Some(101),
+            direction: sdp::Direction::SendRecv,
+        })
+    } else {
+        sdp::negotiate(&offer, CODECS)
+    };
+    let media = match negotiated {
         Ok(m) => m,
         Err(e) => {
             info!("{e}: 488");
@@ -280,7 +293,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
     .as_str()
     .try_into()
     .ok();
-    let leg = Leg { shared: Arc::clone(shared), session, media, socket, record, contact };
+    let leg = Leg { shared: Arc::clone(shared), session, media, late_offer, socket, record, contact };
     call_leg::start(leg, tx).await;
 }
 
