@@ -109,7 +109,7 @@ async fn start(
 async fn prompts_are_paced_rtp_and_keys_drive_the_portal() {
     let (mut peer, signals, _requests, task, prompts) = start("0773 691001").await;
     // The language prompt, whole: its packet count and pacing match the clip.
-    let packets = peer.receive_until_quiet(Duration::from_millis(300)).await;
+    let packets = peer.receive_until_quiet(Duration::from_millis(1000)).await;
     let clip = prompts.clip(Lang::It, &Utterance::Prompt("language_choice".into())).unwrap();
     let expected = clip.pcmu.len().div_ceil(160);
     assert_eq!(packets.len(), expected, "one packet per 20 ms of the prompt");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 /// 20 ms, the packet interval of G.711 at ptime 20.
@@ -148,6 +148,13 @@ pub async fn run(
     let mut pending: Vec<Event> = if started { vec![Event::Start] } else { Vec::new() };
     let mut ending: Option<Ending> = None;
 
+    // One timer for everything the call waits for (next frame, the interpreter's deadline, the
+    // media timeout, the end of holding), re-armed only when the earliest time changes: a
+    // timer registration per packet, not one per waiting condition per packet.
+    let wake = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(wake);
+    let mut armed: Option<Instant> = None;
+
     'call: loop {
         // Feed the interpreter, and carry out what it asks.
         while let Some(ev) = (!pending.is_empty()).then(|| pending.remove(0)) {
@@ -195,6 +202,14 @@ pub async fn run(
             Instant::now() + wait
         });
         let silence_limit = m.params.direction.we_receive().then_some(m.last_heard + media_timeout);
+        let next_frame = m.playback.is_some().then_some(m.next_frame);
+        let earliest = [next_frame, deadline, silence_limit, hold_until].into_iter().flatten().min();
+        if earliest != armed {
+            if let Some(t) = earliest {
+                wake.as_mut().reset(t);
+            }
+            armed = earliest;
+        }
         tokio::select! {
             sig = signals.recv() => match sig {
                 Some(Signal::Dtmf(k)) => pending.push(Event::Key(k)),
@@ -221,8 +236,10 @@ pub async fn run(
             r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r {
                 on_rtp(&mut m, &rx[..n], from, &mut pending);
             },
-            _ = sleep_until(m.next_frame), if m.playback.is_some() => {
-                if m.send_frame(&mut buf).await {
+            _ = &mut wake, if armed.is_some() => {
+                armed = None;
+                let now = Instant::now();
+                if next_frame.is_some_and(|t| t <= now) && m.send_frame(&mut buf).await {
                     match &m.holding {
                         Some(hold) => {
                             let (clips, _) = prompts.clips_for(session.language(), hold, m.params.law);
@@ -231,18 +248,20 @@ pub async fn run(
                         None => pending.push(Event::PlaybackDone),
                     }
                 }
-            },
-            _ = sleep_until(deadline.unwrap_or(Instant::now())), if deadline.is_some() => pending.push(Event::Timeout),
-            _ = sleep_until(silence_limit.unwrap_or(Instant::now())), if silence_limit.is_some() => {
-                warn!("no RTP from the caller for {media_timeout:?}: ending the call");
-                ending = Some(Ending::MediaTimeout { node: session.current_node().unwrap_or_default().to_string() });
-                let _ = requests.send(Request::Hangup).await;
-                break 'call;
-            },
-            _ = sleep_until(hold_until.unwrap_or(Instant::now())), if hold_until.is_some() => {
-                info!("longest hold reached: ending the call");
-                let _ = requests.send(Request::Hangup).await;
-                break 'call;
+                if deadline.is_some_and(|t| t <= now) {
+                    pending.push(Event::Timeout);
+                }
+                if silence_limit.is_some_and(|t| t <= now) {
+                    warn!("no RTP from the caller for {media_timeout:?}: ending the call");
+                    ending = Some(Ending::MediaTimeout { node: session.current_node().unwrap_or_default().to_string() });
+                    let _ = requests.send(Request::Hangup).await;
+                    break 'call;
+                }
+                if hold_until.is_some_and(|t| t <= now) {
+                    info!("longest hold reached: ending the call");
+                    let _ = requests.send(Request::Hangup).await;
+                    break 'call;
+                }
             },
         }
     }
