@@ -1,0 +1,219 @@
+# Shared helpers of the bench/ scripts (sourced, not run). Loopback only.
+# shellcheck shell=bash
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+ENGINE="$ROOT/target/release/centralino"
+METER="$ROOT/target/rtp-meter/release/rtp-meter"
+# The caller's scenario (override to experiment, e.g. without the random start offset).
+SCENARIO="${BENCH_SCENARIO:-$BENCH_DIR/sipp/uac_hold.xml}"
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+
+die() { echo "bench: $*" >&2; exit 1; }
+trap 'echo "bench: failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# Fail early, with a clear message, when a tool is missing.
+need_tools() {
+    local missing=()
+    for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+    if ((${#missing[@]})); then
+        echo "bench: missing tools: ${missing[*]}" >&2
+        for t in "${missing[@]}"; do
+            case "$t" in
+                sipp) echo "  sipp: apt-get install sip-tester" >&2 ;;
+                cargo) echo "  cargo: install a Rust toolchain (rustup)" >&2 ;;
+                perf) echo "  perf: apt-get install linux-perf" >&2 ;;
+                *) echo "  $t: install it with your package manager" >&2 ;;
+            esac
+        done
+        exit 1
+    fi
+}
+
+# One bench at a time on a machine: they share ports and would disturb each other's figures.
+bench_lock() {
+    exec 9>"${BENCH_TMP:-/tmp}/centralino-bench.lock"
+    if ! flock -n 9; then
+        log "another bench is running; waiting for it (at most 10 minutes)"
+        flock -w 600 9 || die "another bench still holds ${BENCH_TMP:-/tmp}/centralino-bench.lock"
+    fi
+}
+
+# Release binaries: the engine and the RTP meter (a separate cargo package, own target dir).
+build_all() {
+    bench_lock
+    log "cargo build --release (engine)"
+    (cd "$ROOT" && cargo build --release --quiet) || die "engine build failed"
+    log "cargo build --release (bench/rtp-meter)"
+    (cd "$BENCH_DIR/rtp-meter" && cargo build --release --quiet --target-dir "$ROOT/target/rtp-meter") ||
+        die "rtp-meter build failed"
+    [[ -x "$ENGINE" && -x "$METER" ]] || die "binaries not found after the build"
+    check_quiet
+}
+
+# A UDP or TCP port on 127.0.0.1 must be free.
+port_free() {
+    ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hlnt "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# start_engine WORKDIR SIP_PORT: engine on 127.0.0.1, JSON log to WORKDIR/engine.log,
+# data dir in WORKDIR/data, RTP ports 20000-59999; sets ENGINE_PID.
+start_engine() {
+    local dir="$1" port="$2"
+    port_free "$port" || die "port $port is in use on this machine: choose another with --sip-port"
+    (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" \
+        --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json) 2>"$dir/engine.log" &
+    ENGINE_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        grep -q '"switchboard ready"' "$dir/engine.log" 2>/dev/null && return 0
+        kill -0 "$ENGINE_PID" 2>/dev/null || { tail -5 "$dir/engine.log" >&2; die "the engine did not start"; }
+        sleep 0.1
+    done
+    die "the engine did not log 'switchboard ready' within 10 s (see $dir/engine.log)"
+}
+
+# start_meter WORKDIR PORT ARGS...: sets METER_PID; report in WORKDIR/meter.out.
+start_meter() {
+    local dir="$1" port="$2"
+    shift 2
+    port_free "$port" || die "meter port $port is in use: choose another with --meter-port"
+    "$METER" --listen "127.0.0.1:$port" "$@" >"$dir/meter.out" 2>"$dir/meter.err" &
+    METER_PID=$!
+    sleep 0.2
+    kill -0 "$METER_PID" 2>/dev/null || { cat "$dir/meter.err" >&2; die "the RTP meter did not start"; }
+}
+
+# media_csv FILE METER_PORT [EVERY DISCARD_PORT]: sipp -inf file; every EVERY-th call sends
+# its media to the meter (sendrecv), the others to the meter's unread discard port (recvonly).
+media_csv() {
+    local file="$1" port="$2" every="${3:-1}" discard="${4:-0}" i
+    { echo SEQUENTIAL; echo "$port;sendrecv;"; for ((i = 1; i < every; i++)); do echo "$discard;recvonly;"; done; } >"$file"
+}
+
+# CPU seconds (user+system) of a process so far.
+cpu_s() {
+    awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Per-thread CPU seconds of a process: "name tid seconds", busiest first.
+thread_cpu() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        awk -v hz="$CLK_TCK" -v tid="${t##*/}" '{ c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c);
+            s = $0; sub(/^.*\) /, "", s); split(s, f, " "); printf "%s %s %.2f\n", c, tid, (f[12] + f[13]) / hz }' "$t/stat" 2>/dev/null || true
+    done | sort -k3 -nr
+}
+
+# Sample once a second: "elapsed_s engine_cpu_s rss_kib threads" into FILE until the process ends.
+start_sampler() {
+    local pid="$1" file="$2" t0
+    t0=$(date +%s.%N)
+    (
+        while kill -0 "$pid" 2>/dev/null; do
+            echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') $(cpu_s "$pid") $(rss_kib "$pid") $(ls /proc/"$pid"/task 2>/dev/null | wc -l)"
+            sleep 1
+        done
+    ) >"$file" &
+    SAMPLER_PID=$!
+}
+
+# stop PID [SIGNAL]: end a process we started and wait for it (bounded).
+stop_pid() {
+    local pid="$1" sig="${2:-TERM}" i
+    [[ -n "$pid" ]] || return 0
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# Value of column NAME in the last line of a sipp -trace_stat CSV.
+sipp_stat() {
+    awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+        { last = $c } END { print last }' "$1"
+}
+
+# sipp's "HH:MM:SS:uuuuuu" to milliseconds.
+hms_ms() { awk -F: -v v="$1" 'BEGIN { split(v, f, ":"); printf "%.1f", ((f[1] * 60 + f[2]) * 60 + f[3]) * 1000 + f[4] / 1000 }'; }
+
+# Percentiles of one response-time timer from a sipp -trace_rtt CSV: "n p50 p90 p99 p99.9 max" (ms).
+rtt_pcts() {
+    awk -F';' -v name="$2" 'NR > 1 && $3 == name { print $2 }' "$1" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) { print "0 - - - - -"; exit }
+            n = NR; split("50 90 99 99.9", p, " "); printf "%d", n
+            for (i = 1; i <= 4; i++) { r = int(p[i] / 100 * n + 0.999999); if (r < 1) r = 1; printf " %s", v[r] }
+            printf " %s\n", v[n] }'
+}
+
+# Engine log lines at WARN or ERROR, grouped by message (JSON log).
+engine_warnings() {
+    { grep -E '"level":"(WARN|ERROR)"' "$1" || true; } | sed -E 's/.*"message":"([^"]*)".*/\1/' | sort | uniq -c | sort -nr | head -"${2:-10}"
+}
+
+# Busy and total jiffies of the whole machine (all CPUs), from /proc/stat: "busy total".
+sys_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+
+# Machine CPU busy % between two sys_jiffies readings, in cores: "1.85 of 2 cores (92%)".
+sys_busy() {
+    awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        f = (y[1] - x[1]) / (y[2] - x[2]); printf "%.2f of %d cores busy (%.0f%%)", f * n, n, 100 * f }'
+}
+
+# Keep the last CPU reading of a process that is about to exit: "cpu_s" in FILE every 0.5 s.
+start_cpu_watch() {
+    local pid="$1" file="$2"
+    ( while kill -0 "$pid" 2>/dev/null; do c="$(cpu_s "$pid")"; [[ -z "$c" ]] || echo "$c" >"$file"; sleep 0.5; done ) &
+    WATCH_PID=$!
+}
+
+# The whole machine's /proc/stat "cpu" line, to be compared with cpu_breakdown.
+cpu_line() { grep '^cpu ' /proc/stat; }
+
+# Where the machine's time went between two cpu_line readings, in cores:
+# "user 0.80 system 0.60 softirq 0.30 steal 0.00 idle 0.30".
+cpu_breakdown() {
+    awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); t = 0
+        for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
+        printf "user %.2f, system %.2f, softirq %.2f, irq %.2f, steal %.2f, idle %.2f cores",
+            n * (d[2] + d[3]) / t, n * d[4] / t, n * d[8] / t, n * d[7] / t, n * d[9] / t, n * (d[5] + d[6]) / t }'
+}
+
+# CPU ticks of every process: "pid comm ticks" lines (for top_consumers).
+proc_snapshot() {
+    local f
+    for f in /proc/[0-9]*/stat; do
+        awk '{ c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c); gsub(/ /, "_", c);
+            s = $0; sub(/^.*\) /, "", s); split(s, x, " "); print $1, c, x[12] + x[13] }' "$f" 2>/dev/null || true
+    done
+    return 0
+}
+
+# The processes that used the most CPU between two proc_snapshot files, in % of one core.
+top_consumers() {
+    local secs="$3"
+    awk -v hz="$CLK_TCK" -v secs="$secs" 'NR == FNR { a[$1] = $3; next }
+        { d = $3 - ($1 in a ? a[$1] : 0); if (d > 0) printf "%s(%s) %.0f\n", $2, $1, 100 * d / hz / secs }' "$1" "$2" |
+        sort -k2 -nr | head -"${4:-6}" | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $2 }'
+}
+
+# Warn when the machine is already busy (other test runs disturb the figures): sets QUIET_NOTE.
+check_quiet() {
+    local a b pct
+    a="$(sys_jiffies)"; sleep 2; b="$(sys_jiffies)"
+    pct="$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')"
+    QUIET_NOTE="machine ${pct}% busy before the start"
+    if ((pct > 10)); then
+        QUIET_NOTE="$QUIET_NOTE (WARNING: figures may be disturbed; busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -3 | awk '{printf "%s %s%%; ", $2, $1}'))"
+        log "$QUIET_NOTE"
+    fi
+}
+
+machine_line() {
+    echo "$(date -u +%Y-%m-%dT%H:%MZ) $(hostname) nproc=$(nproc) mem=$(free -h | awk '/^Mem:/ {print $2}') load=$(cut -d' ' -f1-3 /proc/loadavg) engine=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); ${QUIET_NOTE:-}"
+}
