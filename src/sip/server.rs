@@ -177,22 +177,19 @@ fn uri_user(uri: &Uri) -> String {
 }
 
 /// Refuse an INVITE before any dialog, keep the transaction alive for the ACK, record it.
-async fn reject(
-    mut tx: Transaction,
-    status: StatusCode,
-    extra: Vec<Header>,
-    record: Option<CallRecord>,
-    log: &CallLog,
-) {
+async fn reject(mut tx: Transaction, status: StatusCode, extra: Vec<Header>, mut record: CallRecord, log: &CallLog) {
     let code = status.code();
     let reason = status.to_string().trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ').to_string();
     let _ = tx.reply_with(status, extra, None).await;
     tokio::spawn(async move { while tx.receive().await.is_some() {} });
-    if let Some(mut r) = record {
-        r.ended = Utc::now();
-        r.ending = Ending::Rejected { status: code, reason };
-        log.append(r);
-    }
+    record.ended = Utc::now();
+    record.ending = Ending::Rejected { status: code, reason };
+    log.append(record);
+}
+
+/// 503 with Retry-After: over `max_calls`, or no RTP port left.
+async fn busy(tx: Transaction, record: CallRecord, log: &CallLog) {
+    reject(tx, StatusCode::ServiceUnavailable, vec![Header::RetryAfter("5".into())], record, log).await
 }
 
 async fn on_invite(shared: &Arc<Shared>, tx: Transaction) {
@@ -226,21 +223,14 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
 
     if shared.active.load(Ordering::Relaxed) >= shared.settings.max_calls {
         warn!(max = shared.settings.max_calls, "overloaded: 503");
-        return reject(
-            tx,
-            StatusCode::ServiceUnavailable,
-            vec![Header::RetryAfter("5".into())],
-            Some(record),
-            &shared.log,
-        )
-        .await;
+        return busy(tx, record, &shared.log).await;
     }
     let loaded = shared.live.current();
     let session = match loaded.switchboard.session(&caller, &dialled) {
         Ok(s) => s,
         Err(e) => {
             info!(number = %dialled, "{e}: 404");
-            return reject(tx, StatusCode::NotFound, vec![], Some(record), &shared.log).await;
+            return reject(tx, StatusCode::NotFound, vec![], record, &shared.log).await;
         }
     };
     record.number = session.facts().number.clone();
@@ -267,21 +257,14 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
         Err(e) => {
             info!("{e}: 488");
             let warning = Header::Warning(format!("304 centralino \"{e}\"").into());
-            return reject(tx, StatusCode::NotAcceptableHere, vec![warning], Some(record), &shared.log).await;
+            return reject(tx, StatusCode::NotAcceptableHere, vec![warning], record, &shared.log).await;
         }
     };
     let socket = match shared.ports.bind().await {
         Ok(s) => s,
         Err(e) => {
             warn!("no RTP port: {e}: 503");
-            return reject(
-                tx,
-                StatusCode::ServiceUnavailable,
-                vec![Header::RetryAfter("5".into())],
-                Some(record),
-                &shared.log,
-            )
-            .await;
+            return busy(tx, record, &shared.log).await;
         }
     };
     let transport = tx.connection.as_ref().map(|c| c.transport());
