@@ -39,7 +39,7 @@ while (($#)); do
         --sipp-port) SIPP_PORT="$2"; shift 2 ;;
         --meter-port) METER_PORT="$2"; shift 2 ;;
         --perf) PERF="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done

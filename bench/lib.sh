@@ -3,7 +3,8 @@
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-ENGINE="$ROOT/target/release/centralino"
+# BENCH_ENGINE=/path/to/centralino measures another build (e.g. an older commit) instead.
+ENGINE="${BENCH_ENGINE:-$ROOT/target/release/centralino}"
 METER="$ROOT/target/rtp-meter/release/rtp-meter"
 # The caller's scenario (override to experiment, e.g. without the random start offset).
 SCENARIO="${BENCH_SCENARIO:-$BENCH_DIR/sipp/uac_hold.xml}"
@@ -43,8 +44,12 @@ bench_lock() {
 # Release binaries: the engine and the RTP meter (a separate cargo package, own target dir).
 build_all() {
     bench_lock
-    log "cargo build --release (engine)"
-    (cd "$ROOT" && cargo build --release --quiet) || die "engine build failed"
+    if [[ -z "${BENCH_ENGINE:-}" ]]; then
+        log "cargo build --release (engine)"
+        (cd "$ROOT" && cargo build --release --quiet) || die "engine build failed"
+    else
+        log "engine: $BENCH_ENGINE (BENCH_ENGINE; not built)"
+    fi
     log "cargo build --release (bench/rtp-meter)"
     (cd "$BENCH_DIR/rtp-meter" && cargo build --release --quiet --target-dir "$ROOT/target/rtp-meter") ||
         die "rtp-meter build failed"
@@ -215,5 +220,5 @@ check_quiet() {
 }
 
 machine_line() {
-    echo "$(date -u +%Y-%m-%dT%H:%MZ) $(hostname) nproc=$(nproc) mem=$(free -h | awk '/^Mem:/ {print $2}') load=$(cut -d' ' -f1-3 /proc/loadavg) engine=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); ${QUIET_NOTE:-}"
+    echo "$(date -u +%Y-%m-%dT%H:%MZ) $(hostname) nproc=$(nproc) mem=$(free -h | awk '/^Mem:/ {print $2}') load=$(cut -d' ' -f1-3 /proc/loadavg) engine=${BENCH_ENGINE:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')}; ${QUIET_NOTE:-}"
 }
