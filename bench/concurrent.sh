@@ -16,6 +16,7 @@
 #   bench/concurrent.sh [--calls 3000] [--rate 200] [--window 20] [--settle 9] [--echo]
 #                       [--measure-every N] [--sip-port 15060] [--sipp-port 15070]
 #                       [--meter-port 19000] [--perf SECS]
+#                       [--clock-priority realtime|raised|normal]
 #
 # --measure-every N (diagnostic) meters one call in N; the others offer a=recvonly and point
 # their media at a port the meter binds and never reads, so the engine does the same work while
@@ -39,6 +40,7 @@ while (($#)); do
         --sipp-port) SIPP_PORT="$2"; shift 2 ;;
         --meter-port) METER_PORT="$2"; shift 2 ;;
         --perf) PERF="$2"; shift 2 ;;
+        --clock-priority) CLOCK_PRIORITY="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -142,7 +144,7 @@ RTT="$(ls "$WORK"/*_rtt.csv 2>/dev/null | head -1)"
 
 {
     echo
-    echo "=== concurrent: $CALLS calls at $RATE calls/s, window $WINDOW s, keepalive $( ((ECHO)) && echo 'echo (full duplex)' || echo '1/s')$( ((EVERY > 1)) && echo ", metering 1 call in $EVERY") ==="
+    echo "=== concurrent: $CALLS calls at $RATE calls/s, window $WINDOW s, clock priority ${CLOCK_PRIORITY:-as configured}, keepalive $( ((ECHO)) && echo 'echo (full duplex)' || echo '1/s')$( ((EVERY > 1)) && echo ", metering 1 call in $EVERY") ==="
     echo "machine   $(machine_line)"
     echo "sipp      attempted $CREATED, successful $OK, failed $FAILED, retransmissions $RETRANS, exit code $SIPP_RC"
     if [[ -n "$RTT" ]]; then

@@ -63,12 +63,14 @@ port_free() {
 }
 
 # start_engine WORKDIR SIP_PORT: engine on 127.0.0.1, JSON log to WORKDIR/engine.log,
-# data dir in WORKDIR/data, RTP ports 20000-59999; sets ENGINE_PID.
+# data dir in WORKDIR/data, RTP ports 20000-59999, media clock priority $CLOCK_PRIORITY if set
+# (realtime, raised, normal; default: the configuration's); sets ENGINE_PID.
 start_engine() {
     local dir="$1" port="$2"
     port_free "$port" || die "port $port is in use on this machine: choose another with --sip-port"
     (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" \
-        --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json) 2>"$dir/engine.log" &
+        --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json \
+        ${CLOCK_PRIORITY:+--clock-priority "$CLOCK_PRIORITY"}) 2>"$dir/engine.log" &
     ENGINE_PID=$!
     local i
     for i in $(seq 1 100); do

@@ -4,6 +4,7 @@
 use centralino::calls::call::{self, CallSetup, Request, Signal};
 use centralino::calls::{CallRecord, Ending};
 use centralino::ivr::{Key, Lang, Utterance};
+use centralino::media::clock::{ClockPriority, MediaClock};
 use centralino::media::dtmf::TelephoneEvent;
 use centralino::media::prompt_store::PromptStore;
 use centralino::media::rtp_port::PortPool;
@@ -92,6 +93,7 @@ async fn start(
     let setup = CallSetup {
         call_id: "test-call".into(),
         socket,
+        clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
         media,
         prompts: Arc::clone(&prompts),
         media_timeout: Duration::from_secs(30),

@@ -4,10 +4,9 @@
 
 use super::record::{CallRecord, Ending};
 use crate::ivr::{Action, Event, Key, Session, Utterance};
+use crate::media::clock::{MediaClock, Voice};
 use crate::media::dtmf::DtmfReceiver;
-use crate::media::playback::Playback;
 use crate::media::prompt_store::PromptStore;
-use crate::media::rtp_stream::{FRAME_SAMPLES, RtpStream};
 use crate::media::sdp::Negotiated;
 use chrono::Utc;
 use std::net::SocketAddr;
@@ -17,9 +16,6 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-
-/// 20 ms, the packet interval of G.711 at ptime 20.
-pub const FRAME: Duration = Duration::from_millis(20);
 
 /// From signalling to the call.
 #[derive(Debug)]
@@ -43,6 +39,8 @@ pub enum Request {
 pub struct CallSetup {
     pub call_id: String,
     pub socket: UdpSocket,
+    /// Sends the call's RTP on the shared 20 ms schedule.
+    pub clock: MediaClock,
     pub media: Negotiated,
     pub prompts: Arc<PromptStore>,
     /// End the call when no RTP arrives for this long (while the caller should be sending).
@@ -57,66 +55,16 @@ pub struct CallSetup {
 }
 
 struct Media {
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     params: Negotiated,
-    rtp: RtpStream,
-    playback: Option<Playback>,
-    next_frame: Instant,
-    last_sent: Option<Instant>,
+    voice: Voice,
     dtmf: DtmfReceiver,
     last_heard: Instant,
     /// The caller's RTP source, fixed by their first packet from the SDP address; packets
     /// from anywhere else are ignored.
     source: Option<SocketAddr>,
     /// Holding after Enqueue: the hold message loops.
-    holding: Option<Vec<Utterance>>,
-}
-
-impl Media {
-    fn target(&self) -> Option<SocketAddr> {
-        // Media goes where the SDP says (RFC 3264), not to where packets come from.
-        self.params.remote
-    }
-
-    fn start(&mut self, clips: Vec<Arc<[u8]>>) {
-        let now = Instant::now();
-        if let Some(last) = self.last_sent {
-            // Keep timestamps on the wall clock across the silence (RFC 3550 section 5.1).
-            let gap = now.saturating_duration_since(last).as_millis() / 20;
-            self.rtp.skip_frames(gap.saturating_sub(1) as u32);
-        }
-        self.rtp.start_talkspurt();
-        self.playback = Some(Playback::new(clips, self.params.law));
-        if self.next_frame < now {
-            self.next_frame = now;
-        }
-    }
-
-    /// Send the frame that is due; returns true when the playback has just ended.
-    async fn send_frame(&mut self, buf: &mut [u8; 256]) -> bool {
-        let mut frame = [0u8; FRAME_SAMPLES];
-        let Some(pb) = self.playback.as_mut() else { return false };
-        if !pb.next_frame(&mut frame) {
-            self.playback = None;
-            return true;
-        }
-        if self.params.direction.we_send()
-            && let Some(to) = self.target()
-        {
-            let n = self.rtp.write_packet(&frame, buf);
-            if let Err(e) = self.socket.send_to(&buf[..n], to).await {
-                debug!(error = %e, "RTP send failed");
-            }
-        } else {
-            // On hold (or no address yet): the prompt goes on in time, unheard; when sending
-            // resumes, it is a new talkspurt with the timestamp of the wall clock.
-            self.rtp.skip_frames(1);
-        }
-        self.last_sent = Some(Instant::now());
-        // Absolute schedule: no drift however late one wake-up was.
-        self.next_frame += FRAME;
-        false
-    }
+    holding: bool,
 }
 
 /// Run a call until it ends; returns its record.
@@ -126,31 +74,27 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
     requests: mpsc::Sender<Request>,
 ) -> CallRecord {
-    let CallSetup { call_id, socket, media, prompts, media_timeout, max_hold, mut record, await_media } = setup;
+    let CallSetup { call_id, socket, clock, media, prompts, media_timeout, max_hold, mut record, await_media } = setup;
     debug!(%call_id, "media task started");
-    let now = Instant::now();
+    let socket = Arc::new(socket);
     let mut m = Media {
-        rtp: RtpStream::new(media.law.payload_type(), rand::random(), rand::random(), rand::random()),
+        voice: clock.attach(Arc::clone(&socket), &media),
         socket,
         params: media,
-        playback: None,
-        next_frame: now,
-        last_sent: None,
         dtmf: DtmfReceiver::default(),
-        last_heard: now,
+        last_heard: Instant::now(),
         source: None,
-        holding: None,
+        holding: false,
     };
-    let mut buf = [0u8; 256];
     let mut rx = [0u8; 2048];
     let mut hold_until: Option<Instant> = None;
     let mut started = !await_media;
     let mut pending: Vec<Event> = if started { vec![Event::Start] } else { Vec::new() };
     let mut ending: Option<Ending> = None;
 
-    // One timer for everything the call waits for (next frame, the interpreter's deadline, the
-    // media timeout, the end of holding), re-armed only when the earliest time changes: a
-    // timer registration per packet, not one per waiting condition per packet.
+    // One timer for everything the call waits for (the interpreter's deadline, the media
+    // timeout, the end of holding), re-armed only when the earliest time changes. Frames are
+    // the media clock's business: the call wakes only when something happens to it.
     let wake = tokio::time::sleep_until(Instant::now());
     tokio::pin!(wake);
     let mut armed: Option<Instant> = None;
@@ -168,10 +112,10 @@ pub async fn run(
                         if clips.is_empty() {
                             pending.push(Event::PlaybackDone);
                         } else {
-                            m.start(clips);
+                            m.voice.play(clips, m.params.law, false);
                         }
                     }
-                    Action::StopPlayback => m.playback = None,
+                    Action::StopPlayback => m.voice.stop(),
                     // The ticket store comes with the cases milestone: say so to the tree.
                     Action::Lookup { service, input } => {
                         info!(service = service.name(), %input, "lookup unavailable until the ticket store exists");
@@ -181,8 +125,8 @@ pub async fn run(
                         info!(%section, "queued (holding until the sections milestone)");
                         let hold = vec![Utterance::Word("hold".into())];
                         let (clips, _) = prompts.clips_for(session.language(), &hold, m.params.law);
-                        m.holding = Some(hold);
-                        m.start(clips);
+                        m.holding = true;
+                        m.voice.play(clips, m.params.law, true);
                         hold_until = Some(Instant::now() + max_hold);
                     }
                     Action::Hangup => {
@@ -191,7 +135,7 @@ pub async fn run(
                 }
             }
         }
-        if session.is_done() && m.holding.is_none() {
+        if session.is_done() && !m.holding {
             ending = session.outcome().cloned().map(Ending::from);
             // A goodbye prompt has already played: Hangup comes after its PlaybackDone.
             break 'call;
@@ -202,8 +146,7 @@ pub async fn run(
             Instant::now() + wait
         });
         let silence_limit = m.params.direction.we_receive().then_some(m.last_heard + media_timeout);
-        let next_frame = m.playback.is_some().then_some(m.next_frame);
-        let earliest = [next_frame, deadline, silence_limit, hold_until].into_iter().flatten().min();
+        let earliest = [deadline, silence_limit, hold_until].into_iter().flatten().min();
         if earliest != armed {
             if let Some(t) = earliest {
                 wake.as_mut().reset(t);
@@ -217,9 +160,9 @@ pub async fn run(
                     debug!(?p, "media renegotiated");
                     if !started {
                         started = true;
-                        m.rtp = RtpStream::new(p.law.payload_type(), m.rtp.ssrc(), rand::random(), rand::random());
                         pending.push(Event::Start);
                     }
+                    m.voice.set_media(&p);
                     m.params = p;
                     m.source = None;
                     m.last_heard = Instant::now();
@@ -236,18 +179,10 @@ pub async fn run(
             r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r {
                 on_rtp(&mut m, &rx[..n], from, &mut pending);
             },
+            () = m.voice.finished(), if m.voice.is_playing() => pending.push(Event::PlaybackDone),
             _ = &mut wake, if armed.is_some() => {
                 armed = None;
                 let now = Instant::now();
-                if next_frame.is_some_and(|t| t <= now) && m.send_frame(&mut buf).await {
-                    match &m.holding {
-                        Some(hold) => {
-                            let (clips, _) = prompts.clips_for(session.language(), hold, m.params.law);
-                            m.start(clips);
-                        }
-                        None => pending.push(Event::PlaybackDone),
-                    }
-                }
                 if deadline.is_some_and(|t| t <= now) {
                     pending.push(Event::Timeout);
                 }

@@ -1,5 +1,6 @@
 use centralino::calls::CallLog;
 use centralino::live::{Live, Loaded};
+use centralino::media::clock::ClockPriority;
 use centralino::sip::server::{SipServer, SipSettings};
 use centralino::switchboard::Paths;
 use std::net::SocketAddr;
@@ -19,6 +20,9 @@ pub struct ServeArgs {
     /// RTP port range `MIN-MAX` (default: the configuration's).
     #[arg(long, value_parser = parse_range)]
     rtp_ports: Option<(u16, u16)>,
+    /// Scheduling of the RTP pacing threads (default: the configuration's `rtp.clock_priority`).
+    #[arg(long, value_enum)]
+    clock_priority: Option<ClockPriority>,
     /// Data directory (default: the configuration's `data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -74,6 +78,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         answer_delay: Duration::from_millis(c.sip.answer_delay_ms.into()),
         media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
         max_hold: Duration::from_secs(c.rtp.max_hold_seconds.into()),
+        clock_priority: args.clock_priority.unwrap_or(c.rtp.clock_priority),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
     info!(

@@ -63,6 +63,9 @@ pub struct RtpConfig {
     /// Until queues to operators exist, a queued caller holds at most this long.
     #[serde(default = "default_max_hold")]
     pub max_hold_seconds: u32,
+    /// Scheduling priority of the threads that pace RTP.
+    #[serde(default)]
+    pub clock_priority: crate::media::clock::ClockPriority,
 }
 
 fn default_media_timeout() -> u32 {

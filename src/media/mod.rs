@@ -1,8 +1,10 @@
 //! Media: prompt audio, G.711, RTP streams and playback, DTMF, SDP offer/answer.
-//! The RTP sockets and pacing that use these pieces come with real calls.
+//! [`clock`] sends every call's RTP on one shared 20 ms schedule.
 
+pub mod clock;
 pub mod dtmf;
 pub mod g711;
+pub mod outbound;
 pub mod playback;
 pub mod prompt_store;
 pub mod rtp_port;

@@ -32,6 +32,12 @@ impl Playback {
         self.clips.iter().map(|c| c.len()).sum::<usize>().div_ceil(FRAME_SAMPLES)
     }
 
+    /// Back to the first frame (a looping message).
+    pub fn rewind(&mut self) {
+        self.clip = 0;
+        self.offset = 0;
+    }
+
     /// Fill `frame` with the next 20 ms; `false` when the playback is over.
     pub fn next_frame(&mut self, frame: &mut [u8; FRAME_SAMPLES]) -> bool {
         let mut filled = 0;

@@ -44,6 +44,18 @@ impl RtpStream {
         self.talkspurt = true;
     }
 
+    /// `frames` frames that were due but could not be sent in time (the sender fell behind): the
+    /// timestamp moves on with the wall clock, the sequence number does not, and no talkspurt
+    /// starts, so the receiver sees late audio rather than a new prompt.
+    pub fn lose_frames(&mut self, frames: u32) {
+        self.header.timestamp = self.header.timestamp.wrapping_add(frames * FRAME_SAMPLES as u32);
+    }
+
+    /// Change the payload type (a re-INVITE chose another codec).
+    pub fn set_payload_type(&mut self, payload_type: u8) {
+        self.header.payload_type = payload_type;
+    }
+
     pub fn ssrc(&self) -> u32 {
         self.header.ssrc
     }

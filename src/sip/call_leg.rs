@@ -74,7 +74,6 @@ pub async fn start(leg: Leg, mut tx: Transaction) {
     };
     shared.active.fetch_add(1, Ordering::Relaxed);
     let active = Active(Arc::clone(&shared));
-    let _ = tx.send_trying().await;
     // rsipstack: the 487 after CANCEL would carry a new To-tag unless the transaction's copy of
     // the INVITE has the dialog's.
     if let Ok(to) = tx.original.to_header_mut() {
@@ -171,6 +170,7 @@ async fn run(
     let setup = CallSetup {
         call_id: record.call_id.clone(),
         socket,
+        clock: shared.clock.clone(),
         media: media.clone(),
         prompts: Arc::clone(&shared.live.current().prompts),
         media_timeout: settings.media_timeout,

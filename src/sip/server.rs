@@ -6,6 +6,7 @@ use super::call_leg::{self, Leg};
 use super::guard::GuardedSocket;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::live::Live;
+use crate::media::clock::{ClockPriority, MediaClock};
 use crate::media::g711::Law;
 use crate::media::rtp_port::PortPool;
 use crate::media::sdp;
@@ -41,6 +42,7 @@ pub struct SipSettings {
     pub answer_delay: Duration,
     pub media_timeout: Duration,
     pub max_hold: Duration,
+    pub clock_priority: ClockPriority,
 }
 
 /// What every call leg shares.
@@ -49,6 +51,8 @@ pub struct Shared {
     pub live: Arc<Live>,
     pub log: CallLog,
     pub ports: PortPool,
+    /// Sends every call's RTP.
+    pub clock: MediaClock,
     pub dialogs: Arc<DialogLayer>,
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
@@ -95,6 +99,7 @@ impl SipServer {
         let (lo, hi) = settings.rtp_ports;
         let shared = Arc::new(Shared {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
+            clock: MediaClock::start_per_core(settings.clock_priority)?,
             settings,
             live,
             log,
@@ -161,7 +166,10 @@ async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
                 )
                 .await;
         }
-        Method::Invite => on_invite(shared, tx).await,
+        // Each INVITE in its own task: one slow call set-up never holds up the next request.
+        Method::Invite => {
+            tokio::spawn(on_invite(Arc::clone(shared), tx));
+        }
         Method::Bye | Method::Info => {
             let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
         }
@@ -192,13 +200,15 @@ async fn busy(tx: Transaction, record: CallRecord, log: &CallLog) {
     reject(tx, StatusCode::ServiceUnavailable, vec![Header::RetryAfter("5".into())], record, log).await
 }
 
-async fn on_invite(shared: &Arc<Shared>, tx: Transaction) {
+async fn on_invite(shared: Arc<Shared>, mut tx: Transaction) {
+    // 100 Trying before any other work, so the caller stops retransmitting (RFC 3261 17.2.1).
+    let _ = tx.send_trying().await;
     let req = &tx.original;
     let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
     let dialled = uri_user(&req.uri);
     let caller = req.from_header().and_then(|f| f.uri()).map(|u| uri_user(&u)).unwrap_or_default();
     let span = tracing::info_span!("call", call_id = %call_id);
-    on_new_call(shared, tx, call_id, dialled, caller).instrument(span).await
+    on_new_call(&shared, tx, call_id, dialled, caller).instrument(span).await
 }
 
 async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dialled: String, caller: String) {
