@@ -2,6 +2,7 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+pub mod acd;
 pub mod calendar;
 pub mod calls;
 pub mod cases;

@@ -1,0 +1,148 @@
+//! What goes into the distribution ([`Event`]), what comes out ([`Action`]), and the queue
+//! events it records ([`QueueEvent`]).
+
+use super::operator::OperatorState;
+use super::rules::Route;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Something that happened, told to the distribution by its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A caller joins a section's queue. `arrived` orders the queue: a call that was already
+    /// waiting elsewhere (a transfer) keeps its first arrival.
+    Enqueue {
+        call: String,
+        section: String,
+        arrived: Instant,
+    },
+    /// The caller hung up (waiting, being offered or connected).
+    CallerHangup {
+        call: String,
+    },
+    /// A key from a waiting caller (the section's leave key takes them out).
+    Key {
+        call: String,
+        key: char,
+    },
+    /// The announcement started by [`Action::Announce`] has finished playing.
+    AnnouncementDone {
+        call: String,
+    },
+    /// The operator's phone answered the offered call: the two are connected.
+    OfferAnswered {
+        call: String,
+    },
+    /// The offer failed (busy, declined, unreachable...): the operator is paused with `reason`.
+    OfferFailed {
+        call: String,
+        reason: String,
+    },
+    /// The operator (or their phone) ended a connected call.
+    OperatorHangup {
+        call: String,
+    },
+    /// An operator sends their connected caller to another section or a tree node.
+    Transfer {
+        call: String,
+        to: Route,
+    },
+    /// Log in to the given sections (`None`: all the operator's sections).
+    Login {
+        operator: String,
+        sections: Option<Vec<String>>,
+    },
+    Logout {
+        operator: String,
+    },
+    /// Pause with a reason; during a call or wrap-up, the pause starts when it ends.
+    Pause {
+        operator: String,
+        reason: String,
+    },
+    /// Back to available (from paused, or ending wrap-up early).
+    Ready {
+        operator: String,
+    },
+    /// The operator's phone registered (true) or its registration ended (false).
+    Reachable {
+        operator: String,
+        reachable: bool,
+    },
+    /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
+    Tick,
+}
+
+/// What the host must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Ring the operator's phone with this call.
+    Offer { call: String, operator: String },
+    /// Stop ringing (ring timeout, the caller left).
+    CancelOffer { call: String, operator: String },
+    /// Tell the caller how many callers are ahead (0: they are next), and the estimated wait.
+    Announce { call: String, ahead: usize, wait: Option<Duration> },
+    /// Cut an announcement short: the caller is being connected.
+    StopAnnouncement { call: String },
+    /// The call leaves the queues for the voice portal (a node) or a message and hang-up.
+    Route { call: String, route: Route },
+    /// Persist this queue event.
+    Record(QueueEvent),
+    /// An operator's state changed (to record and show).
+    OperatorChanged { operator: String, state: OperatorState },
+}
+
+/// A queue event, as persisted and shown by `centralino calls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueEvent {
+    pub call: String,
+    pub section: String,
+    #[serde(flatten)]
+    pub kind: QueueEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum QueueEventKind {
+    Entered { ahead: usize },
+    Announced { ahead: usize, wait_s: Option<u64> },
+    Offered { operator: String },
+    NotAnswered { operator: String, reason: String },
+    Answered { operator: String, wait_ms: u64 },
+    Abandoned { wait_ms: u64 },
+    TimedOut { wait_ms: u64, to: String },
+    Overflowed { reason: &'static str, to: String },
+    Left { key: char, to: String },
+    Transferred { operator: String, to: String },
+    Ended { operator: String, talk_ms: u64 },
+}
+
+/// A command the distribution refuses, with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcdError {
+    #[error("unknown operator {0:?}")]
+    UnknownOperator(String),
+    #[error("unknown section {0:?}")]
+    UnknownSection(String),
+    #[error("no call {0:?} in the queues")]
+    UnknownCall(String),
+    #[error("operator {operator:?} does not serve section {section:?}")]
+    NotSkilled { operator: String, section: String },
+    #[error("call {0:?} is not connected to an operator")]
+    NotConnected(String),
+    #[error("call {0:?} is already queued")]
+    AlreadyQueued(String),
+    #[error("operator {0:?} is logged out")]
+    LoggedOut(String),
+    #[error("operator {0:?} has a call ringing or in progress")]
+    Busy(String),
+}
+
+/// Display form of a route in records: `section:<id>`, `node:<id>`, `message:<prompt>`.
+pub fn route_name(route: &Route) -> String {
+    match route {
+        Route::Section(s) => format!("section:{s}"),
+        Route::Node(n) => format!("node:{n}"),
+        Route::Message(m) => format!("message:{m}"),
+    }
+}

@@ -1,0 +1,62 @@
+//! Per-section figures: waiting now, longest wait, answered, abandoned, service level, and the
+//! operators of the section by state.
+
+use super::machine::Acd;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// One section's figures at an instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SectionStats {
+    pub section: String,
+    pub waiting: usize,
+    pub longest_wait_s: u64,
+    pub entered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub timed_out: u64,
+    pub overflowed: u64,
+    /// Answered within the section's threshold.
+    pub answered_in_time: u64,
+    /// `answered_in_time / (answered + abandoned)`, in percent; `None` before any call ended
+    /// its wait.
+    pub service_level_pct: Option<f64>,
+    /// Operators logged in to the section, by state name.
+    pub operators: BTreeMap<&'static str, usize>,
+}
+
+impl Acd {
+    /// Figures of every section at `now`.
+    pub fn stats(&self, now: Instant) -> Vec<SectionStats> {
+        self.counters
+            .iter()
+            .map(|(section, c)| {
+                let queue = self.queue(section);
+                let longest = queue
+                    .iter()
+                    .map(|call| now.saturating_duration_since(self.waiting[call].entered).as_secs())
+                    .max()
+                    .unwrap_or(0);
+                let mut operators = BTreeMap::new();
+                for op in self.operators.values().filter(|o| o.logged_in() && o.serving.contains(section)) {
+                    *operators.entry(op.state.name()).or_insert(0) += 1;
+                }
+                let ended = c.answered + c.abandoned;
+                SectionStats {
+                    section: section.clone(),
+                    waiting: queue.len(),
+                    longest_wait_s: longest,
+                    entered: c.entered,
+                    answered: c.answered,
+                    abandoned: c.abandoned,
+                    timed_out: c.timed_out,
+                    overflowed: c.overflowed,
+                    answered_in_time: c.answered_in_time,
+                    service_level_pct: (ended > 0).then(|| 100.0 * c.answered_in_time as f64 / ended as f64),
+                    operators,
+                }
+            })
+            .collect()
+    }
+}
