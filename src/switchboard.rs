@@ -101,6 +101,7 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
             all_files.iter().chain(files.iter()).map(|p| ivr::load::tree_name(p)).collect();
         names.extend(trees.iter().map(|t| t.name.clone()));
         diags.extend(config::check_tree_names(&paths.config, text, c, &names));
+        diags.extend(config::check_queue_routes(&paths.config, text, c, &trees));
     }
     // Prompts are shared through sounds/: compare with the trees not being checked too,
     // reporting clashes on the files being checked.

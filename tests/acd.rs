@@ -650,3 +650,27 @@ fn random_event_sequences_keep_the_invariants() {
         assert!(seen.get(kind).copied().unwrap_or(0) >= 20, "{kind}: {seen:?}");
     }
 }
+
+/// The shipped configuration's `[queue]` defaults and per-section settings become the rules.
+#[test]
+fn shipped_configuration_gives_each_section_its_rules() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/centralino.toml");
+    let config = centralino::config::load(&path).expect("the shipped configuration loads");
+    let rules = config.section_rules();
+    let pensions = &rules["pensions"];
+    assert_eq!(pensions.max_queue, Some(300));
+    assert_eq!(pensions.when_full, Some(Route::Section(s("general"))));
+    assert_eq!(pensions.leave, Some(('9', Route::Node(s("pensions_menu")))));
+    assert_eq!(pensions.max_wait, Some(secs(1200.0)), "from [queue]");
+    assert_eq!(pensions.after_max_wait, Some(Route::Message(s("queue_timeout"))));
+    assert_eq!(pensions.when_no_operators, Some(Route::Node(s("operator_closed"))));
+    assert_eq!((pensions.ring_timeout, pensions.wrap_up), (secs(15.0), secs(10.0)));
+    assert!(pensions.announce_wait);
+    assert_eq!(rules["general"].max_queue, None);
+    assert_eq!(rules["general"].leave, None);
+    let skills = config.operator_skills();
+    assert_eq!(skills["mrossi"], [s("pensions"), s("general")]);
+    // The distribution accepts them as they are.
+    let acd = Acd::new(rules, skills);
+    acd.check_invariants().unwrap();
+}

@@ -549,6 +549,55 @@ const DEFAULT_TREE_TYPO: Edit = Edit {
     help: "did you mean `centralino-unico-nazionale`?",
 };
 
+const QUEUE_UNKNOWN_NODE: Edit = Edit {
+    old: "leave_to = { node = \"pensions_menu\" }",
+    new: "leave_to = { node = ‸\"pension_menu\" }",
+    message: "error: section `pensions`: unknown node `pension_menu` in tree `centralino-unico-nazionale`",
+    help: "did you mean `pensions_menu`?",
+};
+
+const QUEUE_UNKNOWN_MESSAGE: Edit = Edit {
+    old: "after_max_wait = { message = \"queue_timeout\" }",
+    new: "after_max_wait = { message = ‸\"queue_timeot\" }",
+    message: "error: [queue]: unknown prompt `queue_timeot` in tree `centralino-unico-nazionale`",
+    help: "did you mean `queue_timeout`?",
+};
+
+const QUEUE_UNKNOWN_SECTION: Edit = Edit {
+    old: "when_full = { section = \"general\" }",
+    new: "when_full = { section = ‸\"genral\" }",
+    message: "error: unknown section `genral`",
+    help: "did you mean `general`?",
+};
+
+const QUEUE_LIMIT_WITHOUT_ROUTE: Edit = Edit {
+    old: "max_queue = 300\nwhen_full = { section = \"general\" }",
+    new: "max_queue = ‸300",
+    message: "error: section `pensions`: max_queue is set but when_full is not",
+    help: "say where callers go then: when_full = { section = \"...\" }, { node = \"...\" } or { message = \"...\" }",
+};
+
+const QUEUE_TWO_TARGETS: Edit = Edit {
+    old: "when_no_operators = { node = \"operator_closed\" }",
+    new: "when_no_operators = { section = ‸\"general\", node = \"operator_closed\" }",
+    message: "error: [queue]: a queue route names 2 targets",
+    help: "give exactly one of section, node or message",
+};
+
+const QUEUE_BAD_LEAVE_KEY: Edit = Edit {
+    old: "leave_key = \"9\"                    # back to the section's self-service menu\nleave_to = { node = \"contributors_menu\" }",
+    new: "leave_key = ‸\"x\"\nleave_to = { node = \"contributors_menu\" }",
+    message: "error: section `contributors`: leave_key `x` is not a phone key",
+    help: "use one of 0-9, * or #",
+};
+
+const QUEUE_ROUTES_TO_ITSELF: Edit = Edit {
+    old: "leave_to = { node = \"online_services_menu\" }",
+    new: "leave_to = { section = ‸\"online_services\" }",
+    message: "error: section `online_services` routes its callers to itself",
+    help: "name another section, a node or a message",
+};
+
 /// One test per broken configuration: `name => [edits]`.
 macro_rules! broken_config {
     ($($name:ident => [$($edit:expr),+ $(,)?];)*) => {
@@ -572,6 +621,12 @@ broken_config! {
     config_toml_unclosed_table => [TOML_UNCLOSED_TABLE];
     config_default_tree_missing => [DEFAULT_TREE_MISSING];
     config_default_tree_typo => [DEFAULT_TREE_TYPO];
+    config_queue_unknown_node => [QUEUE_UNKNOWN_NODE];
+    config_queue_unknown_section => [QUEUE_UNKNOWN_SECTION];
+    config_queue_limit_without_route => [QUEUE_LIMIT_WITHOUT_ROUTE];
+    config_queue_two_targets => [QUEUE_TWO_TARGETS];
+    config_queue_bad_leave_key => [QUEUE_BAD_LEAVE_KEY];
+    config_queue_routes_to_itself => [QUEUE_ROUTES_TO_ITSELF];
     config_many_mistakes_are_reported_at_once => [
         OPERATOR_UNKNOWN_SECTION,
         NUMBER_NOT_E164,
@@ -579,6 +634,19 @@ broken_config! {
         AGENCY_SLOT_ZERO,
         OVERLAPPING_OFFICE_HOURS,
     ];
+}
+
+/// The misspelt message also leaves the real prompt unplayed: the tree check says so.
+#[test]
+fn config_queue_unknown_message() {
+    let edits = [QUEUE_UNKNOWN_MESSAGE];
+    let (run, path, _dir) = check_config(&edits, &[]);
+    let mut expected = expected_config_lines(&edits, &path);
+    let tree = "ivr-trees/centralino-unico-nazionale.yaml";
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(tree)).unwrap();
+    let line = text.lines().position(|l| l == "  queue_timeout:").expect("the prompt is in the tree") + 1;
+    expected.push(format!("{tree}:{line}:3: warning: prompt `queue_timeout` is never played"));
+    assert_diagnostics(&run, &expected);
 }
 
 #[test]

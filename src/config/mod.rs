@@ -5,10 +5,12 @@
 pub mod credentials;
 mod model;
 pub mod numbers;
+mod queues;
 mod validate;
 
 pub use model::*;
-pub use validate::check_tree_names;
+pub use queues::{QueueSettings, RouteConfig};
+pub use validate::{check_queue_routes, check_tree_names};
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use std::path::Path;

@@ -19,6 +19,9 @@ pub struct Config {
     pub general_section: Spanned<String>,
     pub sip: SipConfig,
     pub rtp: RtpConfig,
+    /// Queue defaults for every section.
+    #[serde(default)]
+    pub queue: super::queues::QueueSettings,
     pub regions: BTreeMap<Spanned<String>, Region>,
     pub provinces: BTreeMap<Spanned<String>, Province>,
     pub numbers: Vec<CalledNumber>,
@@ -127,6 +130,9 @@ pub struct Section {
     pub tree: Spanned<String>,
     /// The regional centre section a ticket opened from this section defaults to.
     pub ticket_section: Option<TicketSection>,
+    /// Queue rules of this section (over `[queue]`).
+    #[serde(default)]
+    pub queue: super::queues::QueueSettings,
 }
 
 /// A contact-center operator. The password is never stored: only digest hashes (HA1).

@@ -3,6 +3,7 @@
 use super::credentials::is_hex_hash;
 use super::model::*;
 use super::numbers::{is_e164, normalize_number};
+use super::queues::{QueueSettings, RouteConfig};
 use crate::calendar::WeeklyHours;
 use crate::diag::{Diagnostic, Diagnostics, Pos, did_you_mean};
 use std::collections::{BTreeMap, HashSet};
@@ -189,7 +190,190 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
             );
         }
     }
+    k.queue_settings("[queue]", None, &c.queue, c);
+    for (id, section) in &c.sections {
+        k.queue_settings(&format!("section `{}`", id.get_ref()), Some(id), &section.queue, c);
+    }
     k.out
+}
+
+impl Checker<'_> {
+    /// Limits come with their route, routes name one existing target, the leave key is a key.
+    fn queue_settings(&mut self, what: &str, section: Option<&Spanned<String>>, q: &QueueSettings, c: &Config) {
+        // A section takes what it does not set from [queue]; a limit needs its route and back.
+        let d = &c.queue;
+        let inherit = section.is_some();
+        let pairs = [
+            (
+                "max_queue",
+                q.max_queue.as_ref(),
+                d.max_queue.as_ref(),
+                "when_full",
+                q.when_full.as_ref(),
+                d.when_full.as_ref(),
+            ),
+            (
+                "max_wait_seconds",
+                q.max_wait_seconds.as_ref(),
+                d.max_wait_seconds.as_ref(),
+                "after_max_wait",
+                q.after_max_wait.as_ref(),
+                d.after_max_wait.as_ref(),
+            ),
+        ];
+        for (limit, own_limit, default_limit, route, own_route, default_route) in pairs {
+            let has_limit = own_limit.is_some() || (inherit && default_limit.is_some());
+            let has_route = own_route.is_some() || (inherit && default_route.is_some());
+            match (own_limit, own_route.and_then(RouteConfig::first)) {
+                (Some(v), _) if !has_route => self.error(
+                    v,
+                    format!("{what}: {limit} is set but {route} is not"),
+                    format!("say where callers go then: {route} = {{ section = \"...\" }}, {{ node = \"...\" }} or {{ message = \"...\" }}"),
+                ),
+                (_, Some(at)) if !has_limit => {
+                    self.error(at, format!("{what}: {route} is set but {limit} is not"), format!("set {limit}, or remove {route}"))
+                }
+                _ => {}
+            }
+        }
+        if let Some(m) = &q.max_queue
+            && *m.get_ref() == 0
+        {
+            self.error(
+                m,
+                format!("{what}: max_queue is 0"),
+                "allow at least one waiting caller, or route callers elsewhere with when_no_operators",
+            );
+        }
+        match (&q.leave_key, &q.leave_to) {
+            (Some(k), None) => self.error(
+                k,
+                format!("{what}: leave_key without leave_to"),
+                "say where the key takes the caller: leave_to = { node = \"...\" }",
+            ),
+            (Some(k), Some(_))
+                if !matches!(
+                    k.get_ref().as_str(),
+                    "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#"
+                ) =>
+            {
+                self.error(
+                    k,
+                    format!("{what}: leave_key `{}` is not a phone key", k.get_ref()),
+                    "use one of 0-9, * or #",
+                )
+            }
+            (None, Some(r)) => {
+                if let Some(at) = r.first() {
+                    self.error(at, format!("{what}: leave_to without leave_key"), "set leave_key, e.g. \"9\"")
+                }
+            }
+            _ => {}
+        }
+        if section.is_none()
+            && let Some(k) = &q.leave_key
+        {
+            self.error(
+                k,
+                "leave_key belongs to a section, not to [queue]".into(),
+                "move it under [sections.<id>.queue]",
+            );
+        }
+        let routes = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
+        for r in routes.into_iter().flatten() {
+            let given = [&r.section, &r.node, &r.message].iter().filter(|t| t.is_some()).count();
+            let Some(at) = r.first() else {
+                if let Some(id) = section {
+                    self.error(
+                        id,
+                        format!("{what}: a queue route names no target"),
+                        "write { section = \"...\" }, { node = \"...\" } or { message = \"...\" }",
+                    );
+                }
+                continue;
+            };
+            if given > 1 {
+                self.error(
+                    at,
+                    format!("{what}: a queue route names {given} targets"),
+                    "give exactly one of section, node or message",
+                );
+                continue;
+            }
+            if let Some(target) = &r.section {
+                self.reference("section", "sections", target, &c.sections);
+                if section.is_some_and(|id| id.get_ref() == target.get_ref()) {
+                    self.error(
+                        target,
+                        format!("{what} routes its callers to itself"),
+                        "name another section, a node or a message",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Node and message routes of the queues: nodes of the section's tree, prompts of that tree.
+/// `[queue]`'s routes are checked once against each tree of a section.
+pub fn check_queue_routes(
+    path: &Path,
+    text: &str,
+    c: &Config,
+    trees: &[std::sync::Arc<crate::ivr::Tree>],
+) -> Diagnostics {
+    let mut k = Checker { path, text, out: Diagnostics::default() };
+    let tree_of = |section: &Section| trees.iter().find(|t| &t.name == section.tree.get_ref());
+    for (id, section) in &c.sections {
+        let Some(tree) = tree_of(section) else { continue };
+        let q = &section.queue;
+        let own = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
+        k.route_targets(&format!("section `{}`", id.get_ref()), own.into_iter().flatten(), tree);
+    }
+    let mut seen = HashSet::new();
+    for tree in c.sections.values().filter_map(tree_of) {
+        if seen.insert(&tree.name) {
+            let d = &c.queue;
+            k.route_targets(
+                "[queue]",
+                [&d.when_full, &d.after_max_wait, &d.when_no_operators].into_iter().flatten(),
+                tree,
+            );
+        }
+    }
+    k.out
+}
+
+impl Checker<'_> {
+    fn route_targets<'r>(
+        &mut self,
+        what: &str,
+        routes: impl Iterator<Item = &'r RouteConfig>,
+        tree: &crate::ivr::Tree,
+    ) {
+        for r in routes {
+            if let Some(node) = &r.node
+                && !tree.def.nodes.contains_key(node.get_ref().as_str())
+            {
+                let hint =
+                    did_you_mean(node.get_ref(), tree.def.nodes.keys().map(|k| k.as_str())).unwrap_or_else(|| {
+                        format!("name a node of ivr-trees/{}.yaml (and list it under entry_points)", tree.name)
+                    });
+                self.error(node, format!("{what}: unknown node `{}` in tree `{}`", node.get_ref(), tree.name), hint);
+            }
+            if let Some(prompt) = &r.message
+                && !tree.def.prompts.contains_key(prompt.get_ref().as_str())
+            {
+                let hint = did_you_mean(prompt.get_ref(), tree.def.prompts.keys().map(|k| k.as_str()))
+                    .unwrap_or_else(|| format!("define it under prompts: in ivr-trees/{}.yaml", tree.name));
+                self.error(
+                    prompt,
+                    format!("{what}: unknown prompt `{}` in tree `{}`", prompt.get_ref(), tree.name),
+                    hint,
+                );
+            }
+        }
+    }
 }
 
 /// Check that every tree the configuration names exists among `trees`.

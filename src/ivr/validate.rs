@@ -388,7 +388,18 @@ fn check_prompts(k: &mut Checker) {
             );
             continue;
         }
-        if !used.contains_key(name.value.as_str()) {
+        // Prompts the configuration's queues play (`{ message = ... }` routes) are used too;
+        // without a configuration that cannot be known, so nothing is said.
+        let by_queue = k.ctx.config.is_none_or(|c| {
+            c.sections.values().filter(|s| s.tree.get_ref() == &k.tree.name).any(|s| {
+                [&s.queue.when_full, &s.queue.after_max_wait, &s.queue.when_no_operators, &s.queue.leave_to]
+                    .into_iter()
+                    .chain([&c.queue.when_full, &c.queue.after_max_wait, &c.queue.when_no_operators])
+                    .flatten()
+                    .any(|r| r.message.as_ref().is_some_and(|m| m.get_ref() == &name.value))
+            })
+        });
+        if !used.contains_key(name.value.as_str()) && !by_queue {
             k.warning(name.pos, format!("prompt `{}` is never played", name.value), "remove it, or use it in a node");
             continue;
         }
