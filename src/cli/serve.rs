@@ -1,6 +1,7 @@
 use centralino::calls::CallLog;
 use centralino::live::{Live, Loaded};
 use centralino::media::clock::ClockPriority;
+use centralino::sip::digest::Algorithm;
 use centralino::sip::server::{SipServer, SipSettings};
 use centralino::switchboard::Paths;
 use std::net::SocketAddr;
@@ -79,6 +80,8 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
         max_hold: Duration::from_secs(c.rtp.max_hold_seconds.into()),
         clock_priority: args.clock_priority.unwrap_or(c.rtp.clock_priority),
+        realm: c.sip.realm.clone(),
+        digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
     info!(

@@ -4,7 +4,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 /// Lowercase hex of a digest.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

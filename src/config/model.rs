@@ -48,6 +48,13 @@ pub struct SipConfig {
     /// Milliseconds between 180 Ringing and the answer (callers hear a short ring).
     #[serde(default)]
     pub answer_delay_ms: u32,
+    /// Digest algorithms offered to operators' phones, in order of preference (RFC 8760).
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Spanned<Vec<String>>,
+}
+
+fn default_digest_algorithms() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec!["SHA-256".into(), "MD5".into()])
 }
 
 fn yes() -> bool {

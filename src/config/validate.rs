@@ -190,6 +190,17 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
             );
         }
     }
+    let algorithms = c.sip.digest_algorithms.get_ref();
+    let unknown = algorithms.iter().find(|a| crate::sip::digest::Algorithm::parse(a).is_none());
+    if let Some(a) = unknown {
+        k.error(&c.sip.digest_algorithms, format!("unknown digest algorithm `{a}`"), "use \"SHA-256\" and/or \"MD5\"");
+    } else if algorithms.is_empty() {
+        k.error(
+            &c.sip.digest_algorithms,
+            "no digest algorithm".into(),
+            "list \"SHA-256\", \"MD5\" or both, in order of preference",
+        );
+    }
     k.queue_settings("[queue]", None, &c.queue, c);
     for (id, section) in &c.sections {
         k.queue_settings(&format!("section `{}`", id.get_ref()), Some(id), &section.queue, c);

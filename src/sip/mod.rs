@@ -3,6 +3,9 @@
 //! signalling side of one answered call.
 
 pub mod call_leg;
+pub mod digest;
 pub mod guard;
 pub mod intake;
+pub mod register;
+pub mod registrar;
 pub mod server;

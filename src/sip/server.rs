@@ -4,6 +4,7 @@
 
 use super::call_leg::{self, Leg};
 use super::guard::GuardedSocket;
+use super::registrar::Registrar;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::live::Live;
 use crate::media::clock::{ClockPriority, MediaClock};
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
 /// Methods we answer (Allow header).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
 /// Codecs we accept, in our order of preference (the offer's order decides among them).
 pub const CODECS: &[Law] = &[Law::Pcmu, Law::Pcma];
 
@@ -43,6 +44,10 @@ pub struct SipSettings {
     pub media_timeout: Duration,
     pub max_hold: Duration,
     pub clock_priority: ClockPriority,
+    /// Digest realm of the registrar (the operators' HA1 hashes depend on it).
+    pub realm: String,
+    /// Digest algorithms offered, in order of preference.
+    pub digest_algorithms: Vec<super::digest::Algorithm>,
 }
 
 /// What every call leg shares.
@@ -53,6 +58,8 @@ pub struct Shared {
     pub ports: PortPool,
     /// Sends every call's RTP.
     pub clock: MediaClock,
+    /// Operators' phones.
+    pub registrar: Arc<std::sync::Mutex<Registrar>>,
     pub dialogs: Arc<DialogLayer>,
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
@@ -100,6 +107,7 @@ impl SipServer {
         let shared = Arc::new(Shared {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
             clock: MediaClock::start_per_core(settings.clock_priority)?,
+            registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
             settings,
             live,
             log,
@@ -113,6 +121,7 @@ impl SipServer {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
+        super::register::spawn_sweeper(Arc::clone(&shared.registrar), cancel.child_token());
         let dispatch = Arc::clone(&shared);
         tokio::spawn(async move {
             // The endpoint lives as long as this task: it owns the transports.
@@ -169,6 +178,9 @@ async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
         // Each INVITE in its own task: one slow call set-up never holds up the next request.
         Method::Invite => {
             tokio::spawn(on_invite(Arc::clone(shared), tx));
+        }
+        Method::Register => {
+            tokio::spawn(super::register::on_register(Arc::clone(shared), tx));
         }
         Method::Bye | Method::Info => {
             let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;

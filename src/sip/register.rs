@@ -1,0 +1,114 @@
+//! The signalling side of the registrar: a REGISTER transaction in, the pure [`Registrar`]'s
+//! reply out (after its delay, for an address that keeps failing), and the sweep that expires
+//! bindings.
+
+use super::registrar::{Hashes, Register, Registrar, parse_contact};
+use super::server::Shared;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, StatusCode, ToTypedHeader, Transport};
+use rsipstack::transaction::Transaction;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tracing::{info, warn};
+
+/// Where a request came from: the connection's peer (TCP), else the top Via's `received` and
+/// `rport` that the transport layer wrote (UDP).
+fn source_of(tx: &Transaction) -> Option<SocketAddr> {
+    if let Some(a) = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(|a| a.get_socketaddr().ok()) {
+        return Some(a);
+    }
+    let via = tx.original.via_header().ok()?.typed().ok()?;
+    let ip = via.received()?.ok()?;
+    let port = via.rport().flatten().or(via.sent_by().port.map(|p| p.into())).unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Answer one REGISTER.
+pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
+    let req = &tx.original;
+    let value = |pick: fn(&Header) -> Option<String>| req.headers.iter().find_map(pick);
+    let to_user =
+        req.to_header().ok().and_then(|t| t.uri().ok()).and_then(|u| u.auth.map(|a| a.user)).unwrap_or_default();
+    let authorization = value(|h| match h {
+        Header::Authorization(a) => Some(a.value().to_string()),
+        _ => None,
+    });
+    let contact = value(|h| match h {
+        Header::Contact(c) => Some(c.value().to_string()),
+        _ => None,
+    });
+    let expires = value(|h| match h {
+        Header::Expires(e) => Some(e.value().trim().to_string()),
+        _ => None,
+    })
+    .and_then(|e| e.parse().ok());
+    let transport = match tx.connection.as_ref().map(|c| c.transport()) {
+        Some(Transport::Tcp) => "tcp",
+        _ => "udp",
+    };
+    let source = source_of(&tx).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let register = Register {
+        to_user: &to_user,
+        authorization: authorization.as_deref(),
+        contact: contact.as_deref().and_then(parse_contact),
+        expires,
+        source,
+        transport,
+    };
+    let loaded = shared.live.current();
+    let config = &loaded.switchboard.config;
+    let hashes = |user: &str| {
+        config
+            .operators
+            .iter()
+            .find(|o| o.username.get_ref() == user)
+            .map(|o| Hashes { md5: o.ha1_md5.get_ref().clone(), sha256: o.ha1_sha256.get_ref().clone() })
+    };
+    let reply =
+        shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).register(&register, hashes, SystemTime::now());
+    match reply.status {
+        200 => {}
+        401 if reply.reason == "challenge" => {}
+        _ => warn!(%source, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER refused"),
+    }
+    if let Some((user, up)) = &reply.change {
+        let b = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).binding(user).cloned();
+        match (up, b) {
+            (true, Some(b)) => info!(operator = %user, contact = %b.contact, %source, "operator phone registered"),
+            _ => info!(operator = %user, "operator phone unregistered"),
+        }
+    }
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let headers: Vec<Header> = reply
+        .headers
+        .into_iter()
+        .map(|(name, v)| match name {
+            "WWW-Authenticate" => Header::WwwAuthenticate(v.into()),
+            "Contact" => Header::Contact(v.into()),
+            "Min-Expires" => Header::MinExpires(v.into()),
+            other => Header::Other(other.to_string(), v),
+        })
+        .collect();
+    let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
+}
+
+/// Expire bindings every few seconds, logging the operators whose phones went away.
+pub fn spawn_sweeper(registrar: Arc<std::sync::Mutex<Registrar>>, cancel: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    let gone = registrar.lock().unwrap_or_else(|e| e.into_inner()).expire(SystemTime::now());
+                    for user in gone {
+                        info!(operator = %user, "operator phone registration expired");
+                    }
+                }
+            }
+        }
+    });
+}

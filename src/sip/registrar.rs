@@ -1,0 +1,423 @@
+//! The registrar for operators' phones (RFC 3261 section 10): REGISTER challenged with digest
+//! authentication against the configured HA1 hashes, one binding per operator that expires
+//! unless refreshed, and slower answers for an address that keeps failing. Pure: the host
+//! passes the request's parts, the operators' hashes and the time, and sends the [`Reply`].
+
+use super::digest::{self, Algorithm, NonceCheck, Nonces};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+/// Registrations shorter than this are refused with 423 (RFC 3261 section 10.3 step 7).
+pub const MIN_EXPIRES: u32 = 60;
+/// Longest registration granted; longer requests are shortened.
+pub const MAX_EXPIRES: u32 = 3600;
+/// Failures from one address within [`FAILURE_WINDOW`] before answers are delayed.
+const FREE_FAILURES: u32 = 3;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+const MAX_DELAY: Duration = Duration::from_secs(16);
+/// How long a nonce may be used.
+const NONCE_LIFETIME: Duration = Duration::from_secs(300);
+
+/// An operator's stored digest hashes.
+#[derive(Debug, Clone)]
+pub struct Hashes {
+    pub md5: String,
+    pub sha256: String,
+}
+
+/// The Contact of a REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactField {
+    /// `Contact: *` (with `Expires: 0`): remove every binding.
+    Star,
+    /// A phone's address, with its `expires` parameter if any.
+    Uri { uri: String, expires: Option<u32> },
+}
+
+/// What the registrar needs of a REGISTER.
+#[derive(Debug, Clone)]
+pub struct Register<'a> {
+    /// The user part of the To URI: the address being registered.
+    pub to_user: &'a str,
+    pub authorization: Option<&'a str>,
+    pub contact: Option<ContactField>,
+    pub expires: Option<u32>,
+    pub source: SocketAddr,
+    /// `udp` or `tcp`.
+    pub transport: &'a str,
+}
+
+/// An operator's phone, where calls for them go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub contact: String,
+    pub expires_at: SystemTime,
+    pub source: SocketAddr,
+    pub transport: String,
+}
+
+/// The answer to a REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// Extra headers, `(name, value)`.
+    pub headers: Vec<(&'static str, String)>,
+    /// Answer only after this long (an address that keeps failing).
+    pub delay: Duration,
+    /// The operator whose binding appeared (true) or went (false).
+    pub change: Option<(String, bool)>,
+    /// For the log: why, when refused.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since: SystemTime,
+}
+
+/// Bindings, nonces and failure counts.
+#[derive(Debug)]
+pub struct Registrar {
+    realm: String,
+    /// Offered in this order; answers with another algorithm are refused.
+    algorithms: Vec<Algorithm>,
+    nonces: Nonces,
+    bindings: HashMap<String, Binding>,
+    failures: HashMap<IpAddr, Failures>,
+}
+
+impl Registrar {
+    pub fn new(realm: &str, algorithms: &[Algorithm]) -> Self {
+        Self {
+            realm: realm.to_string(),
+            algorithms: algorithms.to_vec(),
+            nonces: Nonces::new(NONCE_LIFETIME),
+            bindings: HashMap::new(),
+            failures: HashMap::new(),
+        }
+    }
+
+    pub fn binding(&self, user: &str) -> Option<&Binding> {
+        self.bindings.get(user)
+    }
+
+    pub fn bindings(&self) -> impl Iterator<Item = (&String, &Binding)> {
+        self.bindings.iter()
+    }
+
+    /// Handle a REGISTER; `hashes` looks an operator up by user name.
+    pub fn register(&mut self, req: &Register, hashes: impl Fn(&str) -> Option<Hashes>, now: SystemTime) -> Reply {
+        let delay = self.delay_for(req.source.ip(), now);
+        let reply = |status, headers, reason| Reply { status, headers, delay, change: None, reason };
+        let Some(auth) = req.authorization else {
+            return reply(401, self.challenge(false, now), "challenge");
+        };
+        let Some(creds) = digest::parse_authorization(auth) else {
+            return reply(400, vec![], "malformed Authorization");
+        };
+        if creds.realm != self.realm || !self.algorithms.contains(&creds.algorithm) {
+            return reply(401, self.challenge(false, now), "another realm or algorithm");
+        }
+        let known = hashes(&creds.username);
+        let ha1 = known.as_ref().map(|h| match creds.algorithm {
+            Algorithm::Md5 => h.md5.clone(),
+            Algorithm::Sha256 => h.sha256.clone(),
+        });
+        let right = ha1.as_ref().is_some_and(|ha1| {
+            let expected = digest::expected_response(ha1, "REGISTER", &creds);
+            expected.len() == creds.response.len()
+                && expected.bytes().zip(creds.response.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+        });
+        match self.nonces.check(&creds.nonce, creds.nc, now) {
+            NonceCheck::Fresh => {}
+            // Stale with the right password: challenge again and say so, the phone retries at once.
+            NonceCheck::Stale if right => return reply(401, self.challenge(true, now), "stale nonce"),
+            NonceCheck::Stale | NonceCheck::Invalid => {
+                self.fail(req.source.ip(), now);
+                return reply(401, self.challenge(false, now), "unknown or replayed nonce");
+            }
+        }
+        if !right {
+            self.fail(req.source.ip(), now);
+            let reason = if known.is_none() { "unknown user" } else { "wrong password" };
+            return reply(403, vec![], reason);
+        }
+        if creds.username != req.to_user {
+            self.fail(req.source.ip(), now);
+            return reply(403, vec![], "registering another user's address");
+        }
+        self.failures.remove(&req.source.ip());
+        self.bind(&creds.username, req, now, delay)
+    }
+
+    /// An authenticated REGISTER: query, add, refresh or remove the binding.
+    fn bind(&mut self, user: &str, req: &Register, now: SystemTime, delay: Duration) -> Reply {
+        let mut reply = Reply { status: 200, headers: vec![], delay, change: None, reason: "" };
+        match &req.contact {
+            None => {}
+            Some(ContactField::Star) => {
+                if req.expires != Some(0) {
+                    return Reply { status: 400, reason: "Contact: * without Expires: 0", ..reply };
+                }
+                if self.bindings.remove(user).is_some() {
+                    reply.change = Some((user.to_string(), false));
+                }
+            }
+            Some(ContactField::Uri { uri, expires }) => {
+                let asked = expires.or(req.expires).unwrap_or(MAX_EXPIRES);
+                if asked == 0 {
+                    if self.bindings.get(user).is_some_and(|b| &b.contact == uri)
+                        && self.bindings.remove(user).is_some()
+                    {
+                        reply.change = Some((user.to_string(), false));
+                    }
+                } else if asked < MIN_EXPIRES {
+                    let headers = vec![("Min-Expires", MIN_EXPIRES.to_string())];
+                    return Reply { status: 423, headers, reason: "interval too brief", ..reply };
+                } else {
+                    let granted = asked.min(MAX_EXPIRES);
+                    let binding = Binding {
+                        contact: uri.clone(),
+                        expires_at: now + Duration::from_secs(granted.into()),
+                        source: req.source,
+                        transport: req.transport.to_string(),
+                    };
+                    let new = self.bindings.insert(user.to_string(), binding).is_none();
+                    if new {
+                        reply.change = Some((user.to_string(), true));
+                    }
+                }
+            }
+        }
+        if let Some(b) = self.bindings.get(user) {
+            let left = b.expires_at.duration_since(now).unwrap_or_default().as_secs();
+            reply.headers.push(("Contact", format!("<{}>;expires={left}", b.contact)));
+        }
+        reply
+    }
+
+    /// Remove the bindings past their time; returns the operators who lost theirs.
+    pub fn expire(&mut self, now: SystemTime) -> Vec<String> {
+        let gone: Vec<String> =
+            self.bindings.iter().filter(|(_, b)| b.expires_at <= now).map(|(u, _)| u.clone()).collect();
+        for u in &gone {
+            self.bindings.remove(u);
+        }
+        self.nonces.prune(now);
+        self.failures.retain(|_, f| now.duration_since(f.since).unwrap_or_default() < FAILURE_WINDOW);
+        gone
+    }
+
+    fn challenge(&self, stale: bool, now: SystemTime) -> Vec<(&'static str, String)> {
+        let nonce = self.nonces.issue(now);
+        digest::challenges(&self.algorithms, &self.realm, &nonce, stale)
+            .into_iter()
+            .map(|c| ("WWW-Authenticate", c))
+            .collect()
+    }
+
+    fn fail(&mut self, ip: IpAddr, now: SystemTime) {
+        let f = self.failures.entry(ip).or_insert(Failures { count: 0, since: now });
+        if now.duration_since(f.since).unwrap_or_default() >= FAILURE_WINDOW {
+            *f = Failures { count: 0, since: now };
+        }
+        f.count += 1;
+    }
+
+    /// No delay for the first few failures of a minute, then 1 s, 2 s, 4 s... up to 16 s.
+    fn delay_for(&self, ip: IpAddr, now: SystemTime) -> Duration {
+        match self.failures.get(&ip) {
+            Some(f) if f.count >= FREE_FAILURES && now.duration_since(f.since).unwrap_or_default() < FAILURE_WINDOW => {
+                let doublings = (f.count - FREE_FAILURES).min(8);
+                (Duration::from_secs(1) * 2u32.pow(doublings)).min(MAX_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// Parse a Contact header value: `*`, `<uri>;params` (display name allowed) or `uri;params`.
+pub fn parse_contact(value: &str) -> Option<ContactField> {
+    let v = value.trim();
+    if v == "*" {
+        return Some(ContactField::Star);
+    }
+    let (uri, params) = match (v.find('<'), v.find('>')) {
+        (Some(a), Some(b)) if a < b => (&v[a + 1..b], &v[b + 1..]),
+        (None, None) => v.split_once(';').map_or((v, ""), |(u, p)| (u, p)),
+        _ => return None,
+    };
+    if uri.is_empty() {
+        return None;
+    }
+    let expires = params.split(';').find_map(|p| {
+        let (k, val) = p.trim().split_once('=')?;
+        k.trim().eq_ignore_ascii_case("expires").then(|| val.trim().parse().ok())?
+    });
+    Some(ContactField::Uri { uri: uri.trim().to_string(), expires })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::credentials::{ha1_md5, ha1_sha256};
+    use std::time::UNIX_EPOCH;
+
+    const REALM: &str = "centralino.test";
+
+    fn hashes(user: &str) -> Option<Hashes> {
+        (user == "mrossi")
+            .then(|| Hashes { md5: ha1_md5("mrossi", REALM, "secret"), sha256: ha1_sha256("mrossi", REALM, "secret") })
+    }
+
+    fn req<'a>(auth: Option<&'a str>, contact: &str, expires: Option<u32>) -> Register<'a> {
+        Register {
+            to_user: "mrossi",
+            authorization: auth,
+            contact: parse_contact(contact),
+            expires,
+            source: "127.0.0.1:5070".parse().unwrap(),
+            transport: "udp",
+        }
+    }
+
+    /// What a phone sends after a challenge.
+    fn answer(challenge: &str, user: &str, password: &str, alg: Algorithm, nc: u32) -> String {
+        let nonce = challenge.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap();
+        let ha1 = alg.hash(&format!("{user}:{REALM}:{password}"));
+        let creds = digest::Credentials {
+            username: user.into(),
+            realm: REALM.into(),
+            nonce: nonce.into(),
+            uri: "sip:centralino.test".into(),
+            response: String::new(),
+            algorithm: alg,
+            qop: Some("auth".into()),
+            cnonce: Some("0a4f113b".into()),
+            nc: Some(nc),
+        };
+        let response = digest::expected_response(&ha1, "REGISTER", &creds);
+        format!(
+            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:centralino.test\", \
+             response=\"{response}\", algorithm={}, qop=auth, cnonce=\"0a4f113b\", nc={nc:08x}",
+            alg.name()
+        )
+    }
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
+    }
+
+    #[test]
+    fn challenge_then_register_refresh_and_expire() {
+        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+        let contact = "\"Mario\" <sip:mrossi@127.0.0.1:5070;transport=udp>;expires=120";
+        let first = r.register(&req(None, contact, None), hashes, t(0));
+        assert_eq!(first.status, 401);
+        assert_eq!(first.headers.len(), 2);
+        assert!(first.headers[0].1.contains("SHA-256") && first.headers[1].1.contains("MD5"));
+        for alg in [Algorithm::Sha256, Algorithm::Md5] {
+            let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+            // A challenge of this registrar, not of the other one.
+            let c = r.register(&req(None, contact, None), hashes, t(0));
+            let challenge = if alg == Algorithm::Sha256 { &c.headers[0].1 } else { &c.headers[1].1 };
+            let auth = answer(challenge, "mrossi", "secret", alg, 1);
+            let ok = r.register(&req(Some(&auth), contact, None), hashes, t(1));
+            assert_eq!((ok.status, ok.change.clone()), (200, Some(("mrossi".into(), true))), "{alg:?}");
+            assert_eq!(ok.headers, [("Contact", "<sip:mrossi@127.0.0.1:5070;transport=udp>;expires=120".to_string())]);
+            assert_eq!(r.binding("mrossi").unwrap().expires_at, t(121));
+            // Refresh with the next count: same binding, no change reported.
+            let auth = answer(challenge, "mrossi", "secret", alg, 2);
+            let again = r.register(&req(Some(&auth), contact, None), hashes, t(60));
+            assert_eq!((again.status, again.change), (200, None));
+            assert!(r.expire(t(179)).is_empty());
+            assert_eq!(r.expire(t(180)), ["mrossi"]);
+            assert!(r.binding("mrossi").is_none());
+        }
+    }
+
+    #[test]
+    fn wrong_passwords_unknown_users_and_replays_are_refused_and_slowed() {
+        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+        let contact = "<sip:mrossi@127.0.0.1:5070>";
+        let c = r.register(&req(None, contact, None), hashes, t(0)).headers[0].1.clone();
+        let wrong =
+            r.register(&req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 1)), contact, None), hashes, t(0));
+        assert_eq!((wrong.status, wrong.reason, wrong.delay), (403, "wrong password", Duration::ZERO));
+        let unknown =
+            r.register(&req(Some(&answer(&c, "nobody", "x", Algorithm::Sha256, 2)), contact, None), hashes, t(0));
+        assert_eq!((unknown.status, unknown.reason), (403, "unknown user"));
+        // The right answer, then the same message again (a replay).
+        let good = answer(&c, "mrossi", "secret", Algorithm::Sha256, 3);
+        assert_eq!(r.register(&req(Some(&good), contact, None), hashes, t(0)).status, 200);
+        let replay = r.register(&req(Some(&good), contact, None), hashes, t(0));
+        assert_eq!(replay.status, 401);
+        // The success forgave the two failures; the replay is the first of a new series. Three
+        // more wrong answers: from the fourth failure on, answers come 1, 2, 4... s later.
+        for i in 0..3 {
+            r.register(
+                &req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 10 + i)), contact, None),
+                hashes,
+                t(1),
+            );
+        }
+        assert_eq!(r.register(&req(None, contact, None), hashes, t(2)).delay, Duration::from_secs(2));
+        r.register(&req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 20)), contact, None), hashes, t(2));
+        assert_eq!(r.register(&req(None, contact, None), hashes, t(2)).delay, Duration::from_secs(4));
+        // A minute later the address is forgiven.
+        r.expire(t(70));
+        assert_eq!(r.register(&req(None, contact, None), hashes, t(70)).delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn stale_nonce_too_short_and_unregister() {
+        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+        let contact = "<sip:mrossi@127.0.0.1:5070>";
+        let c = r.register(&req(None, contact, None), hashes, t(0)).headers[0].1.clone();
+        let stale = r.register(
+            &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 1)), contact, None),
+            hashes,
+            t(400),
+        );
+        assert_eq!(stale.status, 401);
+        assert!(stale.headers[0].1.contains("stale=true"));
+        let c = stale.headers[0].1.clone();
+        let brief = r.register(
+            &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 1)), contact, Some(10)),
+            hashes,
+            t(400),
+        );
+        assert_eq!((brief.status, brief.headers.clone()), (423, vec![("Min-Expires", "60".to_string())]));
+        let ok = r.register(
+            &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 2)), contact, Some(7200)),
+            hashes,
+            t(400),
+        );
+        assert_eq!(ok.status, 200);
+        assert!(ok.headers[0].1.ends_with(";expires=3600"), "shortened to the maximum");
+        let bye =
+            r.register(&req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 3)), "*", Some(0)), hashes, t(401));
+        assert_eq!((bye.status, bye.change), (200, Some(("mrossi".into(), false))));
+        let mut other = req(Some(""), contact, None);
+        other.to_user = "gbianchi";
+        other.authorization = None;
+        assert_eq!(r.register(&other, hashes, t(402)).status, 401);
+    }
+
+    #[test]
+    fn contacts_are_parsed() {
+        assert_eq!(parse_contact(" * "), Some(ContactField::Star));
+        assert_eq!(
+            parse_contact("sip:a@b:5060;expires=30"),
+            Some(ContactField::Uri { uri: "sip:a@b:5060".into(), expires: Some(30) })
+        );
+        assert_eq!(
+            parse_contact("\"A\" <sip:a@b;transport=tcp>;q=0.5;expires=90"),
+            Some(ContactField::Uri { uri: "sip:a@b;transport=tcp".into(), expires: Some(90) })
+        );
+        assert_eq!(parse_contact("<>"), None);
+        assert_eq!(parse_contact("<sip:a@b"), None);
+    }
+}

@@ -1,0 +1,402 @@
+//! Helpers shared by the end-to-end tests: a running `centralino serve` on free ports, sipp
+//! runs with their message traces, and the parsing of those traces.
+
+#![allow(dead_code)]
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_centralino");
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `blocks` x 20 consecutive ports (inside 40000-59999) that no other test of this run uses.
+pub fn ports(blocks: u32) -> u16 {
+    const SLOTS: u32 = 1000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(37) % SLOTS;
+    loop {
+        let n = NEXT.fetch_add(blocks, Ordering::Relaxed);
+        let slot = (base + n) % SLOTS;
+        if slot + blocks <= SLOTS {
+            return 40000 + slot as u16 * 20;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The engine
+// ------------------------------------------------------------------------------------------
+
+/// Starting an engine keeps a core busy for seconds (every prompt is loaded and encoded):
+/// engines start under the read lock, and the RTP pacing measurement takes the write lock so
+/// that no engine of this test binary starts meanwhile.
+pub static STARTING: RwLock<()> = RwLock::new(());
+
+/// A running `centralino serve`; killed when dropped.
+pub struct Engine {
+    pub child: Child,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    pub rtp_ports: (u16, u16),
+    pub data: tempfile::TempDir,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Engine {
+    pub fn start() -> Engine {
+        Self::start_with(&[])
+    }
+
+    /// An engine with more `serve` arguments (e.g. `--config` of an edited copy).
+    pub fn start_with(extra: &[&str]) -> Engine {
+        let started = Instant::now();
+        let _starting = STARTING.read().unwrap_or_else(|e| e.into_inner());
+        let data = tempfile::tempdir().expect("a temporary data directory");
+        // 100 even RTP ports: other programs on the machine may hold some of them.
+        let lo = ports(10);
+        let rtp_ports = (lo, lo + 199);
+        let mut child = Command::new(BIN)
+            .current_dir(ROOT)
+            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0", "--rtp-ports"])
+            .arg(format!("{}-{}", rtp_ports.0, rtp_ports.1))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["--log-format", "json"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start centralino serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && v["fields"]["message"] == "switchboard ready"
+                {
+                    let addr = |k: &str| v["fields"][k].as_str().and_then(|s| s.parse::<SocketAddr>().ok());
+                    let _ = ready_tx.send((addr("udp"), addr("tcp")));
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let unset: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let mut engine = Engine { child, udp: unset, tcp: unset, rtp_ports, data, log };
+        match ready.recv_timeout(Duration::from_secs(90)) {
+            Ok((Some(udp), Some(tcp))) => {
+                engine.udp = udp;
+                engine.tcp = tcp;
+            }
+            other => {
+                panic!("the engine did not report \"switchboard ready\" ({other:?}); its log:\n{}", engine.log_text())
+            }
+        }
+        eprintln!("engine ready in {:?}: SIP udp {} tcp {}", started.elapsed(), engine.udp, engine.tcp);
+        engine
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Every call record so far (`centralino calls --json`).
+    pub fn records(&self) -> Result<Vec<Value>, String> {
+        let out = Command::new(BIN)
+            .current_dir(ROOT)
+            .args(["calls", "--json", "--data-dir"])
+            .arg(self.data.path())
+            .output()
+            .map_err(|e| format!("cannot run centralino calls: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("centralino calls: {}: {}", out.status, String::from_utf8_lossy(&out.stderr)));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("centralino calls --json: {e}"))
+    }
+
+    /// The record of `call_id`, waiting for it: records are appended shortly after a call ends.
+    pub fn record(&self, call_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let records = self.records();
+            if let Ok(rs) = &records
+                && let Some(r) = rs.iter().find(|r| r["call_id"] == call_id)
+            {
+                return r.clone();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no call record for {call_id} after 5 s; records: {records:#?}\nengine log:\n{}",
+                    self.log_text()
+                );
+            }
+            thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// sipp
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// One SIP message of sipp's trace.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    /// When sipp logged it (sipp's local time).
+    pub time: NaiveDateTime,
+    pub sent: bool,
+    pub text: String,
+}
+
+impl Msg {
+    pub fn start_line(&self) -> &str {
+        self.text.lines().next().unwrap_or("")
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        let rest = self.start_line().strip_prefix("SIP/2.0 ")?;
+        rest.split(' ').next()?.parse().ok()
+    }
+
+    /// The method of a request.
+    pub fn method(&self) -> Option<&str> {
+        if self.status().is_some() { None } else { self.start_line().split(' ').next() }
+    }
+
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.text.lines().skip(1).take_while(|l| !l.trim().is_empty()).filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            Some((n.trim(), v.trim()))
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    pub fn cseq_method(&self) -> Option<&str> {
+        self.header("CSeq")?.split_whitespace().nth(1)
+    }
+
+    pub fn cseq(&self) -> Option<u32> {
+        self.header("CSeq")?.split_whitespace().next()?.parse().ok()
+    }
+
+    pub fn to_tag(&self) -> Option<&str> {
+        self.header("To")?.split(';').find_map(|p| p.trim().strip_prefix("tag="))
+    }
+
+    pub fn body(&self) -> &str {
+        self.text.split_once("\n\n").map_or("", |(_, b)| b)
+    }
+}
+
+/// Parse sipp's `-trace_msg` file: each message follows a line of 47 dashes and a timestamp,
+/// then "... message sent" or "... message received"; sipp repeats an unexpected message under
+/// a line of dashes alone ("Unexpected ... message received"), which is skipped.
+pub fn parse_messages(log: &str) -> Vec<Msg> {
+    let log = log.replace("\r\n", "\n");
+    let mut out = Vec::new();
+    let mut chunk: Vec<&str> = Vec::new();
+    let mut flush = |chunk: &mut Vec<&str>| {
+        if let [stamp, what, rest @ ..] = chunk.as_slice()
+            && let Some(stamp) = stamp.strip_prefix(DASHES)
+            && let Ok(time) = NaiveDateTime::parse_from_str(stamp.trim(), "%Y-%m-%d %H:%M:%S%.f")
+        {
+            let text = rest.join("\n").trim_matches('\n').to_string() + "\n";
+            out.push(Msg { time, sent: what.contains("message sent"), text });
+        }
+        chunk.clear();
+    };
+    for line in log.lines() {
+        if line.starts_with(DASHES) {
+            flush(&mut chunk);
+        }
+        chunk.push(line);
+    }
+    flush(&mut chunk);
+    out
+}
+
+pub const DASHES: &str = "-----------------------------------------------";
+
+/// The outcome of one sipp run.
+pub struct SippRun {
+    pub command: String,
+    pub status: Option<i32>,
+    pub elapsed: Duration,
+    pub messages: String,
+    pub errors: String,
+    pub screen: String,
+    pub engine_log: String,
+}
+
+impl SippRun {
+    pub fn ok(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    pub fn msgs(&self) -> Vec<Msg> {
+        parse_messages(&self.messages)
+    }
+
+    /// Everything needed to see what went wrong.
+    pub fn report(&self) -> String {
+        format!(
+            "sipp: {}\nexit status: {:?} after {:?}\n--- sipp errors ---\n{}\n--- sipp message trace ---\n{}\n\
+             --- sipp screen (tail) ---\n{}\n--- engine log ---\n{}\n",
+            self.command,
+            self.status,
+            self.elapsed,
+            self.errors,
+            self.messages,
+            tail(&self.screen, 40),
+            tail(&self.engine_log, 60)
+        )
+    }
+
+    /// Fail the test (with the trace) unless sipp completed the scenario.
+    pub fn expect_ok(self) -> SippRun {
+        assert!(self.ok(), "sipp did not complete the scenario\n{}", self.report());
+        self
+    }
+
+    /// The Call-ID of the scenario's first request.
+    pub fn call_id(&self) -> String {
+        let msgs = self.msgs();
+        let first = msgs.iter().find(|m| m.sent).unwrap_or_else(|| panic!("sipp sent nothing\n{}", self.report()));
+        first.header("Call-ID").unwrap_or_else(|| panic!("no Call-ID\n{}", self.report())).to_string()
+    }
+
+    /// The received responses to `method` with `status`, in order.
+    pub fn responses(&self, status: u16, method: &str) -> Vec<Msg> {
+        self.msgs()
+            .into_iter()
+            .filter(|m| !m.sent && m.status() == Some(status) && m.cseq_method() == Some(method))
+            .collect()
+    }
+
+    pub fn response(&self, status: u16, method: &str) -> Msg {
+        self.responses(status, method)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {status} to {method} in the trace\n{}", self.report()))
+    }
+
+    /// The sent request `method` with CSeq number `cseq`.
+    pub fn request(&self, method: &str, cseq: u32) -> Msg {
+        self.msgs()
+            .into_iter()
+            .find(|m| m.sent && m.method() == Some(method) && m.cseq() == Some(cseq))
+            .unwrap_or_else(|| panic!("no {method} with CSeq {cseq} sent\n{}", self.report()))
+    }
+}
+
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Run the scenario tests/sipp/`scenario` once (`-m 1`) against the engine, calling `service`,
+/// with `-key` values; bounded by sipp's own `-timeout 30s` and a hard 45 s limit.
+pub fn sipp(engine: &Engine, scenario: &str, transport: Transport, service: &str, keys: &[(&str, &str)]) -> SippRun {
+    sipp_with(engine, scenario, transport, service, keys, &[])
+}
+
+/// [`sipp`] with more sipp arguments (e.g. `-au`/`-ap` credentials).
+pub fn sipp_with(
+    engine: &Engine,
+    scenario: &str,
+    transport: Transport,
+    service: &str,
+    keys: &[(&str, &str)],
+    extra: &[&str],
+) -> SippRun {
+    let path = Path::new(ROOT).join("tests/sipp").join(scenario);
+    assert!(path.is_file(), "no scenario {}", path.display());
+    for attempt in 0.. {
+        let dir = tempfile::tempdir().expect("a temporary directory for sipp");
+        let port = ports(1);
+        let (remote, t) = match transport {
+            Transport::Udp => (engine.udp, "u1"),
+            Transport::Tcp => (engine.tcp, "t1"),
+        };
+        let file = |name: &str| dir.path().join(name);
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(dir.path())
+            .arg(remote.to_string())
+            .arg("-sf")
+            .arg(&path)
+            .args(["-t", t, "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args(["-p", &port.to_string(), "-mp", &(port + 10).to_string()])
+            .args(["-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin"])
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(file("errors.log"))
+            .arg("-trace_msg")
+            .arg("-message_file")
+            .arg(file("messages.log"));
+        for (k, v) in keys {
+            cmd.args(["-key", k, v]);
+        }
+        cmd.args(extra);
+        let command = format!("{cmd:?}");
+        let screen = std::fs::File::create(file("screen.log")).unwrap();
+        cmd.stdin(Stdio::null()).stdout(screen.try_clone().unwrap()).stderr(screen);
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("run sipp (Debian package sip-tester)");
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait for sipp") {
+                break s.code();
+            }
+            if started.elapsed() > Duration::from_secs(45) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let read = |name: &str| std::fs::read_to_string(file(name)).unwrap_or_default();
+        let run = SippRun {
+            command,
+            status,
+            elapsed: started.elapsed(),
+            messages: read("messages.log"),
+            errors: read("errors.log"),
+            screen: read("screen.log"),
+            engine_log: engine.log_text(),
+        };
+        // 254: sipp could not bind its ports (taken by something else meanwhile): other ports.
+        if run.status == Some(254) && run.messages.is_empty() && attempt < 5 {
+            continue;
+        }
+        eprintln!("sipp {scenario} ({t}): exit {:?} in {:?}", run.status, run.elapsed);
+        return run;
+    }
+    unreachable!()
+}
