@@ -68,7 +68,7 @@ port_free() {
 start_engine() {
     local dir="$1" port="$2"
     port_free "$port" || die "port $port is in use on this machine: choose another with --sip-port"
-    (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" \
+    (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" --http 127.0.0.1:0 \
         --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json \
         ${CLOCK_PRIORITY:+--clock-priority "$CLOCK_PRIORITY"}) 2>"$dir/engine.log" &
     ENGINE_PID=$!

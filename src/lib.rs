@@ -3,12 +3,14 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod acd;
+pub mod api;
 pub mod calendar;
 pub mod calls;
 pub mod cases;
 pub mod config;
 pub mod diag;
 pub mod ivr;
+pub mod jsonl;
 pub mod live;
 pub mod media;
 pub mod simulator;

@@ -309,7 +309,7 @@ fn a_full_queue_overflows_and_limits_chain() {
     h.call("c2", "general");
     let out = h.call("c3", "general");
     assert!(
-        events(&out).contains(&(s("c3"), QueueEventKind::Overflowed { reason: "full", to: s("section:overflow") }))
+        events(&out).contains(&(s("c3"), QueueEventKind::Overflowed { reason: s("full"), to: s("section:overflow") }))
     );
     assert_eq!(h.acd.queue("overflow"), ["c3"]);
     let out = h.call("c4", "general");

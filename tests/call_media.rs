@@ -100,6 +100,7 @@ async fn start(
         max_hold: Duration::from_secs(30),
         record,
         await_media: false,
+        acd: None,
     };
     let (sig_tx, sig_rx) = mpsc::channel(8);
     let (req_tx, req_rx) = mpsc::channel(8);

@@ -57,7 +57,17 @@ impl Engine {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_centralino"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0", "--rtp-ports", ENGINE_RTP])
+            .args([
+                "serve",
+                "--sip-udp",
+                "127.0.0.1:0",
+                "--sip-tcp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--rtp-ports",
+                ENGINE_RTP,
+            ])
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(["--log-format", "json"])

@@ -3,7 +3,7 @@
 
 use super::operator::OperatorState;
 use super::rules::Route;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Something that happened, told to the distribution by its host.
@@ -82,6 +82,9 @@ pub enum Action {
     CancelOffer { call: String, operator: String },
     /// Tell the caller how many callers are ahead (0: they are next), and the estimated wait.
     Announce { call: String, ahead: usize, wait: Option<Duration> },
+    /// The call is now waiting in this section's queue (on joining, and after a transfer or an
+    /// overflow moved it).
+    Queued { call: String, section: String },
     /// Cut an announcement short: the caller is being connected.
     StopAnnouncement { call: String },
     /// The call leaves the queues for the voice portal (a node) or a message and hang-up.
@@ -93,7 +96,7 @@ pub enum Action {
 }
 
 /// A queue event, as persisted and shown by `centralino calls`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEvent {
     pub call: String,
     pub section: String,
@@ -101,7 +104,7 @@ pub struct QueueEvent {
     pub kind: QueueEventKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum QueueEventKind {
     Entered { ahead: usize },
@@ -111,7 +114,7 @@ pub enum QueueEventKind {
     Answered { operator: String, wait_ms: u64 },
     Abandoned { wait_ms: u64 },
     TimedOut { wait_ms: u64, to: String },
-    Overflowed { reason: &'static str, to: String },
+    Overflowed { reason: String, to: String },
     Left { key: char, to: String },
     Transferred { operator: String, to: String },
     Ended { operator: String, talk_ms: u64 },

@@ -370,6 +370,7 @@ impl Acd {
         self.counters.get_mut(&section).expect("section counters").entered += 1;
         self.waiting.insert(call.clone(), w);
         self.record(&call, &section, QueueEventKind::Entered { ahead: at }, out);
+        out.push(Action::Queued { call: call.clone(), section: section.clone() });
     }
 
     fn overflow(
@@ -382,7 +383,12 @@ impl Acd {
         out: &mut Vec<Action>,
     ) {
         self.counters.get_mut(&w.section).expect("section counters").overflowed += 1;
-        self.record(&call, &w.section, QueueEventKind::Overflowed { reason, to: route_name(&route) }, out);
+        self.record(
+            &call,
+            &w.section,
+            QueueEventKind::Overflowed { reason: reason.to_string(), to: route_name(&route) },
+            out,
+        );
         self.route(call, w, route, now, out);
     }
 

@@ -9,7 +9,9 @@
 //! announcements and persists the [`QueueEvent`]s.
 
 mod events;
+pub mod host;
 mod invariants;
+pub mod journal;
 mod machine;
 mod operator;
 mod rules;

@@ -1,12 +1,18 @@
-//! One answered call: a task that owns the voice-portal [`Session`], the RTP socket and the
-//! playback, and turns the interpreter's actions into media. Signalling reaches it as
-//! [`Signal`]s; what it needs from signalling goes back as [`Request`]s.
+//! One answered call: a task that owns the voice-portal [`Session`] and the RTP socket, turns the
+//! interpreter's actions into media, waits in a section's queue (hold music, position
+//! announcements) and bridges the caller to the operator who answers. Signalling reaches it as
+//! [`Signal`]s; what it needs from signalling goes back as [`Request`]s; the distribution
+//! reaches it as [`Notice`]s.
 
+use super::bridge::OperatorLeg;
 use super::record::{CallRecord, Ending};
-use crate::ivr::{Action, Event, Key, Session, Utterance};
+use crate::acd::host::{AcdHandle, Notice};
+use crate::acd::{Event as AcdEvent, Route};
+use crate::ivr::{Action, Event, Key, Session, Utterance, speech};
 use crate::media::clock::{MediaClock, Voice};
 use crate::media::dtmf::DtmfReceiver;
 use crate::media::prompt_store::PromptStore;
+use crate::media::relay::{LegCodec, Relay};
 use crate::media::sdp::Negotiated;
 use chrono::Utc;
 use std::net::SocketAddr;
@@ -45,13 +51,57 @@ pub struct CallSetup {
     pub prompts: Arc<PromptStore>,
     /// End the call when no RTP arrives for this long (while the caller should be sending).
     pub media_timeout: Duration,
-    /// Longest time a queued caller holds before the portal ends the call, until queues exist.
+    /// Without a distribution (`acd: None`), a queued caller hears a holding message for at most
+    /// this long.
     pub max_hold: Duration,
     /// The record so far (arrival, caller, number...); completed when the call ends.
     pub record: CallRecord,
     /// The media is not agreed yet (our offer went in the 200): the portal starts at the first
     /// [`Signal::Media`].
     pub await_media: bool,
+    /// The distribution: queued callers wait there for an operator.
+    pub acd: Option<AcdHandle<OperatorLeg>>,
+}
+
+/// Where the call is.
+enum Phase {
+    /// In the voice portal.
+    Portal,
+    /// Waiting in a section's queue; `announcing` while a position announcement plays.
+    Queued { section: String, announcing: bool },
+    /// Without a distribution: the holding message loops until `until`.
+    Holding { until: Instant },
+    /// A last message plays, then the call ends.
+    Farewell,
+    /// Talking with an operator (the bridge itself is kept beside the phase).
+    Bridged,
+}
+
+/// The caller bridged to an operator's phone.
+struct Bridge {
+    section: String,
+    operator: String,
+    /// Our RTP socket towards the operator's phone, and what that phone negotiated.
+    socket: UdpSocket,
+    media: Negotiated,
+    hang_up: tokio::sync::oneshot::Sender<()>,
+    to_operator: Relay,
+    to_caller: Relay,
+}
+
+impl Bridge {
+    fn new(section: String, leg: OperatorLeg, caller: &mut Media) -> (Box<Bridge>, tokio::sync::oneshot::Receiver<()>) {
+        let OperatorLeg { operator, socket, media, ended, hang_up } = leg;
+        let (ssrc, seq, ts) = caller.voice.hand_over();
+        let to_caller = Relay::new(codec(&media), codec(&caller.params), ssrc, seq, ts);
+        let to_operator =
+            Relay::new(codec(&caller.params), codec(&media), rand::random(), rand::random(), rand::random());
+        (Box::new(Bridge { section, operator, socket, media, hang_up, to_operator, to_caller }), ended)
+    }
+
+    fn ending(&self) -> Ending {
+        Ending::Answered { section: self.section.clone(), operator: self.operator.clone() }
+    }
 }
 
 struct Media {
@@ -61,10 +111,26 @@ struct Media {
     dtmf: DtmfReceiver,
     last_heard: Instant,
     /// The caller's RTP source, fixed by their first packet from the SDP address; packets
-    /// from anywhere else are ignored.
+    /// from anywhere else are ignored (and never relayed).
     source: Option<SocketAddr>,
-    /// Holding after Enqueue: the hold message loops.
-    holding: bool,
+}
+
+impl Media {
+    /// Whether a packet from `from` is the caller's; the first from the SDP address fixes it.
+    fn accept(&mut self, from: SocketAddr) -> bool {
+        match (self.source, self.params.remote) {
+            (Some(s), _) if s != from => return false,
+            (None, Some(r)) if r.ip() != from.ip() => return false,
+            (None, _) => self.source = Some(from),
+            _ => {}
+        }
+        self.last_heard = Instant::now();
+        true
+    }
+}
+
+fn codec(n: &Negotiated) -> LegCodec {
+    LegCodec { law: n.law, payload_type: n.law.payload_type(), dtmf_payload_type: n.dtmf_payload_type }
 }
 
 /// Run a call until it ends; returns its record.
@@ -74,7 +140,8 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
     requests: mpsc::Sender<Request>,
 ) -> CallRecord {
-    let CallSetup { call_id, socket, clock, media, prompts, media_timeout, max_hold, mut record, await_media } = setup;
+    let CallSetup { call_id, socket, clock, media, prompts, media_timeout, max_hold, mut record, await_media, acd } =
+        setup;
     debug!(%call_id, "media task started");
     let socket = Arc::new(socket);
     let mut m = Media {
@@ -84,13 +151,19 @@ pub async fn run(
         dtmf: DtmfReceiver::default(),
         last_heard: Instant::now(),
         source: None,
-        holding: false,
     };
     let mut rx = [0u8; 2048];
-    let mut hold_until: Option<Instant> = None;
+    let mut rx_op = [0u8; 2048];
+    let mut out = [0u8; 2048];
+    let mut phase = Phase::Portal;
+    let (notices_tx, mut notices) = mpsc::unbounded_channel::<Notice<OperatorLeg>>();
     let mut started = !await_media;
     let mut pending: Vec<Event> = if started { vec![Event::Start] } else { Vec::new() };
+    // Actions of the interpreter still to carry out (from `handle`, or `resume_at` after a queue).
+    let mut actions: std::collections::VecDeque<Action> = std::collections::VecDeque::new();
     let mut ending: Option<Ending> = None;
+    let mut bridge: Option<Box<Bridge>> = None;
+    let mut leg_ended: Option<tokio::sync::oneshot::Receiver<()>> = None;
 
     // One timer for everything the call waits for (the interpreter's deadline, the media
     // timeout, the end of holding), re-armed only when the earliest time changes. Frames are
@@ -101,8 +174,12 @@ pub async fn run(
 
     'call: loop {
         // Feed the interpreter, and carry out what it asks.
-        while let Some(ev) = (!pending.is_empty()).then(|| pending.remove(0)) {
-            for action in session.handle(ev, Utc::now()) {
+        while !(pending.is_empty() && actions.is_empty()) {
+            if actions.is_empty() {
+                let ev = pending.remove(0);
+                actions.extend(session.handle(ev, Utc::now()));
+            }
+            while let Some(action) = actions.pop_front() {
                 match action {
                     Action::Play { lang, items } => {
                         let (clips, missing) = prompts.clips_for(lang, &items, m.params.law);
@@ -122,12 +199,21 @@ pub async fn run(
                         pending.push(Event::LookupResult("unavailable".into()));
                     }
                     Action::Enqueue { section } => {
-                        info!(%section, "queued (holding until the sections milestone)");
-                        let hold = vec![Utterance::Word("hold".into())];
-                        let (clips, _) = prompts.clips_for(session.language(), &hold, m.params.law);
-                        m.holding = true;
-                        m.voice.play(clips, m.params.law, true);
-                        hold_until = Some(Instant::now() + max_hold);
+                        phase = match &acd {
+                            Some(acd) => {
+                                info!(%section, "queued");
+                                acd.join(&call_id, &section, Instant::now().into_std(), notices_tx.clone());
+                                play_music(&mut m, &prompts);
+                                Phase::Queued { section, announcing: false }
+                            }
+                            None => {
+                                info!(%section, "queued (no distribution: holding message)");
+                                let hold = [Utterance::Word("hold".into())];
+                                let (clips, _) = prompts.clips_for(session.language(), &hold, m.params.law);
+                                m.voice.play(clips, m.params.law, true);
+                                Phase::Holding { until: Instant::now() + max_hold }
+                            }
+                        };
                     }
                     Action::Hangup => {
                         let _ = requests.send(Request::Hangup).await;
@@ -135,16 +221,20 @@ pub async fn run(
                 }
             }
         }
-        if session.is_done() && !m.holding {
+        if matches!(phase, Phase::Portal) && session.is_done() {
             ending = session.outcome().cloned().map(Ending::from);
             // A goodbye prompt has already played: Hangup comes after its PlaybackDone.
             break 'call;
         }
 
-        let deadline = session.deadline().map(|d| {
+        let deadline = matches!(phase, Phase::Portal).then(|| session.deadline()).flatten().map(|d| {
             let wait = (d - Utc::now()).to_std().unwrap_or_default();
             Instant::now() + wait
         });
+        let hold_until = match phase {
+            Phase::Holding { until } => Some(until),
+            _ => None,
+        };
         let silence_limit = m.params.direction.we_receive().then_some(m.last_heard + media_timeout);
         let earliest = [deadline, silence_limit, hold_until].into_iter().flatten().min();
         if earliest != armed {
@@ -155,7 +245,11 @@ pub async fn run(
         }
         tokio::select! {
             sig = signals.recv() => match sig {
-                Some(Signal::Dtmf(k)) => pending.push(Event::Key(k)),
+                Some(Signal::Dtmf(k)) => match &phase {
+                    Phase::Portal => pending.push(Event::Key(k)),
+                    Phase::Queued { .. } => queue_key(&acd, &call_id, k),
+                    _ => {}
+                },
                 Some(Signal::Media(p)) => {
                     debug!(?p, "media renegotiated");
                     if !started {
@@ -163,23 +257,130 @@ pub async fn run(
                         pending.push(Event::Start);
                     }
                     m.voice.set_media(&p);
+                    if let Some(b) = &mut bridge {
+                        // The caller's codec may have changed: the relays follow.
+                        let (ssrc, seq, ts) = m.voice.hand_over();
+                        b.to_caller = Relay::new(codec(&b.media), codec(&p), ssrc, seq, ts);
+                        b.to_operator = Relay::new(codec(&p), codec(&b.media), rand::random(), rand::random(), rand::random());
+                    }
                     m.params = p;
                     m.source = None;
                     m.last_heard = Instant::now();
                 }
                 Some(Signal::Hangup) | None => {
-                    for _ in session.handle(Event::CallerHangup, Utc::now()) {}
-                    ending = Some(match session.outcome().cloned() {
-                        Some(o) => Ending::from(o),
-                        None => Ending::CallerHangup { node: session.current_node().unwrap_or_default().to_string() },
+                    ending = Some(match &bridge {
+                        Some(b) => b.ending(),
+                        None => caller_hung_up(&mut session, &phase),
                     });
+                    if matches!(phase, Phase::Queued { .. } | Phase::Bridged)
+                        && let Some(acd) = &acd
+                    {
+                        acd.event(AcdEvent::CallerHangup { call: call_id.clone() });
+                    }
+                    if let Some(b) = bridge.take() {
+                        let _ = b.hang_up.send(());
+                    }
                     break 'call;
                 }
             },
-            r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r {
-                on_rtp(&mut m, &rx[..n], from, &mut pending);
+            r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r && m.accept(from) {
+                match &mut phase {
+                    Phase::Bridged => {
+                        if let Some(b) = &mut bridge
+                            && let (Some(len), Some(to)) = (b.to_operator.forward(&rx[..n], &mut out), b.media.remote)
+                        {
+                            let _ = b.socket.try_send_to(&out[..len], to);
+                        }
+                    }
+                    Phase::Portal | Phase::Queued { .. } => {
+                        if let Some(k) = rfc4733_key(&mut m, &rx[..n]) {
+                            match &phase {
+                                Phase::Portal => pending.push(Event::Key(k)),
+                                _ => queue_key(&acd, &call_id, k),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             },
-            () = m.voice.finished(), if m.voice.is_playing() => pending.push(Event::PlaybackDone),
+            r = async {
+                match &bridge {
+                    Some(b) => b.socket.recv_from(&mut rx_op).await,
+                    None => std::future::pending().await,
+                }
+            }, if bridge.is_some() => if let (Ok((n, from)), Some(b)) = (r, &mut bridge) {
+                // Only the operator's phone's address, as its SDP gave it, is relayed.
+                if b.media.remote.is_some_and(|r| r.ip() == from.ip())
+                    && let (Some(len), Some(to)) = (b.to_caller.forward(&rx_op[..n], &mut out), m.params.remote)
+                    && m.params.direction.we_send()
+                {
+                    let _ = m.socket.try_send_to(&out[..len], to);
+                }
+            },
+            _ = async {
+                match leg_ended.as_mut() {
+                    Some(e) => { let _ = e.await; }
+                    None => std::future::pending().await,
+                }
+            }, if leg_ended.is_some() => {
+                let b = bridge.take().expect("a bridge with its leg");
+                info!(operator = %b.operator, "the operator hung up");
+                if let Some(acd) = &acd {
+                    acd.event(AcdEvent::OperatorHangup { call: call_id.clone() });
+                }
+                ending = Some(b.ending());
+                let _ = requests.send(Request::Hangup).await;
+                break 'call;
+            },
+            n = notices.recv() => if let Some(n) = n {
+                let outcome = on_notice(n, &mut phase, &mut m, &prompts, session.language());
+                if matches!(outcome, NoticeOutcome::Resume(_) | NoticeOutcome::Farewell(_) | NoticeOutcome::Requeue(_))
+                    && let Some(b) = bridge.take()
+                {
+                    // A transfer: the operator's phone is released, the caller goes on, on the
+                    // stream the relay was continuing.
+                    m.voice.take_back(b.to_caller.next_seq());
+                    let _ = b.hang_up.send(());
+                    leg_ended = None;
+                }
+                match outcome {
+                    NoticeOutcome::Continue => {}
+                    NoticeOutcome::Requeue(section) => {
+                        play_music(&mut m, &prompts);
+                        phase = Phase::Queued { section, announcing: false };
+                    }
+                    NoticeOutcome::Resume(node) => {
+                        phase = Phase::Portal;
+                        pending.clear();
+                        actions.extend(session.resume_at(&node, Utc::now()));
+                    }
+                    NoticeOutcome::Farewell(e) => {
+                        phase = Phase::Farewell;
+                        ending = Some(e);
+                    }
+                    NoticeOutcome::Connect(section, leg) => {
+                        let (b, ended) = Bridge::new(section, leg, &mut m);
+                        bridge = Some(b);
+                        leg_ended = Some(ended);
+                        phase = Phase::Bridged;
+                    }
+                }
+            },
+            () = m.voice.finished(), if m.voice.is_playing() => match &mut phase {
+                Phase::Portal => pending.push(Event::PlaybackDone),
+                Phase::Queued { announcing, .. } if *announcing => {
+                    *announcing = false;
+                    if let Some(acd) = &acd {
+                        acd.event(AcdEvent::AnnouncementDone { call: call_id.clone() });
+                    }
+                    play_music(&mut m, &prompts);
+                }
+                Phase::Farewell => {
+                    let _ = requests.send(Request::Hangup).await;
+                    break 'call;
+                }
+                _ => {}
+            },
             _ = &mut wake, if armed.is_some() => {
                 armed = None;
                 let now = Instant::now();
@@ -189,6 +390,12 @@ pub async fn run(
                 if silence_limit.is_some_and(|t| t <= now) {
                     warn!("no RTP from the caller for {media_timeout:?}: ending the call");
                     ending = Some(Ending::MediaTimeout { node: session.current_node().unwrap_or_default().to_string() });
+                    if let Some(acd) = acd.as_ref().filter(|_| matches!(phase, Phase::Queued { .. } | Phase::Bridged)) {
+                        acd.event(AcdEvent::CallerHangup { call: call_id.clone() });
+                    }
+                    if let Some(b) = bridge.take() {
+                        let _ = b.hang_up.send(());
+                    }
                     let _ = requests.send(Request::Hangup).await;
                     break 'call;
                 }
@@ -199,6 +406,9 @@ pub async fn run(
                 }
             },
         }
+    }
+    if let Some(acd) = &acd {
+        acd.left(&call_id);
     }
 
     let trace = session.trace();
@@ -214,24 +424,118 @@ pub async fn run(
     record
 }
 
-/// An RTP packet from the caller: telephone-events become keys; any packet proves the caller
-/// is there. Packets from an address other than the caller's are ignored.
-fn on_rtp(m: &mut Media, packet: &[u8], from: SocketAddr, pending: &mut Vec<Event>) {
-    use webrtc_util::marshal::Unmarshal;
-    let Ok(header) = rtp::header::Header::unmarshal(&mut &packet[..]) else { return };
-    match (m.source, m.params.remote) {
-        (Some(s), _) if s != from => return,
-        (None, Some(r)) if r.ip() != from.ip() => return,
-        (None, _) => m.source = Some(from),
-        _ => {}
-    }
-    m.last_heard = Instant::now();
-    if Some(header.payload_type) == m.params.dtmf_payload_type {
-        use webrtc_util::marshal::MarshalSize;
-        let payload = &packet[packet.len().min(header.marshal_size())..];
-        if let Some(k) = m.dtmf.on_packet(header.timestamp, payload) {
-            debug!(key = %k, "RFC 4733 key");
-            pending.push(Event::Key(k));
+/// How the record ends when the caller hangs up in `phase`.
+fn caller_hung_up(session: &mut Session, phase: &Phase) -> Ending {
+    match phase {
+        Phase::Queued { section, .. } => Ending::Abandoned { section: section.clone() },
+        _ => {
+            for _ in session.handle(Event::CallerHangup, Utc::now()) {}
+            match session.outcome().cloned() {
+                Some(o) => Ending::from(o),
+                None => Ending::CallerHangup { node: session.current_node().unwrap_or_default().to_string() },
+            }
         }
     }
+}
+
+fn queue_key(acd: &Option<AcdHandle<OperatorLeg>>, call: &str, key: Key) {
+    if let Some(acd) = acd {
+        acd.event(AcdEvent::Key { call: call.to_string(), key: key.0 });
+    }
+}
+
+fn play_music(m: &mut Media, prompts: &PromptStore) {
+    match prompts.hold_music() {
+        Some(music) => m.voice.play(vec![Arc::clone(music.get(m.params.law))], m.params.law, true),
+        None => m.voice.stop(),
+    }
+}
+
+enum NoticeOutcome {
+    Continue,
+    /// Back to the voice portal at this node.
+    Resume(String),
+    /// A last message plays; the call ends this way.
+    Farewell(Ending),
+    /// An operator answered: bridge to them.
+    Connect(String, OperatorLeg),
+    /// The operator transferred the call to this section's queue.
+    Requeue(String),
+}
+
+/// Carry out what the distribution says to a queued (or bridged, when its operator transfers
+/// it) call.
+fn on_notice(
+    notice: Notice<OperatorLeg>,
+    phase: &mut Phase,
+    m: &mut Media,
+    prompts: &PromptStore,
+    lang: crate::ivr::Lang,
+) -> NoticeOutcome {
+    let bridged = matches!(phase, Phase::Bridged);
+    let section = match phase {
+        Phase::Queued { section, .. } => section.clone(),
+        _ => String::new(),
+    };
+    match (notice, &mut *phase) {
+        (Notice::Queued { section }, Phase::Queued { section: current, .. }) => {
+            if *current != section {
+                info!(from = %current, to = %section, "moved to another queue");
+                *current = section;
+            }
+        }
+        (Notice::Queued { section }, Phase::Bridged) => {
+            info!(%section, "transferred by the operator to a queue");
+            return NoticeOutcome::Requeue(section);
+        }
+        (Notice::Announce { ahead, wait }, Phase::Queued { announcing, .. }) => {
+            let words: Vec<Utterance> = speech::queue_position(ahead, wait).into_iter().map(Utterance::Word).collect();
+            let (clips, missing) = prompts.clips_for(lang, &words, m.params.law);
+            if !missing.is_empty() {
+                warn!(?missing, "announcement audio missing");
+            }
+            debug!(ahead, ?wait, "announcing the position");
+            m.voice.play(clips, m.params.law, false);
+            *announcing = true;
+        }
+        (Notice::StopAnnouncement, Phase::Queued { announcing, .. }) => {
+            if std::mem::take(announcing) {
+                play_music(m, prompts);
+            }
+        }
+        (Notice::Route(Route::Node(node)), Phase::Queued { .. } | Phase::Bridged) => {
+            info!(%node, bridged, "leaving the queue for the voice portal");
+            m.voice.stop();
+            return NoticeOutcome::Resume(node);
+        }
+        (Notice::Route(Route::Message(prompt)), Phase::Queued { .. } | Phase::Bridged) => {
+            info!(%prompt, "leaving the queue with a message");
+            let (clips, _) = prompts.clips_for(lang, &[Utterance::Prompt(prompt.clone())], m.params.law);
+            m.voice.play(clips, m.params.law, false);
+            return NoticeOutcome::Farewell(Ending::QueueMessage { section, prompt });
+        }
+        (Notice::Connect(leg), Phase::Queued { .. }) => {
+            info!(operator = %leg.operator, %section, "connected to the operator");
+            return NoticeOutcome::Connect(section, leg);
+        }
+        (Notice::Connect(leg), _) => {
+            // The call has moved on (it hung up, or left the queue): release the operator.
+            let _ = leg.hang_up.send(());
+        }
+        (other, _) => debug!(?other, "notice for a call no longer waiting: ignored"),
+    }
+    NoticeOutcome::Continue
+}
+
+/// A caller's RFC 4733 key, if this packet completes one.
+fn rfc4733_key(m: &mut Media, packet: &[u8]) -> Option<Key> {
+    use webrtc_util::marshal::{MarshalSize, Unmarshal};
+    let header = rtp::header::Header::unmarshal(&mut &packet[..]).ok()?;
+    if Some(header.payload_type) != m.params.dtmf_payload_type {
+        return None;
+    }
+    let payload = &packet[packet.len().min(header.marshal_size())..];
+    let k = m.dtmf.on_packet(header.timestamp, payload)?;
+    debug!(key = %k, "RFC 4733 key");
+    Some(k)
 }

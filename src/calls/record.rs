@@ -21,6 +21,12 @@ pub enum Ending {
     MediaTimeout { node: String },
     /// Refused with a SIP status (404 unknown number, 488 no common codec, 503 overload).
     Rejected { status: u16, reason: String },
+    /// The caller hung up while waiting in a section's queue.
+    Abandoned { section: String },
+    /// Connected to an operator of the section; then either side hung up.
+    Answered { section: String, operator: String },
+    /// Sent out of the queue to a message, then the call ended (full, waited too long...).
+    QueueMessage { section: String, prompt: String },
 }
 
 impl From<Outcome> for Ending {
@@ -46,6 +52,9 @@ impl std::fmt::Display for Ending {
             Ending::Cancelled => write!(f, "cancelled before the answer"),
             Ending::MediaTimeout { node } => write!(f, "no media, ended in {node}"),
             Ending::Rejected { status, reason } => write!(f, "rejected {status} {reason}"),
+            Ending::Abandoned { section } => write!(f, "hung up waiting in {section}"),
+            Ending::Answered { section, operator } => write!(f, "answered by {operator} ({section})"),
+            Ending::QueueMessage { section, prompt } => write!(f, "left {section} with message {prompt}"),
         }
     }
 }

@@ -1,3 +1,4 @@
+use centralino::acd::journal::Journal;
 use centralino::calls::CallLog;
 use centralino::live::{Live, Loaded};
 use centralino::media::clock::ClockPriority;
@@ -7,6 +8,7 @@ use centralino::switchboard::Paths;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
@@ -21,6 +23,9 @@ pub struct ServeArgs {
     /// RTP port range `MIN-MAX` (default: the configuration's).
     #[arg(long, value_parser = parse_range)]
     rtp_ports: Option<(u16, u16)>,
+    /// HTTP API address (default: the configuration's `http.listen`).
+    #[arg(long)]
+    http: Option<SocketAddr>,
     /// Scheduling of the RTP pacing threads (default: the configuration's `rtp.clock_priority`).
     #[arg(long, value_enum)]
     clock_priority: Option<ClockPriority>,
@@ -84,6 +89,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
+    let http = args.http.unwrap_or(c.http.listen);
     info!(
         trees = loaded.switchboard.trees.len(),
         numbers = c.numbers.len(),
@@ -105,17 +111,34 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let journal = match Journal::start(&data_dir) {
+            Ok(j) => j,
+            Err(e) => {
+                error!("cannot open the queue journal in {}: {e}", data_dir.display());
+                return ExitCode::FAILURE;
+            }
+        };
         let live = Live::new(paths.clone(), loaded);
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
-        let server = match SipServer::start(settings, live, log).await {
+        let server = match SipServer::start(settings, live, log, Some(journal)).await {
             Ok(s) => s,
             Err(e) => {
                 error!("cannot listen for SIP: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        let listener = match tokio::net::TcpListener::bind(http).await {
+            Ok(l) => l,
+            Err(e) => {
+                error!("cannot listen for HTTP on {http}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let http = listener.local_addr().unwrap_or(http);
+        let acd = server.shared.acd.get().cloned().expect("the server starts its distribution");
+        centralino::api::spawn(listener, centralino::api::ApiState { live: Arc::clone(&server.shared.live), acd });
         // The line test harnesses and operators wait for.
-        info!(udp = %server.udp, tcp = %server.tcp, "switchboard ready");
+        info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},

@@ -22,6 +22,9 @@ pub struct Config {
     /// Queue defaults for every section.
     #[serde(default)]
     pub queue: super::queues::QueueSettings,
+    /// The HTTP API and pages.
+    #[serde(default)]
+    pub http: HttpConfig,
     pub regions: BTreeMap<Spanned<String>, Region>,
     pub provinces: BTreeMap<Spanned<String>, Province>,
     pub numbers: Vec<CalledNumber>,
@@ -55,6 +58,19 @@ pub struct SipConfig {
 
 fn default_digest_algorithms() -> Spanned<Vec<String>> {
     Spanned::new(0..0, vec!["SHA-256".into(), "MD5".into()])
+}
+
+/// Where the HTTP API listens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
 }
 
 fn yes() -> bool {

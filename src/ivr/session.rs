@@ -213,6 +213,19 @@ impl Session {
         std::mem::take(&mut self.out)
     }
 
+    /// Continue the portal at `node` after the call left a queue (the leave key, an overflow,
+    /// an operator's transfer to a tree node). The call's trace goes on; the earlier outcome
+    /// (queued) is replaced by whatever happens next.
+    pub fn resume_at(&mut self, node: &str, now: Time) -> Vec<Action> {
+        self.state = State::NotStarted;
+        self.outcome = None;
+        self.playing = false;
+        self.typeahead.clear();
+        self.swallow = None;
+        self.run(Some(node.to_string()), now);
+        std::mem::take(&mut self.out)
+    }
+
     /// Enter nodes until the call waits for something.
     fn run(&mut self, mut next: Option<String>, now: Time) {
         let mut steps = 0;

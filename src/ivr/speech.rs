@@ -141,9 +141,50 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
             "Please hold: your call will be answered by the first available operator.",
         ),
         ("hash", "cancelletto", "hash"),
+        (
+            "queue_next",
+            "Lei è il primo in attesa: sarà messo in contatto con il primo operatore disponibile.",
+            "You are next in line: you will be connected to the first available operator.",
+        ),
+        ("queue_ahead_one", "C'è una persona in attesa prima di lei.", "There is one caller ahead of you."),
+        ("queue_ahead_before", "Ci sono", "There are"),
+        ("queue_ahead_after", "persone in attesa prima di lei.", "callers ahead of you."),
+        ("queue_wait_before", "L'attesa stimata è di circa", "The estimated wait is about"),
+        ("queue_wait_short", "L'attesa stimata è inferiore a un minuto.", "The estimated wait is under one minute."),
+        ("one_minute", "un minuto.", "one minute."),
+        ("minutes", "minuti.", "minutes."),
     ];
     for (name, it, en) in fixed {
         out.push((name.to_string(), if lang == Lang::It { it } else { en }.to_string()));
+    }
+    out
+}
+
+/// A queued caller's position, and the estimated wait if known: "Ci sono 3 persone in attesa
+/// prima di lei. L'attesa stimata è di circa 4 minuti." (0 ahead: "you are next").
+pub fn queue_position(ahead: usize, wait: Option<std::time::Duration>) -> Vec<Word> {
+    let mut out = match ahead {
+        0 => vec!["queue_next".to_string()],
+        1 => vec!["queue_ahead_one".to_string()],
+        n => {
+            let mut w = vec!["queue_ahead_before".to_string()];
+            w.extend(number(n as u32));
+            w.push("queue_ahead_after".into());
+            w
+        }
+    };
+    if let Some(wait) = wait {
+        // Rounded up to whole minutes: a caller told 2 minutes should not wait 3.
+        match wait.as_secs().div_ceil(60) {
+            0 => {}
+            1 if wait.as_secs() < 60 => out.push("queue_wait_short".into()),
+            1 => out.extend(["queue_wait_before".to_string(), "one_minute".into()]),
+            m => {
+                out.push("queue_wait_before".into());
+                out.extend(number(m as u32));
+                out.push("minutes".into());
+            }
+        }
     }
     out
 }
@@ -264,6 +305,28 @@ mod tests {
 
     fn text(lang: Lang, ws: &[Word]) -> String {
         ws.iter().map(|w| word_text(lang, w).unwrap()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn queue_positions_and_waits() {
+        use std::time::Duration;
+        assert_eq!(
+            text(Lang::En, &queue_position(0, None)),
+            "You are next in line: you will be connected to the first available operator."
+        );
+        assert_eq!(text(Lang::En, &queue_position(1, None)), "There is one caller ahead of you.");
+        assert_eq!(
+            text(Lang::It, &queue_position(23, Some(Duration::from_secs(181)))),
+            "Ci sono ventitré persone in attesa prima di lei. L'attesa stimata è di circa quattro minuti."
+        );
+        assert_eq!(
+            text(Lang::En, &queue_position(2, Some(Duration::from_secs(45)))),
+            "There are two callers ahead of you. The estimated wait is under one minute."
+        );
+        assert_eq!(
+            text(Lang::It, &queue_position(1, Some(Duration::from_secs(60)))),
+            "C'è una persona in attesa prima di lei. L'attesa stimata è di circa un minuto."
+        );
     }
 
     #[test]

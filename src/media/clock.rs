@@ -158,6 +158,20 @@ impl Voice {
         self.stream.lock().out.rtp().ssrc()
     }
 
+    /// Take the stream back after a relay sent on it, continuing from its sequence number.
+    pub fn take_back(&self, next_seq: u16) {
+        self.stream.lock().out.set_sequence(next_seq);
+    }
+
+    /// Stop playing and hand over the stream: its SSRC, next sequence number and the
+    /// timestamp of now, for a relay that continues it (a bridge to an operator).
+    pub fn hand_over(&mut self) -> (u32, u16, u32) {
+        self.stop();
+        let st = self.stream.lock();
+        let (seq, ts) = st.out.rtp().position();
+        (st.out.rtp().ssrc(), seq, ts)
+    }
+
     /// Wait until the current playback ends. Cancel-safe: use it in `select!`. Never returns
     /// while nothing is playing.
     pub async fn finished(&mut self) {

@@ -4,9 +4,11 @@
 pub mod clock;
 pub mod dtmf;
 pub mod g711;
+pub mod music;
 pub mod outbound;
 pub mod playback;
 pub mod prompt_store;
+pub mod relay;
 pub mod rtp_port;
 pub mod rtp_stream;
 pub mod sdp;

@@ -59,6 +59,11 @@ impl Outbound {
         self.rtp.set_payload_type(payload_type);
     }
 
+    /// Continue the stream's numbering from `next` (a relay used it meanwhile).
+    pub fn set_sequence(&mut self, next: u16) {
+        self.rtp.set_sequence(next);
+    }
+
     /// The id of the playback in progress.
     pub fn playing(&self) -> Option<u64> {
         self.play.as_ref().map(|p| p.id)

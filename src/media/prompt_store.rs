@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Where an administrator's hold music goes, below `sounds/`.
+pub const HOLD_MUSIC: &str = "music/hold.wav";
+
 /// One clip in both laws.
 #[derive(Debug, Clone)]
 pub struct Clip {
@@ -64,7 +67,13 @@ impl PromptStore {
                 }
             }
         }
+        store.clips.entry(HOLD_MUSIC.to_string()).or_insert_with(|| Clip::new(&super::music::hold_tune()));
         (store, errors)
+    }
+
+    /// The hold music (`sounds/music/hold.wav`, or the built-in tune).
+    pub fn hold_music(&self) -> Option<&Clip> {
+        self.clips.get(HOLD_MUSIC)
     }
 
     pub fn len(&self) -> usize {

@@ -51,6 +51,12 @@ impl RtpStream {
         self.header.timestamp = self.header.timestamp.wrapping_add(frames * FRAME_SAMPLES as u32);
     }
 
+    /// Continue from this sequence number (after another sender used the stream: a bridge).
+    pub fn set_sequence(&mut self, next: u16) {
+        self.header.sequence_number = next;
+        self.talkspurt = true;
+    }
+
     /// Change the payload type (a re-INVITE chose another codec).
     pub fn set_payload_type(&mut self, payload_type: u8) {
         self.header.payload_type = payload_type;
@@ -58,6 +64,11 @@ impl RtpStream {
 
     pub fn ssrc(&self) -> u32 {
         self.header.ssrc
+    }
+
+    /// The sequence number and timestamp the next packet would carry.
+    pub fn position(&self) -> (u16, u32) {
+        (self.header.sequence_number, self.header.timestamp)
     }
 
     pub fn payload_type(&self) -> u8 {

@@ -177,6 +177,7 @@ async fn run(
         max_hold: settings.max_hold,
         record: record.clone(),
         await_media: late_offer,
+        acd: shared.acd.get().cloned(),
     };
     let mut call = tokio::spawn(call::run(session, setup, sig_rx, req_tx).in_current_span());
     let mut bye_sent = false;

@@ -3,9 +3,11 @@
 //! signalling side of one answered call.
 
 pub mod call_leg;
+pub mod dialer;
 pub mod digest;
 pub mod guard;
 pub mod intake;
+pub mod operator_leg;
 pub mod register;
 pub mod registrar;
 pub mod server;

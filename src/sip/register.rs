@@ -2,7 +2,7 @@
 //! reply out (after its delay, for an address that keeps failing), and the sweep that expires
 //! bindings.
 
-use super::registrar::{Hashes, Register, Registrar, parse_contact};
+use super::registrar::{Hashes, Register, parse_contact};
 use super::server::Shared;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, StatusCode, ToTypedHeader, Transport};
@@ -78,6 +78,7 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
             (true, Some(b)) => info!(operator = %user, contact = %b.contact, %source, "operator phone registered"),
             _ => info!(operator = %user, "operator phone unregistered"),
         }
+        reachable(&shared, user, *up);
     }
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
@@ -95,20 +96,28 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
 }
 
-/// Expire bindings every few seconds, logging the operators whose phones went away.
-pub fn spawn_sweeper(registrar: Arc<std::sync::Mutex<Registrar>>, cancel: tokio_util::sync::CancellationToken) {
+/// Expire bindings every few seconds: the operators whose phones went away are unreachable.
+pub fn spawn_sweeper(shared: Arc<Shared>, cancel: tokio_util::sync::CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {
-                    let gone = registrar.lock().unwrap_or_else(|e| e.into_inner()).expire(SystemTime::now());
+                    let gone = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).expire(SystemTime::now());
                     for user in gone {
                         info!(operator = %user, "operator phone registration expired");
+                        reachable(&shared, &user, false);
                     }
                 }
             }
         }
     });
+}
+
+/// Tell the distribution whether an operator's phone can be called.
+fn reachable(shared: &Shared, operator: &str, reachable: bool) {
+    if let Some(acd) = shared.acd.get() {
+        acd.event(crate::acd::Event::Reachable { operator: operator.to_string(), reachable });
+    }
 }

@@ -3,8 +3,13 @@
 //! code works around are marked "rsipstack:" (see docs/architecture.md).
 
 use super::call_leg::{self, Leg};
+use super::dialer::SipDialer;
 use super::guard::GuardedSocket;
 use super::registrar::Registrar;
+use crate::acd::Acd;
+use crate::acd::host::AcdHandle;
+use crate::acd::journal::Journal;
+use crate::calls::OperatorLeg;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::live::Live;
 use crate::media::clock::{ClockPriority, MediaClock};
@@ -60,6 +65,8 @@ pub struct Shared {
     pub clock: MediaClock,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
+    /// The distribution (set once the server exists: its dialer needs the server).
+    pub acd: std::sync::OnceLock<AcdHandle<OperatorLeg>>,
     pub dialogs: Arc<DialogLayer>,
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
@@ -75,7 +82,12 @@ pub struct SipServer {
 
 impl SipServer {
     /// Bind the transports and start serving.
-    pub async fn start(settings: SipSettings, live: Arc<Live>, log: CallLog) -> std::io::Result<SipServer> {
+    pub async fn start(
+        settings: SipSettings,
+        live: Arc<Live>,
+        log: CallLog,
+        journal: Option<Journal>,
+    ) -> std::io::Result<SipServer> {
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
         // rsipstack: TCP flows are closed after 300 s idle by default, which kills long calls.
@@ -108,6 +120,7 @@ impl SipServer {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
             clock: MediaClock::start_per_core(settings.clock_priority)?,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
+            acd: std::sync::OnceLock::new(),
             settings,
             live,
             log,
@@ -121,7 +134,11 @@ impl SipServer {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        super::register::spawn_sweeper(Arc::clone(&shared.registrar), cancel.child_token());
+        let config = &shared.live.current().switchboard.config;
+        let acd = Acd::new(config.section_rules(), config.operator_skills());
+        let dialer = Box::new(SipDialer { shared: Arc::downgrade(&shared) });
+        let _ = shared.acd.set(crate::acd::host::start(acd, dialer, journal));
+        super::register::spawn_sweeper(Arc::clone(&shared), cancel.child_token());
         let dispatch = Arc::clone(&shared);
         tokio::spawn(async move {
             // The endpoint lives as long as this task: it owns the transports.

@@ -45,6 +45,8 @@ pub struct Engine {
     pub child: Child,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// The HTTP API.
+    pub http: SocketAddr,
     pub rtp_ports: (u16, u16),
     pub data: tempfile::TempDir,
     pub log: Arc<Mutex<Vec<String>>>,
@@ -65,7 +67,16 @@ impl Engine {
         let rtp_ports = (lo, lo + 199);
         let mut child = Command::new(BIN)
             .current_dir(ROOT)
-            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0", "--rtp-ports"])
+            .args([
+                "serve",
+                "--sip-udp",
+                "127.0.0.1:0",
+                "--sip-tcp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--rtp-ports",
+            ])
             .arg(format!("{}-{}", rtp_ports.0, rtp_ports.1))
             .arg("--data-dir")
             .arg(data.path())
@@ -87,17 +98,18 @@ impl Engine {
                     && v["fields"]["message"] == "switchboard ready"
                 {
                     let addr = |k: &str| v["fields"][k].as_str().and_then(|s| s.parse::<SocketAddr>().ok());
-                    let _ = ready_tx.send((addr("udp"), addr("tcp")));
+                    let _ = ready_tx.send((addr("udp"), addr("tcp"), addr("http")));
                 }
                 sink.lock().unwrap().push(line);
             }
         });
         let unset: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let mut engine = Engine { child, udp: unset, tcp: unset, rtp_ports, data, log };
+        let mut engine = Engine { child, udp: unset, tcp: unset, http: unset, rtp_ports, data, log };
         match ready.recv_timeout(Duration::from_secs(90)) {
-            Ok((Some(udp), Some(tcp))) => {
+            Ok((Some(udp), Some(tcp), Some(http))) => {
                 engine.udp = udp;
                 engine.tcp = tcp;
+                engine.http = http;
             }
             other => {
                 panic!("the engine did not report \"switchboard ready\" ({other:?}); its log:\n{}", engine.log_text())
@@ -399,4 +411,52 @@ pub fn sipp_with(
         return run;
     }
     unreachable!()
+}
+
+/// A minimal HTTP/1.1 client for the API tests: one request per connection, Basic credentials,
+/// JSON body. Returns the status and the parsed JSON body (Null when there is none).
+pub fn http(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(engine.http).expect("connect to the HTTP API");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth =
+        auth.map(|(u, p)| format!("Authorization: Basic {}\r\n", base64(&format!("{u}:{p}")))).unwrap_or_default();
+    let content = if body.is_empty() { String::new() } else { "Content-Type: application/json\r\n".into() };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}{content}Content-Length: {}\r\n\r\n{body}",
+        engine.http,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -1,0 +1,286 @@
+//! The task that runs the distribution for the engine: it feeds [`Acd`] with what calls,
+//! operators' phones and the API report, wakes it at its deadlines, and carries out its actions
+//! (ring an operator through a [`Dialer`], tell a call what to play or where to go, write the
+//! journal). Generic over the operator leg `L` that a dialer hands to a call, so the
+//! distribution knows nothing of SIP or RTP.
+
+use super::events::{AcdError, Action, Event};
+use super::journal::Journal;
+use super::machine::Acd;
+use super::operator::OperatorState;
+use super::rules::Route;
+use super::stats::SectionStats;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// What the distribution tells a queued call.
+#[derive(Debug)]
+pub enum Notice<L> {
+    /// Say the position (and estimated wait), then report [`Event::AnnouncementDone`].
+    Announce { ahead: usize, wait: Option<Duration> },
+    /// Stop the announcement (back to the hold music): an operator is being rung.
+    StopAnnouncement,
+    /// The call waits in this section's queue now (joined, moved by an overflow, or transferred
+    /// there by its operator: a bridge ends).
+    Queued { section: String },
+    /// Leave the queue: continue in the voice portal, or hear a message and hang up.
+    Route(Route),
+    /// An operator answered: bridge the caller to this leg.
+    Connect(L),
+}
+
+/// Places calls to operators' phones.
+pub trait Dialer<L>: Send + Sync + 'static {
+    /// Ring `operator` for `call`. Report the outcome to `acd` with [`AcdHandle::answered`] or
+    /// an [`Event::OfferFailed`]; stop ringing (CANCEL) when `cancel` fires.
+    fn ring(&self, call: String, operator: String, acd: AcdHandle<L>, cancel: CancellationToken);
+}
+
+/// An operator's state as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorView {
+    pub operator: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub call: Option<String>,
+    pub serving: Vec<String>,
+    pub reachable: bool,
+}
+
+enum Msg<L> {
+    Join {
+        call: String,
+        section: String,
+        arrived: Instant,
+        notices: mpsc::UnboundedSender<Notice<L>>,
+    },
+    /// The call task is gone (its record is written).
+    Left {
+        call: String,
+    },
+    Event(Event),
+    Command {
+        event: Event,
+        reply: oneshot::Sender<Result<(), AcdError>>,
+    },
+    Answered {
+        call: String,
+        leg: L,
+        hang_up: Box<dyn FnOnce(L) + Send>,
+    },
+    Stats {
+        reply: oneshot::Sender<(Vec<SectionStats>, Vec<OperatorView>)>,
+    },
+}
+
+/// A handle to the distribution task; cheap to clone.
+pub struct AcdHandle<L> {
+    tx: mpsc::UnboundedSender<Msg<L>>,
+}
+
+impl<L> Clone for AcdHandle<L> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+impl<L: Send + 'static> AcdHandle<L> {
+    /// Queue a call to a section; what it must do arrives on `notices`.
+    pub fn join(&self, call: &str, section: &str, arrived: Instant, notices: mpsc::UnboundedSender<Notice<L>>) {
+        let _ = self.tx.send(Msg::Join { call: call.into(), section: section.into(), arrived, notices });
+    }
+
+    /// The call has ended (after its [`Event::CallerHangup`] if it was queued or connected).
+    pub fn left(&self, call: &str) {
+        let _ = self.tx.send(Msg::Left { call: call.into() });
+    }
+
+    /// Report an event; a refusal is logged (a hang-up racing an answer, for instance).
+    pub fn event(&self, event: Event) {
+        let _ = self.tx.send(Msg::Event(event));
+    }
+
+    /// A command whose refusal the caller wants to know (the API, feature codes).
+    pub async fn command(&self, event: Event) -> Result<(), AcdError> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Command { event, reply }).is_err() {
+            return Err(AcdError::UnknownCall("the distribution has stopped".into()));
+        }
+        rx.await.unwrap_or(Err(AcdError::UnknownCall("the distribution has stopped".into())))
+    }
+
+    /// The operator's phone answered `call`: the leg goes to the call if it is still there,
+    /// otherwise `hang_up` ends it.
+    pub fn answered(&self, call: &str, leg: L, hang_up: impl FnOnce(L) + Send + 'static) {
+        let _ = self.tx.send(Msg::Answered { call: call.into(), leg, hang_up: Box::new(hang_up) });
+    }
+
+    /// Per-section figures and operators' states now.
+    pub async fn stats(&self) -> (Vec<SectionStats>, Vec<OperatorView>) {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.tx.send(Msg::Stats { reply });
+        rx.await.unwrap_or_default()
+    }
+}
+
+/// Start the distribution task.
+pub fn start<L: Send + 'static>(acd: Acd, dialer: Box<dyn Dialer<L>>, journal: Option<Journal>) -> AcdHandle<L> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = AcdHandle { tx };
+    let host = Host { acd, dialer, journal, calls: HashMap::new(), ringing: HashMap::new(), handle: handle.clone() };
+    tokio::spawn(host.run(rx));
+    handle
+}
+
+struct Host<L> {
+    acd: Acd,
+    dialer: Box<dyn Dialer<L>>,
+    journal: Option<Journal>,
+    /// Queued and connected calls: where to send their notices.
+    calls: HashMap<String, mpsc::UnboundedSender<Notice<L>>>,
+    /// Offers in progress: how to stop them.
+    ringing: HashMap<String, CancellationToken>,
+    handle: AcdHandle<L>,
+}
+
+impl<L: Send + 'static> Host<L> {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg<L>>) {
+        // The host holds a handle itself (dialers report through it), so the channel never
+        // closes: the task lives as long as the runtime.
+        loop {
+            let deadline = self.acd.next_deadline().map(tokio::time::Instant::from_std);
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                () = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
+                    self.apply(Event::Tick);
+                    continue;
+                }
+            };
+            let Some(msg) = msg else { return };
+            match msg {
+                Msg::Join { call, section, arrived, notices } => {
+                    self.calls.insert(call.clone(), notices);
+                    if let Err(e) = self.try_apply(Event::Enqueue { call: call.clone(), section, arrived }) {
+                        warn!(%call, "cannot queue: {e}");
+                        if let Some(n) = self.calls.remove(&call) {
+                            let _ = n.send(Notice::Route(Route::Message("queue_timeout".into())));
+                        }
+                    }
+                }
+                Msg::Left { call } => {
+                    self.calls.remove(&call);
+                }
+                Msg::Event(e) => self.apply(e),
+                Msg::Command { event, reply } => {
+                    let _ = reply.send(self.try_apply(event));
+                }
+                Msg::Answered { call, leg, hang_up } => {
+                    self.ringing.remove(&call);
+                    let notices = self.calls.get(&call).cloned();
+                    match (self.try_apply(Event::OfferAnswered { call: call.clone() }), notices) {
+                        (Ok(()), Some(n)) => {
+                            if let Err(mpsc::error::SendError(Notice::Connect(leg))) = n.send(Notice::Connect(leg)) {
+                                // The call task ended in between: release the operator.
+                                hang_up(leg);
+                                self.apply(Event::CallerHangup { call });
+                            }
+                        }
+                        (Ok(()), None) => {
+                            hang_up(leg);
+                            self.apply(Event::CallerHangup { call });
+                        }
+                        (Err(e), _) => {
+                            info!(%call, "answered too late ({e}): releasing the operator");
+                            hang_up(leg);
+                        }
+                    }
+                }
+                Msg::Stats { reply } => {
+                    let now = Instant::now();
+                    let _ = reply.send((self.acd.stats(now), self.operator_views()));
+                }
+            }
+        }
+    }
+
+    fn operator_views(&self) -> Vec<OperatorView> {
+        self.acd
+            .operators()
+            .map(|(id, o)| {
+                let (reason, call) = match &o.state {
+                    OperatorState::Paused { reason, .. } => (Some(reason.clone()), None),
+                    OperatorState::Ringing { call, .. } | OperatorState::OnCall { call, .. } => {
+                        (None, Some(call.clone()))
+                    }
+                    _ => (None, None),
+                };
+                OperatorView {
+                    operator: id.clone(),
+                    state: o.state.name().into(),
+                    reason,
+                    call,
+                    serving: o.serving.clone(),
+                    reachable: o.reachable,
+                }
+            })
+            .collect()
+    }
+
+    fn apply(&mut self, event: Event) {
+        if let Err(e) = self.try_apply(event) {
+            debug!("distribution: {e}");
+        }
+    }
+
+    fn try_apply(&mut self, event: Event) -> Result<(), AcdError> {
+        let actions = self.acd.handle(event, Instant::now())?;
+        for action in actions {
+            self.act(action);
+        }
+        Ok(())
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Offer { call, operator } => {
+                info!(%call, %operator, "offering the call");
+                let cancel = CancellationToken::new();
+                self.ringing.insert(call.clone(), cancel.clone());
+                self.dialer.ring(call, operator, self.handle.clone(), cancel);
+            }
+            Action::CancelOffer { call, operator } => {
+                debug!(%call, %operator, "offer withdrawn");
+                if let Some(c) = self.ringing.remove(&call) {
+                    c.cancel();
+                }
+            }
+            Action::Announce { call, ahead, wait } => self.notify(&call, Notice::Announce { ahead, wait }),
+            Action::StopAnnouncement { call } => self.notify(&call, Notice::StopAnnouncement),
+            Action::Queued { call, section } => self.notify(&call, Notice::Queued { section }),
+            Action::Route { call, route } => {
+                self.notify(&call, Notice::Route(route));
+                self.calls.remove(&call);
+            }
+            Action::Record(event) => {
+                if let Some(j) = &self.journal {
+                    j.queue_event(event);
+                }
+            }
+            Action::OperatorChanged { operator, state } => {
+                info!(%operator, state = state.name(), "operator state");
+                if let Some(j) = &self.journal {
+                    j.operator_state(&operator, &state);
+                }
+            }
+        }
+    }
+
+    fn notify(&self, call: &str, notice: Notice<L>) {
+        if let Some(n) = self.calls.get(call) {
+            let _ = n.send(notice);
+        }
+    }
+}

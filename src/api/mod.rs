@@ -1,0 +1,47 @@
+//! The HTTP API (axum, JSON): operators log in and out of their sections, pause, go ready and
+//! transfer their caller; everyone authenticated sees the sections' figures and the operators'
+//! states. Authentication is HTTP Basic with the operators' credentials from the configuration
+//! (checked against the stored digest hash, so no password is stored).
+
+mod auth;
+mod error;
+mod operators;
+
+use crate::acd::host::AcdHandle;
+use crate::calls::OperatorLeg;
+use crate::live::Live;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub live: Arc<Live>,
+    pub acd: AcdHandle<OperatorLeg>,
+}
+
+/// The routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/operator", get(operators::me))
+        .route("/api/operator/login", post(operators::login))
+        .route("/api/operator/logout", post(operators::logout))
+        .route("/api/operator/pause", post(operators::pause))
+        .route("/api/operator/ready", post(operators::ready))
+        .route("/api/operator/transfer", post(operators::transfer))
+        .route("/api/operators", get(operators::all))
+        .route("/api/sections", get(operators::sections))
+        .with_state(state)
+}
+
+/// Serve the API on `listener` until the runtime stops.
+pub fn spawn(listener: TcpListener, state: ApiState) {
+    let app = router(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    });
+}

@@ -1,0 +1,119 @@
+//! Operators' own state and commands, the operators' board and the sections' figures.
+
+use super::ApiState;
+use super::auth::OperatorId;
+use super::error::ApiError;
+use crate::acd::host::OperatorView;
+use crate::acd::{Event, Route, SectionStats};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+async fn view(state: &ApiState, operator: &str) -> Result<OperatorView, ApiError> {
+    let (_, operators) = state.acd.stats().await;
+    operators.into_iter().find(|o| o.operator == operator).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("operator {operator:?} is not in the distribution"))
+    })
+}
+
+/// `GET /api/operator`: the caller's own state.
+pub async fn me(State(state): State<ApiState>, OperatorId(op): OperatorId) -> Result<Json<OperatorView>, ApiError> {
+    Ok(Json(view(&state, &op).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// The sections to serve (default: all of the operator's).
+    sections: Option<Vec<String>>,
+}
+
+/// `POST /api/operator/login` `{"sections": [...]}` (body optional).
+pub async fn login(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    body: Option<Json<LoginBody>>,
+) -> Result<Json<OperatorView>, ApiError> {
+    let sections = body.map(|b| b.0.sections).unwrap_or_default();
+    state.acd.command(Event::Login { operator: op.clone(), sections }).await?;
+    Ok(Json(view(&state, &op).await?))
+}
+
+/// `POST /api/operator/logout` (refused during a call).
+pub async fn logout(State(state): State<ApiState>, OperatorId(op): OperatorId) -> Result<Json<OperatorView>, ApiError> {
+    state.acd.command(Event::Logout { operator: op.clone() }).await?;
+    Ok(Json(view(&state, &op).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    reason: String,
+}
+
+/// `POST /api/operator/pause` `{"reason": "..."}`: during a call, the pause starts after it.
+pub async fn pause(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    Json(body): Json<PauseBody>,
+) -> Result<Json<OperatorView>, ApiError> {
+    let reason = body.reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 100 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give a reason of 1 to 100 characters"));
+    }
+    state.acd.command(Event::Pause { operator: op.clone(), reason }).await?;
+    Ok(Json(view(&state, &op).await?))
+}
+
+/// `POST /api/operator/ready`: available again (from a pause, or ending wrap-up early).
+pub async fn ready(State(state): State<ApiState>, OperatorId(op): OperatorId) -> Result<Json<OperatorView>, ApiError> {
+    state.acd.command(Event::Ready { operator: op.clone() }).await?;
+    Ok(Json(view(&state, &op).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    section: Option<String>,
+    node: Option<String>,
+}
+
+/// `POST /api/operator/transfer` `{"section": "pensions"}` or `{"node": "main_menu"}`: the
+/// operator's connected caller goes to another queue (keeping their arrival time) or back to
+/// the voice portal.
+pub async fn transfer(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    Json(body): Json<TransferBody>,
+) -> Result<Json<OperatorView>, ApiError> {
+    let to = match (body.section, body.node) {
+        (Some(s), None) => Route::Section(s),
+        (None, Some(n)) => Route::Node(n),
+        _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one of section or node")),
+    };
+    let me = view(&state, &op).await?;
+    let call = match (me.state.as_str(), me.call) {
+        ("on_call", Some(call)) => call,
+        _ => return Err(ApiError::new(StatusCode::CONFLICT, "you have no call in progress to transfer")),
+    };
+    if let Route::Node(n) = &to {
+        let loaded = state.live.current();
+        let known = loaded.switchboard.trees.values().any(|t| t.def.nodes.contains_key(n.as_str()));
+        if !known {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("no tree has a node {n:?}")));
+        }
+    }
+    state.acd.command(Event::Transfer { call, to }).await?;
+    Ok(Json(view(&state, &op).await?))
+}
+
+/// `GET /api/operators`: every operator's state.
+pub async fn all(State(state): State<ApiState>, _: OperatorId) -> Json<Vec<OperatorView>> {
+    Json(state.acd.stats().await.1)
+}
+
+/// `GET /api/sections`: each section's figures now.
+pub async fn sections(State(state): State<ApiState>, _: OperatorId) -> Json<Vec<SectionStats>> {
+    Json(state.acd.stats().await.0)
+}

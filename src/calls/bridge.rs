@@ -1,0 +1,21 @@
+//! The operator's side of a bridged call, as the caller's call task holds it: the RTP socket
+//! towards the operator's phone, what that phone negotiated, and the two signals between the
+//! call task and the operator's signalling (it ended / end it).
+
+use crate::media::sdp::Negotiated;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+/// An operator's phone that answered a queued call.
+#[derive(Debug)]
+pub struct OperatorLeg {
+    pub operator: String,
+    /// Our RTP socket towards the operator's phone.
+    pub socket: UdpSocket,
+    /// What the operator's phone answered.
+    pub media: Negotiated,
+    /// Completes when the operator's side has ended (their BYE, or the dialog failed).
+    pub ended: oneshot::Receiver<()>,
+    /// Sending (or dropping) it asks the operator's signalling to end the leg with BYE.
+    pub hang_up: oneshot::Sender<()>,
+}

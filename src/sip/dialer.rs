@@ -1,0 +1,27 @@
+//! Rings operators' phones for the distribution: an outgoing INVITE to the operator's
+//! registered Contact with our SDP offer, CANCEL when the offer is withdrawn, and on answer an
+//! [`OperatorLeg`] for the caller's call task to bridge.
+
+use super::server::Shared;
+use crate::acd::Event;
+use crate::acd::host::{AcdHandle, Dialer};
+use crate::calls::OperatorLeg;
+use std::sync::Weak;
+use tokio_util::sync::CancellationToken;
+
+/// The engine's dialer (holds the server weakly: the server holds the distribution).
+pub struct SipDialer {
+    pub shared: Weak<Shared>,
+}
+
+impl Dialer<OperatorLeg> for SipDialer {
+    fn ring(&self, call: String, operator: String, acd: AcdHandle<OperatorLeg>, cancel: CancellationToken) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        tokio::spawn(async move {
+            let reason = super::operator_leg::ring(&shared, &call, &operator, &acd, cancel).await;
+            if let Err(reason) = reason {
+                acd.event(Event::OfferFailed { call, reason });
+            }
+        });
+    }
+}

@@ -1,0 +1,195 @@
+//! Sections' queues with the running engine: operators log in through the HTTP API, sipp
+//! callers ask for the pensions section and wait, hear their positions in order, leave with the
+//! section's key or hang up; the queue journal, the operators' journal and the call records
+//! show it.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The shipped configuration with faster announcements, written to a temporary file.
+fn fast_announcements() -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
+    let text = text
+        .replace("announce_min_interval_seconds = 20", "announce_min_interval_seconds = 2")
+        .replace("announce_every_seconds = 60", "announce_every_seconds = 30");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("centralino.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn journal(engine: &Engine, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(engine.data.path().join(file)).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn events_of<'a>(entries: &'a [Value], call: &str) -> Vec<&'a Value> {
+    entries.iter().filter(|e| e["call"] == call).collect()
+}
+
+fn kinds(events: &[&Value]) -> Vec<String> {
+    events.iter().map(|e| e["event"].as_str().unwrap_or("?").to_string()).collect()
+}
+
+#[test]
+fn operators_log_in_pause_and_are_refused_what_they_may_not_do() {
+    let engine = Engine::start();
+    let me = Some(("mrossi", "demo-mrossi"));
+    let (status, body) = http(&engine, "GET", "/api/operator", None, None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("log in"));
+    assert_eq!(http(&engine, "GET", "/api/operator", Some(("mrossi", "wrong")), None).0, 401);
+    assert_eq!(http(&engine, "GET", "/api/operator", Some(("nobody", "x")), None).0, 401);
+
+    let (status, body) = http(&engine, "GET", "/api/operator", me, None);
+    assert_eq!((status, body["state"].as_str()), (200, Some("logged_out")), "{body}");
+    let (status, body) = http(&engine, "POST", "/api/operator/login", me, Some(&json!({"sections": ["contributors"]})));
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("does not serve section"), "{body}");
+    let (status, body) = http(&engine, "POST", "/api/operator/login", me, None);
+    assert_eq!((status, body["state"].as_str()), (200, Some("available")), "{body}");
+    assert_eq!(body["serving"], json!(["pensions", "general"]));
+    assert_eq!(body["reachable"], json!(false), "no phone registered");
+
+    let (status, _) = http(&engine, "POST", "/api/operator/pause", me, Some(&json!({"reason": " "})));
+    assert_eq!(status, 422);
+    let (status, body) = http(&engine, "POST", "/api/operator/pause", me, Some(&json!({"reason": "meeting"})));
+    assert_eq!((status, body["state"].as_str(), body["reason"].as_str()), (200, Some("paused"), Some("meeting")));
+    let (status, body) = http(&engine, "POST", "/api/operator/transfer", me, Some(&json!({"section": "general"})));
+    assert_eq!(status, 409, "no call to transfer: {body}");
+    let (status, body) = http(&engine, "POST", "/api/operator/ready", me, None);
+    assert_eq!((status, body["state"].as_str()), (200, Some("available")));
+
+    let (status, sections) = http(&engine, "GET", "/api/sections", me, None);
+    assert_eq!(status, 200);
+    let pensions = sections.as_array().unwrap().iter().find(|s| s["section"] == "pensions").unwrap();
+    assert_eq!((pensions["waiting"].as_u64(), &pensions["operators"]), (Some(0), &json!({"available": 1})));
+    let (status, body) = http(&engine, "POST", "/api/operator/logout", me, None);
+    assert_eq!((status, body["state"].as_str()), (200, Some("logged_out")));
+    // Malformed JSON is a 4xx with a message, not a crash.
+    let (status, _) = http(&engine, "POST", "/api/operator/pause", me, Some(&json!({"why": "x"})));
+    assert_eq!(status, 422);
+
+    std::thread::sleep(Duration::from_millis(300));
+    let states: Vec<(String, Option<String>)> = journal(&engine, "operators.jsonl")
+        .iter()
+        .filter(|e| e["operator"] == "mrossi")
+        .map(|e| (e["state"].as_str().unwrap().to_string(), e["reason"].as_str().map(String::from)))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("available".to_string(), None),
+            ("paused".to_string(), Some("meeting".to_string())),
+            ("available".to_string(), None),
+            ("logged_out".to_string(), None)
+        ]
+    );
+    assert!(journal(&engine, "operators.jsonl").iter().all(|e| e["at"].is_string()), "every change has its time");
+}
+
+/// Run one queued caller in a thread: keys 1 1 4 (Italian, pensions, an operator), then wait,
+/// press `after`, wait, hang up.
+fn caller(engine: &Engine, wait_ms: u64, after: &str, after_ms: u64) -> SippRun {
+    let wait = wait_ms.to_string();
+    let after_ms = after_ms.to_string();
+    let keys = [
+        ("rtp_port", "9"),
+        ("codecs", "0 8 101"),
+        ("dtmf_pt", "101"),
+        ("k1", "1"),
+        ("k2", "1"),
+        ("k3", "4"),
+        ("wait_ms", wait.as_str()),
+        ("after", after),
+        ("after_ms", after_ms.as_str()),
+    ];
+    sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
+}
+
+#[test]
+fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
+    let (_dir, config) = fast_announcements();
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    // mrossi serves pensions but has no phone registered: callers wait.
+    let (status, _) = http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
+    assert_eq!(status, 200);
+
+    // (start delay, wait after the keys, key, wait after it): the portal's prompts take ~8 s
+    // before the queue, so the three are queued in order at ~8, ~9 and ~10 s; c1 hangs up at
+    // ~15 s, c2 leaves with 9 at ~19 s, c3 hangs up at ~25 s.
+    let plan = [(0u64, 14_000u64, "5", 300u64), (1_200, 17_000, "9", 2_500), (2_400, 20_000, "5", 300)];
+    let runs = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .into_iter()
+            .map(|(delay, wait, after, after_ms)| {
+                let engine = &engine;
+                s.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(delay));
+                    caller(engine, wait, after, after_ms)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    let runs: Vec<SippRun> = runs.into_iter().map(SippRun::expect_ok).collect();
+    let ids: Vec<String> = runs.iter().map(SippRun::call_id).collect();
+    let records: Vec<Value> = ids.iter().map(|id| engine.record(id)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let queue = journal(&engine, "queue.jsonl");
+    let context = || {
+        format!("queue journal:\n{}\nengine log:\n{}", serde_json::to_string_pretty(&queue).unwrap(), engine.log_text())
+    };
+
+    // Arrival order, and what each heard on joining.
+    for (i, id) in ids.iter().enumerate() {
+        let ev = events_of(&queue, id);
+        assert_eq!(ev[0]["event"], "entered", "{}", context());
+        assert_eq!(
+            (ev[0]["section"].as_str(), ev[0]["ahead"].as_u64()),
+            (Some("pensions"), Some(i as u64)),
+            "{}",
+            context()
+        );
+        let first_announcement = ev.iter().find(|e| e["event"] == "announced").unwrap();
+        assert_eq!(first_announcement["ahead"].as_u64(), Some(i as u64), "{}", context());
+    }
+    // The first hangs up: the others move up and are told (at most every 2 s here).
+    let c1 = events_of(&queue, &ids[0]);
+    assert_eq!(kinds(&c1).last().map(String::as_str), Some("abandoned"), "{}", context());
+    let waited = c1.last().unwrap()["wait_ms"].as_u64().unwrap();
+    assert!((3_000..14_000).contains(&waited), "c1 waited {waited} ms\n{}", context());
+    let c2 = events_of(&queue, &ids[1]);
+    let c2_positions: Vec<u64> =
+        c2.iter().filter(|e| e["event"] == "announced").map(|e| e["ahead"].as_u64().unwrap()).collect();
+    assert_eq!(c2_positions.first(), Some(&1));
+    assert!(c2_positions.contains(&0), "c2 is told it is next once c1 has gone: {c2_positions:?}\n{}", context());
+    // The second leaves with the section's key 9, back to the pensions menu.
+    let left = c2.iter().find(|e| e["event"] == "left").unwrap_or_else(|| panic!("{}", context()));
+    assert_eq!((left["key"].as_str(), left["to"].as_str()), (Some("9"), Some("node:pensions_menu")));
+    let path: Vec<&str> = records[1]["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let q = path.iter().position(|p| *p == "pensions_queue").unwrap();
+    assert_eq!(path.get(q + 1), Some(&"pensions_menu"), "{path:?}");
+    // The third ends as the first of the line, then hangs up.
+    let c3 = events_of(&queue, &ids[2]);
+    let c3_positions: Vec<u64> =
+        c3.iter().filter(|e| e["event"] == "announced").map(|e| e["ahead"].as_u64().unwrap()).collect();
+    assert_eq!(c3_positions.first(), Some(&2));
+    assert_eq!(c3_positions.last(), Some(&0), "{c3_positions:?}\n{}", context());
+    assert!(c3_positions.windows(2).all(|w| w[1] <= w[0]), "positions only go down: {c3_positions:?}");
+    // Call records.
+    assert_eq!(records[0]["ending"], json!({"kind": "abandoned", "section": "pensions"}));
+    assert_eq!(records[2]["ending"], json!({"kind": "abandoned", "section": "pensions"}));
+    assert_eq!(records[1]["ending"]["kind"], "caller_hangup");
+    // Nobody is left in the queue.
+    let (_, sections) = http(&engine, "GET", "/api/sections", Some(("mrossi", "demo-mrossi")), None);
+    let pensions = sections.as_array().unwrap().iter().find(|s| s["section"] == "pensions").unwrap();
+    assert_eq!(
+        (pensions["waiting"].as_u64(), pensions["abandoned"].as_u64(), pensions["entered"].as_u64()),
+        (Some(0), Some(2), Some(3))
+    );
+}
