@@ -108,8 +108,14 @@ impl SipServer {
             .map_err(|e| std::io::Error::other(format!("SIP TCP {tcp_addr}: {e}")))?;
         tl.add_transport(tcp.into());
 
+        // rsipstack: Call-IDs of our outgoing calls would end in the library author's domain.
+        let option = rsipstack::transaction::endpoint::EndpointOption {
+            callid_suffix: Some("centralino.invalid".into()),
+            ..Default::default()
+        };
         let endpoint = EndpointBuilder::new()
             .with_user_agent(concat!("centralino/", env!("CARGO_PKG_VERSION")))
+            .with_option(option)
             .with_cancel_token(cancel.clone())
             .with_transport_layer(tl)
             .build();
@@ -319,11 +325,11 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
     call_leg::start(leg, tx).await;
 }
 
-fn shared_udp(shared: &Shared) -> SocketAddr {
+pub(super) fn shared_udp(shared: &Shared) -> SocketAddr {
     listen_addr(shared, Transport::Udp).unwrap_or(shared.settings.udp)
 }
 
-fn shared_tcp(shared: &Shared) -> SocketAddr {
+pub(super) fn shared_tcp(shared: &Shared) -> SocketAddr {
     listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp)
 }
 

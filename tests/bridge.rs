@@ -1,0 +1,225 @@
+//! A queued caller connected to an operator, end to end: a sipp operator phone registers with
+//! digest authentication and answers (sipp -oocsf), a sipp caller asks for the pensions
+//! section; RTP flows both ways through the engine (caller PCMU, operator PCMA: transcoded);
+//! hang-ups propagate; the journals and the call record tell the story.
+
+mod common;
+
+use centralino::media::g711::Law;
+use common::*;
+use serde_json::{Value, json};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The shipped configuration with MD5 offered first (sipp 3.6 answers only the first challenge).
+fn md5_first() -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
+    let text = text.replace("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\", \"SHA-256\"]");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("centralino.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Packets received, with their arrival time.
+type Heard = Vec<(Instant, Vec<u8>)>;
+
+/// One side's phone audio: records what arrives; once it has heard from the engine, answers
+/// every 20 ms with its own stream (a 400 Hz tone for the caller, 1 kHz for the operator).
+struct Talker {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<Heard>>,
+}
+
+fn rtp(pt: u8, ssrc: u32, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt, (seq >> 8) as u8, seq as u8];
+    p.extend(ts.to_be_bytes());
+    p.extend(ssrc.to_be_bytes());
+    p.extend(payload);
+    p
+}
+
+fn tone(hz: f32, frame: u32) -> Vec<i16> {
+    (0..160)
+        .map(|i| ((((frame * 160 + i) as f32) / 8000.0 * hz * std::f32::consts::TAU).sin() * 6000.0) as i16)
+        .collect()
+}
+
+impl Talker {
+    fn start(law: Law, hz: f32) -> Talker {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 2048];
+            let mut peer: Option<SocketAddr> = None;
+            let mut frame = 0u32;
+            let mut next = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    got.push((Instant::now(), buf[..n].to_vec()));
+                    // Symmetric RTP: answer where the engine's packets come from.
+                    peer.get_or_insert(from);
+                }
+                if let Some(to) = peer
+                    && Instant::now() >= next
+                {
+                    let payload = law.encode(&tone(hz, frame));
+                    let _ = socket.send_to(&rtp(law.payload_type(), 0x5151, frame as u16, frame * 160, &payload), to);
+                    frame += 1;
+                    next += Duration::from_millis(20);
+                }
+            }
+            got
+        });
+        Talker { port, stop, thread: Some(thread) }
+    }
+
+    fn finish(mut self) -> Heard {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// Strength of `hz` in a PCM block (Goertzel), relative to the block's energy.
+fn share_of(pcm: &[i16], hz: f32) -> f32 {
+    let w = std::f32::consts::TAU * hz / 8000.0;
+    let (mut s1, mut s2) = (0f32, 0f32);
+    for x in pcm {
+        let s = *x as f32 + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    let energy: f32 = pcm.iter().map(|x| (*x as f32).powi(2)).sum::<f32>() * pcm.len() as f32 / 2.0;
+    if energy == 0.0 { 0.0 } else { power / energy }
+}
+
+struct Stream {
+    pt: u8,
+    ssrc: u32,
+    seq: u16,
+    payload: Vec<u8>,
+}
+
+fn parse(p: &[u8]) -> Option<Stream> {
+    (p.len() >= 12 && p[0] >> 6 == 2).then(|| Stream {
+        pt: p[1] & 0x7f,
+        ssrc: u32::from_be_bytes([p[8], p[9], p[10], p[11]]),
+        seq: u16::from_be_bytes([p[2], p[3]]),
+        payload: p[12..].to_vec(),
+    })
+}
+
+fn journal(engine: &Engine, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(engine.data.path().join(file)).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[test]
+fn a_queued_caller_talks_with_the_operator_who_answers() {
+    let (_dir, config) = md5_first();
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let me = Some(("mrossi", "demo-mrossi"));
+    assert_eq!(http(&engine, "POST", "/api/operator/login", me, None).0, 200);
+
+    let operator_audio = Talker::start(Law::Pcma, 1000.0);
+    let caller_audio = Talker::start(Law::Pcmu, 400.0);
+    let op_port = operator_audio.port.to_string();
+    let caller_port = caller_audio.port.to_string();
+    let (operator, caller) = thread::scope(|s| {
+        let engine = &engine;
+        let op_port = op_port.as_str();
+        let operator = s.spawn(move || {
+            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "800"), ("op_rtp_port", op_port)];
+            let extra = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf"];
+            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
+            let mut args: Vec<&str> = extra.to_vec();
+            args.push(&answers);
+            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+        });
+        // Let the phone register first.
+        thread::sleep(Duration::from_millis(1500));
+        let caller_port = caller_port.as_str();
+        let caller = s.spawn(move || {
+            let keys = [
+                ("rtp_port", caller_port),
+                ("codecs", "0 101"),
+                ("dtmf_pt", "101"),
+                ("k1", "1"),
+                ("k2", "1"),
+                ("k3", "4"),
+                ("wait_ms", "14000"),
+                ("after", "5"),
+                ("after_ms", "300"),
+            ];
+            sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
+        });
+        (operator.join().unwrap(), caller.join().unwrap())
+    });
+    let heard_by_operator = operator_audio.finish();
+    let heard_by_caller = caller_audio.finish();
+    let caller = caller.expect_ok();
+    let operator = operator.expect_ok();
+    let call_id = caller.call_id();
+    let record = engine.record(&call_id);
+    let context =
+        || format!("record {record:#}\n--- caller ---\n{}\n--- operator ---\n{}", caller.report(), operator.report());
+
+    // The operator's phone was called with our SDP offer, and told which call it is.
+    let invite = operator.msgs().into_iter().find(|m| !m.sent && m.method() == Some("INVITE")).expect("an INVITE");
+    assert_eq!(invite.header("X-Centralino-Call"), Some(call_id.as_str()), "{}", context());
+    assert!(invite.text.contains("a=rtpmap:8 PCMA/8000") && invite.text.contains("telephone-event"));
+
+    // Operator -> caller: the 1 kHz tone, transcoded to PCMU, on the caller's one stream.
+    let streams: Vec<Stream> = heard_by_caller.iter().filter_map(|(_, p)| parse(p)).collect();
+    let ssrcs: std::collections::BTreeSet<u32> = streams.iter().map(|s| s.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "the caller sees one stream from the engine: {ssrcs:?}");
+    let relayed: Vec<&Stream> =
+        streams.iter().filter(|s| s.pt == 0 && share_of(&Law::Pcmu.decode(&s.payload), 1000.0) > 0.8).collect();
+    assert!(relayed.len() > 150, "the operator's voice reached the caller: {} packets\n{}", relayed.len(), context());
+    assert!(relayed.windows(2).filter(|w| w[1].seq == w[0].seq.wrapping_add(1)).count() > relayed.len() * 9 / 10);
+    // Caller -> operator: the 400 Hz tone, transcoded to PCMA.
+    let to_op: Vec<Stream> = heard_by_operator.iter().filter_map(|(_, p)| parse(p)).collect();
+    let voice: Vec<&Stream> =
+        to_op.iter().filter(|s| s.pt == 8 && share_of(&Law::Pcma.decode(&s.payload), 400.0) > 0.8).collect();
+    assert!(
+        voice.len() > 150,
+        "the caller's voice reached the operator: {} of {} packets\n{}",
+        voice.len(),
+        to_op.len(),
+        context()
+    );
+    assert!(to_op.iter().all(|s| s.pt == 8), "only the operator's codec on its leg");
+
+    // The caller hung up: the operator's phone got a BYE (its scenario waits for it).
+    assert_eq!(
+        record["ending"],
+        json!({"kind": "answered", "section": "pensions", "operator": "mrossi"}),
+        "{}",
+        context()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let queue = journal(&engine, "queue.jsonl");
+    let kinds: Vec<&str> =
+        queue.iter().filter(|e| e["call"] == call_id).map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["entered", "offered", "answered", "ended"],
+        "offered at once: no announcement to a caller being connected"
+    );
+    let answered = queue.iter().find(|e| e["event"] == "answered").unwrap();
+    assert_eq!(answered["operator"], "mrossi");
+    assert!(answered["wait_ms"].as_u64().unwrap() < 5_000);
+    let operators = journal(&engine, "operators.jsonl");
+    let states: Vec<&str> = operators.iter().map(|e| e["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["available", "ringing", "on_call", "wrap_up"], "{}", context());
+}
