@@ -76,7 +76,16 @@ impl H {
     }
 
     fn answer(&mut self, call: &str) -> Vec<Action> {
-        self.ev(Event::OfferAnswered { call: s(call) })
+        let operator = self.offered(call).unwrap_or_else(|| panic!("{call} is not offered"));
+        self.ev(Event::OfferAnswered { call: s(call), operator })
+    }
+
+    /// The operator whose phone rings with `call`.
+    fn offered(&self, call: &str) -> Option<String> {
+        self.acd
+            .operators()
+            .find(|(_, o)| matches!(&o.state, OperatorState::Ringing { call: c, .. } if c == call))
+            .map(|(id, _)| id.clone())
     }
 
     fn state(&self, op: &str) -> OperatorState {
@@ -382,7 +391,7 @@ fn a_caller_leaving_at_each_instant_of_the_hand_over() {
     assert!(events(&out).iter().any(|(_, k)| matches!(k, QueueEventKind::Ended { .. })));
     assert!(matches!(h.state("ada"), OperatorState::WrapUp { .. }));
     // A late answer or failure for a call that is gone is refused, and changes nothing.
-    assert_eq!(h.refuse(Event::OfferAnswered { call: s("c2") }), AcdError::UnknownCall(s("c2")));
+    assert_eq!(h.refuse(Event::OfferAnswered { call: s("c2"), operator: s("ada") }), AcdError::UnknownCall(s("c2")));
     assert_eq!(h.refuse(Event::CallerHangup { call: s("c2") }), AcdError::UnknownCall(s("c2")));
 }
 
@@ -393,7 +402,12 @@ fn an_operator_declining_or_logging_out_while_ringing() {
     h.at(1.0);
     h.ready("bob");
     h.call("c1", "general");
-    let out = h.ev(Event::OfferFailed { call: s("c1"), reason: s("declined") });
+    // A failure reported for another operator (a stale offer) changes nothing.
+    assert_eq!(
+        h.refuse(Event::OfferFailed { call: s("c1"), operator: s("bob"), reason: s("busy") }),
+        AcdError::UnknownCall(s("c1"))
+    );
+    let out = h.ev(Event::OfferFailed { call: s("c1"), operator: s("ada"), reason: s("declined") });
     assert_eq!(offers(&out), [o("c1", "bob")]);
     assert!(matches!(h.state("ada"), OperatorState::Paused { reason, .. } if reason == "declined"));
     let out = h.ev(Event::Logout { operator: s("bob") });
@@ -606,8 +620,16 @@ fn random_event_sequences_keep_the_invariants() {
                     }
                 }
                 3 => Event::CallerHangup { call },
-                4 => Event::OfferAnswered { call: pick(&mut rng, "ringing") },
-                5 => Event::OfferFailed { call: pick(&mut rng, "ringing"), reason: s("busy") },
+                4 => {
+                    let call = pick(&mut rng, "ringing");
+                    let operator = h.offered(&call).unwrap_or(op);
+                    Event::OfferAnswered { call, operator }
+                }
+                5 => {
+                    let call = pick(&mut rng, "ringing");
+                    let operator = if rng.random_bool(0.9) { h.offered(&call).unwrap_or(op) } else { op };
+                    Event::OfferFailed { call, operator, reason: s("busy") }
+                }
                 6 => Event::OperatorHangup { call: pick(&mut rng, "on_call") },
                 7 => Event::Transfer {
                     call: pick(&mut rng, "on_call"),

@@ -221,5 +221,115 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
     assert!(answered["wait_ms"].as_u64().unwrap() < 5_000);
     let operators = journal(&engine, "operators.jsonl");
     let states: Vec<&str> = operators.iter().map(|e| e["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["available", "ringing", "on_call", "wrap_up"], "{}", context());
+    // (and "available" again if the 10 s wrap-up ended before the phone unregistered)
+    assert_eq!(states[..4], ["available", "ringing", "on_call", "wrap_up"], "{}", context());
+}
+
+/// An operator phone in its own thread: registers as `user`, answers with `answer_scenario`.
+fn operator_phone<'s>(
+    s: &'s thread::Scope<'s, '_>,
+    engine: &'s Engine,
+    user: &'static str,
+    answer_scenario: &'static str,
+    keys: Vec<(&'static str, String)>,
+) -> thread::ScopedJoinHandle<'s, SippRun> {
+    s.spawn(move || {
+        let password = format!("demo-{user}");
+        let scenario = format!("{ROOT}/tests/sipp/{answer_scenario}");
+        let extra = ["-au", user, "-ap", password.as_str(), "-oocsf", scenario.as_str()];
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sipp_with(engine, "operator_phone.xml", Transport::Udp, user, &keys, &extra)
+    })
+}
+
+#[test]
+fn an_unanswered_phone_passes_the_call_on_and_the_operator_hangs_up() {
+    let (_dir, config) = md5_first();
+    let text =
+        std::fs::read_to_string(&config).unwrap().replace("ring_timeout_seconds = 15", "ring_timeout_seconds = 3");
+    std::fs::write(&config, text).unwrap();
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    // mrossi logs in first: idle longest, offered first. lferrari serves pensions too.
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("lferrari", "demo-lferrari")), None).0, 200);
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink_port = sink.local_addr().unwrap().port().to_string();
+    let (rossi, ferrari, caller) = thread::scope(|s| {
+        let hold = |ms: u64| ("hold_ms", ms.to_string());
+        let rossi = operator_phone(
+            s,
+            &engine,
+            "mrossi",
+            "operator_never_answers.xml",
+            vec![("expires", "120".into()), hold(26_000)],
+        );
+        let ferrari = operator_phone(
+            s,
+            &engine,
+            "lferrari",
+            "operator_hangs_up.xml",
+            vec![
+                ("expires", "120".into()),
+                hold(26_000),
+                ("ring_ms", "500".into()),
+                ("talk_ms", "3000".into()),
+                ("op_rtp_port", sink_port.clone()),
+            ],
+        );
+        thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(|| {
+            let keys =
+                [("rtp_port", "9"), ("codecs", "8 0 101"), ("dtmf_pt", "101"), ("k1", "1"), ("k2", "1"), ("k3", "4")];
+            sipp(&engine, "queue_caller_until_bye.xml", Transport::Udp, "0773691001", &keys)
+        });
+        (rossi.join().unwrap(), ferrari.join().unwrap(), caller.join().unwrap())
+    });
+    let (rossi, ferrari, caller) = (rossi.expect_ok(), ferrari.expect_ok(), caller.expect_ok());
+    let call_id = caller.call_id();
+    let record = engine.record(&call_id);
+    let context =
+        || format!("record {record:#}\n--- rossi ---\n{}\n--- ferrari ---\n{}", rossi.report(), ferrari.report());
+    // mrossi's phone rang and was cancelled at the ring timeout; lferrari answered, then hung up,
+    // and the caller got the switchboard's BYE (its scenario waits for it).
+    assert!(rossi.msgs().iter().any(|m| !m.sent && m.method() == Some("CANCEL")), "{}", context());
+    assert!(ferrari.msgs().iter().any(|m| m.sent && m.method() == Some("BYE")), "{}", context());
+    assert_eq!(
+        record["ending"],
+        json!({"kind": "answered", "section": "pensions", "operator": "lferrari"}),
+        "{}",
+        context()
+    );
+    thread::sleep(Duration::from_millis(300));
+    let queue = journal(&engine, "queue.jsonl");
+    let trail: Vec<(String, Option<String>)> = queue
+        .iter()
+        .filter(|e| e["call"] == call_id)
+        .map(|e| (e["event"].as_str().unwrap().to_string(), e["operator"].as_str().map(String::from)))
+        .collect();
+    let op = |k: &str, o: Option<&str>| (k.to_string(), o.map(String::from));
+    assert_eq!(
+        trail,
+        [
+            op("entered", None),
+            op("offered", Some("mrossi")),
+            op("not_answered", Some("mrossi")),
+            op("offered", Some("lferrari")),
+            op("answered", Some("lferrari")),
+            op("ended", Some("lferrari"))
+        ],
+        "{}",
+        context()
+    );
+    let not_answered = queue.iter().find(|e| e["event"] == "not_answered").unwrap();
+    assert_eq!(not_answered["reason"], "ring timeout");
+    let operators = journal(&engine, "operators.jsonl");
+    let of = |who: &str| -> Vec<String> {
+        operators.iter().filter(|e| e["operator"] == who).map(|e| e["state"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(of("mrossi"), ["available", "ringing", "paused"], "{}", context());
+    // Wrap-up (10 s) ended while the phones stayed registered.
+    assert_eq!(of("lferrari"), ["available", "ringing", "on_call", "wrap_up", "available"], "{}", context());
+    let paused = operators.iter().find(|e| e["operator"] == "mrossi" && e["state"] == "paused").unwrap();
+    assert_eq!(paused["reason"], "no answer");
 }

@@ -29,13 +29,17 @@ pub enum Event {
     AnnouncementDone {
         call: String,
     },
-    /// The operator's phone answered the offered call: the two are connected.
+    /// The operator's phone answered the offered call: the two are connected. Refused unless
+    /// the call is offered to that operator now (a late answer to a withdrawn offer).
     OfferAnswered {
         call: String,
+        operator: String,
     },
     /// The offer failed (busy, declined, unreachable...): the operator is paused with `reason`.
+    /// Refused unless the call is offered to that operator now (a stale failure).
     OfferFailed {
         call: String,
+        operator: String,
         reason: String,
     },
     /// The operator (or their phone) ended a connected call.

@@ -68,6 +68,7 @@ enum Msg<L> {
     },
     Answered {
         call: String,
+        operator: String,
         leg: L,
         hang_up: Box<dyn FnOnce(L) + Send>,
     },
@@ -114,8 +115,9 @@ impl<L: Send + 'static> AcdHandle<L> {
 
     /// The operator's phone answered `call`: the leg goes to the call if it is still there,
     /// otherwise `hang_up` ends it.
-    pub fn answered(&self, call: &str, leg: L, hang_up: impl FnOnce(L) + Send + 'static) {
-        let _ = self.tx.send(Msg::Answered { call: call.into(), leg, hang_up: Box::new(hang_up) });
+    pub fn answered(&self, call: &str, operator: &str, leg: L, hang_up: impl FnOnce(L) + Send + 'static) {
+        let msg = Msg::Answered { call: call.into(), operator: operator.into(), leg, hang_up: Box::new(hang_up) };
+        let _ = self.tx.send(msg);
     }
 
     /// Per-section figures and operators' states now.
@@ -177,10 +179,13 @@ impl<L: Send + 'static> Host<L> {
                 Msg::Command { event, reply } => {
                     let _ = reply.send(self.try_apply(event));
                 }
-                Msg::Answered { call, leg, hang_up } => {
-                    self.ringing.remove(&call);
+                Msg::Answered { call, operator, leg, hang_up } => {
                     let notices = self.calls.get(&call).cloned();
-                    match (self.try_apply(Event::OfferAnswered { call: call.clone() }), notices) {
+                    let answered = self.try_apply(Event::OfferAnswered { call: call.clone(), operator });
+                    if answered.is_ok() {
+                        self.ringing.remove(&call);
+                    }
+                    match (answered, notices) {
                         (Ok(()), Some(n)) => {
                             if let Err(mpsc::error::SendError(Notice::Connect(leg))) = n.send(Notice::Connect(leg)) {
                                 // The call task ended in between: release the operator.

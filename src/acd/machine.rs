@@ -127,9 +127,11 @@ impl Acd {
                     w.announcing = false;
                 }
             }
-            Event::OfferAnswered { call } => self.offer_answered(call, now, &mut out)?,
-            Event::OfferFailed { call, reason } => {
-                let operator = self.offered_to(&call)?;
+            Event::OfferAnswered { call, operator } => self.offer_answered(call, &operator, now, &mut out)?,
+            Event::OfferFailed { call, operator, reason } => {
+                if self.offered_to(&call)? != operator {
+                    return Err(AcdError::UnknownCall(call));
+                }
                 let w = self.waiting.get_mut(&call).expect("offered call is waiting");
                 w.offered = None;
                 let section = w.section.clone();
@@ -202,8 +204,11 @@ impl Acd {
         }
     }
 
-    fn offer_answered(&mut self, call: String, now: Instant, out: &mut Vec<Action>) -> Result<(), AcdError> {
+    fn offer_answered(&mut self, call: String, by: &str, now: Instant, out: &mut Vec<Action>) -> Result<(), AcdError> {
         let operator = self.offered_to(&call)?;
+        if operator != by {
+            return Err(AcdError::UnknownCall(call));
+        }
         // Answered: the ringing is over, nothing to cancel.
         self.waiting.get_mut(&call).expect("offered call is waiting").offered = None;
         let w = self.remove_waiting(&call, now, out);

@@ -20,7 +20,7 @@ impl Dialer<OperatorLeg> for SipDialer {
         tokio::spawn(async move {
             let reason = super::operator_leg::ring(&shared, &call, &operator, &acd, cancel).await;
             if let Err(reason) = reason {
-                acd.event(Event::OfferFailed { call, reason });
+                acd.event(Event::OfferFailed { call, operator, reason });
             }
         });
     }

@@ -171,7 +171,7 @@ async fn ring_inner(
         .in_current_span(),
     );
     // If the caller left meanwhile, the distribution drops the leg: the supervisor sends BYE.
-    acd.answered(call, leg, drop);
+    acd.answered(call, operator, leg, drop);
     Ok(())
 }
 
