@@ -38,8 +38,11 @@ enum Command {
     Schema,
     /// Synthesise prompt WAVs from their texts with espeak-ng.
     Prompts(cli::prompts::PromptsArgs),
-    /// List the records of finished calls.
+    /// List the records of finished calls, with their queue events.
     Calls(cli::calls::CallsArgs),
+    /// Per-section figures (answered, abandoned, service level, waiting) and operators' states,
+    /// from the queue journal.
+    Stats(cli::stats::StatsArgs),
     /// Print the digest hashes of an operator's password (read from standard input).
     Passwd {
         /// The operator's user name.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Schema => cli::schema::run(),
         Command::Prompts(a) => cli::prompts::run(&paths, a),
         Command::Calls(a) => cli::calls::run(&paths, a),
+        Command::Stats(a) => cli::stats::run(&paths, a),
         Command::Passwd { username } => cli::passwd::run(&paths, &username),
     }
 }

@@ -333,3 +333,91 @@ fn an_unanswered_phone_passes_the_call_on_and_the_operator_hangs_up() {
     let paused = operators.iter().find(|e| e["operator"] == "mrossi" && e["state"] == "paused").unwrap();
     assert_eq!(paused["reason"], "no answer");
 }
+
+/// The operator sends the caller to another section: the operator's phone is released (BYE),
+/// the caller waits there keeping their arrival time, and the next operator takes the call.
+#[test]
+fn an_operator_transfers_the_caller_to_another_section() {
+    let (_dir, config) = md5_first();
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    // mrossi takes pensions; gbianchi serves income_support, where the call goes: logged in but
+    // paused, so the section is attended and the caller waits there.
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
+    let bianchi_auth = Some(("gbianchi", "demo-gbianchi"));
+    assert_eq!(http(&engine, "POST", "/api/operator/login", bianchi_auth, None).0, 200);
+    let (status, _) = http(&engine, "POST", "/api/operator/pause", bianchi_auth, Some(&json!({"reason": "meeting"})));
+    assert_eq!(status, 200);
+    let (rossi, bianchi, caller) = thread::scope(|s| {
+        let keys = |talk: &str| {
+            vec![
+                ("expires", "120".into()),
+                ("hold_ms", "26000".into()),
+                ("ring_ms", "300".into()),
+                ("op_rtp_port", "9".into()),
+                ("talk_ms", talk.into()),
+            ]
+        };
+        let rossi = operator_phone(s, &engine, "mrossi", "operator_answers.xml", keys("0"));
+        let bianchi = operator_phone(s, &engine, "gbianchi", "operator_hangs_up.xml", keys("2000"));
+        thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(|| {
+            let keys =
+                [("rtp_port", "9"), ("codecs", "0 101"), ("dtmf_pt", "101"), ("k1", "1"), ("k2", "1"), ("k3", "4")];
+            sipp(&engine, "queue_caller_until_bye.xml", Transport::Udp, "0773691001", &keys)
+        });
+        // Wait until mrossi talks with the caller, then transfer.
+        let me = Some(("mrossi", "demo-mrossi"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, view) = http(&engine, "GET", "/api/operator", me, None);
+            if view["state"] == "on_call" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "mrossi never got the call: {view}\n{}", engine.log_text());
+            thread::sleep(Duration::from_millis(200));
+        }
+        let (status, body) = http(&engine, "POST", "/api/operator/transfer", me, Some(&json!({"section": "nowhere"})));
+        assert_eq!(status, 422, "{body}");
+        let (status, body) =
+            http(&engine, "POST", "/api/operator/transfer", me, Some(&json!({"section": "income_support"})));
+        assert_eq!((status, body["state"].as_str()), (200, Some("wrap_up")), "{body}");
+        // gbianchi is ready only now: the caller was waiting in income_support meanwhile.
+        thread::sleep(Duration::from_millis(1000));
+        assert_eq!(http(&engine, "POST", "/api/operator/ready", bianchi_auth, None).0, 200);
+        (rossi.join().unwrap(), bianchi.join().unwrap(), caller.join().unwrap())
+    });
+    let (rossi, _bianchi, caller) = (rossi.expect_ok(), bianchi.expect_ok(), caller.expect_ok());
+    let call_id = caller.call_id();
+    let record = engine.record(&call_id);
+    // mrossi's phone got the switchboard's BYE (its scenario waits for it).
+    assert!(rossi.msgs().iter().any(|m| !m.sent && m.method() == Some("BYE")), "{}", rossi.report());
+    assert_eq!(record["ending"], json!({"kind": "answered", "section": "income_support", "operator": "gbianchi"}));
+    thread::sleep(Duration::from_millis(300));
+    let queue = journal(&engine, "queue.jsonl");
+    let trail: Vec<String> = queue
+        .iter()
+        .filter(|e| e["call"] == call_id)
+        .map(|e| format!("{}:{}", e["event"].as_str().unwrap(), e["section"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        trail[..],
+        [
+            "entered:pensions",
+            "offered:pensions",
+            "answered:pensions",
+            "transferred:pensions",
+            "ended:pensions",
+            "entered:income_support",
+            "announced:income_support",
+            "offered:income_support",
+            "answered:income_support",
+            "ended:income_support"
+        ],
+        "{queue:#?}"
+    );
+    let transferred = queue.iter().find(|e| e["event"] == "transferred").unwrap();
+    assert_eq!(
+        (transferred["operator"].as_str(), transferred["to"].as_str()),
+        (Some("mrossi"), Some("section:income_support"))
+    );
+}

@@ -185,6 +185,27 @@ fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
     assert_eq!(records[0]["ending"], json!({"kind": "abandoned", "section": "pensions"}));
     assert_eq!(records[2]["ending"], json!({"kind": "abandoned", "section": "pensions"}));
     assert_eq!(records[1]["ending"]["kind"], "caller_hangup");
+    // `centralino calls --json` carries each call's queue events; `centralino stats` sums them.
+    let kinds_of = |r: &Value| -> Vec<String> {
+        r["queue"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(kinds_of(&records[0]).first().map(String::as_str), Some("entered"));
+    assert_eq!(kinds_of(&records[0]).last().map(String::as_str), Some("abandoned"));
+    let out = std::process::Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["--config", config.to_str().unwrap(), "stats", "--json", "--data-dir"])
+        .arg(engine.data.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = stats["sections"].as_array().unwrap().iter().find(|s| s["section"] == "pensions").unwrap();
+    assert_eq!(
+        (p["entered"].as_u64(), p["abandoned"].as_u64(), p["left"].as_u64(), p["waiting_now"].as_u64()),
+        (Some(3), Some(2), Some(1), Some(0)),
+        "{stats:#}"
+    );
+    assert_eq!(stats["operators"][0]["operator"], "mrossi");
     // Nobody is left in the queue.
     let (_, sections) = http(&engine, "GET", "/api/sections", Some(("mrossi", "demo-mrossi")), None);
     let pensions = sections.as_array().unwrap().iter().find(|s| s["section"] == "pensions").unwrap();

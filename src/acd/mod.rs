@@ -14,6 +14,7 @@ mod invariants;
 pub mod journal;
 mod machine;
 mod operator;
+pub mod report;
 mod rules;
 mod schedule;
 mod stats;

@@ -1,6 +1,9 @@
+use centralino::acd::journal;
+use centralino::acd::{QueueEvent, QueueEventKind};
 use centralino::calls::log;
 use centralino::config;
 use centralino::switchboard::Paths;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,11 +42,29 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
         let skip = records.len().saturating_sub(n);
         records.drain(..skip);
     }
+    let (events, _) = journal::read_queue(&dir).unwrap_or_default();
+    let mut by_call: HashMap<&str, Vec<&journal::QueueEntry>> = HashMap::new();
+    for e in &events {
+        by_call.entry(e.event.call.as_str()).or_default().push(e);
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&records).expect("records serialise"));
+        // Each record with its queue events (`queue`, in order).
+        let out: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).expect("records serialise");
+                let queue = by_call.get(r.call_id.as_str()).map(|q| serde_json::to_value(q).expect("events serialise"));
+                v["queue"] = queue.unwrap_or_else(|| serde_json::json!([]));
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out).expect("records serialise"));
     } else {
         for r in &records {
             println!("{}", r.summary());
+            for e in by_call.get(r.call_id.as_str()).into_iter().flatten() {
+                println!("    {} {}", e.at.format("%H:%M:%S"), describe(&e.event));
+            }
         }
         println!("{} call(s)", records.len());
     }
@@ -51,4 +72,25 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
         eprintln!("warning: {bad} line(s) of {} could not be read", dir.join(log::FILE).display());
     }
     ExitCode::SUCCESS
+}
+
+/// One queue event as a line of `centralino calls`.
+fn describe(e: &QueueEvent) -> String {
+    let what = match &e.kind {
+        QueueEventKind::Entered { ahead } => format!("entered, {ahead} ahead"),
+        QueueEventKind::Announced { ahead, wait_s } => match wait_s {
+            Some(w) => format!("told {ahead} ahead, about {w} s"),
+            None => format!("told {ahead} ahead"),
+        },
+        QueueEventKind::Offered { operator } => format!("offered to {operator}"),
+        QueueEventKind::NotAnswered { operator, reason } => format!("not answered by {operator} ({reason})"),
+        QueueEventKind::Answered { operator, wait_ms } => format!("answered by {operator} after {} s", wait_ms / 1000),
+        QueueEventKind::Abandoned { wait_ms } => format!("caller hung up after {} s", wait_ms / 1000),
+        QueueEventKind::TimedOut { wait_ms, to } => format!("waited {} s, sent to {to}", wait_ms / 1000),
+        QueueEventKind::Overflowed { reason, to } => format!("overflow ({reason}), sent to {to}"),
+        QueueEventKind::Left { key, to } => format!("left with key {key} for {to}"),
+        QueueEventKind::Transferred { operator, to } => format!("transferred by {operator} to {to}"),
+        QueueEventKind::Ended { operator, talk_ms } => format!("ended, {} s with {operator}", talk_ms / 1000),
+    };
+    format!("{}: {what}", e.section)
 }

@@ -7,6 +7,7 @@ pub mod prompts;
 pub mod schema;
 pub mod serve;
 pub mod simulate;
+pub mod stats;
 
 use centralino::diag::Diagnostic;
 

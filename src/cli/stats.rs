@@ -1,0 +1,76 @@
+use centralino::acd::{journal, report};
+use centralino::config;
+use centralino::switchboard::Paths;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    /// Print JSON (`{"sections": [...], "operators": [...]}`).
+    #[arg(long)]
+    json: bool,
+    /// Data directory (default: the configuration's `data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
+    let config = match config::load(&paths.config) {
+        Ok(c) => c,
+        Err(d) => {
+            super::report(&d.sorted());
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&config.data_dir));
+    let rules = config.section_rules();
+    let (queue, bad_q) = match journal::read_queue(&dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", dir.join(journal::QUEUE_FILE).display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (ops, bad_o) = journal::read_operators(&dir).unwrap_or_default();
+    let sections = report::sections(
+        &queue,
+        |s| rules.get(s).map_or(std::time::Duration::from_secs(30), |r| r.service_level),
+        chrono::Utc::now(),
+    );
+    let operators = report::operators(&ops);
+    if args.json {
+        let v = serde_json::json!({ "sections": sections, "operators": operators });
+        println!("{}", serde_json::to_string_pretty(&v).expect("figures serialise"));
+    } else {
+        println!(
+            "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9}",
+            "section", "entered", "answered", "abandoned", "timeout", "overflow", "SL %", "waiting", "longest s"
+        );
+        for s in &sections {
+            let sl = s.service_level_pct.map_or("-".to_string(), |p| format!("{p:.1}"));
+            println!(
+                "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9}",
+                s.section,
+                s.entered,
+                s.answered,
+                s.abandoned,
+                s.timed_out,
+                s.overflowed,
+                sl,
+                s.waiting_now,
+                s.longest_wait_now_s
+            );
+        }
+        if !operators.is_empty() {
+            println!();
+            for o in &operators {
+                let extra = o.reason.as_deref().or(o.call.as_deref()).map(|x| format!(" ({x})")).unwrap_or_default();
+                println!("{:<12} {}{} since {}", o.operator, o.state, extra, o.at.format("%Y-%m-%d %H:%M:%S"));
+            }
+        }
+    }
+    if bad_q + bad_o > 0 {
+        eprintln!("warning: {} journal line(s) could not be read", bad_q + bad_o);
+    }
+    ExitCode::SUCCESS
+}
