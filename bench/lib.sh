@@ -62,6 +62,9 @@ port_free() {
     ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hlnt "sport = :$1" 2>/dev/null | grep -q .
 }
 
+# Extra `serve` arguments (e.g. the bench switchboard's --config and --trees).
+ENGINE_EXTRA=()
+
 # start_engine WORKDIR SIP_PORT: engine on 127.0.0.1, JSON log to WORKDIR/engine.log,
 # data dir in WORKDIR/data, RTP ports 20000-59999, media clock priority $CLOCK_PRIORITY if set
 # (realtime, raised, normal; default: the configuration's); sets ENGINE_PID.
@@ -69,7 +72,7 @@ start_engine() {
     local dir="$1" port="$2"
     port_free "$port" || die "port $port is in use on this machine: choose another with --sip-port"
     (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" --http 127.0.0.1:0 \
-        --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json \
+        --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json "${ENGINE_EXTRA[@]}" \
         ${CLOCK_PRIORITY:+--clock-priority "$CLOCK_PRIORITY"}) 2>"$dir/engine.log" &
     ENGINE_PID=$!
     local i
@@ -223,4 +226,68 @@ check_quiet() {
 
 machine_line() {
     echo "$(date -u +%Y-%m-%dT%H:%MZ) $(hostname) nproc=$(nproc) mem=$(free -h | awk '/^Mem:/ {print $2}') load=$(cut -d' ' -f1-3 /proc/loadavg) engine=${BENCH_ENGINE:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')}; ${QUIET_NOTE:-}"
+}
+
+# The number of the bench switchboard: every call to it queues at once in section `bench`.
+BENCH_NUMBER=0699999999
+
+# bench_switchboard WORKDIR OPERATORS [ANNOUNCE_MIN_S]: the shipped configuration and trees
+# plus a tree `bench-queue` (start: queue to `bench`), its number +390699999999, the section
+# `bench` (announcements at most every ANNOUNCE_MIN_S, default 1 s; no overflow routes) and
+# OPERATORS operators op0001.. (password pw-op0001.., section bench, MD5 offered first for
+# sipp). Writes WORKDIR/config.toml, WORKDIR/trees/, WORKDIR/operators.csv (sipp -inf:
+# user;password) and sets ENGINE_EXTRA to use them.
+bench_switchboard() {
+    local dir="$1" ops="$2" announce="${3:-1}"
+    mkdir -p "$dir/trees"
+    cp "$ROOT"/ivr-trees/*.yaml "$dir/trees/"
+    cat >"$dir/trees/bench-queue.yaml" <<'YAML'
+description: Benchmark tree (bench/lib.sh); every call queues at once in section bench.
+languages: [it, en]
+start: queue
+prompts: {}
+nodes:
+  queue:
+    queue:
+      section: bench
+YAML
+    python3 - "$ROOT/config/centralino.toml" "$dir" "$ops" "$announce" <<'PY'
+import hashlib, sys
+src, out, ops, announce = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+text = open(src).read()
+# The bench section must not inherit the shipped routes to nodes of the national tree.
+text = text.replace('after_max_wait = { message = "queue_timeout" }\n', '')
+text = text.replace('max_wait_seconds = 1200            # 20 minutes, then:\n', '')
+text = text.replace('when_no_operators = { node = "operator_closed" }\n', '')
+text = text.replace('digest_algorithms = ["SHA-256", "MD5"]', 'digest_algorithms = ["MD5", "SHA-256"]')
+realm = "centralino.inps.example"
+parts = [text, f"""
+[[numbers]]
+number = "+390699999999"
+province = "RM"
+label = "Benchmark queue"
+tree = "bench-queue"
+
+[sections.bench]
+name = "Benchmark"
+tree = "bench-queue"
+
+[sections.bench.queue]
+announce_min_interval_seconds = {announce}
+announce_every_seconds = 600
+wrap_up_seconds = 0
+"""]
+csv = ["SEQUENTIAL"]
+for i in range(1, ops + 1):
+    u, p = f"op{i:04d}", f"pw-op{i:04d}"
+    md5 = hashlib.md5(f"{u}:{realm}:{p}".encode()).hexdigest()
+    sha = hashlib.sha256(f"{u}:{realm}:{p}".encode()).hexdigest()
+    parts.append(f'\n[[operators]]\nusername = "{u}"\ndisplay_name = "Bench {i}"\nsections = ["bench"]\nha1_md5 = "{md5}"\nha1_sha256 = "{sha}"\n')
+    csv.append(f"{u};{p}")
+open(f"{out}/config.toml", "w").write("".join(parts))
+open(f"{out}/operators.csv", "w").write("\n".join(csv) + "\n")
+PY
+    ENGINE_EXTRA=(--config "$dir/config.toml" --trees "$dir/trees")
+    (cd "$ROOT" && "$ENGINE" check --config "$dir/config.toml" --trees "$dir/trees" >"$dir/check.out" 2>&1) ||
+        die "the bench switchboard does not pass centralino check (see $dir/check.out)"
 }
