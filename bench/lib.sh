@@ -71,7 +71,8 @@ ENGINE_EXTRA=()
 start_engine() {
     local dir="$1" port="$2"
     port_free "$port" || die "port $port is in use on this machine: choose another with --sip-port"
-    (cd "$ROOT" && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" --http 127.0.0.1:0 \
+    # fd 9 (the bench lock) is not passed on: an orphaned engine must not keep the lock.
+    (cd "$ROOT" && exec 9>&- && exec "$ENGINE" serve --sip-udp "127.0.0.1:$port" --sip-tcp "127.0.0.1:$port" --http 127.0.0.1:0 \
         --rtp-ports 20000-59999 --data-dir "$dir/data" --log-format json "${ENGINE_EXTRA[@]}" \
         ${CLOCK_PRIORITY:+--clock-priority "$CLOCK_PRIORITY"}) 2>"$dir/engine.log" &
     ENGINE_PID=$!

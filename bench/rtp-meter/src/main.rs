@@ -20,6 +20,12 @@
 //! as a sink until SIGTERM/SIGINT or `--max-run`. Without `--streams`, the window is the whole
 //! run from the first packet, reported on exit.
 //!
+//! `--talk` (bridged calls) makes the meter a party of every call it hears: to each source it
+//! sends its own 20 ms PCMU stream whose payload starts with the send time (CLOCK_REALTIME ns)
+//! and the tag `TALK`; packets that arrive carrying such a payload (relayed by the engine from
+//! the other leg, PCMU on both legs so the payload passes unchanged) give the one-way delay
+//! through the engine, kernel receive timestamp minus send time (the `delay` line).
+//!
 //! `--discard PORT` also binds a socket that is never read (smallest receive buffer): streams
 //! sent there cost the engine what any send costs, but the meter nothing, so a sample of the
 //! calls can be measured without the meter competing with the engine for the CPU.
@@ -48,7 +54,9 @@ usage: rtp-meter [--listen 127.0.0.1:40000] [--streams N] [--window SECS] [--set
   --max-run SECS   exit after this long in any case (default 600)
   --keepalive-ms   RTP keepalive to every stream's source (default 1000, 0 = none)
   --echo           send every packet back to its source (full-duplex load)
-  --discard PORT   also bind 127.0.0.1:PORT and never read it (a sink that costs nothing)";
+  --discard PORT   also bind 127.0.0.1:PORT and never read it (a sink that costs nothing)
+  --talk           send a timestamped 20 ms stream to every source; measure the delay of
+                   such streams received (relayed from the other side of a bridge)";
 
 struct Args {
     listen: SocketAddrV4,
@@ -62,6 +70,7 @@ struct Args {
     nominal_us: u64,
     tolerance_us: u64,
     discard: Option<u16>,
+    talk: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -77,11 +86,16 @@ fn parse_args() -> Result<Args, String> {
         nominal_us: 20_000,
         tolerance_us: 2_000,
         discard: None,
+        talk: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--echo" {
             a.echo = true;
+            continue;
+        }
+        if flag == "--talk" {
+            a.talk = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -193,9 +207,7 @@ fn realtime_ns() -> i64 {
 }
 
 fn setsockopt_int(fd: i32, level: i32, name: i32, v: i32) -> bool {
-    unsafe {
-        libc::setsockopt(fd, level, name, &v as *const i32 as *const libc::c_void, size_of::<i32>() as u32) == 0
-    }
+    unsafe { libc::setsockopt(fd, level, name, &v as *const i32 as *const libc::c_void, size_of::<i32>() as u32) == 0 }
 }
 
 fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
@@ -255,6 +267,8 @@ fn send_to(fd: i32, buf: &[u8], to: SocketAddrV4) {
 }
 
 const BATCH: usize = 128;
+/// Marks the payload of a --talk stream (after its 8-byte send time).
+const TALK: &[u8; 4] = b"TALK";
 
 fn main() {
     let args = match parse_args() {
@@ -282,7 +296,11 @@ fn main() {
             setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, 1);
             let sa = sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
             let r = unsafe {
-                libc::bind(fd, &sa as *const libc::sockaddr_in as *const libc::sockaddr, size_of::<libc::sockaddr_in>() as u32)
+                libc::bind(
+                    fd,
+                    &sa as *const libc::sockaddr_in as *const libc::sockaddr,
+                    size_of::<libc::sockaddr_in>() as u32,
+                )
             };
             if fd < 0 || r != 0 {
                 eprintln!("rtp-meter: bind discard port {port}: {}", std::io::Error::last_os_error());
@@ -297,7 +315,7 @@ fn main() {
 
     // Keepalives from their own thread: the receive loop only publishes who is alive.
     let live: Arc<Mutex<Vec<SocketAddrV4>>> = Arc::new(Mutex::new(Vec::new()));
-    if args.keepalive_ms > 0 && !args.echo {
+    if args.keepalive_ms > 0 && !args.echo && !args.talk {
         let live = Arc::clone(&live);
         let period = Duration::from_millis(args.keepalive_ms);
         std::thread::spawn(move || {
@@ -316,18 +334,55 @@ fn main() {
         });
     }
 
+    // --talk: a 20 ms stream to every source heard in the last 2 s, on an absolute schedule.
+    // Like independent phones, each stream has its own phase in the 20 ms (from its port), so
+    // the sends spread over the frame instead of arriving at the engine in one burst.
+    let talking: Arc<Mutex<Vec<SocketAddrV4>>> = Arc::new(Mutex::new(Vec::new()));
+    if args.talk {
+        let talking = Arc::clone(&talking);
+        std::thread::spawn(move || {
+            let mut state: HashMap<SocketAddrV4, (u16, u32)> = HashMap::new();
+            let mut pkt = [0xffu8; 172];
+            pkt[0] = 0x80;
+            pkt[1] = 0;
+            let start = Instant::now();
+            let mut tick: u64 = 0;
+            loop {
+                tick += 1;
+                let at = start + Duration::from_millis(tick);
+                let now = Instant::now();
+                if at > now {
+                    std::thread::sleep(at - now);
+                }
+                let slot = (tick % 20) as u16;
+                let targets = talking.lock().unwrap().clone();
+                for t in targets.into_iter().filter(|t| t.port().wrapping_mul(7919) % 20 == slot) {
+                    let (seq, ts) = state.entry(t).or_insert((0, 0));
+                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                    pkt[8..12].copy_from_slice(&(0x5441_0000 | u32::from(t.port())).to_be_bytes());
+                    pkt[12..20].copy_from_slice(&realtime_ns().to_be_bytes());
+                    pkt[20..24].copy_from_slice(TALK);
+                    send_to(fd, &pkt, t);
+                    *seq = seq.wrapping_add(1);
+                    *ts = ts.wrapping_add(160);
+                }
+            }
+        });
+    }
+
     // recvmmsg buffers.
     let mut bufs = vec![[0u8; 512]; BATCH];
     let mut names: Vec<libc::sockaddr_in> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut ctrls = vec![[0u64; 16]; BATCH];
-    let mut iovs: Vec<libc::iovec> = (0..BATCH)
-        .map(|i| libc::iovec { iov_base: bufs[i].as_mut_ptr() as *mut libc::c_void, iov_len: 512 })
-        .collect();
+    let mut iovs: Vec<libc::iovec> =
+        (0..BATCH).map(|i| libc::iovec { iov_base: bufs[i].as_mut_ptr() as *mut libc::c_void, iov_len: 512 }).collect();
     let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
 
     let mut streams: HashMap<u64, Stream> = HashMap::with_capacity(8192);
     let mut intervals = Hist::new();
     let mut lag = Hist::new();
+    let mut delay = Hist::new();
     let mut tot = Totals::default();
     let mut phase = Phase::Waiting;
     let mut n_reached_at: Option<f64> = None;
@@ -355,7 +410,11 @@ fn main() {
                     n_reached_at.is_some_and(|t| elapsed >= t + args.settle) || elapsed >= args.max_wait
                 };
                 if go {
-                    let end = if whole_run { started + Duration::from_secs_f64(args.max_run) } else { now + Duration::from_secs_f64(args.window) };
+                    let end = if whole_run {
+                        started + Duration::from_secs_f64(args.max_run)
+                    } else {
+                        now + Duration::from_secs_f64(args.window)
+                    };
                     for s in streams.values_mut() {
                         (s.packets, s.lost, s.dup, s.intervals, s.within, s.phase) = (0, 0, 0, 0, 0, None);
                     }
@@ -367,7 +426,19 @@ fn main() {
             Phase::Measuring { start, end, cpu0 } if now >= end || (whole_run && STOP.load(Ordering::Relaxed)) => {
                 let secs = now.duration_since(start).as_secs_f64();
                 let cpu = cpu_seconds() - cpu0;
-                report(&args, &streams, &intervals, &lag, &tot, secs, cpu, start.duration_since(started).as_secs_f64(), n_reached_at, drops_kernel.wrapping_sub(drops_at_window.unwrap_or(0)));
+                report(
+                    &args,
+                    &streams,
+                    &intervals,
+                    &lag,
+                    &delay,
+                    &tot,
+                    secs,
+                    cpu,
+                    start.duration_since(started).as_secs_f64(),
+                    n_reached_at,
+                    drops_kernel.wrapping_sub(drops_at_window.unwrap_or(0)),
+                );
                 window_report_printed = true;
                 phase = Phase::Done;
             }
@@ -376,7 +447,17 @@ fn main() {
         if STOP.load(Ordering::Relaxed) || elapsed >= args.max_run {
             break;
         }
-        if args.keepalive_ms > 0 && now.duration_since(last_publish) >= Duration::from_millis(args.keepalive_ms.min(500)) {
+        if args.talk && now.duration_since(last_publish) >= Duration::from_millis(100) {
+            last_publish = now;
+            let recent: std::collections::HashSet<SocketAddrV4> = streams
+                .values()
+                .filter(|s| now.duration_since(s.last_heard) < Duration::from_secs(2))
+                .map(|s| s.src)
+                .collect();
+            *talking.lock().unwrap() = recent.into_iter().collect();
+        } else if args.keepalive_ms > 0
+            && now.duration_since(last_publish) >= Duration::from_millis(args.keepalive_ms.min(500))
+        {
             last_publish = now;
             // The engine gives up on a silent caller after 30 s; streams quiet for longer are gone.
             let alive: Vec<SocketAddrV4> = streams
@@ -400,7 +481,8 @@ fn main() {
             h.msg_flags = 0;
             msgs[i].msg_len = 0;
         }
-        let n = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        let n =
+            unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
         if n <= 0 {
             continue; // timeout (SO_RCVTIMEO) or signal: go round and check the clocks
         }
@@ -429,7 +511,10 @@ fn main() {
                     c = libc::CMSG_NXTHDR(h, c);
                 }
             }
-            let src = SocketAddrV4::new(Ipv4Addr::from(u32::from_be(names[i].sin_addr.s_addr)), u16::from_be(names[i].sin_port));
+            let src = SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(names[i].sin_addr.s_addr)),
+                u16::from_be(names[i].sin_port),
+            );
             if args.echo {
                 send_to(fd, p, src);
             }
@@ -446,13 +531,28 @@ fn main() {
             if measuring {
                 lag.add(((user_ns - kernel_ns).max(0) / 1000) as u64);
                 tot.packets += 1;
+                if p.len() >= 24 && &p[20..24] == TALK {
+                    let sent = i64::from_be_bytes(p[12..20].try_into().expect("8 bytes"));
+                    delay.add(((kernel_ns - sent).max(0) / 1000) as u64);
+                }
             }
             let s = match streams.get_mut(&key) {
                 Some(s) => s,
                 None => {
                     streams.insert(
                         key,
-                        Stream { src, last_seq: seq, last_ns: kernel_ns, last_heard: now, packets: u64::from(measuring), lost: 0, dup: 0, intervals: 0, within: 0, phase: None },
+                        Stream {
+                            src,
+                            last_seq: seq,
+                            last_ns: kernel_ns,
+                            last_heard: now,
+                            packets: u64::from(measuring),
+                            lost: 0,
+                            dup: 0,
+                            intervals: 0,
+                            within: 0,
+                            phase: None,
+                        },
                     );
                     continue;
                 }
@@ -492,7 +592,19 @@ fn main() {
     if !window_report_printed {
         if let Phase::Measuring { start, cpu0, .. } = phase {
             let secs = Instant::now().duration_since(start).as_secs_f64();
-            report(&args, &streams, &intervals, &lag, &tot, secs, cpu_seconds() - cpu0, start.duration_since(started).as_secs_f64(), n_reached_at, drops_kernel.wrapping_sub(drops_at_window.unwrap_or(0)));
+            report(
+                &args,
+                &streams,
+                &intervals,
+                &lag,
+                &delay,
+                &tot,
+                secs,
+                cpu_seconds() - cpu0,
+                start.duration_since(started).as_secs_f64(),
+                n_reached_at,
+                drops_kernel.wrapping_sub(drops_at_window.unwrap_or(0)),
+            );
         } else {
             println!("rtp-meter: the window never started ({} streams seen, {all_packets} packets)", streams.len());
             println!("RESULT streams_seen={} packets=0 window_s=0", streams.len());
@@ -512,6 +624,7 @@ fn report(
     streams: &HashMap<u64, Stream>,
     iv: &Hist,
     lag: &Hist,
+    delay: &Hist,
     tot: &Totals,
     secs: f64,
     cpu: f64,
@@ -522,11 +635,8 @@ fn report(
     let in_window: Vec<&Stream> = streams.values().filter(|s| s.packets > 0).collect();
     let within: u64 = in_window.iter().map(|s| s.within).sum();
     let within_pct = if iv.n > 0 { 100.0 * within as f64 / iv.n as f64 } else { f64::NAN };
-    let mut per: Vec<f64> = in_window
-        .iter()
-        .filter(|s| s.intervals >= 10)
-        .map(|s| 100.0 * s.within as f64 / s.intervals as f64)
-        .collect();
+    let mut per: Vec<f64> =
+        in_window.iter().filter(|s| s.intervals >= 10).map(|s| 100.0 * s.within as f64 / s.intervals as f64).collect();
     per.sort_by(|a, b| a.total_cmp(b));
     let worst = per.first().copied().unwrap_or(f64::NAN);
     let p1 = per.get(per.len() / 100).copied().unwrap_or(f64::NAN);
@@ -540,16 +650,31 @@ fn report(
     let _ = writeln!(o, "rtp-meter report");
     match reached {
         Some(t) => {
-            let _ = writeln!(o, "  window      {secs:.1} s from +{at:.1} s ({} streams reached at +{t:.1} s)", args.streams);
+            let _ = writeln!(
+                o,
+                "  window      {secs:.1} s from +{at:.1} s ({} streams reached at +{t:.1} s)",
+                args.streams
+            );
         }
         None if args.streams > 0 => {
-            let _ = writeln!(o, "  window      {secs:.1} s from +{at:.1} s (WARNING: {} of {} streams seen by --max-wait)", streams.len(), args.streams);
+            let _ = writeln!(
+                o,
+                "  window      {secs:.1} s from +{at:.1} s (WARNING: {} of {} streams seen by --max-wait)",
+                streams.len(),
+                args.streams
+            );
         }
         None => {
             let _ = writeln!(o, "  window      {secs:.1} s from the first packet (+{at:.1} s)");
         }
     }
-    let _ = writeln!(o, "  streams     seen {} (expected {}), with packets in the window {}", streams.len(), args.streams, in_window.len());
+    let _ = writeln!(
+        o,
+        "  streams     seen {} (expected {}), with packets in the window {}",
+        streams.len(),
+        args.streams,
+        in_window.len()
+    );
     let _ = writeln!(
         o,
         "  packets     {} in the window ({:.0}/s), lost {} ({lost_pct:.4}%, in {lossy} streams), dup/reordered {}, not RTP {}",
@@ -595,9 +720,24 @@ fn report(
         lag.pct_ms(99.0),
         lag.max_us as f64 / 1000.0
     );
+    if args.talk {
+        let _ = writeln!(
+            o,
+            "  delay       {} relayed packets: one-way through the engine p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.2} ms",
+            delay.n,
+            delay.pct_ms(50.0),
+            delay.pct_ms(99.0),
+            delay.pct_ms(99.9),
+            delay.max_us as f64 / 1000.0
+        );
+    }
     let _ = writeln!(
         o,
-        "RESULT window_s={secs:.1} streams_expected={} streams_seen={} streams_in_window={} packets={} lost={} lost_pct={lost_pct:.4} intervals={} within_pct={within_pct:.3} worst_stream_pct={worst:.2} streams_under_99={under99} mean_ms={:.3} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2} meter_cpu_pct={:.1} socket_drops={drops} lag_p99_ms={:.2}",
+        "RESULT delay_n={} delay_p50_ms={:.3} delay_p99_ms={:.3} delay_max_ms={:.2} window_s={secs:.1} streams_expected={} streams_seen={} streams_in_window={} packets={} lost={} lost_pct={lost_pct:.4} intervals={} within_pct={within_pct:.3} worst_stream_pct={worst:.2} streams_under_99={under99} mean_ms={:.3} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2} meter_cpu_pct={:.1} socket_drops={drops} lag_p99_ms={:.2}",
+        delay.n,
+        delay.pct_ms(50.0),
+        delay.pct_ms(99.0),
+        delay.max_us as f64 / 1000.0,
         args.streams,
         streams.len(),
         in_window.len(),
