@@ -6,6 +6,7 @@
 
 use super::bridge::OperatorLeg;
 use super::record::{CallRecord, Ending};
+use super::relay_task::{CallerSide, RelayTask};
 use crate::acd::host::{AcdHandle, Notice};
 use crate::acd::{Event as AcdEvent, Route};
 use crate::ivr::{Action, Event, Key, Session, Utterance, speech};
@@ -77,16 +78,12 @@ enum Phase {
     Bridged,
 }
 
-/// The caller bridged to an operator's phone.
+/// The caller bridged to an operator's phone; the packets go through a [`RelayTask`].
 struct Bridge {
     section: String,
     operator: String,
-    /// Our RTP socket towards the operator's phone, and what that phone negotiated.
-    socket: UdpSocket,
-    media: Negotiated,
     hang_up: tokio::sync::oneshot::Sender<()>,
-    to_operator: Relay,
-    to_caller: Relay,
+    relay: RelayTask,
 }
 
 impl Bridge {
@@ -96,7 +93,15 @@ impl Bridge {
         let to_caller = Relay::new(codec(&media), codec(&caller.params), ssrc, seq, ts);
         let to_operator =
             Relay::new(codec(&caller.params), codec(&media), rand::random(), rand::random(), rand::random());
-        (Box::new(Bridge { section, operator, socket, media, hang_up, to_operator, to_caller }), ended)
+        let relay = RelayTask::spawn(
+            Arc::clone(&caller.socket),
+            caller_side(caller),
+            socket,
+            (codec(&media), media.remote),
+            to_operator,
+            to_caller,
+        );
+        (Box::new(Bridge { section, operator, hang_up, relay }), ended)
     }
 
     fn ending(&self) -> Ending {
@@ -129,6 +134,15 @@ impl Media {
     }
 }
 
+fn caller_side(m: &Media) -> CallerSide {
+    CallerSide {
+        codec: codec(&m.params),
+        remote: m.params.remote,
+        sending: m.params.direction.we_send(),
+        source: m.source,
+    }
+}
+
 fn codec(n: &Negotiated) -> LegCodec {
     LegCodec { law: n.law, payload_type: n.law.payload_type(), dtmf_payload_type: n.dtmf_payload_type }
 }
@@ -153,8 +167,6 @@ pub async fn run(
         source: None,
     };
     let mut rx = [0u8; 2048];
-    let mut rx_op = [0u8; 2048];
-    let mut out = [0u8; 2048];
     let mut phase = Phase::Portal;
     let (notices_tx, mut notices) = mpsc::unbounded_channel::<Notice<OperatorLeg>>();
     let mut started = !await_media;
@@ -235,7 +247,8 @@ pub async fn run(
             Phase::Holding { until } => Some(until),
             _ => None,
         };
-        let silence_limit = m.params.direction.we_receive().then_some(m.last_heard + media_timeout);
+        let heard = bridge.as_ref().map_or(m.last_heard, |b| m.last_heard.max(b.relay.last_heard().into()));
+        let silence_limit = m.params.direction.we_receive().then_some(heard + media_timeout);
         let earliest = [deadline, silence_limit, hold_until].into_iter().flatten().min();
         if earliest != armed {
             if let Some(t) = earliest {
@@ -257,15 +270,13 @@ pub async fn run(
                         pending.push(Event::Start);
                     }
                     m.voice.set_media(&p);
-                    if let Some(b) = &mut bridge {
-                        // The caller's codec may have changed: the relays follow.
-                        let (ssrc, seq, ts) = m.voice.hand_over();
-                        b.to_caller = Relay::new(codec(&b.media), codec(&p), ssrc, seq, ts);
-                        b.to_operator = Relay::new(codec(&p), codec(&b.media), rand::random(), rand::random(), rand::random());
-                    }
                     m.params = p;
                     m.source = None;
                     m.last_heard = Instant::now();
+                    if let Some(b) = &bridge {
+                        // New address, hold or codec: the relay follows.
+                        b.relay.caller_changed(caller_side(&m));
+                    }
                 }
                 Some(Signal::Hangup) | None => {
                     ending = Some(match &bridge {
@@ -283,15 +294,9 @@ pub async fn run(
                     break 'call;
                 }
             },
-            r = m.socket.recv_from(&mut rx) => if let Ok((n, from)) = r && m.accept(from) {
+            // While bridged, the relay task reads the caller's socket.
+            r = m.socket.recv_from(&mut rx), if bridge.is_none() => if let Ok((n, from)) = r && m.accept(from) {
                 match &mut phase {
-                    Phase::Bridged => {
-                        if let Some(b) = &mut bridge
-                            && let (Some(len), Some(to)) = (b.to_operator.forward(&rx[..n], &mut out), b.media.remote)
-                        {
-                            let _ = b.socket.try_send_to(&out[..len], to);
-                        }
-                    }
                     Phase::Portal | Phase::Queued { .. } => {
                         if let Some(k) = rfc4733_key(&mut m, &rx[..n]) {
                             match &phase {
@@ -301,20 +306,6 @@ pub async fn run(
                         }
                     }
                     _ => {}
-                }
-            },
-            r = async {
-                match &bridge {
-                    Some(b) => b.socket.recv_from(&mut rx_op).await,
-                    None => std::future::pending().await,
-                }
-            }, if bridge.is_some() => if let (Ok((n, from)), Some(b)) = (r, &mut bridge) {
-                // Only the operator's phone's address, as its SDP gave it, is relayed.
-                if b.media.remote.is_some_and(|r| r.ip() == from.ip())
-                    && let (Some(len), Some(to)) = (b.to_caller.forward(&rx_op[..n], &mut out), m.params.remote)
-                    && m.params.direction.we_send()
-                {
-                    let _ = m.socket.try_send_to(&out[..len], to);
                 }
             },
             _ = async {
@@ -339,7 +330,9 @@ pub async fn run(
                 {
                     // A transfer: the operator's phone is released, the caller goes on, on the
                     // stream the relay was continuing.
-                    m.voice.take_back(b.to_caller.next_seq());
+                    if let Some(next) = b.relay.stop().await {
+                        m.voice.take_back(next);
+                    }
                     let _ = b.hang_up.send(());
                     leg_ended = None;
                 }

@@ -55,6 +55,14 @@ impl Relay {
         }
     }
 
+    /// Follow new codecs on either leg (a re-INVITE), keeping our stream's numbering; the next
+    /// packet is sent as a new talkspurt.
+    pub fn retarget(&mut self, from: LegCodec, to: LegCodec) {
+        self.from = from;
+        self.to = to;
+        self.source = None;
+    }
+
     /// The sequence number the next packet of our stream should carry (for whoever continues
     /// the stream after the bridge).
     pub fn next_seq(&self) -> u16 {
