@@ -7,6 +7,8 @@
 //! Needs baresip (Debian package `baresip-core`, installed by scripts/test.sh): the test fails,
 //! never skips, when it is missing.
 
+mod common;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -134,7 +136,7 @@ impl Drop for Engine {
 }
 
 /// baresip's configuration directory: config, account, microphone file.
-fn baresip_dir(modules: &Path) -> tempfile::TempDir {
+fn baresip_dir(modules: &Path, account: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     // 20 s of a 440 Hz tone at 8 kHz mono 16-bit, the format aufile wants at audio_srate 8000:
     // the softphone sends real audio for the whole call.
@@ -174,8 +176,7 @@ module_app\t\tmenu.so
         modules = modules.display(),
     );
     std::fs::write(dir.path().join("config"), config).unwrap();
-    // No registration: the account only names the caller.
-    std::fs::write(dir.path().join("accounts"), "<sip:test@127.0.0.1>;regint=0\n").unwrap();
+    std::fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
     std::fs::write(dir.path().join("contacts"), "").unwrap();
     dir
 }
@@ -240,7 +241,13 @@ fn strip_ansi(s: &str) -> String {
 }
 
 impl Softphone {
+    /// A softphone whose account only names the caller (no registration).
     fn start() -> Softphone {
+        Self::start_with("<sip:test@127.0.0.1>;regint=0")
+    }
+
+    /// A softphone with this account line (e.g. one that registers).
+    fn start_with(account: &str) -> Softphone {
         // Is it there at all? (`baresip -h` prints its usage and exits.)
         match Command::new("baresip")
             .arg("-h")
@@ -258,7 +265,7 @@ impl Softphone {
             Err(e) => panic!("cannot run baresip: {e}"),
         }
         let modules = baresip_modules();
-        let dir = baresip_dir(&modules);
+        let dir = baresip_dir(&modules, account);
         // -s: the SIP trace, for the failure messages and the BYE check.
         let mut child = Command::new("baresip")
             .arg("-s")
@@ -436,4 +443,71 @@ fn baresip_calls_presses_1_for_italian_and_hangs_up() {
     );
     assert_eq!(r["ending"]["kind"], "caller_hangup", "the caller hung up{}", context());
     assert!(started.elapsed() < BUDGET + Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+/// baresip as an operator's phone: it registers with digest authentication, the operator logs
+/// in through the API, a sipp caller asks for the pensions section, baresip answers
+/// automatically, audio flows, and the caller's hang-up ends both legs.
+#[test]
+fn baresip_as_an_operator_answers_a_queued_caller() {
+    // baresip 1.0 (libre) knows only MD5 and gives up when any challenge names another
+    // algorithm: the configuration offers MD5 alone, as docs/operators.md says for such phones.
+    let md5_only = ("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\"]");
+    let (_dir, config) = common::edited_config(&[md5_only]);
+    let engine = common::Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let account = format!("<sip:mrossi@{}>;auth_pass=demo-mrossi;regint=300;answermode=auto", engine.udp);
+    let mut phone = Softphone::start_with(&account);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    phone.wait_for("200 OK", deadline);
+    let registered = |e: &common::Engine| e.log_text().contains("operator phone registered");
+    let until = Instant::now() + Duration::from_secs(5);
+    while !registered(&engine) && Instant::now() < until {
+        phone.pause(Duration::from_millis(100));
+    }
+    assert!(
+        registered(&engine),
+        "baresip did not register; its output:\n{}\nengine:\n{}",
+        phone.output(),
+        engine.log_text()
+    );
+    let (status, body) = common::http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
+    assert_eq!(status, 200, "{body}");
+
+    // The caller: 1 Italian, 1 pensions, 4 an operator; stays 12 s after the keys, hangs up.
+    let engine_ref = &engine;
+    let keys = [
+        ("rtp_port", "9"),
+        ("codecs", "0 8 101"),
+        ("dtmf_pt", "101"),
+        ("k1", "1"),
+        ("k2", "1"),
+        ("k3", "4"),
+        ("wait_ms", "12000"),
+        ("after", "5"),
+        ("after_ms", "300"),
+    ];
+    let run = std::thread::scope(|s| {
+        let h = s.spawn(|| common::sipp(engine_ref, "queue_caller.xml", common::Transport::Udp, DIALLED, &keys));
+        // Meanwhile baresip answers (auto-answer) and receives the caller's side of the bridge.
+        phone.wait_for("Call established", Instant::now() + Duration::from_secs(25));
+        h.join().unwrap()
+    });
+    let run = run.expect_ok();
+    let call_id = run.call_id();
+    let record = engine.record(&call_id);
+    phone.pause(Duration::from_secs(1));
+    assert_eq!(
+        record["ending"],
+        serde_json::json!({"kind": "answered", "section": "pensions", "operator": "mrossi"}),
+        "record {record:#}\nbaresip:\n{}",
+        phone.output()
+    );
+    // The engine hung up baresip's leg when the caller left.
+    assert!(
+        sip_messages(&phone.transcript).iter().any(|m| m.get(1).is_some_and(|l| l.starts_with("BYE "))),
+        "baresip got the engine's BYE; its output:\n{}",
+        phone.output()
+    );
+    phone.type_keys("q");
+    let _ = phone.wait_exit(Instant::now() + Duration::from_secs(3));
 }

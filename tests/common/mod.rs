@@ -460,3 +460,22 @@ fn base64(s: &str) -> String {
     }
     out
 }
+
+/// The shipped configuration with texts replaced (each must occur once), written to a
+/// temporary file: `(its directory, its path)`.
+pub fn edited_config(replacements: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let mut text = std::fs::read_to_string(Path::new(ROOT).join("config/centralino.toml")).unwrap();
+    for (old, new) in replacements {
+        assert_eq!(text.matches(old).count(), 1, "`{old}` occurs once in the shipped configuration");
+        text = text.replace(old, new);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("centralino.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// The replacement that offers MD5 first: phones that read only the first digest challenge and
+/// know only MD5 (sipp 3.6, baresip 1.0) need it.
+pub const MD5_FIRST: (&str, &str) =
+    ("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\", \"SHA-256\"]");
