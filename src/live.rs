@@ -53,6 +53,11 @@ impl Live {
                     warn!("{w}");
                 }
                 let trees: Vec<String> = loaded.switchboard.trees.keys().cloned().collect();
+                let (old, new) = (&self.current().switchboard.config, &loaded.switchboard.config);
+                if old.section_rules() != new.section_rules() || old.operator_skills() != new.operator_skills() {
+                    // The distribution keeps its queues and operators' states; it is built once.
+                    warn!("sections' queue rules or operators changed: they take effect at the next restart");
+                }
                 *self.current.write().expect("never poisoned") = Arc::new(loaded);
                 info!(?trees, "reloaded: new calls use the new version");
                 true
