@@ -7,18 +7,7 @@ mod common;
 use common::*;
 use sha2::{Digest, Sha256};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// The shipped configuration with one text replaced, written to a temporary file.
-fn edited_config(old: &str, new: &str) -> (tempfile::TempDir, PathBuf) {
-    let text = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
-    assert_eq!(text.matches(old).count(), 1, "`{old}` occurs once in the shipped configuration");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("centralino.toml");
-    std::fs::write(&path, text.replace(old, new)).unwrap();
-    (dir, path)
-}
 
 fn wait_for_log(engine: &Engine, needle: &str) -> bool {
     for _ in 0..50 {
@@ -34,8 +23,7 @@ fn wait_for_log(engine: &Engine, needle: &str) -> bool {
 /// first, as docs/configuration.md says to do for such phones.
 #[test]
 fn sipp_registers_with_md5_refreshes_nothing_and_unregisters() {
-    let (_dir, config) =
-        edited_config("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\", \"SHA-256\"]");
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     let creds = ["-au", "mrossi", "-ap", "demo-mrossi"];
     let run = sipp_with(&engine, "register.xml", Transport::Udp, "mrossi", &[("expires", "120")], &creds).expect_ok();
@@ -193,4 +181,31 @@ fn sha256_digest_bindings_replays_and_strangers() {
     assert_eq!(bad_nonce.status, 401);
     // Malformed credentials: 400.
     assert_eq!(phone.register("gbianchi", Some("Digest username=\"gbianchi"), 600).status, 400);
+}
+
+/// Feature codes from the operator's phone: *11 logs in, *21 pauses, *22 ready, *12 logs out;
+/// each INVITE is challenged with the operator's own credentials, answered, and hung up after
+/// the confirmation.
+#[test]
+fn feature_codes_from_the_phone_change_the_operators_state() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let state = || http(&engine, "GET", "/api/operator", Some(("mrossi", "demo-mrossi")), None).1;
+    let creds = ["-au", "mrossi", "-ap", "demo-mrossi"];
+    for (code, expected) in [("*11", "available"), ("*21", "paused"), ("*22", "available"), ("*12", "logged_out")] {
+        let run =
+            sipp_with(&engine, "feature_code.xml", Transport::Udp, code, &[("user", "mrossi")], &creds).expect_ok();
+        assert!(run.responses(200, "INVITE").len() == 1, "{}", run.report());
+        assert_eq!(state()["state"], expected, "after {code}\n{}", run.report());
+    }
+    assert_eq!(
+        http(&engine, "GET", "/api/operator", Some(("mrossi", "demo-mrossi")), None).1["reason"],
+        serde_json::Value::Null
+    );
+    // Someone else's password: refused, the state does not change.
+    let wrong = ["-au", "mrossi", "-ap", "guess"];
+    let run = sipp_with(&engine, "feature_code.xml", Transport::Udp, "*11", &[("user", "mrossi")], &wrong);
+    assert!(!run.ok(), "a wrong password is refused");
+    assert_eq!(run.responses(403, "INVITE").len(), 1, "{}", run.report());
+    assert_eq!(state()["state"], "logged_out");
 }

@@ -153,6 +153,11 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
         ("queue_wait_short", "L'attesa stimata è inferiore a un minuto.", "The estimated wait is under one minute."),
         ("one_minute", "un minuto.", "one minute."),
         ("minutes", "minuti.", "minutes."),
+        ("op_logged_in", "Accesso effettuato: è in servizio.", "You are logged in."),
+        ("op_logged_out", "Uscita effettuata.", "You are logged out."),
+        ("op_paused", "Pausa attivata.", "You are paused."),
+        ("op_ready", "È di nuovo disponibile.", "You are available again."),
+        ("op_refused", "Operazione non possibile ora.", "Not possible now."),
     ];
     for (name, it, en) in fixed {
         out.push((name.to_string(), if lang == Lang::It { it } else { en }.to_string()));

@@ -5,6 +5,7 @@
 pub mod call_leg;
 pub mod dialer;
 pub mod digest;
+pub mod feature_codes;
 pub mod guard;
 pub mod intake;
 pub mod operator_leg;

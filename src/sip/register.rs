@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 /// Where a request came from: the connection's peer (TCP), else the top Via's `received` and
 /// `rport` that the transport layer wrote (UDP).
-fn source_of(tx: &Transaction) -> Option<SocketAddr> {
+pub(super) fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     if let Some(a) = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(|a| a.get_socketaddr().ok()) {
         return Some(a);
     }

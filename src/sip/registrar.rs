@@ -110,15 +110,43 @@ impl Registrar {
     /// Handle a REGISTER; `hashes` looks an operator up by user name.
     pub fn register(&mut self, req: &Register, hashes: impl Fn(&str) -> Option<Hashes>, now: SystemTime) -> Reply {
         let delay = self.delay_for(req.source.ip(), now);
+        let user = match self.authenticate("REGISTER", req.authorization, req.source, hashes, now) {
+            Ok(user) => user,
+            Err(reply) => return reply,
+        };
+        if user != req.to_user {
+            self.fail(req.source.ip(), now);
+            return Reply {
+                status: 403,
+                headers: vec![],
+                delay,
+                change: None,
+                reason: "registering another user's address",
+            };
+        }
+        self.bind(&user, req, now, delay)
+    }
+
+    /// Check the digest credentials of any request (`method` enters the response, RFC 7616):
+    /// the authenticated user, or the reply to send (a challenge, 400 or 403, with its delay).
+    pub fn authenticate(
+        &mut self,
+        method: &str,
+        authorization: Option<&str>,
+        source: SocketAddr,
+        hashes: impl Fn(&str) -> Option<Hashes>,
+        now: SystemTime,
+    ) -> Result<String, Reply> {
+        let delay = self.delay_for(source.ip(), now);
         let reply = |status, headers, reason| Reply { status, headers, delay, change: None, reason };
-        let Some(auth) = req.authorization else {
-            return reply(401, self.challenge(false, now), "challenge");
+        let Some(auth) = authorization else {
+            return Err(reply(401, self.challenge(false, now), "challenge"));
         };
         let Some(creds) = digest::parse_authorization(auth) else {
-            return reply(400, vec![], "malformed Authorization");
+            return Err(reply(400, vec![], "malformed Authorization"));
         };
         if creds.realm != self.realm || !self.algorithms.contains(&creds.algorithm) {
-            return reply(401, self.challenge(false, now), "another realm or algorithm");
+            return Err(reply(401, self.challenge(false, now), "another realm or algorithm"));
         }
         let known = hashes(&creds.username);
         let ha1 = known.as_ref().map(|h| match creds.algorithm {
@@ -126,30 +154,26 @@ impl Registrar {
             Algorithm::Sha256 => h.sha256.clone(),
         });
         let right = ha1.as_ref().is_some_and(|ha1| {
-            let expected = digest::expected_response(ha1, "REGISTER", &creds);
+            let expected = digest::expected_response(ha1, method, &creds);
             expected.len() == creds.response.len()
                 && expected.bytes().zip(creds.response.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
         });
         match self.nonces.check(&creds.nonce, creds.nc, now) {
             NonceCheck::Fresh => {}
             // Stale with the right password: challenge again and say so, the phone retries at once.
-            NonceCheck::Stale if right => return reply(401, self.challenge(true, now), "stale nonce"),
+            NonceCheck::Stale if right => return Err(reply(401, self.challenge(true, now), "stale nonce")),
             NonceCheck::Stale | NonceCheck::Invalid => {
-                self.fail(req.source.ip(), now);
-                return reply(401, self.challenge(false, now), "unknown or replayed nonce");
+                self.fail(source.ip(), now);
+                return Err(reply(401, self.challenge(false, now), "unknown or replayed nonce"));
             }
         }
         if !right {
-            self.fail(req.source.ip(), now);
+            self.fail(source.ip(), now);
             let reason = if known.is_none() { "unknown user" } else { "wrong password" };
-            return reply(403, vec![], reason);
+            return Err(reply(403, vec![], reason));
         }
-        if creds.username != req.to_user {
-            self.fail(req.source.ip(), now);
-            return reply(403, vec![], "registering another user's address");
-        }
-        self.failures.remove(&req.source.ip());
-        self.bind(&creds.username, req, now, delay)
+        self.failures.remove(&source.ip());
+        Ok(creds.username)
     }
 
     /// An authenticated REGISTER: query, add, refresh or remove the binding.

@@ -266,6 +266,10 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
         ending: Ending::Cancelled,
     };
 
+    if dialled.starts_with('*') {
+        let contact = our_contact(shared, &tx);
+        return super::feature_codes::on_feature_code(Arc::clone(shared), tx, dialled, contact).await;
+    }
     if shared.active.load(Ordering::Relaxed) >= shared.settings.max_calls {
         warn!(max = shared.settings.max_calls, "overloaded: 503");
         return busy(tx, record, &shared.log).await;
@@ -312,17 +316,17 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
             return busy(tx, record, &shared.log).await;
         }
     };
-    let transport = tx.connection.as_ref().map(|c| c.transport());
-    let contact_addr = if matches!(transport, Some(Transport::Tcp)) { shared_tcp(shared) } else { shared_udp(shared) };
-    let contact: Option<Uri> = format!(
-        "sip:centralino@{contact_addr}{}",
-        if matches!(transport, Some(Transport::Tcp)) { ";transport=tcp" } else { "" }
-    )
-    .as_str()
-    .try_into()
-    .ok();
+    let contact = our_contact(shared, &tx);
     let leg = Leg { shared: Arc::clone(shared), session, media, late_offer, socket, record, contact };
     call_leg::start(leg, tx).await;
+}
+
+/// Our Contact for a dialog on the transport `tx` came in on.
+fn our_contact(shared: &Shared, tx: &Transaction) -> Option<Uri> {
+    let transport = tx.connection.as_ref().map(|c| c.transport());
+    let tcp = matches!(transport, Some(Transport::Tcp));
+    let addr = if tcp { shared_tcp(shared) } else { shared_udp(shared) };
+    format!("sip:centralino@{addr}{}", if tcp { ";transport=tcp" } else { "" }).as_str().try_into().ok()
 }
 
 pub(super) fn shared_udp(shared: &Shared) -> SocketAddr {
