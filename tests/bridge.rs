@@ -7,23 +7,12 @@ mod common;
 
 use centralino::media::g711::Law;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// The shipped configuration with MD5 offered first (sipp 3.6 answers only the first challenge).
-fn md5_first() -> (tempfile::TempDir, PathBuf) {
-    let text = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
-    let text = text.replace("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\", \"SHA-256\"]");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("centralino.toml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
 
 /// Packets received, with their arrival time.
 type Heard = Vec<(Instant, Vec<u8>)>;
@@ -119,14 +108,9 @@ fn parse(p: &[u8]) -> Option<Stream> {
     })
 }
 
-fn journal(engine: &Engine, file: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(engine.data.path().join(file)).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
 #[test]
 fn a_queued_caller_talks_with_the_operator_who_answers() {
-    let (_dir, config) = md5_first();
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     let me = Some(("mrossi", "demo-mrossi"));
     assert_eq!(http(&engine, "POST", "/api/operator/login", me, None).0, 200);
@@ -244,10 +228,7 @@ fn operator_phone<'s>(
 
 #[test]
 fn an_unanswered_phone_passes_the_call_on_and_the_operator_hangs_up() {
-    let (_dir, config) = md5_first();
-    let text =
-        std::fs::read_to_string(&config).unwrap().replace("ring_timeout_seconds = 15", "ring_timeout_seconds = 3");
-    std::fs::write(&config, text).unwrap();
+    let (_dir, config) = edited_config(&[MD5_FIRST, ("ring_timeout_seconds = 15", "ring_timeout_seconds = 3")]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     // mrossi logs in first: idle longest, offered first. lferrari serves pensions too.
     assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
@@ -338,7 +319,7 @@ fn an_unanswered_phone_passes_the_call_on_and_the_operator_hangs_up() {
 /// the caller waits there keeping their arrival time, and the next operator takes the call.
 #[test]
 fn an_operator_transfers_the_caller_to_another_section() {
-    let (_dir, config) = md5_first();
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     // mrossi takes pensions; gbianchi serves income_support, where the call goes: logged in but
     // paused, so the section is attended and the caller waits there.

@@ -7,25 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// The shipped configuration with faster announcements, written to a temporary file.
-fn fast_announcements() -> (tempfile::TempDir, PathBuf) {
-    let text = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
-    let text = text
-        .replace("announce_min_interval_seconds = 20", "announce_min_interval_seconds = 2")
-        .replace("announce_every_seconds = 60", "announce_every_seconds = 30");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("centralino.toml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-fn journal(engine: &Engine, file: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(engine.data.path().join(file)).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
 
 fn events_of<'a>(entries: &'a [Value], call: &str) -> Vec<&'a Value> {
     entries.iter().filter(|e| e["call"] == call).collect()
@@ -113,7 +95,10 @@ fn caller(engine: &Engine, wait_ms: u64, after: &str, after_ms: u64) -> SippRun 
 
 #[test]
 fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
-    let (_dir, config) = fast_announcements();
+    let (_dir, config) = edited_config(&[
+        ("announce_min_interval_seconds = 20", "announce_min_interval_seconds = 2"),
+        ("announce_every_seconds = 60", "announce_every_seconds = 30"),
+    ]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     // mrossi serves pensions but has no phone registered: callers wait.
     let (status, _) = http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);

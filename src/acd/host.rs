@@ -7,7 +7,6 @@
 use super::events::{AcdError, Action, Event};
 use super::journal::Journal;
 use super::machine::Acd;
-use super::operator::OperatorState;
 use super::rules::Route;
 use super::stats::SectionStats;
 use std::collections::HashMap;
@@ -185,22 +184,23 @@ impl<L: Send + 'static> Host<L> {
                     if answered.is_ok() {
                         self.ringing.remove(&call);
                     }
-                    match (answered, notices) {
-                        (Ok(()), Some(n)) => {
-                            if let Err(mpsc::error::SendError(Notice::Connect(leg))) = n.send(Notice::Connect(leg)) {
-                                // The call task ended in between: release the operator.
-                                hang_up(leg);
-                                self.apply(Event::CallerHangup { call });
-                            }
-                        }
-                        (Ok(()), None) => {
-                            hang_up(leg);
-                            self.apply(Event::CallerHangup { call });
-                        }
-                        (Err(e), _) => {
-                            info!(%call, "answered too late ({e}): releasing the operator");
-                            hang_up(leg);
-                        }
+                    if let Err(e) = answered {
+                        info!(%call, "answered too late ({e}): releasing the operator");
+                        hang_up(leg);
+                        continue;
+                    }
+                    // Hand the leg to the call task; if it ended in between, release the operator.
+                    let undelivered = match notices {
+                        Some(n) => match n.send(Notice::Connect(leg)) {
+                            Ok(()) => None,
+                            Err(mpsc::error::SendError(Notice::Connect(leg))) => Some(leg),
+                            Err(_) => unreachable!("the notice sent is a Connect"),
+                        },
+                        None => Some(leg),
+                    };
+                    if let Some(leg) = undelivered {
+                        hang_up(leg);
+                        self.apply(Event::CallerHangup { call });
                     }
                 }
                 Msg::Stats { reply } => {
@@ -215,18 +215,12 @@ impl<L: Send + 'static> Host<L> {
         self.acd
             .operators()
             .map(|(id, o)| {
-                let (reason, call) = match &o.state {
-                    OperatorState::Paused { reason, .. } => (Some(reason.clone()), None),
-                    OperatorState::Ringing { call, .. } | OperatorState::OnCall { call, .. } => {
-                        (None, Some(call.clone()))
-                    }
-                    _ => (None, None),
-                };
+                let (reason, call) = o.state.detail();
                 OperatorView {
                     operator: id.clone(),
                     state: o.state.name().into(),
-                    reason,
-                    call,
+                    reason: reason.map(String::from),
+                    call: call.map(String::from),
                     serving: o.serving.clone(),
                     reachable: o.reachable,
                 }

@@ -35,12 +35,14 @@ pub struct OperatorEntry {
 
 impl OperatorEntry {
     pub fn new(at: DateTime<Utc>, operator: &str, state: &OperatorState) -> Self {
-        let (reason, call) = match state {
-            OperatorState::Paused { reason, .. } => (Some(reason.clone()), None),
-            OperatorState::Ringing { call, .. } | OperatorState::OnCall { call, .. } => (None, Some(call.clone())),
-            _ => (None, None),
-        };
-        Self { at, operator: operator.to_string(), state: state.name().to_string(), reason, call }
+        let (reason, call) = state.detail();
+        Self {
+            at,
+            operator: operator.to_string(),
+            state: state.name().to_string(),
+            reason: reason.map(String::from),
+            call: call.map(String::from),
+        }
     }
 }
 

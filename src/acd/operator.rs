@@ -43,6 +43,17 @@ impl OperatorState {
     }
 }
 
+impl OperatorState {
+    /// The pause's reason, and the call ringing or in progress.
+    pub fn detail(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::Paused { reason, .. } => (Some(reason), None),
+            Self::Ringing { call, .. } | Self::OnCall { call, .. } => (None, Some(call)),
+            _ => (None, None),
+        }
+    }
+}
+
 /// Why an operator went to paused without asking.
 pub const NO_ANSWER: &str = "no answer";
 

@@ -4,6 +4,7 @@
 use super::ApiState;
 use super::error::ApiError;
 use crate::config::credentials::ha1_md5;
+use crate::sip::digest::same;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -60,12 +61,8 @@ impl FromRequestParts<ApiState> for OperatorId {
         let (user, password) = basic(value).ok_or_else(ApiError::unauthorized)?;
         let loaded = state.live.current();
         let config = &loaded.switchboard.config;
-        let op = config.operators.iter().find(|o| o.username.get_ref() == &user).ok_or_else(ApiError::unauthorized)?;
-        let computed = ha1_md5(&user, &config.sip.realm, &password);
-        let stored = op.ha1_md5.get_ref();
-        let same = computed.len() == stored.len()
-            && computed.bytes().zip(stored.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
-        if !same {
+        let op = config.operator(&user).ok_or_else(ApiError::unauthorized)?;
+        if !same(&ha1_md5(&user, &config.sip.realm, &password), op.ha1_md5.get_ref()) {
             tracing::warn!(%user, "API: wrong password");
             return Err(ApiError::unauthorized());
         }

@@ -6,7 +6,7 @@
 
 use super::bridge::OperatorLeg;
 use super::record::{CallRecord, Ending};
-use super::relay_task::{CallerSide, RelayTask};
+use super::relay_task::{CallerSide, RelayTask, accept_source};
 use crate::acd::host::{AcdHandle, Notice};
 use crate::acd::{Event as AcdEvent, Route};
 use crate::ivr::{Action, Event, Key, Session, Utterance, speech};
@@ -123,14 +123,11 @@ struct Media {
 impl Media {
     /// Whether a packet from `from` is the caller's; the first from the SDP address fixes it.
     fn accept(&mut self, from: SocketAddr) -> bool {
-        match (self.source, self.params.remote) {
-            (Some(s), _) if s != from => return false,
-            (None, Some(r)) if r.ip() != from.ip() => return false,
-            (None, _) => self.source = Some(from),
-            _ => {}
+        let ours = accept_source(&mut self.source, self.params.remote, from);
+        if ours {
+            self.last_heard = Instant::now();
         }
-        self.last_heard = Instant::now();
-        true
+        ours
     }
 }
 

@@ -24,6 +24,19 @@ pub struct CallerSide {
     pub source: Option<SocketAddr>,
 }
 
+/// Whether an RTP packet from `from` is the caller's (RFC 3264: media come from the SDP
+/// address): the first packet from the SDP's IP fixes `source`, packets from elsewhere are not.
+pub fn accept_source(source: &mut Option<SocketAddr>, remote: Option<SocketAddr>, from: SocketAddr) -> bool {
+    match (*source, remote) {
+        (Some(s), _) => s == from,
+        (None, Some(r)) if r.ip() != from.ip() => false,
+        (None, _) => {
+            *source = Some(from);
+            true
+        }
+    }
+}
+
 /// A running relay.
 pub struct RelayTask {
     stop: oneshot::Sender<()>,
@@ -109,12 +122,8 @@ async fn run(
                     break;
                 }
                 while let Ok((n, from)) = caller_socket.try_recv_from(&mut buf) {
-                    // The caller's source: the first packet from the SDP address fixes it.
-                    match (side.source, side.remote) {
-                        (Some(s), _) if s != from => continue,
-                        (None, Some(r)) if r.ip() != from.ip() => continue,
-                        (None, _) => side.source = Some(from),
-                        _ => {}
+                    if !accept_source(&mut side.source, side.remote, from) {
+                        continue;
                     }
                     heard.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
                     if let (Some(len), Some(to)) = (to_operator.forward(&buf[..n], &mut out), op_remote) {

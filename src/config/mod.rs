@@ -71,6 +71,11 @@ impl Config {
         self.regions.get(id)
     }
 
+    /// An operator by user name.
+    pub fn operator(&self, username: &str) -> Option<&Operator> {
+        self.operators.iter().find(|o| o.username.get_ref() == username)
+    }
+
     pub fn section(&self, id: &str) -> Option<&Section> {
         self.sections.get(id)
     }

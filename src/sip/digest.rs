@@ -137,8 +137,8 @@ pub fn expected_response(ha1: &str, method: &str, c: &Credentials) -> String {
     }
 }
 
-/// Comparison that takes the same time wherever the strings differ.
-fn same(a: &str, b: &str) -> bool {
+/// Comparison that takes the same time wherever the strings differ (for secrets and hashes).
+pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

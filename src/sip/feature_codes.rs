@@ -39,20 +39,11 @@ fn word(code: &str, ok: bool) -> &'static str {
 
 /// Handle an INVITE to a feature code.
 pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: String, contact: Option<Uri>) {
-    let authorization = tx.original.headers.iter().find_map(|h| match h {
-        Header::Authorization(a) => Some(a.value().to_string()),
-        _ => None,
-    });
+    let authorization = super::register::authorization(&tx);
     let source = super::register::source_of(&tx).unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
-    let hashes = |user: &str| {
-        config
-            .operators
-            .iter()
-            .find(|o| o.username.get_ref() == user)
-            .map(|o| Hashes { md5: o.ha1_md5.get_ref().clone(), sha256: o.ha1_sha256.get_ref().clone() })
-    };
+    let hashes = |user: &str| Hashes::of(config, user);
     let auth = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).authenticate(
         "INVITE",
         authorization.as_deref(),
@@ -67,7 +58,7 @@ pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: Str
                 warn!(%source, %code, reason = reply.reason, "feature code refused");
             }
             tokio::time::sleep(reply.delay).await;
-            let headers = reply.headers.into_iter().map(|(_, v)| Header::WwwAuthenticate(v.into())).collect();
+            let headers = super::register::reply_headers(reply.headers);
             let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
             tokio::spawn(async move { while tx.receive().await.is_some() {} });
             return;

@@ -24,16 +24,34 @@ pub(super) fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// The value of the request's Authorization header.
+pub(super) fn authorization(tx: &Transaction) -> Option<String> {
+    tx.original.headers.iter().find_map(|h| match h {
+        Header::Authorization(a) => Some(a.value().to_string()),
+        _ => None,
+    })
+}
+
+/// A registrar reply's headers as SIP headers.
+pub(super) fn reply_headers(headers: Vec<(&'static str, String)>) -> Vec<Header> {
+    headers
+        .into_iter()
+        .map(|(name, v)| match name {
+            "WWW-Authenticate" => Header::WwwAuthenticate(v.into()),
+            "Contact" => Header::Contact(v.into()),
+            "Min-Expires" => Header::MinExpires(v.into()),
+            other => Header::Other(other.to_string(), v),
+        })
+        .collect()
+}
+
 /// Answer one REGISTER.
 pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     let req = &tx.original;
     let value = |pick: fn(&Header) -> Option<String>| req.headers.iter().find_map(pick);
     let to_user =
         req.to_header().ok().and_then(|t| t.uri().ok()).and_then(|u| u.auth.map(|a| a.user)).unwrap_or_default();
-    let authorization = value(|h| match h {
-        Header::Authorization(a) => Some(a.value().to_string()),
-        _ => None,
-    });
+    let authorization = authorization(&tx);
     let contact = value(|h| match h {
         Header::Contact(c) => Some(c.value().to_string()),
         _ => None,
@@ -58,13 +76,7 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     };
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
-    let hashes = |user: &str| {
-        config
-            .operators
-            .iter()
-            .find(|o| o.username.get_ref() == user)
-            .map(|o| Hashes { md5: o.ha1_md5.get_ref().clone(), sha256: o.ha1_sha256.get_ref().clone() })
-    };
+    let hashes = |user: &str| Hashes::of(config, user);
     let reply =
         shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).register(&register, hashes, SystemTime::now());
     match reply.status {
@@ -83,16 +95,7 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    let headers: Vec<Header> = reply
-        .headers
-        .into_iter()
-        .map(|(name, v)| match name {
-            "WWW-Authenticate" => Header::WwwAuthenticate(v.into()),
-            "Contact" => Header::Contact(v.into()),
-            "Min-Expires" => Header::MinExpires(v.into()),
-            other => Header::Other(other.to_string(), v),
-        })
-        .collect();
+    let headers = reply_headers(reply.headers);
     let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
 }
 

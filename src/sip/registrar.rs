@@ -26,6 +26,15 @@ pub struct Hashes {
     pub sha256: String,
 }
 
+impl Hashes {
+    /// The hashes of operator `user` in the configuration.
+    pub fn of(config: &crate::config::Config, user: &str) -> Option<Hashes> {
+        config
+            .operator(user)
+            .map(|o| Hashes { md5: o.ha1_md5.get_ref().clone(), sha256: o.ha1_sha256.get_ref().clone() })
+    }
+}
+
 /// The Contact of a REGISTER.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactField {
@@ -153,11 +162,9 @@ impl Registrar {
             Algorithm::Md5 => h.md5.clone(),
             Algorithm::Sha256 => h.sha256.clone(),
         });
-        let right = ha1.as_ref().is_some_and(|ha1| {
-            let expected = digest::expected_response(ha1, method, &creds);
-            expected.len() == creds.response.len()
-                && expected.bytes().zip(creds.response.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
-        });
+        let right = ha1
+            .as_ref()
+            .is_some_and(|ha1| digest::same(&digest::expected_response(ha1, method, &creds), &creds.response));
         match self.nonces.check(&creds.nonce, creds.nc, now) {
             NonceCheck::Fresh => {}
             // Stale with the right password: challenge again and say so, the phone retries at once.

@@ -479,3 +479,9 @@ pub fn edited_config(replacements: &[(&str, &str)]) -> (tempfile::TempDir, std::
 /// know only MD5 (sipp 3.6, baresip 1.0) need it.
 pub const MD5_FIRST: (&str, &str) =
     ("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\", \"SHA-256\"]");
+
+/// The JSON lines of a journal file in the engine's data directory (`queue.jsonl`, ...).
+pub fn journal(engine: &Engine, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(engine.data.path().join(file)).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
