@@ -16,6 +16,17 @@ pub struct TimeRange {
     pub end: NaiveTime,
 }
 
+/// `24:00` as the end of a range: the last instant of the day (NaiveTime stops at 23:59:59.9...).
+pub const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999) {
+    Some(t) => t,
+    None => panic!("a valid time"),
+};
+
+/// `HH:MM` of a range's bound (`24:00` for [`END_OF_DAY`]).
+pub fn hh_mm(t: NaiveTime) -> String {
+    if t == END_OF_DAY { "24:00".into() } else { t.format("%H:%M").to_string() }
+}
+
 impl TimeRange {
     pub fn contains(&self, t: NaiveTime) -> bool {
         self.start <= t && t < self.end
@@ -33,7 +44,9 @@ impl FromStr for TimeRange {
             NaiveTime::parse_from_str(t.trim(), "%H:%M")
                 .map_err(|_| format!("`{}` is not a time of day; write HH:MM, e.g. 08:30", t.trim()))
         };
-        let (start, end) = (parse(a)?, parse(b)?);
+        // A range may end at 24:00 (open until midnight).
+        let end = if b.trim() == "24:00" { Ok(END_OF_DAY) } else { parse(b) };
+        let (start, end) = (parse(a)?, end?);
         if start >= end {
             return Err(format!("`{s}` ends before it starts; the end must be later than the start"));
         }
@@ -43,7 +56,7 @@ impl FromStr for TimeRange {
 
 impl fmt::Display for TimeRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        write!(f, "{}-{}", hh_mm(self.start), hh_mm(self.end))
     }
 }
 
@@ -230,6 +243,10 @@ mod tests {
         assert!("12:30-08:30".parse::<TimeRange>().is_err());
         assert!("8.30-12".parse::<TimeRange>().is_err());
         assert!("25:00-26:00".parse::<TimeRange>().is_err());
+        let all_day: TimeRange = "00:00-24:00".parse().unwrap();
+        assert!(all_day.contains(NaiveTime::from_hms_opt(23, 59, 59).unwrap()));
+        assert_eq!(all_day.to_string(), "00:00-24:00");
+        assert!("24:00-24:00".parse::<TimeRange>().is_err(), "24:00 only ends a range");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use centralino::ivr::{Key, Lang, Utterance};
 use centralino::media::clock::{ClockPriority, MediaClock};
 use centralino::media::dtmf::TelephoneEvent;
 use centralino::media::prompt_store::PromptStore;
+use centralino::media::receiver::MediaReceiver;
 use centralino::media::rtp_port::PortPool;
 use centralino::media::sdp;
 use centralino::switchboard::{Paths, Switchboard};
@@ -71,7 +72,7 @@ async fn start(
     );
     let media =
         sdp::negotiate(&offer, &[centralino::media::g711::Law::Pcmu, centralino::media::g711::Law::Pcma]).unwrap();
-    let socket = PortPool::new("127.0.0.1".parse().unwrap(), 42000, 42998).bind().await.unwrap();
+    let socket = PortPool::new("127.0.0.1".parse().unwrap(), 42000, 42998).bind().unwrap();
     let call_addr = socket.local_addr().unwrap();
     let session = sb.session("+393331234567", number).unwrap();
     let record = CallRecord {
@@ -94,6 +95,7 @@ async fn start(
         call_id: "test-call".into(),
         socket,
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
+        receiver: MediaReceiver::start(1, ClockPriority::Normal).unwrap(),
         media,
         prompts: Arc::clone(&prompts),
         media_timeout: Duration::from_secs(30),

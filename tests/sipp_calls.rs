@@ -407,7 +407,7 @@ fn prompt_call(engine: &Engine) -> Result<(), String> {
 
 #[test]
 fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
-    let engine = Engine::start();
+    let engine = Engine::start_with(&["--trees", "ivr-trees"]); // the shipped hours: see with_hours
     let ((office, ticket), open) = with_hours(|| {
         thread::scope(|s| {
             let a = s.spawn(|| sipp(&engine, "keys_rfc4733_office.xml", Transport::Udp, LATINA, &[]));
@@ -476,7 +476,7 @@ fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
 
 #[test]
 fn sip_info_keys_walk_the_portal() {
-    let engine = Engine::start();
+    let engine = Engine::start_with(&["--trees", "ivr-trees"]); // the shipped hours: see with_hours
     let (sink_a, sink_b) = (RtpSink::start(), RtpSink::start());
     let (pa, pb) = (sink_a.port(), sink_b.port());
     let ((relay, dtmf), open) = with_hours(|| {

@@ -73,6 +73,8 @@ impl Engine {
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(["--log-format", "json"])
+            .arg("--trees")
+            .arg(common::open_trees())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -3,14 +3,14 @@
 //! call task and the operator's signalling (it ended / end it).
 
 use crate::media::sdp::Negotiated;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 use tokio::sync::oneshot;
 
 /// An operator's phone that answered a queued call.
 #[derive(Debug)]
 pub struct OperatorLeg {
     pub operator: String,
-    /// Our RTP socket towards the operator's phone.
+    /// Our RTP socket towards the operator's phone (non-blocking).
     pub socket: UdpSocket,
     /// What the operator's phone answered.
     pub media: Negotiated,

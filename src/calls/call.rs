@@ -6,20 +6,18 @@
 
 use super::bridge::OperatorLeg;
 use super::record::{CallRecord, Ending};
-use super::relay_task::{CallerSide, RelayTask, accept_source};
 use crate::acd::host::{AcdHandle, Notice};
 use crate::acd::{Event as AcdEvent, Route};
 use crate::ivr::{Action, Event, Key, Session, Utterance, speech};
 use crate::media::clock::{MediaClock, Voice};
-use crate::media::dtmf::DtmfReceiver;
 use crate::media::prompt_store::PromptStore;
+use crate::media::receiver::{Inbound, MediaReceiver, OperatorSide};
 use crate::media::relay::{LegCodec, Relay};
 use crate::media::sdp::Negotiated;
 use chrono::Utc;
-use std::net::SocketAddr;
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -45,9 +43,12 @@ pub enum Request {
 /// What a call needs besides its session.
 pub struct CallSetup {
     pub call_id: String,
+    /// The call's RTP socket (non-blocking).
     pub socket: UdpSocket,
     /// Sends the call's RTP on the shared 20 ms schedule.
     pub clock: MediaClock,
+    /// Reads the call's RTP (keys, liveness) and relays it once bridged.
+    pub receiver: MediaReceiver,
     pub media: Negotiated,
     pub prompts: Arc<PromptStore>,
     /// End the call when no RTP arrives for this long (while the caller should be sending).
@@ -78,30 +79,26 @@ enum Phase {
     Bridged,
 }
 
-/// The caller bridged to an operator's phone; the packets go through a [`RelayTask`].
+/// The caller bridged to an operator's phone; the media receiver relays the packets.
 struct Bridge {
     section: String,
     operator: String,
     hang_up: tokio::sync::oneshot::Sender<()>,
-    relay: RelayTask,
 }
 
 impl Bridge {
     fn new(section: String, leg: OperatorLeg, caller: &mut Media) -> (Box<Bridge>, tokio::sync::oneshot::Receiver<()>) {
         let OperatorLeg { operator, socket, media, ended, hang_up } = leg;
         let (ssrc, seq, ts) = caller.voice.hand_over();
-        let to_caller = Relay::new(codec(&media), codec(&caller.params), ssrc, seq, ts);
-        let to_operator =
-            Relay::new(codec(&caller.params), codec(&media), rand::random(), rand::random(), rand::random());
-        let relay = RelayTask::spawn(
-            Arc::clone(&caller.socket),
-            caller_side(caller),
+        let (caller_codec, op_codec) = (LegCodec::of(&caller.params), LegCodec::of(&media));
+        caller.inbound.bridge(OperatorSide {
             socket,
-            (codec(&media), media.remote),
-            to_operator,
-            to_caller,
-        );
-        (Box::new(Bridge { section, operator, hang_up, relay }), ended)
+            codec: op_codec,
+            remote: media.remote,
+            to_operator: Relay::new(caller_codec, op_codec, rand::random(), rand::random(), rand::random()),
+            to_caller: Relay::new(op_codec, caller_codec, ssrc, seq, ts),
+        });
+        (Box::new(Bridge { section, operator, hang_up }), ended)
     }
 
     fn ending(&self) -> Ending {
@@ -110,38 +107,10 @@ impl Bridge {
 }
 
 struct Media {
-    socket: Arc<UdpSocket>,
     params: Negotiated,
     voice: Voice,
-    dtmf: DtmfReceiver,
-    last_heard: Instant,
-    /// The caller's RTP source, fixed by their first packet from the SDP address; packets
-    /// from anywhere else are ignored (and never relayed).
-    source: Option<SocketAddr>,
-}
-
-impl Media {
-    /// Whether a packet from `from` is the caller's; the first from the SDP address fixes it.
-    fn accept(&mut self, from: SocketAddr) -> bool {
-        let ours = accept_source(&mut self.source, self.params.remote, from);
-        if ours {
-            self.last_heard = Instant::now();
-        }
-        ours
-    }
-}
-
-fn caller_side(m: &Media) -> CallerSide {
-    CallerSide {
-        codec: codec(&m.params),
-        remote: m.params.remote,
-        sending: m.params.direction.we_send(),
-        source: m.source,
-    }
-}
-
-fn codec(n: &Negotiated) -> LegCodec {
-    LegCodec { law: n.law, payload_type: n.law.payload_type(), dtmf_payload_type: n.dtmf_payload_type }
+    /// The caller's packets: keys, when last heard, the relay while bridged.
+    inbound: Inbound,
 }
 
 /// Run a call until it ends; returns its record.
@@ -151,19 +120,26 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
     requests: mpsc::Sender<Request>,
 ) -> CallRecord {
-    let CallSetup { call_id, socket, clock, media, prompts, media_timeout, max_hold, mut record, await_media, acd } =
-        setup;
+    let CallSetup {
+        call_id,
+        socket,
+        clock,
+        receiver,
+        media,
+        prompts,
+        media_timeout,
+        max_hold,
+        mut record,
+        await_media,
+        acd,
+    } = setup;
     debug!(%call_id, "media task started");
     let socket = Arc::new(socket);
     let mut m = Media {
         voice: clock.attach(Arc::clone(&socket), &media),
-        socket,
+        inbound: receiver.attach(socket, &media),
         params: media,
-        dtmf: DtmfReceiver::default(),
-        last_heard: Instant::now(),
-        source: None,
     };
-    let mut rx = [0u8; 2048];
     let mut phase = Phase::Portal;
     let (notices_tx, mut notices) = mpsc::unbounded_channel::<Notice<OperatorLeg>>();
     let mut started = !await_media;
@@ -244,7 +220,7 @@ pub async fn run(
             Phase::Holding { until } => Some(until),
             _ => None,
         };
-        let heard = bridge.as_ref().map_or(m.last_heard, |b| m.last_heard.max(b.relay.last_heard().into()));
+        let heard = Instant::from_std(m.inbound.last_heard());
         let silence_limit = m.params.direction.we_receive().then_some(heard + media_timeout);
         let earliest = [deadline, silence_limit, hold_until].into_iter().flatten().min();
         if earliest != armed {
@@ -266,14 +242,10 @@ pub async fn run(
                         started = true;
                         pending.push(Event::Start);
                     }
+                    // New address, hold or codec: the stream, the receiver and a bridge follow.
                     m.voice.set_media(&p);
+                    m.inbound.set_media(&p);
                     m.params = p;
-                    m.source = None;
-                    m.last_heard = Instant::now();
-                    if let Some(b) = &bridge {
-                        // New address, hold or codec: the relay follows.
-                        b.relay.caller_changed(caller_side(&m));
-                    }
                 }
                 Some(Signal::Hangup) | None => {
                     ending = Some(match &bridge {
@@ -291,19 +263,11 @@ pub async fn run(
                     break 'call;
                 }
             },
-            // While bridged, the relay task reads the caller's socket.
-            r = m.socket.recv_from(&mut rx), if bridge.is_none() => if let Ok((n, from)) = r && m.accept(from) {
-                match &mut phase {
-                    Phase::Portal | Phase::Queued { .. } => {
-                        if let Some(k) = rfc4733_key(&mut m, &rx[..n]) {
-                            match &phase {
-                                Phase::Portal => pending.push(Event::Key(k)),
-                                _ => queue_key(&acd, &call_id, k),
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+            // RFC 4733 keys (while bridged they go to the operator's phone instead).
+            k = m.inbound.key() => match &phase {
+                Phase::Portal => pending.push(Event::Key(k)),
+                Phase::Queued { .. } => queue_key(&acd, &call_id, k),
+                _ => {}
             },
             _ = async {
                 match leg_ended.as_mut() {
@@ -327,7 +291,7 @@ pub async fn run(
                 {
                     // A transfer: the operator's phone is released, the caller goes on, on the
                     // stream the relay was continuing.
-                    if let Some(next) = b.relay.stop().await {
+                    if let Some(next) = m.inbound.unbridge().await {
                         m.voice.take_back(next);
                     }
                     let _ = b.hang_up.send(());
@@ -515,17 +479,4 @@ fn on_notice(
         (other, _) => debug!(?other, "notice for a call no longer waiting: ignored"),
     }
     NoticeOutcome::Continue
-}
-
-/// A caller's RFC 4733 key, if this packet completes one.
-fn rfc4733_key(m: &mut Media, packet: &[u8]) -> Option<Key> {
-    use webrtc_util::marshal::{MarshalSize, Unmarshal};
-    let header = rtp::header::Header::unmarshal(&mut &packet[..]).ok()?;
-    if Some(header.payload_type) != m.params.dtmf_payload_type {
-        return None;
-    }
-    let payload = &packet[packet.len().min(header.marshal_size())..];
-    let k = m.dtmf.on_packet(header.timestamp, payload)?;
-    debug!(key = %k, "RFC 4733 key");
-    Some(k)
 }

@@ -5,7 +5,6 @@ pub mod bridge;
 pub mod call;
 pub mod log;
 pub mod record;
-pub mod relay_task;
 
 pub use bridge::OperatorLeg;
 pub use log::CallLog;

@@ -232,6 +232,9 @@ pub fn digits(s: &str) -> Vec<Word> {
 
 /// A time of day: "8 e 30" in Italian, "8 30" / "8 oh 5" in English.
 pub fn time(lang: Lang, t: chrono::NaiveTime) -> Vec<Word> {
+    if t == crate::calendar::END_OF_DAY {
+        return number(24);
+    }
     let mut out = number(t.hour());
     let m = t.minute();
     if m > 0 {

@@ -15,13 +15,15 @@
 use super::g711::Law;
 use super::outbound::Outbound;
 use super::playback::Playback;
+pub use super::priority::ClockPriority;
+use super::priority::apply_priority;
 use super::rtp_stream::RtpStream;
 use super::sdp::Negotiated;
+use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -31,6 +33,9 @@ pub const FRAME: Duration = Duration::from_millis(20);
 const SLOTS: u32 = 4;
 /// Frames sent at once to a call when its pacer is late; older ones are dropped.
 pub const MAX_BURST: u64 = 2;
+/// SCHED_FIFO level of the pacers at [`ClockPriority::Realtime`]: above the receiving threads
+/// (level 1), so a busy relay never delays a frame.
+const PACER_RT_PRIORITY: i32 = 2;
 
 /// Counters of the whole clock (all pacers).
 #[derive(Debug, Default)]
@@ -232,7 +237,7 @@ impl Pacer {
     }
 
     fn run(mut self, priority: ClockPriority) {
-        let got = apply_priority(priority);
+        let got = apply_priority(priority, PACER_RT_PRIORITY);
         static WARNED: std::sync::Once = std::sync::Once::new();
         if got == priority {
             debug!(?got, "media clock pacer started");
@@ -333,48 +338,6 @@ impl Pacer {
     }
 }
 
-/// How the pacer threads ask the kernel for the CPU (`rtp.clock_priority` in the config).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ClockPriority {
-    /// SCHED_FIFO at the lowest real-time priority: a pacer is never preempted mid-slot by
-    /// ordinary threads (as Asterisk and FreeSWITCH run their timing threads). Falls back to
-    /// `raised` without the privilege (CAP_SYS_NICE / root). The kernel's real-time throttling
-    /// (95 % by default) still leaves the rest of the engine its share if the pacers overrun.
-    #[default]
-    Realtime,
-    /// Nice -10: favoured by the ordinary scheduler, but it can still be preempted.
-    Raised,
-    /// The default priority of the process.
-    Normal,
-}
-
-/// Nice value of [`ClockPriority::Raised`].
-const PACER_NICE: libc::c_int = -10;
-
-/// Apply `wanted` to the calling thread, falling back as far as the privileges allow; returns
-/// what the thread got.
-fn apply_priority(wanted: ClockPriority) -> ClockPriority {
-    // SAFETY: plain syscalls on the calling thread (prctl, sched_setscheduler(0) and
-    // setpriority on its own tid), with valid arguments.
-    unsafe {
-        // Wake within ~1 us of the slot instant rather than the default 50 us slack.
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0);
-        if wanted == ClockPriority::Realtime {
-            let param = libc::sched_param { sched_priority: 1 };
-            if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 {
-                return ClockPriority::Realtime;
-            }
-        }
-        if wanted != ClockPriority::Normal
-            && libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, PACER_NICE) == 0
-        {
-            return ClockPriority::Raised;
-        }
-    }
-    ClockPriority::Normal
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,10 +361,10 @@ mod tests {
     #[tokio::test]
     async fn calls_are_paced_by_the_shared_clock_and_leave_it_when_dropped() {
         let clock = MediaClock::start(2, ClockPriority::Normal).unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let to = peer.local_addr().unwrap();
-        let a = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let b = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let a = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let b = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
         let mut va = clock.attach(Arc::clone(&a), &media(to));
         let mut vb = clock.attach(Arc::clone(&b), &media(to));
         assert_eq!(clock.stats().streams.load(Ordering::Relaxed), 2);

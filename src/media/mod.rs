@@ -1,5 +1,6 @@
 //! Media: prompt audio, G.711, RTP streams and playback, DTMF, SDP offer/answer.
-//! [`clock`] sends every call's RTP on one shared 20 ms schedule.
+//! [`clock`] sends every call's RTP on one shared 20 ms schedule; [`receiver`] reads every
+//! call's RTP (keys, liveness) and relays bridged calls.
 
 pub mod clock;
 pub mod dtmf;
@@ -7,7 +8,9 @@ pub mod g711;
 pub mod music;
 pub mod outbound;
 pub mod playback;
+pub mod priority;
 pub mod prompt_store;
+pub mod receiver;
 pub mod relay;
 pub mod rtp_port;
 pub mod rtp_stream;

@@ -6,6 +6,7 @@
 //! (comfort noise, unknown types, malformed packets) is dropped. Pure: packets in, packets out.
 
 use super::g711::Law;
+use super::sdp::Negotiated;
 use rtp::header::Header;
 use webrtc_util::marshal::{Marshal, MarshalSize, Unmarshal};
 
@@ -16,6 +17,13 @@ pub struct LegCodec {
     /// The audio payload type on this leg (0 or 8 with our SDP).
     pub payload_type: u8,
     pub dtmf_payload_type: Option<u8>,
+}
+
+impl LegCodec {
+    /// What a leg's SDP negotiation chose.
+    pub fn of(n: &Negotiated) -> Self {
+        Self { law: n.law, payload_type: n.law.payload_type(), dtmf_payload_type: n.dtmf_payload_type }
+    }
 }
 
 /// Forwards the packets of one direction.

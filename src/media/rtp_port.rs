@@ -1,9 +1,9 @@
 //! RTP ports: one UDP socket per call, on an even port of the configured range (RFC 3550
 //! section 11: RTP on even ports, RTCP on the next odd one).
 
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
-use tokio::net::UdpSocket;
 
 /// Hands out even ports of `[min, max]` round-robin, so a port just freed is not reused at once.
 #[derive(Debug)]
@@ -26,13 +26,17 @@ impl PortPool {
         self.slots
     }
 
-    /// Bind a socket on the next free even port; fails when every port is taken.
-    pub async fn bind(&self) -> std::io::Result<UdpSocket> {
+    /// Bind a non-blocking socket on the next free even port; fails when every port is taken.
+    /// (Not a tokio socket: the media threads, not the runtime, read and write it.)
+    pub fn bind(&self) -> std::io::Result<UdpSocket> {
         for _ in 0..self.slots {
             let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots;
             let port = self.min + (slot * 2) as u16;
-            match UdpSocket::bind(SocketAddr::new(self.ip, port)).await {
-                Ok(s) => return Ok(s),
+            match UdpSocket::bind(SocketAddr::new(self.ip, port)) {
+                Ok(s) => {
+                    s.set_nonblocking(true)?;
+                    return Ok(s);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
                 Err(e) => return Err(e),
             }
@@ -45,17 +49,17 @@ impl PortPool {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn even_ports_round_robin_and_exhaustion() {
+    #[test]
+    fn even_ports_round_robin_and_exhaustion() {
         let pool = PortPool::new("127.0.0.1".parse().unwrap(), 41001, 41006);
         assert_eq!(pool.capacity(), 3);
-        let a = pool.bind().await.unwrap();
-        let b = pool.bind().await.unwrap();
-        let c = pool.bind().await.unwrap();
+        let a = pool.bind().unwrap();
+        let b = pool.bind().unwrap();
+        let c = pool.bind().unwrap();
         let ports: Vec<u16> = [&a, &b, &c].iter().map(|s| s.local_addr().unwrap().port()).collect();
         assert_eq!(ports, [41002, 41004, 41006]);
-        assert!(pool.bind().await.is_err(), "all three taken");
+        assert!(pool.bind().is_err(), "all three taken");
         drop(b);
-        assert_eq!(pool.bind().await.unwrap().local_addr().unwrap().port(), 41004);
+        assert_eq!(pool.bind().unwrap().local_addr().unwrap().port(), 41004);
     }
 }

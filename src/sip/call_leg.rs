@@ -16,9 +16,9 @@ use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::Transaction;
 use rsipstack::transaction::transaction::TransactionEvent;
 use std::net::SocketAddr;
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, warn};
 
@@ -171,6 +171,7 @@ async fn run(
         call_id: record.call_id.clone(),
         socket,
         clock: shared.clock.clone(),
+        receiver: shared.receiver.clone(),
         media: media.clone(),
         prompts: Arc::clone(&shared.live.current().prompts),
         media_timeout: settings.media_timeout,

@@ -75,7 +75,7 @@ pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: Str
     };
     info!(%operator, %code, ok = result.is_ok(), "feature code");
     let offer = String::from_utf8_lossy(&tx.original.body).into_owned();
-    let (Ok(media), Ok(socket)) = (sdp::negotiate(&offer, CODECS), shared.ports.bind().await) else {
+    let (Ok(media), Ok(socket)) = (sdp::negotiate(&offer, CODECS), shared.ports.bind()) else {
         let _ = tx.reply(StatusCode::NotAcceptableHere).await;
         tokio::spawn(async move { while tx.receive().await.is_some() {} });
         return;

@@ -52,7 +52,7 @@ async fn ring_inner(
         .binding(operator)
         .cloned()
         .ok_or("no phone registered")?;
-    let socket = shared.ports.bind().await.map_err(|e| format!("no RTP port: {e}"))?;
+    let socket = shared.ports.bind().map_err(|e| format!("no RTP port: {e}"))?;
     let rtp_port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);
     let offer = sdp::offer(CODECS, local, rand::random::<u32>().into(), 1);

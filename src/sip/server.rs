@@ -14,6 +14,7 @@ use crate::calls::{CallLog, CallRecord, Ending};
 use crate::live::Live;
 use crate::media::clock::{ClockPriority, MediaClock};
 use crate::media::g711::Law;
+use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
 use crate::media::sdp;
 use chrono::Utc;
@@ -63,6 +64,8 @@ pub struct Shared {
     pub ports: PortPool,
     /// Sends every call's RTP.
     pub clock: MediaClock,
+    /// Reads every call's RTP and relays bridged calls.
+    pub receiver: MediaReceiver,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
     /// The distribution (set once the server exists: its dialer needs the server).
@@ -125,6 +128,7 @@ impl SipServer {
         let shared = Arc::new(Shared {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
             clock: MediaClock::start_per_core(settings.clock_priority)?,
+            receiver: MediaReceiver::start_per_core(settings.clock_priority)?,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
             acd: std::sync::OnceLock::new(),
             settings,
@@ -309,7 +313,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
             return reject(tx, StatusCode::NotAcceptableHere, vec![warning], record, &shared.log).await;
         }
     };
-    let socket = match shared.ports.bind().await {
+    let socket = match shared.ports.bind() {
         Ok(s) => s,
         Err(e) => {
             warn!("no RTP port: {e}: 503");

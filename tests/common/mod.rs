@@ -81,6 +81,9 @@ impl Engine {
             .arg("--data-dir")
             .arg(data.path())
             .args(["--log-format", "json"])
+            // The contact center open around the clock, unless the test brings its own trees.
+            .args(if extra.contains(&"--trees") { None } else { Some("--trees") })
+            .args(if extra.contains(&"--trees") { None } else { Some(open_trees()) })
             .args(extra)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -162,6 +165,15 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if thread::panicking() {
+            // A failed test: the engine's last words are the first thing to read.
+            let text = self.log_text();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!("--- engine log (last {} lines) ---", tail.len());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
@@ -473,6 +485,35 @@ pub fn edited_config(replacements: &[(&str, &str)]) -> (tempfile::TempDir, std::
     let path = dir.path().join("centralino.toml");
     std::fs::write(&path, text).unwrap();
     (dir, path)
+}
+
+/// The shipped trees with the contact center open around the clock (every day 00:00-24:00, no
+/// holidays), so tests that reach an operator do not depend on when they run. Made once per
+/// test binary; the engines of the tests take it with `--trees`.
+pub fn open_trees() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(Path::new(ROOT).join("ivr-trees")).unwrap() {
+            let path = entry.unwrap().path();
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            if path.extension().is_some_and(|e| e == "yaml") && text.contains("\n  contact_center:\n    hours:\n") {
+                let start = text.find("\n  contact_center:\n").unwrap();
+                let end = start + text[start..].find("closed_dates:").unwrap();
+                let end = end + text[end..].find('\n').unwrap();
+                let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .map(|d| format!("      {d}: [\"00:00-24:00\"]\n"));
+                let open = format!(
+                    "\n  contact_center:\n    hours:\n{}    national_holidays: false\n    closed_dates: []",
+                    days.concat()
+                );
+                text.replace_range(start..end, &open);
+            }
+            std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+        }
+        dir
+    })
+    .path()
 }
 
 /// The replacement that offers MD5 first: phones that read only the first digest challenge and
