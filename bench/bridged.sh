@@ -46,8 +46,10 @@ build_all
 WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-bridged.XXXXXX")"
 ENGINE_PID="" MA_PID="" MB_PID="" SIPP_PID="" OP_PID=""
 cleanup() {
+    # The engine first: it is the one process that must never outlive the bench.
+    stop_pid "$ENGINE_PID"
     stop_pid "$SIPP_PID" INT; stop_pid "$OP_PID" INT
-    stop_pid "$MA_PID"; stop_pid "$MB_PID"; stop_pid "$ENGINE_PID"
+    stop_pid "$MA_PID"; stop_pid "$MB_PID"
 }
 trap cleanup EXIT
 
@@ -147,8 +149,13 @@ val() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
     done
     awk -v la="$(val "$WORK/meter_a.out" lost_pct)" -v lb="$(val "$WORK/meter_b.out" lost_pct)" \
         -v da="$(val "$WORK/meter_a.out" delay_p99_ms)" -v db="$(val "$WORK/meter_b.out" delay_p99_ms)" \
-        -v sa="$(val "$WORK/meter_a.out" streams_in_window)" -v sb="$(val "$WORK/meter_b.out" streams_in_window)" -v c="$CALLS" 'BEGIN {
-        ok = (la < 0.1 && lb < 0.1 && da < 1 && db < 1 && sa >= c && sb >= c)
-        printf "RESULT    %s: %d/%d streams, loss %s%% / %s%% (target < 0.1), delay p99 %s / %s ms (target < 1)\n", ok ? "PASS" : "MISS", sa, sb, la, lb, da, db }'
+        -v sa="$(val "$WORK/meter_a.out" streams_in_window)" -v sb="$(val "$WORK/meter_b.out" streams_in_window)" \
+        -v pa="$(val "$WORK/meter_a.out" packets)" -v pb="$(val "$WORK/meter_b.out" packets)" \
+        -v w="$(val "$WORK/meter_a.out" window_s)" -v c="$CALLS" 'BEGIN {
+        # The load counts only if it was offered: every stream at 50 packets/s each way.
+        nominal = c * 50 * w; ra = 100 * pa / nominal; rb = 100 * pb / nominal
+        ok = (la < 0.1 && lb < 0.1 && da < 1 && db < 1 && sa >= c && sb >= c && ra >= 99 && rb >= 99)
+        printf "RESULT    %s: %d/%d streams, %.1f%% / %.1f%% of the nominal 50 packets/s per stream (target >= 99), loss %s%% / %s%% (target < 0.1), delay p99 %s / %s ms (target < 1)\n", ok ? "PASS" : "MISS", sa, sb, ra, rb, la, lb, da, db }'
     echo "files     $WORK"
 } | tee "$WORK/summary.txt"
+grep -q '^RESULT    PASS' "$WORK/summary.txt"

@@ -33,11 +33,22 @@ impl Loaded {
 pub struct Live {
     paths: Paths,
     current: RwLock<Arc<Loaded>>,
+    /// Told of a reload that changed the sections' rules or the operators.
+    on_distribution_change: std::sync::Mutex<Vec<DistributionHook>>,
 }
+
+/// What wants to know when a reload changes sections or operators (the running distribution).
+pub type DistributionHook = Box<dyn Fn(&Loaded) + Send + Sync>;
 
 impl Live {
     pub fn new(paths: Paths, loaded: Loaded) -> Arc<Self> {
-        Arc::new(Self { paths, current: RwLock::new(Arc::new(loaded)) })
+        Arc::new(Self { paths, current: RwLock::new(Arc::new(loaded)), on_distribution_change: Default::default() })
+    }
+
+    /// Call `hook` with the new version after each reload that changes the sections' queue
+    /// rules or the operators.
+    pub fn on_distribution_change(&self, hook: DistributionHook) {
+        self.on_distribution_change.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
     }
 
     /// The switchboard new calls use.
@@ -54,11 +65,18 @@ impl Live {
                 }
                 let trees: Vec<String> = loaded.switchboard.trees.keys().cloned().collect();
                 let (old, new) = (&self.current().switchboard.config, &loaded.switchboard.config);
-                if old.section_rules() != new.section_rules() || old.operator_skills() != new.operator_skills() {
-                    // The distribution keeps its queues and operators' states; it is built once.
-                    warn!("sections' queue rules or operators changed: they take effect at the next restart");
+                let distribution =
+                    old.section_rules() != new.section_rules() || old.operator_skills() != new.operator_skills();
+                let loaded = Arc::new(loaded);
+                *self.current.write().expect("never poisoned") = Arc::clone(&loaded);
+                if distribution {
+                    // The distribution keeps its queues and operators' states and takes the
+                    // new rules and operators from now on.
+                    info!("sections' queue rules or operators changed: the distribution follows");
+                    for hook in self.on_distribution_change.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                        hook(&loaded);
+                    }
                 }
-                *self.current.write().expect("never poisoned") = Arc::new(loaded);
                 info!(?trees, "reloaded: new calls use the new version");
                 true
             }

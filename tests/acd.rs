@@ -696,3 +696,65 @@ fn shipped_configuration_gives_each_section_its_rules() {
     let acd = Acd::new(rules, skills);
     acd.check_invariants().unwrap();
 }
+
+#[test]
+fn a_reload_changes_sections_and_operators_without_losing_the_queues() {
+    let mut h = H::new(
+        &[("general", SectionRules::default()), ("pensions", SectionRules::default())],
+        &[("anna", &["general"]), ("bruno", &["pensions", "general"]), ("carla", &["pensions"])],
+    );
+    h.ready("anna");
+    h.ready("bruno");
+    h.ready("carla");
+    h.call("c1", "pensions");
+    h.call("c2", "pensions");
+    h.answer("c1");
+    h.answer("c2");
+    h.call("c3", "general");
+    let c3_with = h.offered("c3").expect("anna rings");
+    assert_eq!(c3_with, "anna");
+    let carla_call = ["c1", "c2"].into_iter().find(|c| h.acd.connected_to(c) == Some("carla")).expect("carla talks");
+
+    // The reload: pensions gets a queue limit, `complaints` is new, carla is removed (in a
+    // call), anna now serves only complaints (she is ringing), dario is new.
+    let limited =
+        SectionRules { max_queue: Some(0), when_full: Some(Route::Node(s("full"))), ..SectionRules::default() };
+    let sections: BTreeMap<String, SectionRules> =
+        [(s("general"), SectionRules::default()), (s("pensions"), limited), (s("complaints"), SectionRules::default())]
+            .into();
+    let operators: BTreeMap<String, Vec<String>> = [
+        (s("anna"), vec![s("complaints")]),
+        (s("bruno"), vec![s("pensions"), s("general")]),
+        (s("dario"), vec![s("general")]),
+    ]
+    .into();
+    h.at(1.0);
+    h.ev(Event::Reconfigure { sections, operators });
+    assert_eq!(h.state("dario"), OperatorState::LoggedOut, "a new operator starts logged out");
+    assert!(matches!(h.state("carla"), OperatorState::OnCall { .. }), "carla finishes her call");
+    assert_eq!(h.offered("c3").as_deref(), Some("anna"), "anna's ringing call is not pulled away");
+    assert_eq!(h.acd.queue("general"), [s("c3")], "the waiting caller keeps their place");
+
+    // The new rule applies at once: the pensions queue now takes nobody.
+    let out = h.call("c4", "pensions");
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Record(e) if matches!(e.kind, QueueEventKind::Overflowed { .. }))),
+        "{out:?}"
+    );
+    // The new section takes callers.
+    h.call("c5", "complaints");
+    assert_eq!(h.acd.queue("complaints"), [s("c5")]);
+
+    // anna answers, then ends her call: no section left from before, she is logged out.
+    h.answer("c3");
+    h.ev(Event::OperatorHangup { call: s("c3") });
+    assert_eq!(h.state("anna"), OperatorState::LoggedOut);
+    // carla ends hers: logged out and gone.
+    h.ev(Event::OperatorHangup { call: s(carla_call) });
+    assert!(h.acd.operator("carla").is_none(), "a removed operator leaves after the call");
+    assert!(matches!(h.refuse(Event::Login { operator: s("carla"), sections: None }), AcdError::UnknownOperator(_)));
+    // dario logs in and takes general callers.
+    h.ready("dario");
+    h.call("c6", "general");
+    assert_eq!(h.offered("c6").as_deref(), Some("dario"));
+}

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use sha2::{Digest, Sha256};
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn wait_for_log(engine: &Engine, needle: &str) -> bool {
     for _ in 0..50 {
@@ -208,4 +208,51 @@ fn feature_codes_from_the_phone_change_the_operators_state() {
     assert!(!run.ok(), "a wrong password is refused");
     assert_eq!(run.responses(403, "INVITE").len(), 1, "{}", run.report());
     assert_eq!(state()["state"], "logged_out");
+}
+
+/// An edited configuration reaches the running distribution (SIGHUP): an operator's sections
+/// change (a logged-in operator left with none of their sections is logged out), a removed
+/// operator is gone and can no longer log in, and the queues keep running.
+#[test]
+fn a_reload_updates_operators_in_the_running_distribution() {
+    let (_dir, config) = edited_config(&[]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let mrossi = Some(("mrossi", "demo-mrossi"));
+    assert_eq!(http(&engine, "POST", "/api/operator/login", mrossi, None).0, 200);
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("aromano", "demo-aromano")), None).0, 200);
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mrossi_sections = "sections = [\"pensions\", \"general\"]";
+    let aromano = text.find("[[operators]]\nusername = \"aromano\"").expect("aromano in the shipped config");
+    let aromano_end = aromano + text[aromano..].find("\n\n").expect("a blank line after the block") + 2;
+    let mut edited = text.clone();
+    edited.replace_range(aromano..aromano_end, "");
+    let edited = edited.replacen(mrossi_sections, "sections = [\"contributors\"]", 1);
+    std::fs::write(&config, edited).unwrap();
+    let hup = std::process::Command::new("kill").args(["-HUP", &engine.child.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    assert!(wait_for_log(&engine, "the distribution follows"), "{}", engine.log_text());
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let view = loop {
+        let (status, body) = http(&engine, "GET", "/api/operators", mrossi, None);
+        assert_eq!(status, 200, "{body}");
+        let ops = body.as_array().cloned().unwrap_or_default();
+        let find = |name: &str| ops.iter().find(|o| o["operator"] == name).cloned();
+        if find("aromano").is_none() || Instant::now() > deadline {
+            break (find("mrossi"), find("aromano"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (m, a) = view;
+    assert!(a.is_none(), "aromano was removed: {a:?}");
+    let m = m.expect("mrossi still there");
+    assert_eq!(m["sections"], serde_json::json!(["contributors"]), "{m}");
+    assert_eq!(m["state"], "logged_out", "none of his sections is left: {m}");
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("aromano", "demo-aromano")), None).0, 401);
+    // mrossi logs in again, now to his new section.
+    let (status, body) = http(&engine, "POST", "/api/operator/login", mrossi, None);
+    assert_eq!(status, 200, "{body}");
+    let (_, me) = http(&engine, "GET", "/api/operator", mrossi, None);
+    assert_eq!(me["serving"], serde_json::json!(["contributors"]), "{me}");
 }

@@ -73,6 +73,12 @@ pub enum Event {
         operator: String,
         reachable: bool,
     },
+    /// A reloaded configuration: every section's rules and every operator's sections in
+    /// priority order (see `reconfigure.rs` for what happens to queues and states).
+    Reconfigure {
+        sections: std::collections::BTreeMap<String, super::rules::SectionRules>,
+        operators: std::collections::BTreeMap<String, Vec<String>>,
+    },
     /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
     Tick,
 }

@@ -45,6 +45,9 @@ pub struct OperatorView {
     pub state: String,
     pub reason: Option<String>,
     pub call: Option<String>,
+    /// The sections they may serve, in priority order (configured).
+    pub sections: Vec<String>,
+    /// The sections they are logged in to now.
     pub serving: Vec<String>,
     pub reachable: bool,
 }
@@ -221,6 +224,7 @@ impl<L: Send + 'static> Host<L> {
                     state: o.state.name().into(),
                     reason: reason.map(String::from),
                     call: call.map(String::from),
+                    sections: o.skills.clone(),
                     serving: o.serving.clone(),
                     reachable: o.reachable,
                 }

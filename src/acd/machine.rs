@@ -5,7 +5,7 @@
 use super::events::{AcdError, Action, Event, QueueEvent, QueueEventKind, route_name};
 use super::operator::{Operator, OperatorState};
 use super::rules::{Route, SectionRules};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 /// How many section-to-section routes one call may follow in a row (a guard against cycles that
@@ -62,6 +62,8 @@ pub struct Acd {
     pub(super) operators: BTreeMap<String, Operator>,
     pub(super) recent_answers: HashMap<String, VecDeque<Instant>>,
     pub(super) counters: BTreeMap<String, Counters>,
+    /// Operators to log out (and drop, when no longer configured) once not in a call.
+    pub(super) retiring: BTreeSet<String>,
     seq: u64,
 }
 
@@ -76,6 +78,7 @@ impl Acd {
             connected: HashMap::new(),
             operators: operators.into_iter().map(|(id, skills)| (id, Operator::new(skills))).collect(),
             recent_answers: HashMap::new(),
+            retiring: BTreeSet::new(),
             seq: 0,
         }
     }
@@ -191,7 +194,11 @@ impl Acd {
                 let op = self.operators.get_mut(&operator).ok_or(AcdError::UnknownOperator(operator))?;
                 op.reachable = reachable;
             }
+            Event::Reconfigure { sections, operators } => self.reconfigure(sections, operators, now, &mut out),
             Event::Tick => {}
+        }
+        if !self.retiring.is_empty() {
+            self.retire(now, &mut out);
         }
         self.step(now, &mut out);
         Ok(out)
@@ -279,7 +286,7 @@ impl Acd {
         Ok(())
     }
 
-    fn logout(&mut self, operator: &str, now: Instant, out: &mut Vec<Action>) -> Result<(), AcdError> {
+    pub(super) fn logout(&mut self, operator: &str, now: Instant, out: &mut Vec<Action>) -> Result<(), AcdError> {
         let op = self.operators.get(operator).ok_or_else(|| AcdError::UnknownOperator(operator.to_string()))?;
         match &op.state {
             OperatorState::LoggedOut => return Ok(()),

@@ -14,6 +14,7 @@ mod invariants;
 pub mod journal;
 mod machine;
 mod operator;
+mod reconfigure;
 pub mod report;
 mod rules;
 mod schedule;

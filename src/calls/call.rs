@@ -341,7 +341,9 @@ pub async fn run(
                 if deadline.is_some_and(|t| t <= now) {
                     pending.push(Event::Timeout);
                 }
-                if silence_limit.is_some_and(|t| t <= now) {
+                // The receiver hears the caller without waking us: look again before ending.
+                let heard = Instant::from_std(m.inbound.last_heard());
+                if silence_limit.is_some() && heard + media_timeout <= now {
                     warn!("no RTP from the caller for {media_timeout:?}: ending the call");
                     ending = Some(Ending::MediaTimeout { node: session.current_node().unwrap_or_default().to_string() });
                     if let Some(acd) = acd.as_ref().filter(|_| matches!(phase, Phase::Queued { .. } | Phase::Bridged)) {

@@ -7,6 +7,10 @@
 //! every packet to the operator's phone and back through [`Relay`]s. The call tasks are woken
 //! only by keys, never by audio.
 //!
+//! After each round a thread pauses [`COALESCE`] before asking the kernel again, so at load one
+//! wake-up and one `epoll_wait` serve many packets instead of one each (like a network card's
+//! interrupt coalescing); a packet waits at most that long more.
+//!
 //! Written on epoll directly, level-triggered, rather than on mio (edge-triggered only): RTP
 //! brings one packet per socket per wake-up, and edge-triggering would need a second `recv`
 //! on every socket to learn it is empty, a third of the system calls of the relay path.
@@ -31,6 +35,8 @@ use tracing::{debug, warn};
 const RECEIVER_RT_PRIORITY: i32 = 1;
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS: usize = 256;
+/// Pause after a round of packets, to gather the next ones (see the module doc).
+pub const COALESCE: Duration = Duration::from_micros(200);
 /// Token of a thread's wake-up eventfd (call tokens are `id << 1 | side`).
 const WAKE: u64 = u64::MAX;
 
@@ -320,6 +326,7 @@ impl Worker {
                 return;
             }
             let now = millis(self.epoch);
+            let mut packets = false;
             for ev in &events[..n as usize] {
                 let token = ev.u64;
                 if token == WAKE {
@@ -333,11 +340,16 @@ impl Worker {
                     continue;
                 }
                 let Some(call) = self.calls.get_mut(&(token >> 1)) else { continue };
+                packets = true;
                 if token & 1 == 0 {
                     caller_packet(call, &self.stats, now, &mut buf, &mut out);
                 } else {
                     operator_packet(call, &self.stats, &mut buf, &mut out);
                 }
+            }
+            // A full batch means more are waiting: go on at once.
+            if packets && (n as usize) < EVENTS {
+                std::thread::sleep(COALESCE);
             }
         }
     }

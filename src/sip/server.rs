@@ -147,7 +147,16 @@ impl SipServer {
         let config = &shared.live.current().switchboard.config;
         let acd = Acd::new(config.section_rules(), config.operator_skills());
         let dialer = Box::new(SipDialer { shared: Arc::downgrade(&shared) });
-        let _ = shared.acd.set(crate::acd::host::start(acd, dialer, journal));
+        let handle = crate::acd::host::start(acd, dialer, journal);
+        let reconfigure = handle.clone();
+        shared.live.on_distribution_change(Box::new(move |loaded| {
+            let config = &loaded.switchboard.config;
+            reconfigure.event(crate::acd::Event::Reconfigure {
+                sections: config.section_rules(),
+                operators: config.operator_skills(),
+            });
+        }));
+        let _ = shared.acd.set(handle);
         super::register::spawn_sweeper(Arc::clone(&shared), cancel.child_token());
         let dispatch = Arc::clone(&shared);
         tokio::spawn(async move {
