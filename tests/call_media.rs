@@ -96,6 +96,7 @@ async fn start(
         socket,
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
         receiver: MediaReceiver::start(1, ClockPriority::Normal).unwrap(),
+        store: None,
         media,
         prompts: Arc::clone(&prompts),
         media_timeout: Duration::from_secs(30),

@@ -450,8 +450,8 @@ fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
     assert_eq!(r["answers"], json!(["office_info"]), "{}", ctx());
     assert_eq!(r["ending"], json!({"kind": "caller_hangup", "node": "office_info"}), "{}", ctx());
 
-    // 1 Italian, 7 request status, 123456782 #: the ticket store does not exist yet, so the
-    // lookup answers "unavailable".
+    // 1 Italian, 7 request status, 123456782 #: a well-formed number, but no such ticket in
+    // this engine's (empty) store.
     let r = engine.record(&ticket.call_id());
     assert_latina_answered(&r, &ticket);
     let ctx = || format!("record {r:#}\n{}", ticket.report());
@@ -467,11 +467,11 @@ fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
             "main_menu",
             "ticket_number",
             "ticket_lookup",
-            "ticket_status_unavailable",
+            "ticket_status_not_found",
         ],
     );
-    assert_eq!(r["answers"], json!(["ticket_status_unavailable"]), "{}", ctx());
-    assert_eq!(r["ending"], json!({"kind": "caller_hangup", "node": "ticket_status_unavailable"}), "{}", ctx());
+    assert_eq!(r["answers"], json!(["ticket_status_not_found"]), "{}", ctx());
+    assert_eq!(r["ending"], json!({"kind": "caller_hangup", "node": "ticket_status_not_found"}), "{}", ctx());
 }
 
 #[test]

@@ -1,14 +1,17 @@
 //! The HTTP API (axum, JSON): operators log in and out of their sections, pause, go ready and
-//! transfer their caller; everyone authenticated sees the sections' figures and the operators'
-//! states. Authentication is HTTP Basic with the operators' credentials from the configuration
+//! transfer their caller, and open Linea INPS tickets; everyone authenticated sees the sections'
+//! figures, the operators' states and the tickets. Authentication is HTTP Basic with the operators' credentials from the configuration
 //! (checked against the stored digest hash, so no password is stored).
 
 mod auth;
+mod body;
 mod error;
 mod operators;
+mod tickets;
 
 use crate::acd::host::AcdHandle;
 use crate::calls::OperatorLeg;
+use crate::cases::CaseStore;
 use crate::live::Live;
 use axum::Router;
 use axum::routing::{get, post};
@@ -20,6 +23,7 @@ use tokio::net::TcpListener;
 pub struct ApiState {
     pub live: Arc<Live>,
     pub acd: AcdHandle<OperatorLeg>,
+    pub store: Arc<dyn CaseStore>,
 }
 
 /// The routes.
@@ -33,6 +37,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/operator/transfer", post(operators::transfer))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
+        .route("/api/tickets", post(tickets::create).get(tickets::list))
+        .route("/api/tickets/{number}", get(tickets::one))
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)
 }
 

@@ -8,6 +8,7 @@ use super::bridge::OperatorLeg;
 use super::record::{CallRecord, Ending};
 use crate::acd::host::{AcdHandle, Notice};
 use crate::acd::{Event as AcdEvent, Route};
+use crate::cases::CaseStore;
 use crate::ivr::{Action, Event, Key, Session, Utterance, speech};
 use crate::media::clock::{MediaClock, Voice};
 use crate::media::prompt_store::PromptStore;
@@ -49,6 +50,8 @@ pub struct CallSetup {
     pub clock: MediaClock,
     /// Reads the call's RTP (keys, liveness) and relays it once bridged.
     pub receiver: MediaReceiver,
+    /// Answers the portal's ticket-status lookups (none: "unavailable").
+    pub store: Option<Arc<dyn CaseStore>>,
     pub media: Negotiated,
     pub prompts: Arc<PromptStore>,
     /// End the call when no RTP arrives for this long (while the caller should be sending).
@@ -125,6 +128,7 @@ pub async fn run(
         socket,
         clock,
         receiver,
+        store,
         media,
         prompts,
         media_timeout,
@@ -178,10 +182,10 @@ pub async fn run(
                         }
                     }
                     Action::StopPlayback => m.voice.stop(),
-                    // The ticket store comes with the cases milestone: say so to the tree.
                     Action::Lookup { service, input } => {
-                        info!(service = service.name(), %input, "lookup unavailable until the ticket store exists");
-                        pending.push(Event::LookupResult("unavailable".into()));
+                        let result = lookup(&store, service, &input).await;
+                        info!(service = service.name(), %input, %result, "lookup");
+                        pending.push(Event::LookupResult(result));
                     }
                     Action::Enqueue { section } => {
                         phase = match &acd {
@@ -481,4 +485,21 @@ fn on_notice(
         (other, _) => debug!(?other, "notice for a call no longer waiting: ignored"),
     }
     NoticeOutcome::Continue
+}
+
+/// A portal lookup: the ticket's status (`open`, `taken`, `answered`, `returned`), `not_found`,
+/// or `unavailable` when the store cannot answer.
+async fn lookup(store: &Option<Arc<dyn CaseStore>>, service: crate::ivr::Service, input: &str) -> String {
+    let crate::ivr::Service::TicketStatus = service;
+    let Some(store) = store.clone() else { return "unavailable".into() };
+    let number = input.to_string();
+    match tokio::task::spawn_blocking(move || store.ticket(&number)).await {
+        Ok(Ok(Some(t))) => t.status.name().into(),
+        Ok(Ok(None)) => "not_found".into(),
+        Ok(Err(e)) => {
+            warn!(error = %e, "ticket store unavailable for a lookup");
+            "unavailable".into()
+        }
+        Err(_) => "unavailable".into(),
+    }
 }

@@ -1,4 +1,13 @@
-//! Linea INPS tickets and agency appointments. For now: the ticket number format, which the
-//! voice portal already checks when a caller types one.
+//! Linea INPS tickets (and, to come, agency appointments): the codice fiscale check, ticket
+//! numbers citizens can type on a keypad, the ticket's life, and the store behind a trait
+//! (redb, embedded, in the data directory).
 
+pub mod codice_fiscale;
+pub mod redb_store;
+pub mod store;
+pub mod ticket;
 pub mod ticket_number;
+
+pub use redb_store::RedbStore;
+pub use store::{CaseStore, StoreError};
+pub use ticket::{NewTicket, Ticket, TicketStatus};

@@ -28,6 +28,14 @@ pub fn from_sequence(seq: u32) -> String {
     format!("{body}{check}")
 }
 
+/// The number of the `seq`-th ticket stored: the sequence scrambled by a bijection of the 8-digit
+/// bodies (an odd multiplier not divisible by 5 is invertible modulo 10^8), so consecutive
+/// tickets do not get neighbouring numbers and a caller cannot guess someone else's by adding one.
+pub fn for_ticket(seq: u64) -> String {
+    let body = (seq.wrapping_mul(61_803_399).wrapping_add(27_182_818)) % 100_000_000;
+    from_sequence(body as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +64,16 @@ mod tests {
                 assert!(!is_valid(std::str::from_utf8(&b).unwrap()));
             }
         }
+    }
+
+    #[test]
+    fn ticket_numbers_are_distinct_valid_and_not_consecutive() {
+        let numbers: Vec<String> = (1..=10_000).map(for_ticket).collect();
+        assert!(numbers.iter().all(|n| is_valid(n)));
+        let distinct: std::collections::HashSet<&String> = numbers.iter().collect();
+        assert_eq!(distinct.len(), numbers.len());
+        let a: u64 = numbers[0][..8].parse().unwrap();
+        let b: u64 = numbers[1][..8].parse().unwrap();
+        assert!(a.abs_diff(b) > 1000, "{} then {}", numbers[0], numbers[1]);
     }
 }

@@ -1,5 +1,6 @@
 use centralino::acd::journal::Journal;
 use centralino::calls::CallLog;
+use centralino::cases::{CaseStore, RedbStore};
 use centralino::live::{Live, Loaded};
 use centralino::media::clock::ClockPriority;
 use centralino::sip::digest::Algorithm;
@@ -118,9 +119,17 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let store_path = data_dir.join("cases.redb");
+        let store: Arc<dyn CaseStore> = match RedbStore::open(&store_path) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                error!("cannot open the cases store: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let live = Live::new(paths.clone(), loaded);
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
-        let server = match SipServer::start(settings, live, log, Some(journal)).await {
+        let server = match SipServer::start(settings, live, log, Some(journal), Some(Arc::clone(&store))).await {
             Ok(s) => s,
             Err(e) => {
                 error!("cannot listen for SIP: {e}");
@@ -136,7 +145,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         };
         let http = listener.local_addr().unwrap_or(http);
         let acd = server.shared.acd.get().cloned().expect("the server starts its distribution");
-        centralino::api::spawn(listener, centralino::api::ApiState { live: Arc::clone(&server.shared.live), acd });
+        centralino::api::spawn(listener, centralino::api::ApiState { live: Arc::clone(&server.shared.live), acd, store });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -172,6 +172,7 @@ async fn run(
         socket,
         clock: shared.clock.clone(),
         receiver: shared.receiver.clone(),
+        store: shared.store.clone(),
         media: media.clone(),
         prompts: Arc::clone(&shared.live.current().prompts),
         media_timeout: settings.media_timeout,

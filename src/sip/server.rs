@@ -11,6 +11,7 @@ use crate::acd::host::AcdHandle;
 use crate::acd::journal::Journal;
 use crate::calls::OperatorLeg;
 use crate::calls::{CallLog, CallRecord, Ending};
+use crate::cases::CaseStore;
 use crate::live::Live;
 use crate::media::clock::{ClockPriority, MediaClock};
 use crate::media::g711::Law;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub clock: MediaClock,
     /// Reads every call's RTP and relays bridged calls.
     pub receiver: MediaReceiver,
+    /// Tickets (the portal's ticket-status lookup); none: lookups answer "unavailable".
+    pub store: Option<Arc<dyn CaseStore>>,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
     /// The distribution (set once the server exists: its dialer needs the server).
@@ -90,6 +93,7 @@ impl SipServer {
         live: Arc<Live>,
         log: CallLog,
         journal: Option<Journal>,
+        store: Option<Arc<dyn CaseStore>>,
     ) -> std::io::Result<SipServer> {
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
@@ -129,6 +133,7 @@ impl SipServer {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
             clock: MediaClock::start_per_core(settings.clock_priority)?,
             receiver: MediaReceiver::start_per_core(settings.clock_priority)?,
+            store,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
             acd: std::sync::OnceLock::new(),
             settings,

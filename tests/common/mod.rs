@@ -59,9 +59,14 @@ impl Engine {
 
     /// An engine with more `serve` arguments (e.g. `--config` of an edited copy).
     pub fn start_with(extra: &[&str]) -> Engine {
+        Self::start_in(tempfile::tempdir().expect("a temporary data directory"), extra)
+    }
+
+    /// Start on an existing data directory (a restart after a crash), taking it back with
+    /// [`Engine::crash`].
+    pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Engine {
         let started = Instant::now();
         let _starting = STARTING.read().unwrap_or_else(|e| e.into_inner());
-        let data = tempfile::tempdir().expect("a temporary data directory");
         // 100 even RTP ports: other programs on the machine may hold some of them.
         let lo = ports(10);
         let rtp_ports = (lo, lo + 199);
@@ -120,6 +125,14 @@ impl Engine {
         }
         eprintln!("engine ready in {:?}: SIP udp {} tcp {}", started.elapsed(), engine.udp, engine.tcp);
         engine
+    }
+
+    /// SIGKILL the engine (no chance to flush anything) and hand back its data directory.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().expect("a temporary directory");
+        std::mem::replace(&mut self.data, placeholder)
     }
 
     pub fn log_text(&self) -> String {

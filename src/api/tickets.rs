@@ -1,0 +1,155 @@
+//! Linea INPS tickets: operators open them (during or after a call); everyone authenticated
+//! reads them. (Back-office officers and their region-bound view come with the back office.)
+
+use super::ApiState;
+use super::auth::OperatorId;
+use super::body::JsonBody;
+use super::error::ApiError;
+use crate::cases::ticket::NewTicket;
+use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
+use crate::config::{Config, TicketSection};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+/// `POST /api/tickets` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketBody {
+    /// The call it comes from (SIP Call-ID), if any.
+    call_id: Option<String>,
+    /// The caller's number.
+    caller: String,
+    codice_fiscale: String,
+    question: String,
+    /// The contact-center section of the call.
+    ccm_section: String,
+    /// The number the citizen called: its province's region is the default regional centre.
+    number: Option<String>,
+    /// The regional centre (a region id); default: the region of `number`.
+    region: Option<String>,
+    /// The centre's section; default: the one `ccm_section` maps to.
+    section: Option<TicketSection>,
+}
+
+/// Longest question kept.
+const MAX_QUESTION: usize = 4000;
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// Check a body against the configuration and fill the defaults.
+fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<NewTicket, ApiError> {
+    let codice_fiscale =
+        codice_fiscale::validate(&body.codice_fiscale).map_err(|e| unprocessable(format!("codice_fiscale: {e}")))?;
+    let question = body.question.trim().to_string();
+    if question.is_empty() || question.chars().count() > MAX_QUESTION {
+        return Err(unprocessable(format!("question: write the citizen's question (1 to {MAX_QUESTION} characters)")));
+    }
+    let caller = body.caller.trim().to_string();
+    if caller.is_empty() || caller.len() > 64 {
+        return Err(unprocessable("caller: the caller's number (1 to 64 characters)"));
+    }
+    let ccm =
+        config.sections.iter().find(|(id, _)| id.get_ref() == &body.ccm_section).map(|(_, s)| s).ok_or_else(|| {
+            unprocessable(format!("ccm_section: no section {:?} in the configuration", body.ccm_section))
+        })?;
+    let region = match (body.region, body.number) {
+        (Some(r), _) => r,
+        (None, Some(n)) => {
+            let normalised = crate::config::numbers::normalize_number(&n).unwrap_or(n.clone());
+            let province = config
+                .numbers
+                .iter()
+                .find(|c| c.number.get_ref() == &normalised)
+                .map(|c| c.province.get_ref().clone())
+                .ok_or_else(|| {
+                    unprocessable(format!("number: {n:?} is not a number of the switchboard; give region"))
+                })?;
+            config
+                .provinces
+                .iter()
+                .find(|(id, _)| id.get_ref() == &province)
+                .map(|(_, p)| p.region.get_ref().clone())
+                .ok_or_else(|| unprocessable(format!("number: province {province} has no region")))?
+        }
+        (None, None) => return Err(unprocessable("region: give the regional centre, or the number called")),
+    };
+    if !config.regional_centres.keys().any(|r| r.get_ref() == &region) {
+        return Err(unprocessable(format!("region: no regional centre {region:?} in the configuration")));
+    }
+    let section = body.section.or(ccm.ticket_section).ok_or_else(|| {
+        unprocessable(format!("section: {:?} has no default centre section; give one", body.ccm_section))
+    })?;
+    Ok(NewTicket {
+        call_id: body.call_id,
+        caller,
+        codice_fiscale,
+        question,
+        ccm_section: body.ccm_section,
+        region,
+        section,
+        opened_by: operator,
+    })
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound(n) => ApiError::new(StatusCode::NOT_FOUND, format!("no ticket {n}")),
+        StoreError::Refused(r) => ApiError::new(StatusCode::CONFLICT, r.to_string()),
+        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+    }
+}
+
+/// Run a blocking store call off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store call failed"))?
+        .map_err(store_error)
+}
+
+/// `POST /api/tickets`: open a ticket; 201 with the ticket once it is durable.
+pub async fn create(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    JsonBody(body): JsonBody<TicketBody>,
+) -> Result<(StatusCode, Json<Ticket>), ApiError> {
+    let new = new_ticket(&state.live.current().switchboard.config, body, op)?;
+    let store = state.store.clone();
+    let ticket = blocking(move || store.create_ticket(new, chrono::Utc::now())).await?;
+    tracing::info!(number = %ticket.number, region = %ticket.fields.region, "ticket opened");
+    Ok((StatusCode::CREATED, Json(ticket)))
+}
+
+/// `GET /api/tickets/{number}`.
+pub async fn one(
+    State(state): State<ApiState>,
+    _: OperatorId,
+    Path(number): Path<String>,
+) -> Result<Json<Ticket>, ApiError> {
+    let store = state.store.clone();
+    let n = number.clone();
+    blocking(move || store.ticket(&n)).await?.map(Json).ok_or_else(|| store_error(StoreError::NotFound(number)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    region: Option<String>,
+    status: Option<TicketStatus>,
+}
+
+/// `GET /api/tickets?region=lazio&status=open`: oldest first.
+pub async fn list(
+    State(state): State<ApiState>,
+    _: OperatorId,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Ticket>>, ApiError> {
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.tickets(q.region.as_deref(), q.status)).await?))
+}

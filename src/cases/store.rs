@@ -1,0 +1,38 @@
+//! Where tickets (and, later, appointments) are kept: a trait, so that a server database can
+//! replace the embedded store without touching the domain code. Every write returns only once
+//! it is durable: what the engine acknowledged survives a crash.
+//!
+//! The calls block (the embedded store commits with fsync); async callers use
+//! `tokio::task::spawn_blocking`.
+
+use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
+use chrono::{DateTime, Utc};
+
+/// A change to apply to a stored ticket, atomically.
+pub type TicketChange = Box<dyn FnOnce(&mut Ticket) -> Result<(), TicketError> + Send>;
+
+/// What went wrong in the store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no ticket {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Refused(#[from] TicketError),
+    #[error("the store {path} has schema version {found}; this engine reads up to {supported}: upgrade the engine")]
+    TooNew { path: String, found: u64, supported: u64 },
+    #[error("store failure: {0}")]
+    Io(String),
+}
+
+/// The cases store.
+pub trait CaseStore: Send + Sync + 'static {
+    /// Store a new ticket under a fresh number; returns it once durable.
+    fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError>;
+    /// The ticket with this number.
+    fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError>;
+    /// Apply `change` to the ticket atomically (nothing is written if it refuses); returns the
+    /// changed ticket once durable.
+    fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError>;
+    /// Tickets of a region (all regions: `None`) and status, oldest first.
+    fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
+}

@@ -1,0 +1,167 @@
+//! Linea INPS tickets through the running engine: opened over the HTTP API with clear refusals,
+//! durable across SIGKILL, and heard by a citizen who types the number into the voice portal.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MROSSI: Option<(&str, &str)> = Some(("mrossi", "demo-mrossi"));
+const LATINA: &str = "0773691001";
+
+fn ticket_body() -> Value {
+    json!({
+        "call_id": "abc@127.0.0.1",
+        "caller": "+393331234567",
+        "codice_fiscale": "rssmra85t10a562s",
+        "question": "When will my pension be paid?",
+        "ccm_section": "pensions",
+        "number": "+390773691001",
+    })
+}
+
+#[test]
+fn tickets_are_opened_with_defaults_and_wrong_input_is_explained() {
+    let engine = Engine::start();
+    let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    assert_eq!(status, 201, "{t}");
+    let number = t["number"].as_str().unwrap().to_string();
+    assert!(centralino::cases::ticket_number::is_valid(&number), "{number}");
+    // Latina is in Lazio; the pensions section's centre section is pensions.
+    assert_eq!((t["region"].as_str(), t["section"].as_str()), (Some("lazio"), Some("pensions")), "{t}");
+    assert_eq!(t["codice_fiscale"], "RSSMRA85T10A562S", "normalised");
+    assert_eq!((t["status"].as_str(), t["opened_by"].as_str()), (Some("open"), Some("mrossi")));
+    assert_eq!(t["history"][0]["change"], "opened");
+
+    let (status, back) = http(&engine, "GET", &format!("/api/tickets/{number}"), MROSSI, None);
+    assert_eq!((status, &back), (200, &t));
+    let (_, lazio) = http(&engine, "GET", "/api/tickets?region=lazio&status=open", MROSSI, None);
+    assert_eq!(lazio.as_array().map(Vec::len), Some(1));
+    let (_, lombardia) = http(&engine, "GET", "/api/tickets?region=lombardia", MROSSI, None);
+    assert_eq!(lombardia, json!([]));
+
+    let refused = |patch: Value| {
+        let mut body = ticket_body();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        http(&engine, "POST", "/api/tickets", MROSSI, Some(&body))
+    };
+    let (status, e) = refused(json!({"codice_fiscale": "RSSMRA85T10A562T"}));
+    assert_eq!(status, 422);
+    assert!(e["error"].as_str().unwrap().contains("check character"), "{e}");
+    let (status, e) = refused(json!({"region": "atlantide"}));
+    assert_eq!(status, 422);
+    assert!(e["error"].as_str().unwrap().contains("atlantide"), "{e}");
+    let (status, e) = refused(json!({"ccm_section": "weather"}));
+    assert_eq!((status, e["error"].as_str().map(|m| m.contains("weather"))), (422, Some(true)), "{e}");
+    let (status, _) = refused(json!({"question": "   "}));
+    assert_eq!(status, 422);
+    let (status, e) = refused(json!({"surprise": 1}));
+    assert_eq!(status, 422, "unknown fields are refused: {e}");
+    let (status, e) = raw_post(&engine, "/api/tickets", "{\"caller\": ");
+    assert_eq!(status, 400, "{e}");
+    assert!(e.contains("malformed JSON"), "{e}");
+    let (status, _) = raw_post(&engine, "/api/tickets", &format!("{{\"question\": \"{}\"}}", "x".repeat(100_000)));
+    assert_eq!(status, 413);
+    let (status, _) = http(&engine, "POST", "/api/tickets", Some(("mrossi", "wrong")), Some(&ticket_body()));
+    assert_eq!(status, 401);
+    let (status, _) = http(&engine, "GET", "/api/tickets/123456782", MROSSI, None);
+    assert_eq!(status, 404);
+    // Nothing refused was stored.
+    let (_, all) = http(&engine, "GET", "/api/tickets", MROSSI, None);
+    assert_eq!(all.as_array().map(Vec::len), Some(1));
+}
+
+/// A POST with a raw body (malformed or oversized JSON), as mrossi.
+fn raw_post(engine: &Engine, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(engine.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic bXJvc3NpOmRlbW8tbXJvc3Np\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = s.write_all(req.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn an_acknowledged_ticket_survives_sigkill() {
+    let engine = Engine::start();
+    let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    assert_eq!(status, 201, "{t}");
+    // Killed the instant the answer arrived: no shutdown, no flush.
+    let data = engine.crash();
+    let engine = Engine::start_in(data, &[]);
+    let (status, back) = http(&engine, "GET", &format!("/api/tickets/{}", t["number"].as_str().unwrap()), MROSSI, None);
+    assert_eq!((status, &back), (200, &t), "the ticket after the crash");
+    let (status, next) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    assert_eq!(status, 201);
+    assert_ne!(next["number"], t["number"], "numbering goes on after the crash");
+}
+
+/// A sipp scenario that calls, sends `keys` by SIP INFO (one every 400 ms), waits `wait_ms` and
+/// hangs up; written next to the test's data.
+fn info_keys_scenario(dir: &std::path::Path, keys: &str, wait_ms: u64) -> PathBuf {
+    let template = std::fs::read_to_string(std::path::Path::new(ROOT).join("tests/sipp/queue_caller.xml")).unwrap();
+    let head_end = template.find("  <pause milliseconds=\"700\"/>").expect("the ACK ends the call set-up");
+    let head = &template[..head_end];
+    let info = |cseq: usize, key: char| {
+        let signal = match key {
+            '*' => "10".to_string(),
+            '#' => "11".to_string(),
+            k => k.to_string(),
+        };
+        format!(
+            "  <pause milliseconds=\"400\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      INFO [next_url] SIP/2.0\n      \
+             Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+             From: \"Test caller\" <sip:+393331234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n      \
+             To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]\n      Call-ID: [call_id]\n      \
+             CSeq: {cseq} INFO\n      Contact: <sip:+393331234567@[local_ip]:[local_port];transport=[transport]>\n      \
+             Max-Forwards: 70\n      Content-Type: application/dtmf-relay\n      Content-Length: [len]\n\n      \
+             Signal={signal}\n      Duration=160\n\n    ]]>\n  </send>\n  <recv response=\"200\"/>\n"
+        )
+    };
+    let mut xml = head.to_string();
+    for (i, k) in keys.chars().enumerate() {
+        xml.push_str(&info(i + 2, k));
+    }
+    let bye = keys.len() + 2;
+    xml.push_str(&format!(
+        "  <pause milliseconds=\"{wait_ms}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE [next_url] SIP/2.0\n      \
+         Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      \
+         From: \"Test caller\" <sip:+393331234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n      \
+         To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]\n      Call-ID: [call_id]\n      \
+         CSeq: {bye} BYE\n      Contact: <sip:+393331234567@[local_ip]:[local_port];transport=[transport]>\n      \
+         Max-Forwards: 70\n      Content-Length: 0\n\n    ]]>\n  </send>\n  <recv response=\"200\" crlf=\"true\"/>\n</scenario>\n"
+    ));
+    let path = dir.join("ticket_status_caller.xml");
+    std::fs::write(&path, xml).unwrap();
+    path
+}
+
+#[test]
+fn a_citizen_hears_the_status_of_their_ticket() {
+    let engine = Engine::start();
+    let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    assert_eq!(status, 201, "{t}");
+    let number = t["number"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 1 Italian, 7 "status of my request", the number, # to end it.
+    let scenario = info_keys_scenario(dir.path(), &format!("17{number}#"), 3000);
+    let keys = [("rtp_port", "6000"), ("codecs", "0 101"), ("dtmf_pt", "101")];
+    let run = sipp(&engine, scenario.to_str().unwrap(), Transport::Udp, LATINA, &keys).expect_ok();
+    let r = engine.record(&run.call_id());
+    let ctx = || format!("record {r:#}\n{}", run.report());
+    assert_eq!(r["keys"], format!("17{number}#"), "{}", ctx());
+    let path: Vec<&str> = r["path"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(path.ends_with(&["ticket_number", "ticket_lookup", "ticket_status_open"]), "{}", ctx());
+    assert_eq!(r["answers"], json!(["ticket_status_open"]), "{}", ctx());
+}
