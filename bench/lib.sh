@@ -25,6 +25,7 @@ need_tools() {
                 sipp) echo "  sipp: apt-get install sip-tester" >&2 ;;
                 cargo) echo "  cargo: install a Rust toolchain (rustup)" >&2 ;;
                 perf) echo "  perf: apt-get install linux-perf" >&2 ;;
+                wrk) echo "  wrk: apt-get install wrk" >&2 ;;
                 *) echo "  $t: install it with your package manager" >&2 ;;
             esac
         done
