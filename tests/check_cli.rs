@@ -598,6 +598,20 @@ const QUEUE_ROUTES_TO_ITSELF: Edit = Edit {
     help: "name another section, a node or a message",
 };
 
+const OFFICER_UNKNOWN_REGION: Edit = Edit {
+    old: "region = \"lombardia\"\nha1_md5",
+    new: "region = ‸\"lombardy\"\nha1_md5",
+    message: "error: unknown regional centre `lombardy`",
+    help: "did you mean `lombardia`?",
+};
+
+const OFFICER_SAME_NAME_AS_OPERATOR: Edit = Edit {
+    old: "username = \"pgallo\"",
+    new: "username = ‸\"mrossi\"",
+    message: "error: user `mrossi` is defined twice",
+    help: "user names of operators, officers and administrators must be unique",
+};
+
 /// One test per broken configuration: `name => [edits]`.
 macro_rules! broken_config {
     ($($name:ident => [$($edit:expr),+ $(,)?];)*) => {
@@ -627,6 +641,8 @@ broken_config! {
     config_queue_two_targets => [QUEUE_TWO_TARGETS];
     config_queue_bad_leave_key => [QUEUE_BAD_LEAVE_KEY];
     config_queue_routes_to_itself => [QUEUE_ROUTES_TO_ITSELF];
+    config_officer_unknown_region => [OFFICER_UNKNOWN_REGION];
+    config_officer_same_name_as_operator => [OFFICER_SAME_NAME_AS_OPERATOR];
     config_many_mistakes_are_reported_at_once => [
         OPERATOR_UNKNOWN_SECTION,
         NUMBER_NOT_E164,

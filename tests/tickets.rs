@@ -165,3 +165,93 @@ fn a_citizen_hears_the_status_of_their_ticket() {
     assert!(path.ends_with(&["ticket_number", "ticket_lookup", "ticket_status_open"]), "{}", ctx());
     assert_eq!(r["answers"], json!(["ticket_status_open"]), "{}", ctx());
 }
+
+/// A request with a cookie (or none) and a JSON body; the status, the Set-Cookie value and the
+/// JSON answer.
+fn with_cookie(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Option<String>, Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(engine.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let set_cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|v| v.split(';').next())
+        .map(String::from);
+    (status, set_cookie, serde_json::from_str(rest).unwrap_or(Value::Null))
+}
+
+#[test]
+fn officers_work_only_their_regions_tickets() {
+    let engine = Engine::start();
+    let (_, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    let number = t["number"].as_str().unwrap().to_string();
+    let lverdi = Some(("lverdi", "demo-lverdi")); // Lazio
+    let pgallo = Some(("pgallo", "demo-pgallo")); // Lombardia
+    let path = format!("/api/tickets/{number}");
+
+    // Reading.
+    assert_eq!(http(&engine, "GET", &path, lverdi, None).0, 200);
+    let (status, e) = http(&engine, "GET", &path, pgallo, None);
+    assert_eq!(status, 403, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("lazio"), "{e}");
+    assert_eq!(http(&engine, "GET", "/api/tickets", pgallo, None).1, json!([]), "only Lombardia's, none");
+    assert_eq!(http(&engine, "GET", "/api/tickets?region=lazio", pgallo, None).0, 403);
+    assert_eq!(http(&engine, "GET", "/api/tickets", lverdi, None).1.as_array().map(Vec::len), Some(1));
+    assert_eq!(http(&engine, "GET", &path, Some(("admin", "demo-admin")), None).0, 200, "administrators read all");
+
+    // Working.
+    let (status, e) = http(&engine, "POST", &format!("{path}/take"), pgallo, None);
+    assert_eq!(status, 403, "another region's ticket: {e}");
+    assert_eq!(http(&engine, "POST", &format!("{path}/take"), MROSSI, None).0, 403, "operators do not work tickets");
+    let (status, taken) = http(&engine, "POST", &format!("{path}/take"), lverdi, None);
+    assert_eq!((status, taken["status"].as_str(), taken["officer"].as_str()), (200, Some("taken"), Some("lverdi")));
+    let (status, e) =
+        http(&engine, "POST", &format!("{path}/answer"), lverdi, Some(&json!({"answer": "Paid on the 1st."})));
+    assert_eq!(status, 422, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("contact"), "{e}");
+    let body = json!({"answer": "Paid on the 1st.", "contact": "phone"});
+    let (status, answered) = http(&engine, "POST", &format!("{path}/answer"), lverdi, Some(&body));
+    assert_eq!((status, answered["status"].as_str()), (200, Some("answered")), "{answered}");
+    let (status, e) = http(&engine, "POST", &format!("{path}/take"), lverdi, None);
+    assert_eq!(status, 409, "an answered ticket cannot be taken: {e}");
+    assert_eq!(http(&engine, "POST", &format!("{path}/shred"), lverdi, None).0, 404);
+    let (_, stored) = http(&engine, "GET", &path, lverdi, None);
+    let changes: Vec<&str> =
+        stored["history"].as_array().unwrap().iter().filter_map(|c| c["change"].as_str()).collect();
+    assert_eq!(changes, ["opened", "taken", "answered"], "refused changes left no trace");
+}
+
+#[test]
+fn sessions_sign_in_last_and_end() {
+    let engine = Engine::start();
+    let wrong = json!({"username": "lverdi", "password": "guess"});
+    assert_eq!(with_cookie(&engine, "POST", "/api/session", None, Some(&wrong)).0, 401);
+    let right = json!({"username": "lverdi", "password": "demo-lverdi"});
+    let (status, cookie, me) = with_cookie(&engine, "POST", "/api/session", None, Some(&right));
+    assert_eq!(status, 200, "{me}");
+    assert_eq!((me["role"].as_str(), me["region"].as_str()), (Some("officer"), Some("lazio")), "{me}");
+    let cookie = cookie.expect("a session cookie");
+    let (status, _, me) = with_cookie(&engine, "GET", "/api/session", Some(&cookie), None);
+    assert_eq!((status, me["user"].as_str()), (200, Some("lverdi")));
+    assert_eq!(with_cookie(&engine, "GET", "/api/tickets", Some(&cookie), None).0, 200, "the cookie is enough");
+    assert_eq!(with_cookie(&engine, "GET", "/api/session", Some("centralino_session=forged"), None).0, 401);
+    assert_eq!(with_cookie(&engine, "DELETE", "/api/session", Some(&cookie), None).0, 204);
+    assert_eq!(with_cookie(&engine, "GET", "/api/session", Some(&cookie), None).0, 401, "signed out");
+}

@@ -1,8 +1,11 @@
-//! HTTP Basic authentication of operators against the configuration's digest hashes: the
-//! password is checked by computing MD5(user:realm:password) and comparing it with `ha1_md5`.
+//! Who is asking: operators, back-office officers and administrators, by HTTP Basic or by a
+//! session cookie (see [`super::session`]). A password is checked by computing
+//! MD5(user:realm:password) and comparing it with the configured `ha1_md5`; the role comes from
+//! the configuration on every request, so a user removed by a reload is out at once.
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::config::Config;
 use crate::config::credentials::ha1_md5;
 use crate::sip::digest::same;
 use axum::extract::FromRequestParts;
@@ -12,6 +15,58 @@ use axum::http::request::Parts;
 /// An authenticated operator.
 #[derive(Debug, Clone)]
 pub struct OperatorId(pub String);
+
+/// What a user may do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    /// A back-office officer of this region's centre.
+    Officer {
+        region: String,
+    },
+    Administrator,
+}
+
+/// An authenticated user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Principal {
+    pub user: String,
+    pub display_name: String,
+    #[serde(flatten)]
+    pub role: Role,
+}
+
+/// The user's role and stored hash in the configuration.
+pub fn lookup(config: &Config, user: &str) -> Option<(Principal, String)> {
+    let p =
+        |display_name: &str, role| Principal { user: user.to_string(), display_name: display_name.to_string(), role };
+    if let Some(o) = config.operator(user) {
+        return Some((p(&o.display_name, Role::Operator), o.ha1_md5.get_ref().clone()));
+    }
+    if let Some(o) = config.officers.iter().find(|o| o.username.get_ref() == user) {
+        return Some((
+            p(&o.display_name, Role::Officer { region: o.region.get_ref().clone() }),
+            o.ha1_md5.get_ref().clone(),
+        ));
+    }
+    config
+        .administrators
+        .iter()
+        .find(|a| a.username.get_ref() == user)
+        .map(|a| (p(&a.display_name, Role::Administrator), a.ha1_md5.get_ref().clone()))
+}
+
+/// Check a user name and password against the configuration.
+pub fn check_password(config: &Config, user: &str, password: &str) -> Option<Principal> {
+    let (principal, ha1) = lookup(config, user)?;
+    if same(&ha1_md5(user, &config.sip.realm, password), &ha1) {
+        Some(principal)
+    } else {
+        tracing::warn!(%user, "API: wrong password");
+        None
+    }
+}
 
 /// `user:password` from an `Authorization: Basic ...` value.
 fn basic(value: &str) -> Option<(String, String)> {
@@ -49,24 +104,35 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-impl FromRequestParts<ApiState> for OperatorId {
+impl FromRequestParts<ApiState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let loaded = state.live.current();
+        let config = &loaded.switchboard.config;
+        if let Some(user) = super::session::cookie(&parts.headers).and_then(|t| state.sessions.user(&t)) {
+            // The configuration decides the role now (a reload may have removed the user).
+            return lookup(config, &user).map(|(p, _)| p).ok_or_else(ApiError::unauthorized);
+        }
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let (user, password) = basic(value).ok_or_else(ApiError::unauthorized)?;
-        let loaded = state.live.current();
-        let config = &loaded.switchboard.config;
-        let op = config.operator(&user).ok_or_else(ApiError::unauthorized)?;
-        if !same(&ha1_md5(&user, &config.sip.realm, &password), op.ha1_md5.get_ref()) {
-            tracing::warn!(%user, "API: wrong password");
-            return Err(ApiError::unauthorized());
+        check_password(config, &user, &password).ok_or_else(ApiError::unauthorized)
+    }
+}
+
+impl FromRequestParts<ApiState> for OperatorId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let p = Principal::from_request_parts(parts, state).await?;
+        match p.role {
+            Role::Operator => Ok(OperatorId(p.user)),
+            _ => Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "this is for contact-center operators")),
         }
-        Ok(OperatorId(user))
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod error;
 mod operators;
+pub mod session;
 mod tickets;
 
 use crate::acd::host::AcdHandle;
@@ -24,11 +25,13 @@ pub struct ApiState {
     pub live: Arc<Live>,
     pub acd: AcdHandle<OperatorLeg>,
     pub store: Arc<dyn CaseStore>,
+    pub sessions: Arc<session::Sessions>,
 }
 
 /// The routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/api/session", post(session::sign_in).get(session::whoami).delete(session::sign_out))
         .route("/api/operator", get(operators::me))
         .route("/api/operator/login", post(operators::login))
         .route("/api/operator/logout", post(operators::logout))
@@ -39,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/sections", get(operators::sections))
         .route("/api/tickets", post(tickets::create).get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::one))
+        .route("/api/tickets/{number}/{action}", post(tickets::work))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)
 }

@@ -1,7 +1,7 @@
 //! Operators' own state and commands, the operators' board and the sections' figures.
 
 use super::ApiState;
-use super::auth::OperatorId;
+use super::auth::{OperatorId, Principal};
 use super::error::ApiError;
 use crate::acd::host::OperatorView;
 use crate::acd::{Event, Route, SectionStats};
@@ -109,11 +109,11 @@ pub async fn transfer(
 }
 
 /// `GET /api/operators`: every operator's state.
-pub async fn all(State(state): State<ApiState>, _: OperatorId) -> Json<Vec<OperatorView>> {
+pub async fn all(State(state): State<ApiState>, _: Principal) -> Json<Vec<OperatorView>> {
     Json(state.acd.stats().await.1)
 }
 
 /// `GET /api/sections`: each section's figures now.
-pub async fn sections(State(state): State<ApiState>, _: OperatorId) -> Json<Vec<SectionStats>> {
+pub async fn sections(State(state): State<ApiState>, _: Principal) -> Json<Vec<SectionStats>> {
     Json(state.acd.stats().await.0)
 }

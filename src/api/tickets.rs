@@ -1,11 +1,13 @@
-//! Linea INPS tickets: operators open them (during or after a call); everyone authenticated
-//! reads them. (Back-office officers and their region-bound view come with the back office.)
+//! Linea INPS tickets: operators open them (during or after a call) and read them; back-office
+//! officers see and work only their region's (take, release, answer, return); administrators
+//! read every region's.
 
 use super::ApiState;
-use super::auth::OperatorId;
+use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
-use crate::cases::ticket::NewTicket;
+use crate::cases::store::TicketChange;
+use crate::cases::ticket::{Contact, NewTicket, TicketError};
 use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
 use crate::config::{Config, TicketSection};
 use axum::Json;
@@ -98,6 +100,10 @@ fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<New
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound(n) => ApiError::new(StatusCode::NOT_FOUND, format!("no ticket {n}")),
+        StoreError::Refused(r @ TicketError::OtherRegion { .. }) => ApiError::new(StatusCode::FORBIDDEN, r.to_string()),
+        StoreError::Refused(r @ TicketError::Empty(_)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
+        }
         StoreError::Refused(r) => ApiError::new(StatusCode::CONFLICT, r.to_string()),
         other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
     }
@@ -126,15 +132,28 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ticket)))
 }
 
+/// Whether `p` may see tickets of `region`.
+fn may_see(p: &Principal, region: &str) -> Result<(), ApiError> {
+    match &p.role {
+        Role::Officer { region: own } if own != region => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("this ticket belongs to the regional centre of {region}; you work {own}'s"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `GET /api/tickets/{number}`.
 pub async fn one(
     State(state): State<ApiState>,
-    _: OperatorId,
+    p: Principal,
     Path(number): Path<String>,
 ) -> Result<Json<Ticket>, ApiError> {
     let store = state.store.clone();
     let n = number.clone();
-    blocking(move || store.ticket(&n)).await?.map(Json).ok_or_else(|| store_error(StoreError::NotFound(number)))
+    let t = blocking(move || store.ticket(&n)).await?.ok_or_else(|| store_error(StoreError::NotFound(number)))?;
+    may_see(&p, &t.fields.region)?;
+    Ok(Json(t))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,12 +163,92 @@ pub struct ListQuery {
     status: Option<TicketStatus>,
 }
 
-/// `GET /api/tickets?region=lazio&status=open`: oldest first.
+/// `GET /api/tickets?region=lazio&status=open`: oldest first. An officer sees their region's.
 pub async fn list(
     State(state): State<ApiState>,
-    _: OperatorId,
+    p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Ticket>>, ApiError> {
+    let region = match (&p.role, q.region) {
+        (Role::Officer { region }, asked) => {
+            if let Some(a) = asked {
+                may_see(&p, &a)?;
+            }
+            Some(region.clone())
+        }
+        (_, asked) => asked,
+    };
     let store = state.store.clone();
-    Ok(Json(blocking(move || store.tickets(q.region.as_deref(), q.status)).await?))
+    Ok(Json(blocking(move || store.tickets(region.as_deref(), q.status)).await?))
+}
+
+/// `POST /api/tickets/{number}/{action}` bodies.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkBody {
+    answer: Option<String>,
+    contact: Option<Contact>,
+    reason: Option<String>,
+}
+
+/// `POST /api/tickets/{number}/take|release|answer|return`: an officer of the ticket's region
+/// works it. `answer` needs `{"answer", "contact"}`, `return` needs `{"reason"}`.
+pub async fn work(
+    State(state): State<ApiState>,
+    p: Principal,
+    Path((number, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Ticket>, ApiError> {
+    let Role::Officer { region } = &p.role else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "tickets are worked by the back-office officers of their region",
+        ));
+    };
+    // take and release need no body; answer and return take JSON.
+    let body: WorkBody = if body.iter().all(u8::is_ascii_whitespace) {
+        WorkBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => unprocessable(format!("the JSON does not fit: {e}")),
+            _ => ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+        })?
+    };
+    let officer = p.user.clone();
+    let now = chrono::Utc::now();
+    let change: TicketChange = match action.as_str() {
+        "take" => Box::new(move |t| t.take(&officer, now)),
+        "release" => Box::new(move |t| t.release(&officer, now)),
+        "answer" => {
+            let answer = body.answer.ok_or_else(|| unprocessable("answer: write the answer given to the citizen"))?;
+            let contact = body
+                .contact
+                .ok_or_else(|| unprocessable("contact: how the citizen was told (phone, email, pec, letter)"))?;
+            Box::new(move |t| t.answer(&officer, &answer, contact, now))
+        }
+        "return" => {
+            let reason =
+                body.reason.ok_or_else(|| unprocessable("reason: why the ticket goes back to the contact center"))?;
+            Box::new(move |t| t.give_back(&officer, &reason, now))
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no action {other:?}: take, release, answer or return"),
+            ));
+        }
+    };
+    // The region is checked inside the same atomic change: nothing is written if it differs.
+    let own = region.clone();
+    let guarded: TicketChange = Box::new(move |t| {
+        if t.fields.region != own {
+            return Err(TicketError::OtherRegion { number: t.number.clone(), region: t.fields.region.clone() });
+        }
+        change(t)
+    });
+    let store = state.store.clone();
+    let n = number.clone();
+    let t = blocking(move || store.update_ticket(&n, guarded)).await?;
+    tracing::info!(%number, %action, officer = %p.user, "ticket worked");
+    Ok(Json(t))
 }

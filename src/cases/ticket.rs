@@ -103,6 +103,8 @@ pub enum TicketError {
     NotTaken { number: String, status: &'static str },
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    #[error("ticket {number} belongs to the regional centre of {region}")]
+    OtherRegion { number: String, region: String },
 }
 
 impl Ticket {

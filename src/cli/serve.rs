@@ -145,7 +145,12 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         };
         let http = listener.local_addr().unwrap_or(http);
         let acd = server.shared.acd.get().cloned().expect("the server starts its distribution");
-        centralino::api::spawn(listener, centralino::api::ApiState { live: Arc::clone(&server.shared.live), acd, store });
+        centralino::api::spawn(listener, centralino::api::ApiState {
+            live: Arc::clone(&server.shared.live),
+            acd,
+            store,
+            sessions: Default::default(),
+        });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

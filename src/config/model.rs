@@ -32,8 +32,36 @@ pub struct Config {
     #[serde(default)]
     pub operators: Vec<Operator>,
     pub regional_centres: BTreeMap<Spanned<String>, RegionalCentre>,
+    /// Back-office officers of the regional centres (they work the Linea INPS tickets).
+    #[serde(default)]
+    pub officers: Vec<Officer>,
+    /// Administrators (every region's tickets, every page).
+    #[serde(default)]
+    pub administrators: Vec<Administrator>,
     #[serde(default)]
     pub agencies: Vec<Agency>,
+}
+
+/// A back-office officer of a regional consultancy centre; signs in to the API and pages only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Officer {
+    pub username: Spanned<String>,
+    pub display_name: String,
+    /// The regional centre (region id) whose tickets they work.
+    pub region: Spanned<String>,
+    /// MD5(username:realm:password), lowercase hex, as for operators.
+    pub ha1_md5: Spanned<String>,
+}
+
+/// An administrator; signs in to the API and pages only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Administrator {
+    pub username: Spanned<String>,
+    pub display_name: String,
+    /// MD5(username:realm:password), lowercase hex, as for operators.
+    pub ha1_md5: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -135,6 +135,32 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         }
     }
 
+    let staff = c
+        .officers
+        .iter()
+        .map(|o| (&o.username, &o.ha1_md5, "officer"))
+        .chain(c.administrators.iter().map(|a| (&a.username, &a.ha1_md5, "administrator")));
+    for (username, ha1, role) in staff {
+        let u = username.get_ref();
+        if !users.insert(u.clone()) {
+            k.error(
+                username,
+                format!("user `{u}` is defined twice"),
+                "user names of operators, officers and administrators must be unique",
+            );
+        }
+        if !is_hex_hash(ha1.get_ref(), 32) {
+            k.error(
+                ha1,
+                format!("ha1_md5 of {role} `{u}` is not 32 lowercase hex digits"),
+                format!("generate it with `centralino passwd {u}`"),
+            );
+        }
+    }
+    for o in &c.officers {
+        k.reference("regional centre", "regional_centres", &o.region, &c.regional_centres);
+    }
+
     for (region, centre) in &c.regional_centres {
         k.reference("region", "regions", region, &c.regions);
         let mut secs = centre.sections.get_ref().clone();
