@@ -3,6 +3,7 @@
 //! figures, the operators' states and the tickets. Authentication is HTTP Basic with the operators' credentials from the configuration
 //! (checked against the stored digest hash, so no password is stored).
 
+mod appointments;
 mod auth;
 mod body;
 mod error;
@@ -43,6 +44,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets", post(tickets::create).get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::one))
         .route("/api/tickets/{number}/{action}", post(tickets::work))
+        .route("/api/agencies", get(appointments::agencies))
+        .route("/api/agencies/{id}/slots", get(appointments::free_slots))
+        .route("/api/appointments", post(appointments::book))
+        .route("/api/appointments/{id}", get(appointments::one))
+        .route("/api/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/api/appointments/{id}/reschedule", post(appointments::reschedule))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)
 }

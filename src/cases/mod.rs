@@ -1,7 +1,9 @@
-//! Linea INPS tickets (and, to come, agency appointments): the codice fiscale check, ticket
-//! numbers citizens can type on a keypad, the ticket's life, and the store behind a trait
-//! (redb, embedded, in the data directory).
+//! Linea INPS tickets and agency appointments: the codice fiscale check, ticket numbers
+//! citizens can type on a keypad, the ticket's life, agencies' agendas generated from their
+//! weekly templates, and the store behind a trait (redb, embedded, in the data directory).
 
+pub mod agenda;
+pub mod appointment;
 pub mod codice_fiscale;
 pub mod redb_store;
 pub mod store;

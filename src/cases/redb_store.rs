@@ -6,14 +6,18 @@
 //! many tickets, and nobody is answered before their ticket is on disk. Readers read from
 //! their own snapshot (redb's MVCC) without waiting for the writer.
 //!
-//! **Schema.** Table `meta` holds `schema_version` and the ticket sequence; table `tickets`
-//! maps a ticket number to its JSON (new optional fields need no migration). A store written by
+//! **Schema.** Table `meta` holds `schema_version` and the sequences; table `tickets` maps a
+//! ticket number to its JSON, `appointments` an appointment id to its JSON (new optional fields
+//! need no migration), and `slots` each booked slot (`agency|YYYY-MM-DDTHH:MM`) to its
+//! appointment: a slot is booked by inserting its key, so the single writer makes a double
+//! booking impossible. A store written by
 //! a newer schema is refused; `migrate` upgrades older ones in one transaction.
 
+use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::store::{CaseStore, StoreError, TicketChange};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::mpsc;
@@ -27,6 +31,12 @@ const GROUP: usize = 512;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TICKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("tickets");
+const APPOINTMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("appointments");
+const SLOTS: TableDefinition<&str, &str> = TableDefinition::new("slots");
+
+fn slot_key(agency: &str, start: NaiveDateTime) -> String {
+    format!("{agency}|{}", start.format("%Y-%m-%dT%H:%M"))
+}
 
 fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
@@ -35,9 +45,34 @@ fn io(e: impl std::fmt::Display) -> StoreError {
 enum Write {
     Create(NewTicket, DateTime<Utc>),
     Update(String, TicketChange),
+    Book(NewAppointment, DateTime<Utc>),
+    Cancel { id: String, by: String, at: DateTime<Utc> },
+    Reschedule { id: String, start: NaiveDateTime, by: String, at: DateTime<Utc> },
 }
 
-type Reply = mpsc::SyncSender<Result<Ticket, StoreError>>;
+/// What a write stored.
+enum Stored {
+    Ticket(Ticket),
+    Appointment(Appointment),
+}
+
+impl Stored {
+    fn ticket(self) -> Result<Ticket, StoreError> {
+        match self {
+            Stored::Ticket(t) => Ok(t),
+            Stored::Appointment(_) => Err(StoreError::Io("a ticket write stored an appointment".into())),
+        }
+    }
+
+    fn appointment(self) -> Result<Appointment, StoreError> {
+        match self {
+            Stored::Appointment(a) => Ok(a),
+            Stored::Ticket(_) => Err(StoreError::Io("an appointment write stored a ticket".into())),
+        }
+    }
+}
+
+type Reply = mpsc::SyncSender<Result<Stored, StoreError>>;
 
 /// The redb store; cheap to share (`Arc`).
 pub struct RedbStore {
@@ -55,6 +90,8 @@ impl RedbStore {
             let found = {
                 let mut meta = txn.open_table(META).map_err(io)?;
                 txn.open_table(TICKETS).map_err(io)?;
+                txn.open_table(APPOINTMENTS).map_err(io)?;
+                txn.open_table(SLOTS).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
                 if found.is_none() {
                     meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -87,7 +124,7 @@ impl RedbStore {
         Ok(Self { db, writes: Mutex::new(Some(tx)), writer: Some(writer) })
     }
 
-    fn write(&self, w: Write) -> Result<Ticket, StoreError> {
+    fn write(&self, w: Write) -> Result<Stored, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let stopped = || StoreError::Io("the store's writer has stopped".into());
         let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,7 +151,7 @@ fn migrate(_db: &Database, from: u64) -> Result<(), StoreError> {
 
 impl CaseStore for RedbStore {
     fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        self.write(Write::Create(new, at))
+        self.write(Write::Create(new, at))?.ticket()
     }
 
     fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
@@ -125,7 +162,52 @@ impl CaseStore for RedbStore {
     }
 
     fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError> {
-        self.write(Write::Update(number.to_string(), change))
+        self.write(Write::Update(number.to_string(), change))?.ticket()
+    }
+
+    fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
+        self.write(Write::Book(new, at))?.appointment()
+    }
+
+    fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(APPOINTMENTS).map_err(io)?;
+        let value = table.get(id).map_err(io)?;
+        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+    }
+
+    fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
+        self.write(Write::Cancel { id: id.into(), by: by.into(), at })?.appointment()
+    }
+
+    fn reschedule_appointment(
+        &self,
+        id: &str,
+        start: NaiveDateTime,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Appointment, StoreError> {
+        self.write(Write::Reschedule { id: id.into(), start, by: by.into(), at })?.appointment()
+    }
+
+    fn booked_slots(
+        &self,
+        agency: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<NaiveDateTime>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(SLOTS).map_err(io)?;
+        let (lo, hi) = (slot_key(agency, from), slot_key(agency, to));
+        let mut out = Vec::new();
+        for row in table.range(lo.as_str()..hi.as_str()).map_err(io)? {
+            let (k, _) = row.map_err(io)?;
+            let time = k.value().rsplit('|').next().unwrap_or_default().to_string();
+            if let Ok(t) = NaiveDateTime::parse_from_str(&time, "%Y-%m-%dT%H:%M") {
+                out.push(t);
+            }
+        }
+        Ok(out)
     }
 
     fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
@@ -155,14 +237,18 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                 Err(_) => break,
             }
         }
-        let mut replies: Vec<(Reply, Result<Ticket, StoreError>)> = Vec::with_capacity(batch.len());
+        let mut replies: Vec<(Reply, Result<Stored, StoreError>)> = Vec::with_capacity(batch.len());
         let committed = (|| -> Result<(), StoreError> {
             let txn = db.begin_write().map_err(io)?;
             {
-                let mut meta = txn.open_table(META).map_err(io)?;
-                let mut tickets = txn.open_table(TICKETS).map_err(io)?;
+                let mut t = Tables {
+                    meta: txn.open_table(META).map_err(io)?,
+                    tickets: txn.open_table(TICKETS).map_err(io)?,
+                    appointments: txn.open_table(APPOINTMENTS).map_err(io)?,
+                    slots: txn.open_table(SLOTS).map_err(io)?,
+                };
                 for (w, reply) in batch.drain(..) {
-                    let result = apply(&mut meta, &mut tickets, w);
+                    let result = apply(&mut t, w);
                     replies.push((reply, result));
                 }
             }
@@ -183,29 +269,113 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
     }
 }
 
-fn apply(
-    meta: &mut redb::Table<&str, u64>,
-    tickets: &mut redb::Table<&str, &[u8]>,
-    w: Write,
-) -> Result<Ticket, StoreError> {
-    let ticket = match w {
+/// The tables of one write transaction.
+struct Tables<'t> {
+    meta: redb::Table<'t, &'static str, u64>,
+    tickets: redb::Table<'t, &'static str, &'static [u8]>,
+    appointments: redb::Table<'t, &'static str, &'static [u8]>,
+    slots: redb::Table<'t, &'static str, &'static str>,
+}
+
+impl Tables<'_> {
+    fn next(&mut self, sequence: &str) -> Result<u64, StoreError> {
+        let seq = self.meta.get(sequence).map_err(io)?.map_or(1, |v| v.value());
+        self.meta.insert(sequence, seq + 1).map_err(io)?;
+        Ok(seq)
+    }
+
+    fn appointment(&self, id: &str) -> Result<Appointment, StoreError> {
+        let stored = self.appointments.get(id).map_err(io)?.ok_or_else(|| StoreError::NoAppointment(id.into()))?;
+        serde_json::from_slice(stored.value()).map_err(io)
+    }
+
+    fn put_appointment(&mut self, a: &Appointment) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(a).map_err(io)?;
+        self.appointments.insert(a.id.as_str(), json.as_slice()).map_err(io)?;
+        Ok(())
+    }
+
+    /// Take a slot for appointment `id`; refused when it is booked already.
+    fn take_slot(&mut self, agency: &str, start: NaiveDateTime, id: &str) -> Result<(), StoreError> {
+        let key = slot_key(agency, start);
+        if self.slots.get(key.as_str()).map_err(io)?.is_some() {
+            return Err(StoreError::SlotTaken { agency: agency.into(), start });
+        }
+        self.slots.insert(key.as_str(), id).map_err(io)?;
+        Ok(())
+    }
+
+    fn free_slot(&mut self, agency: &str, start: NaiveDateTime) -> Result<(), StoreError> {
+        self.slots.remove(slot_key(agency, start).as_str()).map_err(io)?;
+        Ok(())
+    }
+}
+
+/// Apply one write inside the batch's transaction; a refused write changes nothing.
+fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
+    match w {
         Write::Create(new, at) => {
-            let seq = meta.get("next_ticket").map_err(io)?.map_or(1, |v| v.value());
-            meta.insert("next_ticket", seq + 1).map_err(io)?;
-            Ticket::new(ticket_number::for_ticket(seq), new, at)
+            let seq = t.next("next_ticket")?;
+            put_ticket(t, Ticket::new(ticket_number::for_ticket(seq), new, at))
         }
         Write::Update(number, change) => {
             let stored =
-                tickets.get(number.as_str()).map_err(io)?.ok_or_else(|| StoreError::NotFound(number.clone()))?;
-            let mut t: Ticket = serde_json::from_slice(stored.value()).map_err(io)?;
+                t.tickets.get(number.as_str()).map_err(io)?.ok_or_else(|| StoreError::NotFound(number.clone()))?;
+            let mut ticket: Ticket = serde_json::from_slice(stored.value()).map_err(io)?;
             drop(stored);
-            change(&mut t)?;
-            t
+            change(&mut ticket)?;
+            put_ticket(t, ticket)
         }
-    };
+        Write::Book(new, at) => {
+            // The slot first: a refusal must not use up a sequence number.
+            let key = slot_key(&new.agency, new.start);
+            if t.slots.get(key.as_str()).map_err(io)?.is_some() {
+                return Err(StoreError::SlotTaken { agency: new.agency, start: new.start });
+            }
+            let id = format!("A{:07}", t.next("next_appointment")?);
+            t.take_slot(&new.agency, new.start, &id)?;
+            let by = new.booked_by.clone();
+            let a = Appointment {
+                id,
+                fields: new,
+                status: AppointmentStatus::Booked,
+                history: vec![AppointmentChange { at, by, what: AppointmentChangeKind::Booked }],
+            };
+            t.put_appointment(&a)?;
+            Ok(Stored::Appointment(a))
+        }
+        Write::Cancel { id, by, at } => {
+            let mut a = t.appointment(&id)?;
+            if a.status == AppointmentStatus::Cancelled {
+                return Err(StoreError::Cancelled(id));
+            }
+            t.free_slot(&a.fields.agency, a.fields.start)?;
+            a.status = AppointmentStatus::Cancelled;
+            a.history.push(AppointmentChange { at, by, what: AppointmentChangeKind::Cancelled });
+            t.put_appointment(&a)?;
+            Ok(Stored::Appointment(a))
+        }
+        Write::Reschedule { id, start, by, at } => {
+            let mut a = t.appointment(&id)?;
+            if a.status == AppointmentStatus::Cancelled {
+                return Err(StoreError::Cancelled(id));
+            }
+            let agency = a.fields.agency.clone();
+            t.take_slot(&agency, start, &id)?;
+            let from = a.fields.start;
+            t.free_slot(&agency, from)?;
+            a.fields.start = start;
+            a.history.push(AppointmentChange { at, by, what: AppointmentChangeKind::Rescheduled { from } });
+            t.put_appointment(&a)?;
+            Ok(Stored::Appointment(a))
+        }
+    }
+}
+
+fn put_ticket(t: &mut Tables<'_>, ticket: Ticket) -> Result<Stored, StoreError> {
     let json = serde_json::to_vec(&ticket).map_err(io)?;
-    tickets.insert(ticket.number.as_str(), json.as_slice()).map_err(io)?;
-    Ok(ticket)
+    t.tickets.insert(ticket.number.as_str(), json.as_slice()).map_err(io)?;
+    Ok(Stored::Ticket(ticket))
 }
 
 #[cfg(test)]

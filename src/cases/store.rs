@@ -5,8 +5,9 @@
 //! The calls block (the embedded store commits with fsync); async callers use
 //! `tokio::task::spawn_blocking`.
 
+use super::appointment::{Appointment, NewAppointment};
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// A change to apply to a stored ticket, atomically.
 pub type TicketChange = Box<dyn FnOnce(&mut Ticket) -> Result<(), TicketError> + Send>;
@@ -20,6 +21,12 @@ pub enum StoreError {
     Refused(#[from] TicketError),
     #[error("the store {path} has schema version {found}; this engine reads up to {supported}: upgrade the engine")]
     TooNew { path: String, found: u64, supported: u64 },
+    #[error("the slot {start} of {agency} is already booked: choose another")]
+    SlotTaken { agency: String, start: NaiveDateTime },
+    #[error("no appointment {0}")]
+    NoAppointment(String),
+    #[error("appointment {0} is cancelled")]
+    Cancelled(String),
     #[error("store failure: {0}")]
     Io(String),
 }
@@ -35,4 +42,26 @@ pub trait CaseStore: Send + Sync + 'static {
     fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError>;
     /// Tickets of a region (all regions: `None`) and status, oldest first.
     fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
+
+    /// Book a slot (checked against the agenda by the caller) atomically: two bookings of one
+    /// slot, however simultaneous, give one appointment and one [`StoreError::SlotTaken`].
+    fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
+    fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError>;
+    /// Cancel: the slot is free again.
+    fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
+    /// Move to another free slot of the same agency, atomically (the old slot is freed).
+    fn reschedule_appointment(
+        &self,
+        id: &str,
+        start: NaiveDateTime,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Appointment, StoreError>;
+    /// The booked slots of an agency in `[from, to)`.
+    fn booked_slots(
+        &self,
+        agency: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<NaiveDateTime>, StoreError>;
 }

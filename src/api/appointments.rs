@@ -1,0 +1,219 @@
+//! Agencies' agendas and appointments: free slots (the agencies of the caller's province
+//! first), booking (atomic: one slot, one appointment), cancelling and moving. Operators book;
+//! everyone authenticated reads.
+
+use super::ApiState;
+use super::auth::{OperatorId, Principal};
+use super::body::JsonBody;
+use super::error::ApiError;
+use crate::calendar::TIME_ZONE;
+use crate::cases::agenda;
+use crate::cases::appointment::{Appointment, Mode, NewAppointment};
+use crate::cases::{StoreError, codice_fiscale};
+use crate::config::{Agency, Config};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+fn now_local() -> NaiveDateTime {
+    Utc::now().with_timezone(&TIME_ZONE).naive_local()
+}
+
+fn agency<'c>(config: &'c Config, id: &str) -> Result<&'c Agency, ApiError> {
+    config
+        .agencies
+        .iter()
+        .find(|a| a.id.get_ref() == id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no agency {id:?}")))
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    let status = match &e {
+        StoreError::NoAppointment(_) | StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::SlotTaken { .. } | StoreError::Cancelled(_) => StatusCode::CONFLICT,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    ApiError::new(status, e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store call failed"))?
+        .map_err(store_error)
+}
+
+/// An agency as listed.
+#[derive(Serialize)]
+pub struct AgencyView {
+    id: String,
+    name: String,
+    province: String,
+    address: String,
+    slot_minutes: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgenciesQuery {
+    /// The caller's province (sigla): its agencies come first.
+    province: Option<String>,
+}
+
+/// `GET /api/agencies?province=LT`.
+pub async fn agencies(
+    State(state): State<ApiState>,
+    _: Principal,
+    Query(q): Query<AgenciesQuery>,
+) -> Json<Vec<AgencyView>> {
+    let loaded = state.live.current();
+    let mut list: Vec<&Agency> = loaded.switchboard.config.agencies.iter().collect();
+    list.sort_by_key(|a| (q.province.as_deref() != Some(a.province.get_ref().as_str()), a.name.clone()));
+    Json(
+        list.into_iter()
+            .map(|a| AgencyView {
+                id: a.id.get_ref().clone(),
+                name: a.name.clone(),
+                province: a.province.get_ref().clone(),
+                address: a.address.clone(),
+                slot_minutes: *a.slot_minutes.get_ref(),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotsQuery {
+    /// First day (default today).
+    from: Option<NaiveDate>,
+    /// Days (default 7, at most 31).
+    days: Option<u32>,
+}
+
+/// `GET /api/agencies/{id}/slots?from=2026-11-24&days=7`: the free slots (local times).
+pub async fn free_slots(
+    State(state): State<ApiState>,
+    _: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<SlotsQuery>,
+) -> Result<Json<Vec<NaiveDateTime>>, ApiError> {
+    let days = q.days.unwrap_or(7);
+    if !(1..=31).contains(&days) {
+        return Err(unprocessable("days: 1 to 31"));
+    }
+    let loaded = state.live.current();
+    let a = agency(&loaded.switchboard.config, &id)?;
+    let now = now_local();
+    let from = q.from.unwrap_or(now.date());
+    let slots = agenda::slots(a, from, days);
+    let (Some(first), Some(last)) = (slots.first().copied(), slots.last().copied()) else { return Ok(Json(vec![])) };
+    let store = state.store.clone();
+    let booked = blocking(move || store.booked_slots(&id, first, last + chrono::Duration::minutes(1))).await?;
+    Ok(Json(slots.into_iter().filter(|s| *s >= now && !booked.contains(s)).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookBody {
+    agency: String,
+    /// `YYYY-MM-DDTHH:MM:SS`, Europe/Rome local time.
+    start: NaiveDateTime,
+    codice_fiscale: String,
+    phone: String,
+    subject: String,
+    mode: Mode,
+    call_id: Option<String>,
+}
+
+/// `POST /api/appointments`: book a free slot; 201, or 409 when someone was faster.
+pub async fn book(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    JsonBody(body): JsonBody<BookBody>,
+) -> Result<(StatusCode, Json<Appointment>), ApiError> {
+    let codice_fiscale =
+        codice_fiscale::validate(&body.codice_fiscale).map_err(|e| unprocessable(format!("codice_fiscale: {e}")))?;
+    if body.subject.trim().is_empty() || body.subject.len() > 1000 {
+        return Err(unprocessable("subject: what the appointment is about (1 to 1000 characters)"));
+    }
+    if body.phone.trim().is_empty() || body.phone.len() > 64 {
+        return Err(unprocessable("phone: the citizen's number (1 to 64 characters)"));
+    }
+    {
+        let loaded = state.live.current();
+        let a = agency(&loaded.switchboard.config, &body.agency)
+            .map_err(|e| unprocessable(format!("agency: {}", e.message)))?;
+        agenda::check(a, body.start, now_local()).map_err(|e| unprocessable(format!("start: {e}")))?;
+    }
+    let new = NewAppointment {
+        agency: body.agency,
+        start: body.start,
+        codice_fiscale,
+        phone: body.phone.trim().into(),
+        subject: body.subject.trim().into(),
+        mode: body.mode,
+        call_id: body.call_id,
+        booked_by: op,
+    };
+    let store = state.store.clone();
+    let a = blocking(move || store.book_appointment(new, Utc::now())).await?;
+    tracing::info!(id = %a.id, agency = %a.fields.agency, start = %a.fields.start, "appointment booked");
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// `GET /api/appointments/{id}`.
+pub async fn one(
+    State(state): State<ApiState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    let store = state.store.clone();
+    let i = id.clone();
+    blocking(move || store.appointment(&i)).await?.map(Json).ok_or_else(|| store_error(StoreError::NoAppointment(id)))
+}
+
+/// `POST /api/appointments/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.cancel_appointment(&id, &op, Utc::now())).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBody {
+    start: NaiveDateTime,
+}
+
+/// `POST /api/appointments/{id}/reschedule` `{"start": ...}`: to another free slot of the agency.
+pub async fn reschedule(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RescheduleBody>,
+) -> Result<Json<Appointment>, ApiError> {
+    let store = state.store.clone();
+    let i = id.clone();
+    let current = blocking(move || store.appointment(&i))
+        .await?
+        .ok_or_else(|| store_error(StoreError::NoAppointment(id.clone())))?;
+    {
+        let loaded = state.live.current();
+        let a = agency(&loaded.switchboard.config, &current.fields.agency)?;
+        agenda::check(a, body.start, now_local()).map_err(|e| unprocessable(format!("start: {e}")))?;
+    }
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.reschedule_appointment(&id, body.start, &op, Utc::now())).await?))
+}
