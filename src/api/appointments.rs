@@ -6,6 +6,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::events::Change;
 use crate::calendar::TIME_ZONE;
 use crate::cases::agenda;
 use crate::cases::appointment::{Appointment, Mode, NewAppointment};
@@ -167,6 +168,7 @@ pub async fn book(
     let store = state.store.clone();
     let a = blocking(move || store.book_appointment(new, Utc::now())).await?;
     tracing::info!(id = %a.id, agency = %a.fields.agency, start = %a.fields.start, "appointment booked");
+    state.events.publish(Change::Appointment(Box::new(a.clone())));
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -188,7 +190,9 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, ApiError> {
     let store = state.store.clone();
-    Ok(Json(blocking(move || store.cancel_appointment(&id, &op, Utc::now())).await?))
+    let a = blocking(move || store.cancel_appointment(&id, &op, Utc::now())).await?;
+    state.events.publish(Change::Appointment(Box::new(a.clone())));
+    Ok(Json(a))
 }
 
 #[derive(Deserialize)]
@@ -215,5 +219,7 @@ pub async fn reschedule(
         agenda::check(a, body.start, now_local()).map_err(|e| unprocessable(format!("start: {e}")))?;
     }
     let store = state.store.clone();
-    Ok(Json(blocking(move || store.reschedule_appointment(&id, body.start, &op, Utc::now())).await?))
+    let a = blocking(move || store.reschedule_appointment(&id, body.start, &op, Utc::now())).await?;
+    state.events.publish(Change::Appointment(Box::new(a.clone())));
+    Ok(Json(a))
 }

@@ -7,6 +7,7 @@ mod appointments;
 mod auth;
 mod body;
 mod error;
+pub mod events;
 mod operators;
 pub mod session;
 mod tickets;
@@ -27,6 +28,8 @@ pub struct ApiState {
     pub acd: AcdHandle<OperatorLeg>,
     pub store: Arc<dyn CaseStore>,
     pub sessions: Arc<session::Sessions>,
+    /// Live updates for the pages.
+    pub events: Arc<events::Events>,
 }
 
 /// The routes.
@@ -44,6 +47,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets", post(tickets::create).get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::one))
         .route("/api/tickets/{number}/{action}", post(tickets::work))
+        .route("/api/events", get(events::stream))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))

@@ -6,6 +6,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::events::Change;
 use crate::cases::store::TicketChange;
 use crate::cases::ticket::{Contact, NewTicket, TicketError};
 use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
@@ -129,6 +130,7 @@ pub async fn create(
     let store = state.store.clone();
     let ticket = blocking(move || store.create_ticket(new, chrono::Utc::now())).await?;
     tracing::info!(number = %ticket.number, region = %ticket.fields.region, "ticket opened");
+    state.events.publish(Change::Ticket(Box::new(ticket.clone())));
     Ok((StatusCode::CREATED, Json(ticket)))
 }
 
@@ -250,5 +252,6 @@ pub async fn work(
     let n = number.clone();
     let t = blocking(move || store.update_ticket(&n, guarded)).await?;
     tracing::info!(%number, %action, officer = %p.user, "ticket worked");
+    state.events.publish(Change::Ticket(Box::new(t.clone())));
     Ok(Json(t))
 }

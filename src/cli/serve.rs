@@ -150,6 +150,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             acd,
             store,
             sessions: Default::default(),
+            events: Default::default(),
         });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
