@@ -9,6 +9,7 @@ mod body;
 mod error;
 pub mod events;
 mod operators;
+mod pages;
 pub mod session;
 mod tickets;
 
@@ -48,6 +49,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets/{number}", get(tickets::one))
         .route("/api/tickets/{number}/{action}", post(tickets::work))
         .route("/api/events", get(events::stream))
+        .route("/backoffice", get(pages::backoffice))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))
@@ -55,7 +57,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/appointments/{id}/cancel", post(appointments::cancel))
         .route("/api/appointments/{id}/reschedule", post(appointments::reschedule))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(axum::middleware::from_fn(no_basic_prompt_for_pages))
         .with_state(state)
+}
+
+/// The pages mark their requests with `X-Requested-With`: their 401s carry no Basic challenge,
+/// which would make the browser pop up its own password dialog over the page's sign-in form.
+async fn no_basic_prompt_for_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let from_page = req.headers().contains_key("x-requested-with");
+    let mut r = next.run(req).await;
+    if from_page {
+        r.headers_mut().remove(axum::http::header::WWW_AUTHENTICATE);
+    }
+    r
 }
 
 /// Serve the API on `listener` until the runtime stops.

@@ -1,0 +1,13 @@
+//! The web pages the engine serves: plain HTML and JavaScript compiled into the binary (no build
+//! step, nothing to deploy beside the engine). They use only the JSON API and /api/events.
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+
+/// `GET /backoffice`: the regional back office (officers sign in on the page).
+pub async fn backoffice() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        Html(include_str!("pages/backoffice.html")),
+    )
+}
