@@ -16,3 +16,4 @@ pub mod media;
 pub mod simulator;
 pub mod sip;
 pub mod switchboard;
+pub mod updates;

@@ -121,7 +121,7 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
     let caller_audio = Talker::start(Law::Pcmu, 400.0);
     let op_port = operator_audio.port.to_string();
     let caller_port = caller_audio.port.to_string();
-    let (operator, caller) = thread::scope(|s| {
+    let (operator, caller, pop) = thread::scope(|s| {
         let engine = &engine;
         let op_port = op_port.as_str();
         let operator = s.spawn(move || {
@@ -149,7 +149,19 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
             ];
             sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
         });
-        (operator.join().unwrap(), caller.join().unwrap())
+        // The operator's console asks who is calling while the call is connected.
+        let pop = s.spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(25);
+            while std::time::Instant::now() < deadline {
+                let (status, body) = http(engine, "GET", "/api/operator/call", me, None);
+                if status == 200 {
+                    return Some(body);
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+            None
+        });
+        (operator.join().unwrap(), caller.join().unwrap(), pop.join().unwrap())
     });
     let heard_by_operator = operator_audio.finish();
     let heard_by_caller = caller_audio.finish();
@@ -157,6 +169,15 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
     let operator = operator.expect_ok();
     let call_id = caller.call_id();
     let record = engine.record(&call_id);
+    // The screen-pop: who is calling, the number called and its province, the path and the
+    // keys, the section; gone once the call has ended.
+    let pop = pop.expect("the console saw the call while it was connected");
+    assert_eq!(pop["call_id"], call_id.as_str(), "{pop}");
+    assert_eq!(pop["caller"], "+393331234567", "{pop}");
+    assert_eq!((pop["number"].as_str(), pop["province"].as_str()), (Some("+390773691001"), Some("LT")), "{pop}");
+    assert_eq!((pop["section"].as_str(), pop["keys"].as_str()), (Some("pensions"), Some("114")), "{pop}");
+    assert!(pop["path"].as_array().unwrap().iter().any(|n| n == "pensions_menu"), "{pop}");
+    assert_eq!(http(&engine, "GET", "/api/operator/call", me, None).0, 404, "no call any more");
     let context =
         || format!("record {record:#}\n--- caller ---\n{}\n--- operator ---\n{}", caller.report(), operator.report());
 

@@ -97,6 +97,7 @@ async fn start(
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
         receiver: MediaReceiver::start(1, ClockPriority::Normal).unwrap(),
         store: None,
+        updates: None,
         media,
         prompts: Arc::clone(&prompts),
         media_timeout: Duration::from_secs(30),

@@ -30,7 +30,7 @@ pub struct ApiState {
     pub store: Arc<dyn CaseStore>,
     pub sessions: Arc<session::Sessions>,
     /// Live updates for the pages.
-    pub events: Arc<events::Events>,
+    pub events: Arc<crate::updates::Updates>,
 }
 
 /// The routes.
@@ -43,6 +43,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/operator/pause", post(operators::pause))
         .route("/api/operator/ready", post(operators::ready))
         .route("/api/operator/transfer", post(operators::transfer))
+        .route("/api/operator/call", get(operators::call))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
         .route("/api/tickets", post(tickets::create).get(tickets::list))

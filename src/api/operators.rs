@@ -108,6 +108,14 @@ pub async fn transfer(
     Ok(Json(view(&state, &op).await?))
 }
 
+/// `GET /api/operator/call`: who is calling, for the operator's call in progress (404 without).
+pub async fn call(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+) -> Result<Json<crate::updates::CallPop>, ApiError> {
+    state.events.call_of(&op).map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call in progress"))
+}
+
 /// `GET /api/operators`: every operator's state.
 pub async fn all(State(state): State<ApiState>, _: Principal) -> Json<Vec<OperatorView>> {
     Json(state.acd.stats().await.1)

@@ -15,6 +15,7 @@ use crate::media::prompt_store::PromptStore;
 use crate::media::receiver::{Inbound, MediaReceiver, OperatorSide};
 use crate::media::relay::{LegCodec, Relay};
 use crate::media::sdp::Negotiated;
+use crate::updates::{CallPop, Change, Updates};
 use chrono::Utc;
 use std::net::UdpSocket;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct CallSetup {
     pub receiver: MediaReceiver,
     /// Answers the portal's ticket-status lookups (none: "unavailable").
     pub store: Option<Arc<dyn CaseStore>>,
+    /// Where the operator's console learns who is calling (none: nobody is told).
+    pub updates: Option<Arc<Updates>>,
     pub media: Negotiated,
     pub prompts: Arc<PromptStore>,
     /// End the call when no RTP arrives for this long (while the caller should be sending).
@@ -86,7 +89,27 @@ enum Phase {
 struct Bridge {
     section: String,
     operator: String,
-    hang_up: tokio::sync::oneshot::Sender<()>,
+    /// Sending (or dropping) it ends the operator's leg.
+    hang_up: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Told when the bridge ends, however it ends (the console closes the screen-pop).
+    ended_to: Option<(Arc<Updates>, String)>,
+}
+
+impl Bridge {
+    /// Release the operator's phone (BYE).
+    fn release(&mut self) {
+        if let Some(h) = self.hang_up.take() {
+            let _ = h.send(());
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some((updates, call_id)) = self.ended_to.take() {
+            updates.publish(Change::CallEnded { operator: self.operator.clone(), call_id });
+        }
+    }
 }
 
 impl Bridge {
@@ -101,7 +124,7 @@ impl Bridge {
             to_operator: Relay::new(caller_codec, op_codec, rand::random(), rand::random(), rand::random()),
             to_caller: Relay::new(op_codec, caller_codec, ssrc, seq, ts),
         });
-        (Box::new(Bridge { section, operator, hang_up }), ended)
+        (Box::new(Bridge { section, operator, hang_up: Some(hang_up), ended_to: None }), ended)
     }
 
     fn ending(&self) -> Ending {
@@ -129,6 +152,7 @@ pub async fn run(
         clock,
         receiver,
         store,
+        updates,
         media,
         prompts,
         media_timeout,
@@ -153,6 +177,8 @@ pub async fn run(
     let mut ending: Option<Ending> = None;
     let mut bridge: Option<Box<Bridge>> = None;
     let mut leg_ended: Option<tokio::sync::oneshot::Receiver<()>> = None;
+    // When the caller last joined a queue (the wait the operator's console shows).
+    let mut queued_since = Instant::now();
 
     // One timer for everything the call waits for (the interpreter's deadline, the media
     // timeout, the end of holding), re-armed only when the earliest time changes. Frames are
@@ -192,6 +218,7 @@ pub async fn run(
                             Some(acd) => {
                                 info!(%section, "queued");
                                 acd.join(&call_id, &section, Instant::now().into_std(), notices_tx.clone());
+                                queued_since = Instant::now();
                                 play_music(&mut m, &prompts);
                                 Phase::Queued { section, announcing: false }
                             }
@@ -261,8 +288,8 @@ pub async fn run(
                     {
                         acd.event(AcdEvent::CallerHangup { call: call_id.clone() });
                     }
-                    if let Some(b) = bridge.take() {
-                        let _ = b.hang_up.send(());
+                    if let Some(mut b) = bridge.take() {
+                        b.release();
                     }
                     break 'call;
                 }
@@ -291,19 +318,20 @@ pub async fn run(
             n = notices.recv() => if let Some(n) = n {
                 let outcome = on_notice(n, &mut phase, &mut m, &prompts, session.language());
                 if matches!(outcome, NoticeOutcome::Resume(_) | NoticeOutcome::Farewell(_) | NoticeOutcome::Requeue(_))
-                    && let Some(b) = bridge.take()
+                    && let Some(mut b) = bridge.take()
                 {
                     // A transfer: the operator's phone is released, the caller goes on, on the
                     // stream the relay was continuing.
                     if let Some(next) = m.inbound.unbridge().await {
                         m.voice.take_back(next);
                     }
-                    let _ = b.hang_up.send(());
+                    b.release();
                     leg_ended = None;
                 }
                 match outcome {
                     NoticeOutcome::Continue => {}
                     NoticeOutcome::Requeue(section) => {
+                        queued_since = Instant::now();
                         play_music(&mut m, &prompts);
                         phase = Phase::Queued { section, announcing: false };
                     }
@@ -317,7 +345,11 @@ pub async fn run(
                         ending = Some(e);
                     }
                     NoticeOutcome::Connect(section, leg) => {
-                        let (b, ended) = Bridge::new(section, leg, &mut m);
+                        let (mut b, ended) = Bridge::new(section, leg, &mut m);
+                        if let Some(u) = &updates {
+                            u.publish(Change::Call(Box::new(pop(&record, &session, &b, &call_id, queued_since))));
+                            b.ended_to = Some((Arc::clone(u), call_id.clone()));
+                        }
                         bridge = Some(b);
                         leg_ended = Some(ended);
                         phase = Phase::Bridged;
@@ -353,8 +385,8 @@ pub async fn run(
                     if let Some(acd) = acd.as_ref().filter(|_| matches!(phase, Phase::Queued { .. } | Phase::Bridged)) {
                         acd.event(AcdEvent::CallerHangup { call: call_id.clone() });
                     }
-                    if let Some(b) = bridge.take() {
-                        let _ = b.hang_up.send(());
+                    if let Some(mut b) = bridge.take() {
+                        b.release();
                     }
                     let _ = requests.send(Request::Hangup).await;
                     break 'call;
@@ -501,5 +533,24 @@ async fn lookup(store: &Option<Arc<dyn CaseStore>>, service: crate::ivr::Service
             "unavailable".into()
         }
         Err(_) => "unavailable".into(),
+    }
+}
+
+/// The screen-pop of a call just connected to `b`'s operator.
+fn pop(record: &CallRecord, session: &Session, b: &Bridge, call_id: &str, queued_since: Instant) -> CallPop {
+    let trace = session.trace();
+    CallPop {
+        operator: b.operator.clone(),
+        call_id: call_id.to_string(),
+        caller: record.caller.clone(),
+        number: record.number.clone(),
+        province: record.province.clone(),
+        region: record.region.clone(),
+        section: b.section.clone(),
+        path: trace.path.clone(),
+        keys: trace.keys.clone(),
+        language: session.language().to_string(),
+        arrived: record.arrived,
+        waited_s: queued_since.elapsed().as_secs(),
     }
 }

@@ -127,9 +127,10 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let updates = Arc::new(centralino::updates::Updates::default());
         let live = Live::new(paths.clone(), loaded);
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
-        let server = match SipServer::start(settings, live, log, Some(journal), Some(Arc::clone(&store))).await {
+        let server = match SipServer::start(settings, live, log, Some(journal), Some(Arc::clone(&store)), Some(Arc::clone(&updates))).await {
             Ok(s) => s,
             Err(e) => {
                 error!("cannot listen for SIP: {e}");
@@ -150,7 +151,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             acd,
             store,
             sessions: Default::default(),
-            events: Default::default(),
+            events: updates,
         });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");

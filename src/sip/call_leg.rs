@@ -173,6 +173,7 @@ async fn run(
         clock: shared.clock.clone(),
         receiver: shared.receiver.clone(),
         store: shared.store.clone(),
+        updates: shared.updates.clone(),
         media: media.clone(),
         prompts: Arc::clone(&shared.live.current().prompts),
         media_timeout: settings.media_timeout,

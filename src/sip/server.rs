@@ -69,6 +69,8 @@ pub struct Shared {
     pub receiver: MediaReceiver,
     /// Tickets (the portal's ticket-status lookup); none: lookups answer "unavailable".
     pub store: Option<Arc<dyn CaseStore>>,
+    /// The consoles' live updates (screen-pops).
+    pub updates: Option<Arc<crate::updates::Updates>>,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
     /// The distribution (set once the server exists: its dialer needs the server).
@@ -94,6 +96,7 @@ impl SipServer {
         log: CallLog,
         journal: Option<Journal>,
         store: Option<Arc<dyn CaseStore>>,
+        updates: Option<Arc<crate::updates::Updates>>,
     ) -> std::io::Result<SipServer> {
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
@@ -134,6 +137,7 @@ impl SipServer {
             clock: MediaClock::start_per_core(settings.clock_priority)?,
             receiver: MediaReceiver::start_per_core(settings.clock_priority)?,
             store,
+            updates,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
             acd: std::sync::OnceLock::new(),
             settings,
