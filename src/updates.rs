@@ -70,10 +70,10 @@ impl Updates {
                 Change::Call(p) => {
                     calls.insert(p.operator.clone(), (**p).clone());
                 }
-                Change::CallEnded { operator, call_id } => {
-                    if calls.get(operator).is_some_and(|p| p.call_id == *call_id) {
-                        calls.remove(operator);
-                    }
+                Change::CallEnded { operator, call_id }
+                    if calls.get(operator).is_some_and(|p| p.call_id == *call_id) =>
+                {
+                    calls.remove(operator);
                 }
                 _ => {}
             }
