@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// W3C WebDriver's key for element references.
@@ -185,4 +186,95 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     let (_, stored) = http(&engine, "GET", &format!("/api/tickets/{number}"), Some(("lverdi", "demo-lverdi")), None);
     assert_eq!((stored["status"].as_str(), stored["officer"].as_str()), (Some("taken"), Some("lverdi")), "{stored}");
     browser.screenshot("backoffice-taken");
+}
+
+impl Driver {
+    fn text(&self, css: &str) -> String {
+        let e = self.wait(css, 10);
+        self.cmd("GET", &format!("/element/{e}/text"), None).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    }
+
+    /// Wait until the element's text contains `needle`; its text.
+    fn wait_text(&self, css: &str, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let t = self.text(css);
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "{css} never said {needle:?}: {t:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn sign_in(&self, url: &str, user: &str, password: &str) {
+        self.cmd("POST", "/url", Some(json!({"url": url}))).unwrap();
+        self.type_into("#username", user);
+        self.type_into("#password", password);
+        self.click("#signin-button");
+    }
+}
+
+/// The whole loop in browsers: an operator signs in to the console and logs in; a sipp caller
+/// goes through the portal and queues; the operator's (sipp) phone answers; the console shows who
+/// is calling at once; the operator opens a ticket from it; the Lazio back office, open in
+/// another browser, shows the ticket without a reload.
+#[test]
+fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let console = Driver::start();
+    let backoffice = Driver::start();
+    backoffice.sign_in(&format!("http://{}/backoffice", engine.http), "lverdi", "demo-lverdi");
+    backoffice.wait("#board .section[data-section=pensions]", 10);
+    console.sign_in(&format!("http://{}/console", engine.http), "mrossi", "demo-mrossi");
+    console.click("#login");
+    console.wait("#state[data-state=available]", 10);
+
+    let number = thread::scope(|s| {
+        let engine = &engine;
+        let phone = s.spawn(move || {
+            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
+            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
+            let args = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf", answers.as_str()];
+            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+        });
+        thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(move || {
+            let keys = [
+                ("rtp_port", "6000"),
+                ("codecs", "0 101"),
+                ("dtmf_pt", "101"),
+                ("k1", "1"),
+                ("k2", "1"),
+                ("k3", "4"),
+                ("wait_ms", "14000"),
+                ("after", "5"),
+                ("after_ms", "300"),
+            ];
+            sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
+        });
+        // The screen-pop.
+        let pop = console.wait_text("#pop", "+393331234567", 20);
+        assert!(pop.contains("+390773691001") && pop.contains("LT") && pop.contains("pensions"), "{pop}");
+        assert!(pop.contains("pensions_menu"), "the portal path: {pop}");
+        console.screenshot("console-call");
+        console.type_into("#cf", "RSSMRA85T10A562S");
+        console.type_into("#question", "When will my pension be paid?");
+        console.click("#open-ticket");
+        let result = console.wait_text("#ticket-result", "Ticket", 10);
+        assert!(result.contains("lazio"), "{result}");
+        console.screenshot("console-ticket");
+        let number: String = result.split_whitespace().nth(1).unwrap().to_string();
+        caller.join().unwrap().expect_ok();
+        phone.join().unwrap().expect_ok();
+        number
+    });
+    // The back office saw it arrive, without a reload.
+    backoffice.wait(&format!("[data-section=pensions] #ticket-{number}[data-status=open]"), 10);
+    backoffice.screenshot("backoffice-from-console");
+    let (_, t) = http(&engine, "GET", &format!("/api/tickets/{number}"), Some(("lverdi", "demo-lverdi")), None);
+    assert_eq!((t["caller"].as_str(), t["opened_by"].as_str()), (Some("+393331234567"), Some("mrossi")), "{t}");
+    assert!(t["call_id"].as_str().is_some_and(|c| !c.is_empty()), "linked to the call: {t}");
+    console.wait_text("#pop", "No call", 20);
 }

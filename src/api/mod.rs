@@ -51,6 +51,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets/{number}/{action}", post(tickets::work))
         .route("/api/events", get(events::stream))
         .route("/backoffice", get(pages::backoffice))
+        .route("/console", get(pages::console))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))

@@ -11,3 +11,11 @@ pub async fn backoffice() -> impl IntoResponse {
         Html(include_str!("pages/backoffice.html")),
     )
 }
+
+/// `GET /console`: the operator's console (operators sign in on the page).
+pub async fn console() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        Html(include_str!("pages/console.html")),
+    )
+}
