@@ -191,7 +191,10 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
 impl Driver {
     fn text(&self, css: &str) -> String {
         let e = self.wait(css, 10);
-        self.cmd("GET", &format!("/element/{e}/text"), None).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        self.cmd("GET", &format!("/element/{e}/text"), None)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
     }
 
     /// Wait until the element's text contains `needle`; its text.
