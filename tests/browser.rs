@@ -281,3 +281,29 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     assert!(t["call_id"].as_str().is_some_and(|c| !c.is_empty()), "linked to the call: {t}");
     console.wait_text("#pop", "No call", 20);
 }
+
+/// The supervisors' wallboard shows the sections, the logged-in operators and the open tickets
+/// per region, refreshed by itself.
+#[test]
+fn the_wallboard_shows_sections_operators_and_tickets() {
+    let engine = Engine::start();
+    let b = Driver::start();
+    b.sign_in(&format!("http://{}/wallboard", engine.http), "admin", "demo-admin");
+    b.wait_text("#sections", "pensions", 10);
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
+    let body = json!({
+        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
+        "question": "When will my pension be paid?", "ccm_section": "pensions", "number": "+390773691001",
+    });
+    assert_eq!(http(&engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body)).0, 201);
+    let ops = b.wait_text("#operators", "mrossi", 10);
+    assert!(ops.contains("available") && ops.contains("not registered"), "{ops}");
+    let tickets = b.wait_text("#tickets", "lazio", 10);
+    assert!(tickets.contains("lazio 1"), "one open ticket in Lazio: {tickets}");
+    b.screenshot("wallboard");
+    // Officers' summary covers their own region only.
+    let (_, mine) = http(&engine, "GET", "/api/tickets/summary", Some(("pgallo", "demo-pgallo")), None);
+    assert_eq!(mine, json!({}), "Lombardia has none");
+    let (_, all) = http(&engine, "GET", "/api/tickets/summary", Some(("admin", "demo-admin")), None);
+    assert_eq!(all, json!({"lazio": {"open": 1}}));
+}

@@ -19,3 +19,11 @@ pub async fn console() -> impl IntoResponse {
         Html(include_str!("pages/console.html")),
     )
 }
+
+/// `GET /wallboard`: supervisors' view of the sections, the operators and the tickets.
+pub async fn wallboard() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        Html(include_str!("pages/wallboard.html")),
+    )
+}

@@ -184,6 +184,25 @@ pub async fn list(
     Ok(Json(blocking(move || store.tickets(region.as_deref(), q.status)).await?))
 }
 
+/// `GET /api/tickets/summary`: per region, tickets by status (an officer: their region).
+pub async fn summary(
+    State(state): State<ApiState>,
+    p: Principal,
+) -> Result<Json<std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>>, ApiError> {
+    let region = match &p.role {
+        Role::Officer { region } => Some(region.clone()),
+        _ => None,
+    };
+    let store = state.store.clone();
+    let all = blocking(move || store.tickets(region.as_deref(), None)).await?;
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>> =
+        Default::default();
+    for t in all {
+        *out.entry(t.fields.region).or_default().entry(t.status.name()).or_default() += 1;
+    }
+    Ok(Json(out))
+}
+
 /// `POST /api/tickets/{number}/{action}` bodies.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
