@@ -6,6 +6,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::store_call::blocking;
 use crate::calendar::TIME_ZONE;
 use crate::cases::agenda;
 use crate::cases::appointment::{Appointment, Mode, NewAppointment};
@@ -18,10 +19,6 @@ use axum::http::StatusCode;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
-
 fn now_local() -> NaiveDateTime {
     Utc::now().with_timezone(&TIME_ZONE).naive_local()
 }
@@ -32,24 +29,6 @@ fn agency<'c>(config: &'c Config, id: &str) -> Result<&'c Agency, ApiError> {
         .iter()
         .find(|a| a.id.get_ref() == id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no agency {id:?}")))
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    let status = match &e {
-        StoreError::NoAppointment(_) | StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        StoreError::SlotTaken { .. } | StoreError::Cancelled(_) => StatusCode::CONFLICT,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    ApiError::new(status, e.to_string())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store call failed"))?
-        .map_err(store_error)
 }
 
 /// An agency as listed.
@@ -109,7 +88,7 @@ pub async fn free_slots(
 ) -> Result<Json<Vec<NaiveDateTime>>, ApiError> {
     let days = q.days.unwrap_or(7);
     if !(1..=31).contains(&days) {
-        return Err(unprocessable("days: 1 to 31"));
+        return Err(ApiError::unprocessable("days: 1 to 31"));
     }
     let loaded = state.live.current();
     let a = agency(&loaded.switchboard.config, &id)?;
@@ -141,19 +120,19 @@ pub async fn book(
     OperatorId(op): OperatorId,
     JsonBody(body): JsonBody<BookBody>,
 ) -> Result<(StatusCode, Json<Appointment>), ApiError> {
-    let codice_fiscale =
-        codice_fiscale::validate(&body.codice_fiscale).map_err(|e| unprocessable(format!("codice_fiscale: {e}")))?;
+    let codice_fiscale = codice_fiscale::validate(&body.codice_fiscale)
+        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")))?;
     if body.subject.trim().is_empty() || body.subject.len() > 1000 {
-        return Err(unprocessable("subject: what the appointment is about (1 to 1000 characters)"));
+        return Err(ApiError::unprocessable("subject: what the appointment is about (1 to 1000 characters)"));
     }
     if body.phone.trim().is_empty() || body.phone.len() > 64 {
-        return Err(unprocessable("phone: the citizen's number (1 to 64 characters)"));
+        return Err(ApiError::unprocessable("phone: the citizen's number (1 to 64 characters)"));
     }
     {
         let loaded = state.live.current();
         let a = agency(&loaded.switchboard.config, &body.agency)
-            .map_err(|e| unprocessable(format!("agency: {}", e.message)))?;
-        agenda::check(a, body.start, now_local()).map_err(|e| unprocessable(format!("start: {e}")))?;
+            .map_err(|e| ApiError::unprocessable(format!("agency: {}", e.message)))?;
+        agenda::check(a, body.start, now_local()).map_err(|e| ApiError::unprocessable(format!("start: {e}")))?;
     }
     let new = NewAppointment {
         agency: body.agency,
@@ -180,7 +159,10 @@ pub async fn one(
 ) -> Result<Json<Appointment>, ApiError> {
     let store = state.store.clone();
     let i = id.clone();
-    blocking(move || store.appointment(&i)).await?.map(Json).ok_or_else(|| store_error(StoreError::NoAppointment(id)))
+    blocking(move || store.appointment(&i))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::from(StoreError::NoAppointment(id)))
 }
 
 /// `POST /api/appointments/{id}/cancel`.
@@ -212,11 +194,11 @@ pub async fn reschedule(
     let i = id.clone();
     let current = blocking(move || store.appointment(&i))
         .await?
-        .ok_or_else(|| store_error(StoreError::NoAppointment(id.clone())))?;
+        .ok_or_else(|| ApiError::from(StoreError::NoAppointment(id.clone())))?;
     {
         let loaded = state.live.current();
         let a = agency(&loaded.switchboard.config, &current.fields.agency)?;
-        agenda::check(a, body.start, now_local()).map_err(|e| unprocessable(format!("start: {e}")))?;
+        agenda::check(a, body.start, now_local()).map_err(|e| ApiError::unprocessable(format!("start: {e}")))?;
     }
     let store = state.store.clone();
     let a = blocking(move || store.reschedule_appointment(&id, body.start, &op, Utc::now())).await?;

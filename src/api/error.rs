@@ -17,6 +17,11 @@ impl ApiError {
         Self { status, message: message.into() }
     }
 
+    /// 422: a well-formed request with something to fix, said in `message`.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "log in with your operator user name and password (HTTP Basic)")
     }

@@ -11,6 +11,7 @@ pub mod events;
 mod operators;
 mod pages;
 pub mod session;
+mod store_call;
 mod tickets;
 
 use crate::acd::host::AcdHandle;
@@ -54,6 +55,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/backoffice", get(pages::backoffice))
         .route("/console", get(pages::console))
         .route("/wallboard", get(pages::wallboard))
+        .route("/pages/common.js", get(pages::common_js))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))

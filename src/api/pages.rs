@@ -27,3 +27,15 @@ pub async fn wallboard() -> impl IntoResponse {
         Html(include_str!("pages/wallboard.html")),
     )
 }
+
+/// `GET /pages/common.js`: the helpers the pages share.
+pub async fn common_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("pages/common.js"),
+    )
+}

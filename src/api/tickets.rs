@@ -6,6 +6,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::store_call::blocking;
 use crate::cases::store::TicketChange;
 use crate::cases::ticket::{Contact, NewTicket, TicketError};
 use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
@@ -39,25 +40,23 @@ pub struct TicketBody {
 /// Longest question kept.
 const MAX_QUESTION: usize = 4000;
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
-
 /// Check a body against the configuration and fill the defaults.
 fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<NewTicket, ApiError> {
-    let codice_fiscale =
-        codice_fiscale::validate(&body.codice_fiscale).map_err(|e| unprocessable(format!("codice_fiscale: {e}")))?;
+    let codice_fiscale = codice_fiscale::validate(&body.codice_fiscale)
+        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")))?;
     let question = body.question.trim().to_string();
     if question.is_empty() || question.chars().count() > MAX_QUESTION {
-        return Err(unprocessable(format!("question: write the citizen's question (1 to {MAX_QUESTION} characters)")));
+        return Err(ApiError::unprocessable(format!(
+            "question: write the citizen's question (1 to {MAX_QUESTION} characters)"
+        )));
     }
     let caller = body.caller.trim().to_string();
     if caller.is_empty() || caller.len() > 64 {
-        return Err(unprocessable("caller: the caller's number (1 to 64 characters)"));
+        return Err(ApiError::unprocessable("caller: the caller's number (1 to 64 characters)"));
     }
     let ccm =
         config.sections.iter().find(|(id, _)| id.get_ref() == &body.ccm_section).map(|(_, s)| s).ok_or_else(|| {
-            unprocessable(format!("ccm_section: no section {:?} in the configuration", body.ccm_section))
+            ApiError::unprocessable(format!("ccm_section: no section {:?} in the configuration", body.ccm_section))
         })?;
     let region = match (body.region, body.number) {
         (Some(r), _) => r,
@@ -69,22 +68,22 @@ fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<New
                 .find(|c| c.number.get_ref() == &normalised)
                 .map(|c| c.province.get_ref().clone())
                 .ok_or_else(|| {
-                    unprocessable(format!("number: {n:?} is not a number of the switchboard; give region"))
+                    ApiError::unprocessable(format!("number: {n:?} is not a number of the switchboard; give region"))
                 })?;
             config
                 .provinces
                 .iter()
                 .find(|(id, _)| id.get_ref() == &province)
                 .map(|(_, p)| p.region.get_ref().clone())
-                .ok_or_else(|| unprocessable(format!("number: province {province} has no region")))?
+                .ok_or_else(|| ApiError::unprocessable(format!("number: province {province} has no region")))?
         }
-        (None, None) => return Err(unprocessable("region: give the regional centre, or the number called")),
+        (None, None) => return Err(ApiError::unprocessable("region: give the regional centre, or the number called")),
     };
     if !config.regional_centres.keys().any(|r| r.get_ref() == &region) {
-        return Err(unprocessable(format!("region: no regional centre {region:?} in the configuration")));
+        return Err(ApiError::unprocessable(format!("region: no regional centre {region:?} in the configuration")));
     }
     let section = body.section.or(ccm.ticket_section).ok_or_else(|| {
-        unprocessable(format!("section: {:?} has no default centre section; give one", body.ccm_section))
+        ApiError::unprocessable(format!("section: {:?} has no default centre section; give one", body.ccm_section))
     })?;
     Ok(NewTicket {
         call_id: body.call_id,
@@ -96,28 +95,6 @@ fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<New
         section,
         opened_by: operator,
     })
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound(n) => ApiError::new(StatusCode::NOT_FOUND, format!("no ticket {n}")),
-        StoreError::Refused(r @ TicketError::OtherRegion { .. }) => ApiError::new(StatusCode::FORBIDDEN, r.to_string()),
-        StoreError::Refused(r @ TicketError::Empty(_)) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
-        }
-        StoreError::Refused(r) => ApiError::new(StatusCode::CONFLICT, r.to_string()),
-        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
-    }
-}
-
-/// Run a blocking store call off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store call failed"))?
-        .map_err(store_error)
 }
 
 /// `POST /api/tickets`: open a ticket; 201 with the ticket once it is durable.
@@ -153,7 +130,7 @@ pub async fn one(
 ) -> Result<Json<Ticket>, ApiError> {
     let store = state.store.clone();
     let n = number.clone();
-    let t = blocking(move || store.ticket(&n)).await?.ok_or_else(|| store_error(StoreError::NotFound(number)))?;
+    let t = blocking(move || store.ticket(&n)).await?.ok_or_else(|| ApiError::from(StoreError::NotFound(number)))?;
     may_see(&p, &t.fields.region)?;
     Ok(Json(t))
 }
@@ -231,7 +208,7 @@ pub async fn work(
         WorkBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => unprocessable(format!("the JSON does not fit: {e}")),
+            serde_json::error::Category::Data => ApiError::unprocessable(format!("the JSON does not fit: {e}")),
             _ => ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
         })?
     };
@@ -241,15 +218,17 @@ pub async fn work(
         "take" => Box::new(move |t| t.take(&officer, now)),
         "release" => Box::new(move |t| t.release(&officer, now)),
         "answer" => {
-            let answer = body.answer.ok_or_else(|| unprocessable("answer: write the answer given to the citizen"))?;
-            let contact = body
-                .contact
-                .ok_or_else(|| unprocessable("contact: how the citizen was told (phone, email, pec, letter)"))?;
+            let answer =
+                body.answer.ok_or_else(|| ApiError::unprocessable("answer: write the answer given to the citizen"))?;
+            let contact = body.contact.ok_or_else(|| {
+                ApiError::unprocessable("contact: how the citizen was told (phone, email, pec, letter)")
+            })?;
             Box::new(move |t| t.answer(&officer, &answer, contact, now))
         }
         "return" => {
-            let reason =
-                body.reason.ok_or_else(|| unprocessable("reason: why the ticket goes back to the contact center"))?;
+            let reason = body
+                .reason
+                .ok_or_else(|| ApiError::unprocessable("reason: why the ticket goes back to the contact center"))?;
             Box::new(move |t| t.give_back(&officer, &reason, now))
         }
         other => {
