@@ -56,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/console", get(pages::console))
         .route("/wallboard", get(pages::wallboard))
         .route("/pages/common.js", get(pages::common_js))
+        .route("/api/openapi.json", get(pages::openapi))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))

@@ -39,3 +39,9 @@ pub async fn common_js() -> impl IntoResponse {
         include_str!("pages/common.js"),
     )
 }
+
+/// `GET /api/openapi.json`: the OpenAPI 3.1 description of the API (written by hand beside the
+/// routes; `tests/openapi.rs` checks that every route is described and nothing else).
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+}
