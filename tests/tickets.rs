@@ -310,3 +310,77 @@ fn officers_see_their_regions_tickets_arrive_live() {
     let all = admin.lock().unwrap().clone();
     assert!(all.contains(&other) && all.contains(&ours), "administrators see every region: {all}");
 }
+
+/// End to end: a sipp caller goes through the portal and waits; a sipp phone registered as
+/// mrossi answers; the operator opens a ticket through the API from the call's screen-pop; a
+/// second call types the ticket number and hears its status.
+#[test]
+fn a_ticket_opened_during_a_call_is_heard_by_the_next_call() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
+    let ticket = std::thread::scope(|s| {
+        let engine = &engine;
+        let phone = s.spawn(move || {
+            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
+            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
+            let args = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf", answers.as_str()];
+            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(move || {
+            let keys = [
+                ("rtp_port", "6000"),
+                ("codecs", "0 101"),
+                ("dtmf_pt", "101"),
+                ("k1", "1"),
+                ("k2", "1"),
+                ("k3", "4"),
+                ("wait_ms", "8000"),
+                ("after", "5"),
+                ("after_ms", "300"),
+            ];
+            sipp(engine, "queue_caller.xml", Transport::Udp, LATINA, &keys)
+        });
+        // The operator's side: who is calling, then the ticket from it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let pop = loop {
+            let (status, pop) = http(engine, "GET", "/api/operator/call", MROSSI, None);
+            if status == 200 {
+                break pop;
+            }
+            assert!(std::time::Instant::now() < deadline, "the call never reached the operator");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let body = json!({
+            "call_id": pop["call_id"], "caller": pop["caller"], "number": pop["number"],
+            "ccm_section": pop["section"], "codice_fiscale": "RSSMRA85T10A562S",
+            "question": "When will my pension be paid?",
+        });
+        let (status, t) = http(engine, "POST", "/api/tickets", MROSSI, Some(&body));
+        assert_eq!(status, 201, "{t}");
+        caller.join().unwrap().expect_ok();
+        phone.join().unwrap().expect_ok();
+        t
+    });
+    assert_eq!((ticket["region"].as_str(), ticket["section"].as_str()), (Some("lazio"), Some("pensions")), "{ticket}");
+    let number = ticket["number"].as_str().unwrap();
+    // The citizen calls again and asks.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = info_keys_scenario(dir.path(), &format!("17{number}#"), 3000);
+    let keys = [("rtp_port", "6000"), ("codecs", "0 101"), ("dtmf_pt", "101")];
+    let run = sipp(&engine, scenario.to_str().unwrap(), Transport::Udp, LATINA, &keys).expect_ok();
+    let r = engine.record(&run.call_id());
+    assert_eq!(r["answers"], json!(["ticket_status_open"]), "record {r:#}");
+    assert_eq!(
+        ticket["call_id"],
+        engine
+            .records()
+            .unwrap()
+            .iter()
+            .find(|c| c["ending"]["kind"] == "answered")
+            .map(|c| c["call_id"].clone())
+            .unwrap_or_default(),
+        "linked to the first call"
+    );
+}
