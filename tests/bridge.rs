@@ -126,29 +126,12 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
         let op_port = op_port.as_str();
         let operator = s.spawn(move || {
             let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "800"), ("op_rtp_port", op_port)];
-            let extra = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf"];
-            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
-            let mut args: Vec<&str> = extra.to_vec();
-            args.push(&answers);
-            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
         });
         // Let the phone register first.
         thread::sleep(Duration::from_millis(1500));
         let caller_port = caller_port.as_str();
-        let caller = s.spawn(move || {
-            let keys = [
-                ("rtp_port", caller_port),
-                ("codecs", "0 101"),
-                ("dtmf_pt", "101"),
-                ("k1", "1"),
-                ("k2", "1"),
-                ("k3", "4"),
-                ("wait_ms", "14000"),
-                ("after", "5"),
-                ("after_ms", "300"),
-            ];
-            sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
-        });
+        let caller = s.spawn(move || pensions_caller(engine, caller_port, "0 101", 14_000, "5", 300));
         // The operator's console asks who is calling while the call is connected.
         let pop = s.spawn(move || {
             let deadline = std::time::Instant::now() + Duration::from_secs(25);
@@ -233,7 +216,7 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
 }
 
 /// An operator phone in its own thread: registers as `user`, answers with `answer_scenario`.
-fn operator_phone<'s>(
+fn phone_thread<'s>(
     s: &'s thread::Scope<'s, '_>,
     engine: &'s Engine,
     user: &'static str,
@@ -241,11 +224,8 @@ fn operator_phone<'s>(
     keys: Vec<(&'static str, String)>,
 ) -> thread::ScopedJoinHandle<'s, SippRun> {
     s.spawn(move || {
-        let password = format!("demo-{user}");
-        let scenario = format!("{ROOT}/tests/sipp/{answer_scenario}");
-        let extra = ["-au", user, "-ap", password.as_str(), "-oocsf", scenario.as_str()];
         let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sipp_with(engine, "operator_phone.xml", Transport::Udp, user, &keys, &extra)
+        operator_phone(engine, user, answer_scenario, &keys)
     })
 }
 
@@ -261,14 +241,14 @@ fn an_unanswered_phone_passes_the_call_on_and_the_operator_hangs_up() {
     let sink_port = sink.local_addr().unwrap().port().to_string();
     let (rossi, ferrari, caller) = thread::scope(|s| {
         let hold = |ms: u64| ("hold_ms", ms.to_string());
-        let rossi = operator_phone(
+        let rossi = phone_thread(
             s,
             &engine,
             "mrossi",
             "operator_never_answers.xml",
             vec![("expires", "120".into()), hold(26_000)],
         );
-        let ferrari = operator_phone(
+        let ferrari = phone_thread(
             s,
             &engine,
             "lferrari",
@@ -361,8 +341,8 @@ fn an_operator_transfers_the_caller_to_another_section() {
                 ("talk_ms", talk.into()),
             ]
         };
-        let rossi = operator_phone(s, &engine, "mrossi", "operator_answers.xml", keys("0"));
-        let bianchi = operator_phone(s, &engine, "gbianchi", "operator_hangs_up.xml", keys("2000"));
+        let rossi = phone_thread(s, &engine, "mrossi", "operator_answers.xml", keys("0"));
+        let bianchi = phone_thread(s, &engine, "gbianchi", "operator_hangs_up.xml", keys("2000"));
         thread::sleep(Duration::from_millis(1500));
         let caller = s.spawn(|| {
             let keys =

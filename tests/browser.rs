@@ -238,25 +238,10 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
         let engine = &engine;
         let phone = s.spawn(move || {
             let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
-            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
-            let args = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf", answers.as_str()];
-            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
         });
         thread::sleep(Duration::from_millis(1500));
-        let caller = s.spawn(move || {
-            let keys = [
-                ("rtp_port", "6000"),
-                ("codecs", "0 101"),
-                ("dtmf_pt", "101"),
-                ("k1", "1"),
-                ("k2", "1"),
-                ("k3", "4"),
-                ("wait_ms", "14000"),
-                ("after", "5"),
-                ("after_ms", "300"),
-            ];
-            sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
-        });
+        let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 14_000, "5", 300));
         // The screen-pop.
         let pop = console.wait_text("#pop", "+393331234567", 20);
         assert!(pop.contains("+390773691001") && pop.contains("LT") && pop.contains("pensions"), "{pop}");

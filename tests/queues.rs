@@ -74,25 +74,6 @@ fn operators_log_in_pause_and_are_refused_what_they_may_not_do() {
     assert!(journal(&engine, "operators.jsonl").iter().all(|e| e["at"].is_string()), "every change has its time");
 }
 
-/// Run one queued caller in a thread: keys 1 1 4 (Italian, pensions, an operator), then wait,
-/// press `after`, wait, hang up.
-fn caller(engine: &Engine, wait_ms: u64, after: &str, after_ms: u64) -> SippRun {
-    let wait = wait_ms.to_string();
-    let after_ms = after_ms.to_string();
-    let keys = [
-        ("rtp_port", "9"),
-        ("codecs", "0 8 101"),
-        ("dtmf_pt", "101"),
-        ("k1", "1"),
-        ("k2", "1"),
-        ("k3", "4"),
-        ("wait_ms", wait.as_str()),
-        ("after", after),
-        ("after_ms", after_ms.as_str()),
-    ];
-    sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
-}
-
 #[test]
 fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
     let (_dir, config) = edited_config(&[
@@ -115,7 +96,7 @@ fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
                 let engine = &engine;
                 s.spawn(move || {
                     std::thread::sleep(Duration::from_millis(delay));
-                    caller(engine, wait, after, after_ms)
+                    pensions_caller(engine, "9", "0 8 101", wait, after, after_ms)
                 })
             })
             .collect();

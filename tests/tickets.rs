@@ -75,21 +75,15 @@ fn tickets_are_opened_with_defaults_and_wrong_input_is_explained() {
     assert_eq!(all.as_array().map(Vec::len), Some(1));
 }
 
-/// A POST with a raw body (malformed or oversized JSON), as mrossi.
+/// A POST with a raw body (malformed or oversized JSON), as mrossi: the status and the whole
+/// answer.
 fn raw_post(engine: &Engine, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(engine.http).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic bXJvc3NpOmRlbW8tbXJvc3Np\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = s.write_all(req.as_bytes());
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out)
+    let headers = [
+        ("Authorization", "Basic bXJvc3NpOmRlbW8tbXJvc3Np".to_string()),
+        ("Content-Type", "application/json".to_string()),
+    ];
+    let (status, head, body) = http_raw(engine, "POST", path, &headers, body);
+    (status, format!("{head}\r\n\r\n{body}"))
 }
 
 #[test]
@@ -175,26 +169,16 @@ fn with_cookie(
     cookie: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Option<String>, Value) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(engine.http).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let mut headers = vec![("Content-Type", "application/json".to_string())];
+    headers.extend(cookie.map(|c| ("Cookie", c.to_string())));
+    let (status, head, rest) = http_raw(engine, method, path, &headers, &body);
     let set_cookie = head
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie")).map(|(_, v)| v.trim()))
         .and_then(|v| v.split(';').next())
         .map(String::from);
-    (status, set_cookie, serde_json::from_str(rest).unwrap_or(Value::Null))
+    (status, set_cookie, serde_json::from_str(&rest).unwrap_or(Value::Null))
 }
 
 #[test]
@@ -323,25 +307,10 @@ fn a_ticket_opened_during_a_call_is_heard_by_the_next_call() {
         let engine = &engine;
         let phone = s.spawn(move || {
             let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
-            let answers = format!("{ROOT}/tests/sipp/operator_answers.xml");
-            let args = ["-au", "mrossi", "-ap", "demo-mrossi", "-oocsf", answers.as_str()];
-            sipp_with(engine, "operator_phone.xml", Transport::Udp, "mrossi", &keys, &args)
+            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
         });
         std::thread::sleep(Duration::from_millis(1500));
-        let caller = s.spawn(move || {
-            let keys = [
-                ("rtp_port", "6000"),
-                ("codecs", "0 101"),
-                ("dtmf_pt", "101"),
-                ("k1", "1"),
-                ("k2", "1"),
-                ("k3", "4"),
-                ("wait_ms", "8000"),
-                ("after", "5"),
-                ("after_ms", "300"),
-            ];
-            sipp(engine, "queue_caller.xml", Transport::Udp, LATINA, &keys)
-        });
+        let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 8_000, "5", 300));
         // The operator's side: who is calling, then the ticket from it.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let pop = loop {

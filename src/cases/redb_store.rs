@@ -278,8 +278,14 @@ struct Tables<'t> {
 }
 
 impl Tables<'_> {
+    /// The next number of a sequence, without using it up.
+    fn peek(&self, sequence: &str) -> Result<u64, StoreError> {
+        Ok(self.meta.get(sequence).map_err(io)?.map_or(1, |v| v.value()))
+    }
+
+    /// The next number of a sequence, used up.
     fn next(&mut self, sequence: &str) -> Result<u64, StoreError> {
-        let seq = self.meta.get(sequence).map_err(io)?.map_or(1, |v| v.value());
+        let seq = self.peek(sequence)?;
         self.meta.insert(sequence, seq + 1).map_err(io)?;
         Ok(seq)
     }
@@ -328,12 +334,10 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
         }
         Write::Book(new, at) => {
             // The slot first: a refusal must not use up a sequence number.
-            let key = slot_key(&new.agency, new.start);
-            if t.slots.get(key.as_str()).map_err(io)?.is_some() {
-                return Err(StoreError::SlotTaken { agency: new.agency, start: new.start });
-            }
-            let id = format!("A{:07}", t.next("next_appointment")?);
+            let seq = t.peek("next_appointment")?;
+            let id = format!("A{seq:07}");
             t.take_slot(&new.agency, new.start, &id)?;
+            t.meta.insert("next_appointment", seq + 1).map_err(io)?;
             let by = new.booked_by.clone();
             let a = Appointment {
                 id,

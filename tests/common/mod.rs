@@ -447,25 +447,40 @@ pub fn http(
     auth: Option<(&str, &str)>,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = auth.map(|(u, p)| ("Authorization", format!("Basic {}", base64(&format!("{u}:{p}")))));
+    let content = (!body.is_empty()).then(|| ("Content-Type", "application/json".to_string()));
+    let headers: Vec<(&str, String)> = auth.into_iter().chain(content).collect();
+    let (status, _, body) = http_raw(engine, method, path, &headers, &body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// One HTTP/1.1 request with these extra headers and this body, as bytes on the wire: the
+/// status, the response head and the body (for malformed bodies, cookies, raw answers).
+pub fn http_raw(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(engine.http).expect("connect to the HTTP API");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth =
-        auth.map(|(u, p)| format!("Authorization: Basic {}\r\n", base64(&format!("{u}:{p}")))).unwrap_or_default();
-    let content = if body.is_empty() { String::new() } else { "Content-Type: application/json\r\n".into() };
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}{content}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         engine.http,
         body.len()
     );
-    s.write_all(req.as_bytes()).unwrap();
+    // The server may answer (413) and close before reading a large body.
+    let _ = s.write_all(req.as_bytes());
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
     let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
 }
 
 fn base64(s: &str) -> String {
@@ -527,6 +542,41 @@ pub fn open_trees() -> &'static Path {
         dir
     })
     .path()
+}
+
+/// A sipp operator's phone: registers as `user` (password `demo-<user>`) and answers the calls
+/// it is offered with `answer_scenario` (tests/sipp); `keys` as operator_phone.xml documents.
+pub fn operator_phone(engine: &Engine, user: &str, answer_scenario: &str, keys: &[(&str, &str)]) -> SippRun {
+    let password = format!("demo-{user}");
+    let scenario = format!("{ROOT}/tests/sipp/{answer_scenario}");
+    let extra = ["-au", user, "-ap", password.as_str(), "-oocsf", scenario.as_str()];
+    sipp_with(engine, "operator_phone.xml", Transport::Udp, user, keys, &extra)
+}
+
+/// A caller of the Latina number who asks for a pensions operator (keys 1 1 4 by SIP INFO),
+/// waits `wait_ms` in the queue or the conversation, presses `after`, waits `after_ms`, hangs
+/// up; RTP to `rtp_port`, offering `codecs`.
+pub fn pensions_caller(
+    engine: &Engine,
+    rtp_port: &str,
+    codecs: &str,
+    wait_ms: u64,
+    after: &str,
+    after_ms: u64,
+) -> SippRun {
+    let (wait, after_ms) = (wait_ms.to_string(), after_ms.to_string());
+    let keys = [
+        ("rtp_port", rtp_port),
+        ("codecs", codecs),
+        ("dtmf_pt", "101"),
+        ("k1", "1"),
+        ("k2", "1"),
+        ("k3", "4"),
+        ("wait_ms", wait.as_str()),
+        ("after", after),
+        ("after_ms", after_ms.as_str()),
+    ];
+    sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
 }
 
 /// The replacement that offers MD5 first: phones that read only the first digest challenge and
