@@ -2,7 +2,9 @@
 //! keys from a script or the keyboard and the prompts printed as their transcripts.
 //! It is a host of the interpreter, like the RTP media host: the decisions are the same code.
 
-use crate::ivr::{Action, Event, Key, Lang, Outcome, Session, Time, Trace, Utterance, speech};
+use crate::ivr::{
+    Action, Event, FoundAppointment, Key, Lang, LookupAnswer, Outcome, Service, Session, Time, Trace, Utterance, speech,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -66,6 +68,12 @@ pub struct Options<'a> {
     pub prompt_text: &'a dyn Fn(Lang, &str) -> Option<String>,
     /// Office address texts by province.
     pub office_text: &'a dyn Fn(&str) -> Option<String>,
+    /// Agency name-and-address texts by agency id.
+    pub agency_text: &'a dyn Fn(&str) -> Option<String>,
+    /// The appointment an `appointment` lookup finds (when its answer is a mode).
+    pub appointment: Option<FoundAppointment>,
+    /// Enter the portal at this node (as after an operator's transfer) instead of the start.
+    pub from: Option<String>,
     /// Answers for lookups by service name (e.g. `ticket_status` -> `answered`).
     pub lookups: &'a BTreeMap<String, String>,
     /// Keys are pressed while the prompt plays (type-ahead) instead of after it.
@@ -77,34 +85,42 @@ pub fn run(mut session: Session, caller: &mut dyn Caller, opts: &Options) -> Rep
     let mut now = opts.start;
     let mut transcript = Vec::new();
     let mut lookups = Vec::new();
-    let mut events = vec![Event::Start];
+    // Entered at a node (as after a transfer), or from the start.
+    let mut entered = opts.from.as_ref().map(|node| session.resume_at(node, now));
+    let mut events = if entered.is_some() { vec![] } else { vec![Event::Start] };
     let mut guard = 0;
     while !session.is_done() && guard < 10_000 {
         guard += 1;
         let mut playing = false;
+        let mut actions = entered.take().unwrap_or_default();
         for ev in std::mem::take(&mut events) {
-            for action in session.handle(ev, now) {
-                match action {
-                    Action::Play { lang, items } => {
-                        transcript.push(render(lang, &items, opts));
-                        playing = true;
-                    }
-                    Action::StopPlayback => {
-                        if let Some(last) = transcript.last_mut() {
-                            last.push_str(" [interrupted]");
-                        }
-                        playing = false;
-                    }
-                    Action::Lookup { service, input } => {
-                        let name = service.name().to_string();
-                        let answer = opts.lookups.get(&name).cloned().unwrap_or_else(|| "unavailable".to_string());
-                        lookups.push(format!("{name}({input}) = {answer}"));
-                        transcript.push(format!("[lookup {name} {input}: {answer}]"));
-                        events.push(Event::LookupResult(answer));
-                    }
-                    Action::Enqueue { section } => transcript.push(format!("[queued to section {section}]")),
-                    Action::Hangup => transcript.push("[the portal hangs up]".into()),
+            actions.extend(session.handle(ev, now));
+        }
+        for action in actions {
+            match action {
+                Action::Play { lang, items } => {
+                    transcript.push(render(lang, &items, opts));
+                    playing = true;
                 }
+                Action::StopPlayback => {
+                    if let Some(last) = transcript.last_mut() {
+                        last.push_str(" [interrupted]");
+                    }
+                    playing = false;
+                }
+                Action::Lookup { service, input } => {
+                    let name = service.name().to_string();
+                    let answer = opts.lookups.get(&name).cloned().unwrap_or_else(|| "unavailable".to_string());
+                    let keyed = input.map(|i| format!(" {i}")).unwrap_or_default();
+                    lookups.push(format!("{name}({}) = {answer}", keyed.trim_start()));
+                    transcript.push(format!("[lookup {name}{keyed}: {answer}]"));
+                    let found =
+                        service == Service::Appointment && !["not_found", "unavailable"].contains(&answer.as_str());
+                    let appointment = opts.appointment.clone().filter(|_| found);
+                    events.push(Event::LookupResult(LookupAnswer { result: answer, appointment }));
+                }
+                Action::Enqueue { section } => transcript.push(format!("[queued to section {section}]")),
+                Action::Hangup => transcript.push("[the portal hangs up]".into()),
             }
         }
         if session.is_done() || !events.is_empty() {
@@ -151,6 +167,7 @@ fn render(lang: Lang, items: &[Utterance], opts: &Options) -> String {
             Utterance::Prompt(p) => (opts.prompt_text)(lang, p).unwrap_or_else(|| format!("<{p}>")),
             Utterance::Word(w) => speech::word_text(lang, w).unwrap_or_else(|| format!("<{w}>")),
             Utterance::OfficeAddress(p) => (opts.office_text)(p).unwrap_or_else(|| format!("<office {p}>")),
+            Utterance::AgencyAddress(a) => (opts.agency_text)(a).unwrap_or_else(|| format!("<agency {a}>")),
         };
         let _ = write!(line, " {text}");
     }

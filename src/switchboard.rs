@@ -114,7 +114,7 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
     check_shared_prompts(&everyone, &mut diags);
     check_words(paths, &trees, &mut diags);
     if let Some(c) = &config {
-        check_office_addresses(paths, c, &trees, &mut diags);
+        check_address_recordings(paths, c, &trees, &mut diags);
     }
     (config, trees, diags.sorted())
 }
@@ -174,26 +174,37 @@ fn check_words(paths: &Paths, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
     }
 }
 
-/// Trees that say an office's address need the recording of every province's office.
-fn check_office_addresses(paths: &Paths, config: &Config, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
-    let Some(tree) = trees.iter().find(|t| {
-        t.def.nodes.values().any(|n| match &n.value {
-            ivr::Node::Play(p) => p.say.iter().any(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address))),
-            _ => false,
-        })
-    }) else {
-        return;
+/// Trees that say an office's address need the recording of every province's office, and
+/// trees that say an appointment's place the recording of every agency.
+fn check_address_recordings(paths: &Paths, config: &Config, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
+    let says = |item: fn(&ivr::SayItem) -> bool| {
+        trees
+            .iter()
+            .find(|t| t.def.nodes.values().any(|n| matches!(&n.value, ivr::Node::Play(p) if p.say.iter().any(item))))
     };
-    let bad: Vec<String> = config
-        .provinces
-        .keys()
-        .filter_map(|code| wav::check(&paths.sounds.join("offices").join(format!("{}.wav", code.get_ref()))).err())
-        .collect();
-    if let Some(first) = bad.first() {
-        diags.push(
-            Diagnostic::error(&tree.path, tree.def.start.pos, format!("{} office address recording(s) are unusable, e.g. {first}", bad.len()))
-                .hint("a tree says office addresses: run `centralino prompts` to synthesise them from the configuration, or record them"),
-        );
+    let offices = says(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address)));
+    let places = says(|s| matches!(s, ivr::SayItem::Appointment(ivr::AppointmentFact::Place)));
+    let wanted = [
+        (
+            offices,
+            "office address",
+            "offices",
+            config.provinces.keys().map(|c| c.get_ref().as_str()).collect::<Vec<_>>(),
+        ),
+        (places, "agency address", "agencies", config.agencies.iter().map(|a| a.id.get_ref().as_str()).collect()),
+    ];
+    for (tree, what, dir, names) in wanted {
+        let Some(tree) = tree else { continue };
+        let bad: Vec<String> = names
+            .iter()
+            .filter_map(|name| wav::check(&paths.sounds.join(dir).join(format!("{name}.wav"))).err())
+            .collect();
+        if let Some(first) = bad.first() {
+            diags.push(
+                Diagnostic::error(&tree.path, tree.def.start.pos, format!("{} {what} recording(s) are unusable, e.g. {first}", bad.len()))
+                    .hint(format!("a tree says {what}es: run `centralino prompts` to synthesise them from the configuration, or record them")),
+            );
+        }
     }
 }
 
@@ -233,8 +244,13 @@ impl Switchboard {
     }
 }
 
+/// What an agency's recording says: its name and address.
+pub fn agency_place(a: &config::Agency) -> String {
+    format!("{}, {}", a.name, a.address)
+}
+
 /// Every WAV the switchboard plays, with the text it says: tree prompts, the built-in words of
-/// each language, and the office address of each province.
+/// each language, the office address of each province and the place of each agency.
 pub fn synthesis_jobs(paths: &Paths, config: Option<&Config>, trees: &[Arc<Tree>]) -> Vec<crate::media::synth::Job> {
     use crate::media::synth::Job;
     let mut jobs: BTreeMap<PathBuf, Job> = BTreeMap::new();
@@ -258,6 +274,10 @@ pub fn synthesis_jobs(paths: &Paths, config: Option<&Config>, trees: &[Arc<Tree>
         for (code, p) in &c.provinces {
             let path = paths.sounds.join("offices").join(format!("{}.wav", code.get_ref()));
             jobs.insert(path.clone(), Job { path, lang: ivr::Lang::It, text: p.office_address.clone() });
+        }
+        for a in &c.agencies {
+            let path = paths.sounds.join("agencies").join(format!("{}.wav", a.id.get_ref()));
+            jobs.insert(path.clone(), Job { path, lang: ivr::Lang::It, text: agency_place(a) });
         }
     }
     jobs.into_values().collect()

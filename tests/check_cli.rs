@@ -270,6 +270,16 @@ broken_tree! {
         "34:9: error: `closed` is not a result of this lookup",
         "    help: the results are: open, taken, answered, returned, not_found, unavailable",
     ];
+    lookup_input_mistakes: "lookup-input-mistakes" => [
+        "17:5: error: the `ticket_status` lookup needs `input:`",
+        "    help: name the variable a `collect` node filled, e.g. `input: ticket`",
+        "23:14: error: the `appointment` lookup takes no `input:`",
+        "    help: it reads the appointment booked during this call; remove `input:`",
+    ];
+    appointment_without_lookup: "appointment-without-lookup" => [
+        "15:5: error: this node says an appointment, but no `appointment` lookup finds one",
+        "    help: lead to it from a `lookup` node with `service: appointment`",
+    ];
     collect_min_over_max: "collect-min-over-max" => [
         "20:19: error: digit range 9..8 is not valid",
         "    help: 1 <= min_digits <= max_digits <= 32",

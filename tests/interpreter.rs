@@ -9,7 +9,8 @@
 use centralino::calendar::WeeklyHours;
 use centralino::cases::ticket_number;
 use centralino::ivr::{
-    Action, CallFacts, Event, Key, Lang, Outcome, Service, Session, Time, Tree, Utterance, parse_tree,
+    Action, CallFacts, Event, FoundAppointment, Key, Lang, LookupAnswer, Outcome, Service, Session, Time, Tree,
+    Utterance, parse_tree,
 };
 use chrono::{TimeDelta, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
@@ -431,7 +432,7 @@ fn ticket_call(ticket: &str) -> Call {
     c.done();
     let (body, last) = ticket.split_at(8);
     assert_eq!(c.keys(body), []);
-    assert_eq!(c.keys(last), [Action::Lookup { service: Service::TicketStatus, input: ticket.into() }]);
+    assert_eq!(c.keys(last), [Action::Lookup { service: Service::TicketStatus, input: Some(ticket.into()) }]);
     assert_eq!(c.s.deadline(), None, "no deadline while the lookup runs");
     c
 }
@@ -1689,7 +1690,7 @@ fn a_lookup_result_out_of_place_is_ignored() {
     assert_eq!(c.outcome(), None);
     // The collect goes on as if nothing happened.
     let ticket = ticket_number::from_sequence(4242);
-    assert_eq!(c.keys(&ticket), [Action::Lookup { service: Service::TicketStatus, input: ticket.clone() }]);
+    assert_eq!(c.keys(&ticket), [Action::Lookup { service: Service::TicketStatus, input: Some(ticket.clone()) }]);
     assert_eq!(c.lookup("taken"), [Action::Hangup]);
     assert_eq!(c.path(), ["ticket_number", "ticket_lookup", "status_taken"]);
 }
@@ -1723,4 +1724,102 @@ fn a_second_start_is_ignored() {
     c.done();
     assert_eq!(c.start(), []);
     assert_eq!(c.path(), ["welcome", "main_menu"]);
+}
+
+const READBACK: &str = r#"
+languages: [it, en]
+start: choose
+entry_points: [readback]
+nodes:
+  choose:
+    language:
+      prompt: language_choice
+      options: { "1": it, "2": en }
+      next: menu
+  menu:
+    menu:
+      prompt: menu
+      options: { "1": readback }
+  readback:
+    lookup:
+      service: appointment
+      "on":
+        counter: at_counter
+        phone: by_phone
+        video: by_phone
+        not_found: none
+        unavailable: none
+  at_counter:
+    play:
+      prompt: counter
+      say: [{ appointment: day }, { appointment: time }, { prompt: place }, { appointment: place }]
+      next: menu
+  by_phone:
+    play:
+      prompt: phone
+      say: [{ appointment: day }, { appointment: time }]
+      next: menu
+  none:
+    play:
+      prompt: none
+      say: [{ appointment: day }]
+      next: menu
+prompts: {}
+"#;
+
+fn found(result: &str, agency: &str, start: &str) -> Event {
+    let start = chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%d %H:%M").unwrap();
+    Event::LookupResult(LookupAnswer {
+        result: result.into(),
+        appointment: Some(FoundAppointment { agency: agency.into(), start }),
+    })
+}
+
+#[test]
+fn an_operator_transfer_reads_back_the_appointment_in_the_callers_language() {
+    let mut c = Call::new(READBACK);
+    c.start();
+    c.key('2');
+    assert_eq!(c.s.language(), Lang::En);
+    // The operator passes the caller to the read-back node: the call's appointment is asked for.
+    let now = c.now;
+    assert_eq!(c.s.resume_at("readback", now), [Action::Lookup { service: Service::Appointment, input: None }]);
+    assert_eq!(c.s.deadline(), None, "no deadline while the lookup runs");
+    let heard = c.send(found("counter", "latina", "2026-12-15 09:30"));
+    let mut items = vec![p("counter")];
+    items.extend(words("tue dec n15 at_time n9 n30"));
+    items.push(p("place"));
+    items.push(Utterance::AgencyAddress("latina".into()));
+    assert_eq!(heard, [play_in(Lang::En, items)]);
+    assert_eq!(c.path().last().map(String::as_str), Some("at_counter"));
+}
+
+#[test]
+fn the_appointment_is_read_in_italian_with_its_minutes() {
+    let mut c = Call::new(READBACK);
+    c.start();
+    c.key('1');
+    let now = c.now;
+    c.s.resume_at("readback", now);
+    let heard = c.send(found("phone", "napoli-centro", "2027-01-04 14:05"));
+    let mut items = vec![p("phone")];
+    items.extend(words("mon n4 jan at_time n14 and n5"));
+    assert_eq!(heard, [play_in(Lang::It, items)]);
+}
+
+#[test]
+fn no_appointment_found_says_no_appointment_facts() {
+    let mut c = Call::new(READBACK);
+    c.start();
+    c.key('1');
+    let now = c.now;
+    c.s.resume_at("readback", now);
+    assert_eq!(c.lookup("not_found"), [play("none")], "nothing of an appointment is said");
+    // A later read-back that finds one, then one that does not: the first is not said again.
+    c.done();
+    c.key('1');
+    c.send(found("counter", "latina", "2026-12-15 09:30"));
+    c.done();
+    c.key('1');
+    assert_eq!(c.lookup("unavailable"), [play("none")]);
 }

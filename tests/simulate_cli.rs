@@ -289,15 +289,46 @@ fn assert_everything_reached(language: &str, reached: (BTreeSet<String>, BTreeSe
     );
 }
 
+/// The read-back of the appointment an operator booked, entered by the operator's transfer in
+/// the language the caller chose: each mode's words, then the menu after it (1 again, 2 main
+/// menu). Returns the answers reached.
+fn run_readback(language: &str) -> BTreeSet<String> {
+    let mut answers = BTreeSet::new();
+    for mode in ["counter", "phone", "video", "not_found"] {
+        let lookup = format!("appointment={mode}");
+        let extra = ["--from", "appointment_readback", "--language", language];
+        let r = simulate_with(LATINA, MONDAY, "1,2,h", &lookup, &extra);
+        assert_eq!(r.language, language);
+        assert_eq!(r.lookups, [format!("appointment() = {mode}"), format!("appointment() = {mode}")], "{mode}");
+        let node =
+            if mode == "not_found" { "appointment_not_found".to_string() } else { format!("appointment_{mode}") };
+        assert!(
+            passes_through(&r.path, &["appointment_readback", &node, "appointment_after", &node, "main_menu"]),
+            "{mode}: {:?}",
+            r.path
+        );
+        let said = &r.transcript[1];
+        assert!(said.starts_with(&format!("({language}) ")), "{said}");
+        // The sample appointment: Latina Centro, the first slot a week after the call (a Monday).
+        let (weekday, at) = if language == "it" { ("lunedì", "alle ore") } else { ("Monday", " at ") };
+        let has_facts = said.contains(weekday) && said.contains(at) && said.contains("Latina");
+        assert_eq!(has_facts, mode != "not_found", "{mode}: {said}");
+        answers.extend(r.answers);
+    }
+    answers
+}
+
 #[test]
 fn every_section_and_answer_of_the_national_tree_in_italian() {
-    let reached = run_national_routes("1", "it");
+    let mut reached = run_national_routes("1", "it");
+    reached.0.extend(run_readback("it"));
     assert_everything_reached("it", reached);
 }
 
 #[test]
 fn every_section_and_answer_of_the_national_tree_in_english() {
-    let reached = run_national_routes("2", "en");
+    let mut reached = run_national_routes("2", "en");
+    reached.0.extend(run_readback("en"));
     assert_everything_reached("en", reached);
 }
 

@@ -5,6 +5,7 @@
 //! reaches it as [`Notice`]s.
 
 use super::bridge::OperatorLeg;
+use super::lookup::lookup;
 use super::record::{CallRecord, Ending};
 use crate::acd::host::{AcdHandle, Notice};
 use crate::acd::{Event as AcdEvent, Route};
@@ -209,9 +210,10 @@ pub async fn run(
                     }
                     Action::StopPlayback => m.voice.stop(),
                     Action::Lookup { service, input } => {
-                        let result = lookup(&store, service, &input).await;
-                        info!(service = service.name(), %input, %result, "lookup");
-                        pending.push(Event::LookupResult(result));
+                        let asked = input.clone().unwrap_or_default();
+                        let answer = lookup(&store, service, input, &call_id).await;
+                        info!(service = service.name(), input = %asked, result = %answer.result, "lookup");
+                        pending.push(Event::LookupResult(answer));
                     }
                     Action::Enqueue { section } => {
                         phase = match &acd {
@@ -517,23 +519,6 @@ fn on_notice(
         (other, _) => debug!(?other, "notice for a call no longer waiting: ignored"),
     }
     NoticeOutcome::Continue
-}
-
-/// A portal lookup: the ticket's status (`open`, `taken`, `answered`, `returned`), `not_found`,
-/// or `unavailable` when the store cannot answer.
-async fn lookup(store: &Option<Arc<dyn CaseStore>>, service: crate::ivr::Service, input: &str) -> String {
-    let crate::ivr::Service::TicketStatus = service;
-    let Some(store) = store.clone() else { return "unavailable".into() };
-    let number = input.to_string();
-    match tokio::task::spawn_blocking(move || store.ticket(&number)).await {
-        Ok(Ok(Some(t))) => t.status.name().into(),
-        Ok(Ok(None)) => "not_found".into(),
-        Ok(Err(e)) => {
-            warn!(error = %e, "ticket store unavailable for a lookup");
-            "unavailable".into()
-        }
-        Err(_) => "unavailable".into(),
-    }
 }
 
 /// The screen-pop of a call just connected to `b`'s operator.

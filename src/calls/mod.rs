@@ -1,9 +1,10 @@
-//! Calls as the switchboard keeps track of them: the record each finished call leaves and
-//! the log they are kept in.
+//! Calls as the switchboard keeps track of them: the record each finished call leaves, the
+//! log they are kept in, and the portal's lookups answered for them.
 
 pub mod bridge;
 pub mod call;
 pub mod log;
+pub mod lookup;
 pub mod record;
 
 pub use bridge::OperatorLeg;

@@ -1,9 +1,11 @@
 //! Linea INPS tickets and agency appointments: the codice fiscale check, ticket numbers
 //! citizens can type on a keypad, the ticket's life, agencies' agendas generated from their
-//! weekly templates, and the store behind a trait (redb, embedded, in the data directory).
+//! weekly templates, the outcomes operators give their calls, and the store behind a trait
+//! (redb, embedded, in the data directory).
 
 pub mod agenda;
 pub mod appointment;
+pub mod call_outcome;
 pub mod codice_fiscale;
 pub mod redb_store;
 pub mod store;

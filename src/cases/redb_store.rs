@@ -10,22 +10,25 @@
 //! ticket number to its JSON, `appointments` an appointment id to its JSON (new optional fields
 //! need no migration), and `slots` each booked slot (`agency|YYYY-MM-DDTHH:MM`) to its
 //! appointment: a slot is booked by inserting its key, so the single writer makes a double
-//! booking impossible. A store written by
-//! a newer schema is refused; `migrate` upgrades older ones in one transaction.
+//! booking impossible. Since schema 2, `call_appointments` indexes the appointments booked
+//! during each call (call id -> appointment ids) and `call_outcomes` maps a call id to its
+//! outcome's JSON. A store written by a newer schema is refused; `migrate` upgrades older ones
+//! in one transaction (1 -> 2: the call index is built from the stored appointments).
 
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
+use super::call_outcome::CallOutcome;
 use super::store::{CaseStore, StoreError, TicketChange};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 /// The schema this engine writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 /// Writes applied in one transaction at most.
 const GROUP: usize = 512;
 
@@ -33,6 +36,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TICKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("tickets");
 const APPOINTMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("appointments");
 const SLOTS: TableDefinition<&str, &str> = TableDefinition::new("slots");
+const CALL_APPOINTMENTS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("call_appointments");
+const CALL_OUTCOMES: TableDefinition<&str, &[u8]> = TableDefinition::new("call_outcomes");
 
 fn slot_key(agency: &str, start: NaiveDateTime) -> String {
     format!("{agency}|{}", start.format("%Y-%m-%dT%H:%M"))
@@ -48,26 +53,39 @@ enum Write {
     Book(NewAppointment, DateTime<Utc>),
     Cancel { id: String, by: String, at: DateTime<Utc> },
     Reschedule { id: String, start: NaiveDateTime, by: String, at: DateTime<Utc> },
+    Outcome(CallOutcome),
 }
 
 /// What a write stored.
 enum Stored {
     Ticket(Ticket),
     Appointment(Appointment),
+    Outcome(CallOutcome),
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Io("a write stored something of another kind".into())
 }
 
 impl Stored {
     fn ticket(self) -> Result<Ticket, StoreError> {
         match self {
             Stored::Ticket(t) => Ok(t),
-            Stored::Appointment(_) => Err(StoreError::Io("a ticket write stored an appointment".into())),
+            _ => Err(mismatch()),
         }
     }
 
     fn appointment(self) -> Result<Appointment, StoreError> {
         match self {
             Stored::Appointment(a) => Ok(a),
-            Stored::Ticket(_) => Err(StoreError::Io("an appointment write stored a ticket".into())),
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn outcome(self) -> Result<CallOutcome, StoreError> {
+        match self {
+            Stored::Outcome(o) => Ok(o),
+            _ => Err(mismatch()),
         }
     }
 }
@@ -92,6 +110,8 @@ impl RedbStore {
                 txn.open_table(TICKETS).map_err(io)?;
                 txn.open_table(APPOINTMENTS).map_err(io)?;
                 txn.open_table(SLOTS).map_err(io)?;
+                txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
+                txn.open_table(CALL_OUTCOMES).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
                 if found.is_none() {
                     meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -144,9 +164,30 @@ impl Drop for RedbStore {
     }
 }
 
-/// Upgrade a store of schema `from` (none older than 1 exists yet: this is where each step goes).
-fn migrate(_db: &Database, from: u64) -> Result<(), StoreError> {
-    Err(StoreError::Io(format!("no migration from schema {from} to {SCHEMA_VERSION}")))
+/// Upgrade a store of schema `from` to [`SCHEMA_VERSION`], every step in one transaction: a
+/// crash midway leaves the old schema, and the next start migrates again.
+fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(io)?;
+    {
+        let mut meta = txn.open_table(META).map_err(io)?;
+        if from < 2 {
+            // 1 -> 2: index the appointments booked during a call.
+            let appointments = txn.open_table(APPOINTMENTS).map_err(io)?;
+            let mut index = txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
+            let mut indexed = 0;
+            for row in appointments.iter().map_err(io)? {
+                let (id, v) = row.map_err(io)?;
+                let a: Appointment = serde_json::from_slice(v.value()).map_err(io)?;
+                if let Some(call) = &a.fields.call_id {
+                    index.insert(call.as_str(), id.value()).map_err(io)?;
+                    indexed += 1;
+                }
+            }
+            info!(indexed, "cases store: schema 1 -> 2 (appointments indexed by call)");
+        }
+        meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
+    }
+    txn.commit().map_err(io)
 }
 
 impl CaseStore for RedbStore {
@@ -210,6 +251,49 @@ impl CaseStore for RedbStore {
         Ok(out)
     }
 
+    fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let index = txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
+        let table = txn.open_table(APPOINTMENTS).map_err(io)?;
+        let mut out = Vec::new();
+        for id in index.get(call_id).map_err(io)? {
+            let id = id.map_err(io)?;
+            if let Some(v) = table.get(id.value()).map_err(io)? {
+                out.push(serde_json::from_slice::<Appointment>(v.value()).map_err(io)?);
+            }
+        }
+        // Ids are `A` and a zero-padded sequence: their order is the booking order.
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError> {
+        self.write(Write::Outcome(outcome))?.outcome()
+    }
+
+    fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
+        let value = table.get(call_id).map_err(io)?;
+        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+    }
+
+    fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
+        let mut out = Vec::new();
+        // A full scan, like tickets': a day's outcomes are read for the wallboard.
+        for row in table.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            let o: CallOutcome = serde_json::from_slice(v.value()).map_err(io)?;
+            if o.at >= since {
+                out.push(o);
+            }
+        }
+        out.sort_by_key(|o| o.at);
+        Ok(out)
+    }
+
     fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(TICKETS).map_err(io)?;
@@ -246,6 +330,8 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                     tickets: txn.open_table(TICKETS).map_err(io)?,
                     appointments: txn.open_table(APPOINTMENTS).map_err(io)?,
                     slots: txn.open_table(SLOTS).map_err(io)?,
+                    call_appointments: txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?,
+                    call_outcomes: txn.open_table(CALL_OUTCOMES).map_err(io)?,
                 };
                 for (w, reply) in batch.drain(..) {
                     let result = apply(&mut t, w);
@@ -275,6 +361,8 @@ struct Tables<'t> {
     tickets: redb::Table<'t, &'static str, &'static [u8]>,
     appointments: redb::Table<'t, &'static str, &'static [u8]>,
     slots: redb::Table<'t, &'static str, &'static str>,
+    call_appointments: redb::MultimapTable<'t, &'static str, &'static str>,
+    call_outcomes: redb::Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -346,6 +434,9 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
                 history: vec![AppointmentChange { at, by, what: AppointmentChangeKind::Booked }],
             };
             t.put_appointment(&a)?;
+            if let Some(call) = &a.fields.call_id {
+                t.call_appointments.insert(call.as_str(), a.id.as_str()).map_err(io)?;
+            }
             Ok(Stored::Appointment(a))
         }
         Write::Cancel { id, by, at } => {
@@ -372,6 +463,18 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
             a.history.push(AppointmentChange { at, by, what: AppointmentChangeKind::Rescheduled { from } });
             t.put_appointment(&a)?;
             Ok(Stored::Appointment(a))
+        }
+        Write::Outcome(next) => {
+            let before = t.call_outcomes.get(next.call_id.as_str()).map_err(io)?;
+            let before: Option<CallOutcome> =
+                before.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()?;
+            let outcome = match before {
+                Some(b) => b.corrected(next),
+                None => next,
+            };
+            let json = serde_json::to_vec(&outcome).map_err(io)?;
+            t.call_outcomes.insert(outcome.call_id.as_str(), json.as_slice()).map_err(io)?;
+            Ok(Stored::Outcome(outcome))
         }
     }
 }
@@ -444,6 +547,119 @@ mod tests {
         numbers.dedup();
         assert_eq!(numbers.len(), 400);
         assert_eq!(store.tickets(None, None).unwrap().len(), 400);
+    }
+
+    fn booking(call: Option<&str>, minute: u32) -> NewAppointment {
+        NewAppointment {
+            agency: "latina-centro".into(),
+            start: chrono::NaiveDate::from_ymd_opt(2026, 12, 14).unwrap().and_hms_opt(9, minute, 0).unwrap(),
+            codice_fiscale: "RSSMRA85T10A562S".into(),
+            phone: "+393331234567".into(),
+            subject: "pension".into(),
+            mode: crate::cases::appointment::Mode::Counter,
+            call_id: call.map(String::from),
+            booked_by: "mrossi".into(),
+        }
+    }
+
+    #[test]
+    fn appointments_are_found_by_the_call_they_were_booked_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("cases.redb")).unwrap();
+        let a = store.book_appointment(booking(Some("call-1"), 0), Utc::now()).unwrap();
+        store.book_appointment(booking(None, 20), Utc::now()).unwrap();
+        store.book_appointment(booking(Some("call-2"), 40), Utc::now()).unwrap();
+        let b = store.book_appointment(booking(Some("call-1"), 30), Utc::now()).unwrap();
+        let ids: Vec<String> = store.appointments_of_call("call-1").unwrap().into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, [a.id.clone(), b.id]);
+        store.cancel_appointment(&a.id, "mrossi", Utc::now()).unwrap();
+        let of_call = store.appointments_of_call("call-1").unwrap();
+        assert_eq!(of_call[0].status, AppointmentStatus::Cancelled, "the index gives the stored state");
+        assert!(store.appointments_of_call("call-3").unwrap().is_empty());
+    }
+
+    /// A store of schema 1 (before the call index) as that engine wrote it.
+    fn schema_1_store(path: &Path, appointments: &[Appointment]) {
+        let db = Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert("schema_version", 1).unwrap();
+            meta.insert("next_ticket", 1).unwrap();
+            meta.insert("next_appointment", appointments.len() as u64 + 1).unwrap();
+            txn.open_table(TICKETS).unwrap();
+            let mut table = txn.open_table(APPOINTMENTS).unwrap();
+            let mut slots = txn.open_table(SLOTS).unwrap();
+            for a in appointments {
+                table.insert(a.id.as_str(), serde_json::to_vec(a).unwrap().as_slice()).unwrap();
+                slots.insert(slot_key(&a.fields.agency, a.fields.start).as_str(), a.id.as_str()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_schema_1_store_is_migrated_and_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.redb");
+        let old = |id: &str, call: Option<&str>, minute| Appointment {
+            id: id.into(),
+            fields: booking(call, minute),
+            status: AppointmentStatus::Booked,
+            history: vec![AppointmentChange {
+                at: Utc::now(),
+                by: "mrossi".into(),
+                what: AppointmentChangeKind::Booked,
+            }],
+        };
+        schema_1_store(&path, &[old("A0000001", Some("call-1"), 0), old("A0000002", None, 20)]);
+        let store = RedbStore::open(&path).unwrap();
+        let of_call = store.appointments_of_call("call-1").unwrap();
+        assert_eq!(of_call.len(), 1, "the call index is built from the stored appointments");
+        assert_eq!(of_call[0].id, "A0000001");
+        assert!(store.appointment("A0000002").unwrap().is_some());
+        let taken = store.book_appointment(booking(None, 20), Utc::now());
+        assert!(matches!(taken, Err(StoreError::SlotTaken { .. })), "the old bookings still hold their slots");
+        let next = store.book_appointment(booking(Some("call-1"), 40), Utc::now()).unwrap();
+        assert_eq!(next.id, "A0000003", "the sequence goes on");
+        drop(store);
+        let db = Database::open(&path).unwrap();
+        let version =
+            db.begin_read().unwrap().open_table(META).unwrap().get("schema_version").unwrap().unwrap().value();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(db);
+        let again = RedbStore::open(&path).unwrap();
+        assert_eq!(again.appointments_of_call("call-1").unwrap().len(), 2, "opened again: no second migration");
+    }
+
+    #[test]
+    fn a_call_outcome_set_again_keeps_the_earlier_one() {
+        use crate::cases::call_outcome::{CallOutcome, Outcome};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.redb");
+        let store = RedbStore::open(&path).unwrap();
+        let start = Utc::now();
+        let set = |outcome, note: &str| CallOutcome {
+            call_id: "call-1".into(),
+            outcome,
+            note: note.into(),
+            section: "pensions".into(),
+            by: "mrossi".into(),
+            at: Utc::now(),
+            earlier: vec![],
+        };
+        store.set_call_outcome(set(Outcome::NotResolved, "needs the documents")).unwrap();
+        let now = store.set_call_outcome(set(Outcome::TicketOpened, "ticket 123")).unwrap();
+        assert_eq!(now.outcome, Outcome::TicketOpened);
+        assert_eq!(now.earlier.len(), 1);
+        assert_eq!(now.earlier[0].outcome, Outcome::NotResolved);
+        assert_eq!(now.earlier[0].note, "needs the documents");
+        drop(store);
+        let again = RedbStore::open(&path).unwrap();
+        assert_eq!(again.call_outcome("call-1").unwrap(), Some(now));
+        assert_eq!(again.call_outcome("call-2").unwrap(), None);
+        assert_eq!(again.call_outcomes(start).unwrap().len(), 1);
+        assert!(again.call_outcomes(Utc::now()).unwrap().is_empty());
     }
 
     #[test]

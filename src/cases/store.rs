@@ -1,4 +1,4 @@
-//! Where tickets (and, later, appointments) are kept: a trait, so that a server database can
+//! Where tickets, appointments and calls' outcomes are kept: a trait, so that a server database can
 //! replace the embedded store without touching the domain code. Every write returns only once
 //! it is durable: what the engine acknowledged survives a crash.
 //!
@@ -6,6 +6,7 @@
 //! `tokio::task::spawn_blocking`.
 
 use super::appointment::{Appointment, NewAppointment};
+use super::call_outcome::CallOutcome;
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -64,4 +65,12 @@ pub trait CaseStore: Send + Sync + 'static {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<NaiveDateTime>, StoreError>;
+    /// The appointments booked during a call (`call_id` given at booking), in booking order.
+    fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError>;
+
+    /// Record a call's outcome; one set before is kept as an earlier outcome. Returns it once durable.
+    fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError>;
+    fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError>;
+    /// Outcomes recorded at or after `since`, oldest first.
+    fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError>;
 }

@@ -1,5 +1,6 @@
 use centralino::calendar::TIME_ZONE;
-use centralino::ivr::{Lang, Service, Time};
+use centralino::cases::agenda;
+use centralino::ivr::{FoundAppointment, Lang, Service, Time};
 use centralino::simulator::{self, Caller, Step};
 use centralino::switchboard::{Paths, Switchboard};
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -22,10 +23,17 @@ pub struct SimulateArgs {
     /// Italian local time of the call, `YYYY-MM-DD HH:MM` (default: now).
     #[arg(long)]
     at: Option<String>,
-    /// Answer a lookup: `ticket_status=answered` (the ticket store is not there yet;
-    /// unanswered lookups give `unavailable`).
+    /// Answer a lookup: `ticket_status=answered`, `appointment=counter` (the simulator has no
+    /// store: unanswered lookups give `unavailable`). An appointment found is a sample one: the
+    /// first free slot a week after the call at the first agency of the number's province.
     #[arg(long, value_parser = parse_kv)]
     lookup: Vec<(String, String)>,
+    /// Enter the portal at this node, as after an operator's transfer (e.g. `appointment_readback`).
+    #[arg(long)]
+    from: Option<String>,
+    /// The language the caller chose earlier in the call (with `--from`): `it`, `en`.
+    #[arg(long, requires = "from")]
+    language: Option<String>,
     /// Press keys while prompts play (type-ahead), not after them.
     #[arg(long)]
     barge_in: bool,
@@ -49,6 +57,16 @@ fn parse_at(s: &str) -> Result<Time, String> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| format!("{s} does not exist in Italian time"))
+}
+
+/// What an `appointment` lookup finds in a simulation: the first slot a week after the call at
+/// the first agency of the province (or of the configuration).
+fn sample_appointment(sb: &Switchboard, province: Option<&str>, at: Time) -> Option<FoundAppointment> {
+    let agencies = &sb.config.agencies;
+    let agency = agencies.iter().find(|a| Some(a.province.get_ref().as_str()) == province).or(agencies.first())?;
+    let from = at.with_timezone(&TIME_ZONE).date_naive() + chrono::Days::new(7);
+    let start = *agenda::slots(agency, from, 14).first()?;
+    Some(FoundAppointment { agency: agency.id.get_ref().clone(), start })
 }
 
 /// Keys from the keyboard, showing each new prompt before asking.
@@ -100,21 +118,38 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let session = match sb.session(&args.caller, &args.number) {
+    let mut session = match sb.session(&args.caller, &args.number) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}; configured numbers are listed in {}", paths.config.display());
             return ExitCode::FAILURE;
         }
     };
+    if let Some(code) = &args.language {
+        let lang = Lang::parse(code);
+        if !lang.is_some_and(|l| session.set_language(l)) {
+            eprintln!("error: the tree {} does not speak `{code}`", session.tree().name);
+            return ExitCode::FAILURE;
+        }
+    }
     let tree = session.tree().clone();
     let prompt_text = |lang: Lang, name: &str| {
         tree.def.prompts.get(name).and_then(|t| t.iter().find(|(l, _)| l.value == lang)).map(|(_, text)| text.clone())
     };
     let office_text = |p: &str| sb.config.province(p).map(|p| p.office_address.clone());
+    let agency_text =
+        |id: &str| sb.config.agencies.iter().find(|a| a.id.get_ref() == id).map(centralino::switchboard::agency_place);
+    if let Some(node) = &args.from
+        && !tree.def.nodes.contains_key(node.as_str())
+    {
+        eprintln!("error: the tree {} has no node `{node}`", tree.name);
+        return ExitCode::FAILURE;
+    }
+    let services = [Service::TicketStatus, Service::Appointment];
     for (service, result) in &args.lookup {
-        let Some(known) = [Service::TicketStatus].into_iter().find(|s| s.name() == service) else {
-            eprintln!("error: unknown lookup service `{service}`; the services are: ticket_status");
+        let Some(known) = services.into_iter().find(|s| s.name() == service) else {
+            let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
+            eprintln!("error: unknown lookup service `{service}`; the services are: {}", names.join(", "));
             return ExitCode::FAILURE;
         };
         if !known.outcomes().contains(&result.as_str()) {
@@ -127,6 +162,9 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
         start,
         prompt_text: &prompt_text,
         office_text: &office_text,
+        agency_text: &agency_text,
+        appointment: sample_appointment(&sb, session.facts().province.as_deref(), start),
+        from: args.from,
         lookups: &lookups,
         barge_in: args.barge_in,
     };

@@ -2,6 +2,7 @@
 
 use super::model::{Lang, Service};
 use super::speech::Word;
+use chrono::NaiveDateTime;
 use serde::Serialize;
 
 /// One piece of audio to play.
@@ -14,6 +15,8 @@ pub enum Utterance {
     Word(Word),
     /// The recorded address of a provincial office: `sounds/offices/<province>.wav`.
     OfficeAddress(String),
+    /// The recorded name and address of an agency: `sounds/agencies/<agency>.wav`.
+    AgencyAddress(String),
 }
 
 /// An instruction for the host (media, signalling, queues, services).
@@ -23,12 +26,43 @@ pub enum Action {
     Play { lang: Lang, items: Vec<Utterance> },
     /// Stop the current playback at once (barge-in); no `PlaybackDone` is expected for it.
     StopPlayback,
-    /// Ask a service; answer with [`super::Event::LookupResult`].
-    Lookup { service: Service, input: String },
+    /// Ask a service (keyed by `input` for services that take one); answer with
+    /// [`super::Event::LookupResult`].
+    Lookup { service: Service, input: Option<String> },
     /// Put the caller in the queue of a section. The portal's part of the call is over.
     Enqueue { section: String },
     /// End the call.
     Hangup,
+}
+
+/// A service's answer to a [`Action::Lookup`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupAnswer {
+    /// One of the service's results ([`Service::outcomes`]).
+    pub result: String,
+    /// The appointment found by an `appointment` lookup, said by `appointment:` items.
+    pub appointment: Option<FoundAppointment>,
+}
+
+/// An appointment as the portal reads it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundAppointment {
+    /// The agency's id (its recording is `sounds/agencies/<id>.wav`).
+    pub agency: String,
+    /// The slot's start, Europe/Rome local time.
+    pub start: NaiveDateTime,
+}
+
+impl From<&str> for LookupAnswer {
+    fn from(result: &str) -> Self {
+        Self { result: result.to_string(), appointment: None }
+    }
+}
+
+impl From<String> for LookupAnswer {
+    fn from(result: String) -> Self {
+        Self { result, appointment: None }
+    }
 }
 
 /// How the voice-portal part of a call ended.

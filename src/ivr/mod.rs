@@ -17,6 +17,6 @@ pub mod actions;
 pub mod facts;
 pub mod session;
 
-pub use actions::{Action, Outcome, Utterance};
+pub use actions::{Action, FoundAppointment, LookupAnswer, Outcome, Utterance};
 pub use facts::CallFacts;
 pub use session::{Event, Session, Time, Trace};

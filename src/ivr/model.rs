@@ -22,11 +22,18 @@ pub enum Lang {
 }
 
 impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::It => "it",
             Lang::En => "en",
         }
+    }
+
+    /// The language of a code (`it`, `en`).
+    pub fn parse(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
     }
 }
 
@@ -269,6 +276,20 @@ pub enum SayItem {
     Digits(At<String>),
     /// A variable read as a number.
     Number(At<String>),
+    /// A fact of the appointment found by the last `appointment` lookup.
+    Appointment(AppointmentFact),
+}
+
+/// What a `play` node can say of the appointment an `appointment` lookup found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentFact {
+    /// Weekday and date: "martedì 15 dicembre" / "Tuesday December 15".
+    Day,
+    /// The time, with its preposition: "alle ore 9 e 30" / "at 9 30".
+    Time,
+    /// The agency's name and address (recorded per agency in `sounds/agencies/`).
+    Place,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -410,6 +431,9 @@ pub struct Branch {
 pub enum Service {
     /// Status of a Linea INPS ticket by its number.
     TicketStatus,
+    /// The appointment an operator booked during this call (no `input`): its mode is the
+    /// result, its day, time and place are said with `appointment:` items.
+    Appointment,
 }
 
 impl Service {
@@ -417,6 +441,7 @@ impl Service {
     pub fn name(self) -> &'static str {
         match self {
             Service::TicketStatus => "ticket_status",
+            Service::Appointment => "appointment",
         }
     }
 
@@ -424,6 +449,15 @@ impl Service {
     pub fn outcomes(self) -> &'static [&'static str] {
         match self {
             Service::TicketStatus => &["open", "taken", "answered", "returned", "not_found", "unavailable"],
+            Service::Appointment => &["counter", "phone", "video", "not_found", "unavailable"],
+        }
+    }
+
+    /// Whether the lookup is keyed by a variable the caller typed (`input:`).
+    pub fn takes_input(self) -> bool {
+        match self {
+            Service::TicketStatus => true,
+            Service::Appointment => false,
         }
     }
 }
@@ -432,8 +466,10 @@ impl Service {
 #[serde(deny_unknown_fields)]
 pub struct Lookup {
     pub service: At<Service>,
-    /// Variable holding the key of the lookup (e.g. the ticket number collected before).
-    pub input: At<String>,
+    /// Variable holding the key of the lookup (e.g. the ticket number collected before);
+    /// required by `ticket_status`, not taken by `appointment`.
+    #[serde(default)]
+    pub input: Option<At<String>>,
     /// Result -> node.
     pub on: Pairs<At<String>, At<String>>,
 }

@@ -2,7 +2,7 @@
 //! [`Session::handle`] takes an [`Event`] and the current time and returns [`Action`]s.
 //! The host plays audio, runs the timer given by [`Session::deadline`] and answers lookups.
 
-use super::actions::{Action, Outcome, Utterance};
+use super::actions::{Action, FoundAppointment, LookupAnswer, Outcome, Utterance};
 use super::facts::CallFacts;
 use super::load::Tree;
 use super::model::*;
@@ -38,8 +38,8 @@ pub enum Event {
     PlaybackDone,
     /// The time given by [`Session::deadline`] has come.
     Timeout,
-    /// The answer to the last `Lookup` (one of the service's outcomes).
-    LookupResult(String),
+    /// The answer to the last `Lookup`.
+    LookupResult(LookupAnswer),
     /// The caller hung up.
     CallerHangup,
 }
@@ -113,6 +113,8 @@ pub struct Session {
     swallow: Option<(Key, Time)>,
     trace: Trace,
     outcome: Option<Outcome>,
+    /// What the last lookup found of an appointment, for `appointment:` items.
+    appointment: Option<FoundAppointment>,
     out: Vec<Action>,
 }
 
@@ -133,6 +135,7 @@ impl Session {
             vars: BTreeMap::new(),
             section: None,
             swallow: None,
+            appointment: None,
             trace: Trace::default(),
             outcome: None,
             out: Vec::new(),
@@ -159,6 +162,16 @@ impl Session {
 
     pub fn language(&self) -> Lang {
         self.lang
+    }
+
+    /// Speak `lang` from now on, as if the caller had chosen it (for a host that enters the
+    /// portal mid-call, like the simulator's `--from`); refused when the tree does not speak it.
+    pub fn set_language(&mut self, lang: Lang) -> bool {
+        let spoken = self.tree.def.languages.value.contains(&lang);
+        if spoken {
+            self.lang = lang;
+        }
+        spoken
     }
 
     pub fn facts(&self) -> &CallFacts {
@@ -202,7 +215,7 @@ impl Session {
                 }
                 _ => None,
             },
-            Event::LookupResult(r) => self.on_lookup(&r),
+            Event::LookupResult(r) => self.on_lookup(r),
             Event::CallerHangup => {
                 let node = self.current_node().unwrap_or_default().to_string();
                 self.finish(Outcome::CallerHangup { node });
@@ -342,14 +355,18 @@ impl Session {
                 let target = value.and_then(|v| b.cases.get(v.as_str()).map(|t| t.value.clone()));
                 Some(target.unwrap_or_else(|| b.default.value.clone()))
             }
-            Node::Lookup(l) => match self.vars.get(&l.input.value) {
-                Some(input) => {
-                    self.out.push(Action::Lookup { service: l.service.value, input: input.clone() });
-                    self.state = State::Lookup { node: name.to_string() };
-                    None
+            Node::Lookup(l) => {
+                let input = l.input.as_ref().map(|v| self.vars.get(&v.value).cloned());
+                match input {
+                    // The variable was never filled (validation makes that a path not taken).
+                    Some(None) => self.on_lookup_in(&tree, name, "unavailable"),
+                    Some(Some(_)) | None => {
+                        self.out.push(Action::Lookup { service: l.service.value, input: input.flatten() });
+                        self.state = State::Lookup { node: name.to_string() };
+                        None
+                    }
                 }
-                None => self.on_lookup_in(&tree, name, "unavailable"),
-            },
+            }
         }
     }
 
@@ -374,6 +391,11 @@ impl Session {
                 SayItem::Number(v) => {
                     if let Some(n) = self.vars.get(&v.value).and_then(|d| d.parse::<u32>().ok()) {
                         items.extend(speech::number(n).into_iter().map(Utterance::Word));
+                    }
+                }
+                SayItem::Appointment(fact) => {
+                    if let Some(a) = &self.appointment {
+                        items.extend(appointment_words(self.lang, a, *fact));
                     }
                 }
             }
@@ -680,12 +702,13 @@ impl Session {
         }
     }
 
-    fn on_lookup(&mut self, result: &str) -> Option<String> {
+    fn on_lookup(&mut self, answer: LookupAnswer) -> Option<String> {
         let State::Lookup { node } = self.state.clone() else {
             return None;
         };
+        self.appointment = answer.appointment;
         let tree = Arc::clone(&self.tree);
-        self.on_lookup_in(&tree, &node, result)
+        self.on_lookup_in(&tree, &node, &answer.result)
     }
 
     fn on_lookup_in(&mut self, tree: &Tree, node: &str, result: &str) -> Option<String> {
@@ -701,6 +724,19 @@ impl Session {
             return false;
         };
         schedule_open(s, now)
+    }
+}
+
+/// One fact of an appointment as it is said.
+fn appointment_words(lang: Lang, a: &FoundAppointment, fact: AppointmentFact) -> Vec<Utterance> {
+    match fact {
+        AppointmentFact::Day => speech::day(lang, a.start.date()).into_iter().map(Utterance::Word).collect(),
+        AppointmentFact::Time => {
+            let mut words = vec!["at_time".to_string()];
+            words.extend(speech::time(lang, a.start.time()));
+            words.into_iter().map(Utterance::Word).collect()
+        }
+        AppointmentFact::Place => vec![Utterance::AgencyAddress(a.agency.clone())],
     }
 }
 

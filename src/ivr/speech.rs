@@ -263,6 +263,13 @@ pub fn date(lang: Lang, d: NaiveDate) -> Vec<Word> {
     out
 }
 
+/// A day with its weekday: "martedì 15 dicembre" / "Tuesday December 15".
+pub fn day(lang: Lang, d: NaiveDate) -> Vec<Word> {
+    let mut out = vec![day_word(d.weekday())];
+    out.extend(date(lang, d));
+    out
+}
+
 fn range(lang: Lang, r: &TimeRange) -> Vec<Word> {
     let mut out = vec!["from_time".to_string()];
     out.extend(time(lang, r.start));

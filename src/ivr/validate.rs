@@ -140,6 +140,7 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
         check_node(&mut k, node, &vars);
     }
 
+    check_appointment_items(&mut k);
     check_prompts(&mut k);
     check_reachability(&mut k);
     check_silent_loops(&mut k);
@@ -297,7 +298,21 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
         }
         Node::Branch(b) => check_branch(k, b),
         Node::Lookup(l) => {
-            var_ref(k, &l.input, vars);
+            let service = l.service.value;
+            match (&l.input, service.takes_input()) {
+                (Some(v), true) => var_ref(k, v, vars),
+                (None, true) => k.error(
+                    node.pos,
+                    format!("the `{}` lookup needs `input:`", service.name()),
+                    "name the variable a `collect` node filled, e.g. `input: ticket`",
+                ),
+                (Some(v), false) => k.error(
+                    v.pos,
+                    format!("the `{}` lookup takes no `input:`", service.name()),
+                    "it reads the appointment booked during this call; remove `input:`",
+                ),
+                (None, false) => {}
+            }
             let outcomes = l.service.value.outcomes();
             for (name, _) in l.on.iter() {
                 if !outcomes.contains(&name.value.as_str()) {
@@ -318,6 +333,29 @@ fn check_node(k: &mut Checker, node: &At<Node>, vars: &HashSet<&str>) {
             }
         }
         Node::Queue(_) | Node::Hangup(_) | Node::Goto(_) => {}
+    }
+}
+
+/// `appointment:` items say what an `appointment` lookup found: a tree without one says nothing.
+fn check_appointment_items(k: &mut Checker) {
+    let def = &k.tree.def;
+    let looks_up = def
+        .nodes
+        .values()
+        .any(|n| matches!(&n.value, Node::Lookup(l) if l.service.value == super::model::Service::Appointment));
+    if looks_up {
+        return;
+    }
+    let first = def.nodes.values().find_map(|n| match &n.value {
+        Node::Play(p) if p.say.iter().any(|s| matches!(s, SayItem::Appointment(_))) => Some(n.pos),
+        _ => None,
+    });
+    if let Some(pos) = first {
+        k.error(
+            pos,
+            "this node says an appointment, but no `appointment` lookup finds one".into(),
+            "lead to it from a `lookup` node with `service: appointment`",
+        );
     }
 }
 

@@ -90,6 +90,7 @@ impl PromptStore {
             Utterance::Prompt(name) => format!("{lang}/{name}.wav"),
             Utterance::Word(w) => format!("{lang}/words/{w}.wav"),
             Utterance::OfficeAddress(p) => format!("offices/{p}.wav"),
+            Utterance::AgencyAddress(a) => format!("agencies/{a}.wav"),
         }
     }
 
