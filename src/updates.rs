@@ -32,6 +32,11 @@ pub struct CallPop {
     pub arrived: DateTime<Utc>,
     /// How long the caller waited in the queue, in seconds.
     pub waited_s: u64,
+    /// The voice-portal tree answering the call.
+    pub tree: String,
+    /// The tree's node that reads back an appointment booked during the call, if it has one
+    /// (the console's "read it back to the caller").
+    pub readback_node: Option<String>,
 }
 
 /// Something the pages show changed.
@@ -53,11 +58,13 @@ pub struct Updates {
     tx: broadcast::Sender<Change>,
     /// Each operator's call in progress (for a console opened mid-call).
     calls: Mutex<HashMap<String, CallPop>>,
+    /// Each operator's latest call, kept after it ends (its outcome is set in wrap-up).
+    last: Mutex<HashMap<String, CallPop>>,
 }
 
 impl Default for Updates {
     fn default() -> Self {
-        Self { tx: broadcast::channel(BACKLOG).0, calls: Mutex::default() }
+        Self { tx: broadcast::channel(BACKLOG).0, calls: Mutex::default(), last: Mutex::default() }
     }
 }
 
@@ -69,6 +76,7 @@ impl Updates {
             match &c {
                 Change::Call(p) => {
                     calls.insert(p.operator.clone(), (**p).clone());
+                    self.last.lock().unwrap_or_else(|e| e.into_inner()).insert(p.operator.clone(), (**p).clone());
                 }
                 Change::CallEnded { operator, call_id }
                     if calls.get(operator).is_some_and(|p| p.call_id == *call_id) =>
@@ -88,5 +96,10 @@ impl Updates {
     /// The operator's call in progress.
     pub fn call_of(&self, operator: &str) -> Option<CallPop> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(operator).cloned()
+    }
+
+    /// The operator's latest call, in progress or ended.
+    pub fn last_call_of(&self, operator: &str) -> Option<CallPop> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).get(operator).cloned()
     }
 }

@@ -1,6 +1,7 @@
 //! Agency appointments through the running engine: free slots from the agendas (the caller's
 //! province first), one booking per slot however many operators try at once, refusals for
-//! times outside the agenda, cancel and reschedule, and bookings that survive SIGKILL.
+//! times outside the agenda, cancel and reschedule, bookings that survive SIGKILL, and the
+//! appointment read back to the caller it was booked for, with the call's outcome set after.
 
 mod common;
 
@@ -8,6 +9,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 const MROSSI: Option<(&str, &str)> = Some(("mrossi", "demo-mrossi"));
 
@@ -122,4 +124,91 @@ fn an_acknowledged_booking_survives_sigkill() {
         http(&engine, "GET", &format!("/api/appointments/{}", a["id"].as_str().unwrap()), MROSSI, None);
     assert_eq!((status, &back), (200, &a));
     assert!(!free(&engine, "roma-eur", 14).contains(&slot), "still booked after the crash");
+}
+
+/// End to end: a sipp caller waits for a pensions operator; a sipp phone answers as mrossi; the
+/// operator books an appointment from the screen-pop and passes the caller to the tree's
+/// read-back node; the caller hears it (the call record's path and answer), then goes on to the
+/// main menu with 2. The operator sets the call's outcome afterwards, in wrap-up; the wallboard
+/// counts it.
+#[test]
+fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_outcome() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
+    let (pop, booked) = thread::scope(|s| {
+        let engine = &engine;
+        let phone = s.spawn(move || {
+            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
+            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
+        });
+        thread::sleep(Duration::from_millis(1500));
+        // 1 1 4: Italian, pensions, an operator; 20 s later 2 (the main menu, once read back).
+        let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 20_000, "2", 1500));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pop = loop {
+            let (status, pop) = http(engine, "GET", "/api/operator/call", MROSSI, None);
+            if status == 200 {
+                break pop;
+            }
+            assert!(Instant::now() < deadline, "the call never reached the operator\n{}", engine.log_text());
+            thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(pop["readback_node"], "appointment_readback", "{pop}");
+        let slot = free(engine, "latina-centro", 14).into_iter().next().expect("a free slot");
+        let mut body = booking("latina-centro", &slot);
+        body["call_id"] = pop["call_id"].clone();
+        let (status, booked) = http(engine, "POST", "/api/appointments", MROSSI, Some(&body));
+        assert_eq!(status, 201, "{booked}");
+        let nowhere = json!({"node": "no_such_node"});
+        let (status, refused) = http(engine, "POST", "/api/operator/transfer", MROSSI, Some(&nowhere));
+        assert_eq!(status, 422, "{refused}");
+        assert!(refused["error"].as_str().unwrap().contains("centralino-unico-nazionale"), "{refused}");
+        let readback = json!({"node": pop["readback_node"]});
+        let (status, view) = http(engine, "POST", "/api/operator/transfer", MROSSI, Some(&readback));
+        assert_eq!((status, view["state"].as_str()), (200, Some("wrap_up")), "{view}");
+        caller.join().unwrap().expect_ok();
+        phone.join().unwrap().expect_ok();
+        (pop, booked)
+    });
+    let call_id = pop["call_id"].as_str().unwrap();
+    let r = engine.record(call_id);
+    let path: Vec<&str> = r["path"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let tail = ["appointment_readback", "appointment_counter", "appointment_after", "main_menu"];
+    assert!(
+        path.ends_with(&tail),
+        "the booked appointment (at the counter) is read back: {r:#}\n{}",
+        engine.log_text()
+    );
+    assert_eq!(r["answers"], json!(["appointment_readback"]), "{r:#}");
+    assert_eq!(r["language"], "it", "{r:#}");
+    let lookup = engine.log_text().lines().find(|l| l.contains("\"lookup\"")).map(String::from).unwrap_or_default();
+    assert!(lookup.contains("\"result\":\"counter\""), "the lookup found the booking {}: {lookup}", booked["id"]);
+
+    // The outcome, in wrap-up: only for the operator's own latest call, and a known outcome.
+    let outcome = format!("/api/calls/{call_id}/outcome");
+    let set = |who, body: Value| http(&engine, "POST", &outcome, who, Some(&body));
+    let (status, e) = set(MROSSI, json!({"outcome": "maybe"}));
+    assert_eq!(status, 422, "{e}");
+    let (status, e) = set(Some(("gbianchi", "demo-gbianchi")), json!({"outcome": "resolved"}));
+    assert_eq!(status, 403, "another operator's call: {e}");
+    let (status, e) =
+        http(&engine, "POST", "/api/calls/other-call/outcome", MROSSI, Some(&json!({"outcome": "resolved"})));
+    assert_eq!(status, 403, "{e}");
+    assert_eq!(http(&engine, "GET", &outcome, MROSSI, None).0, 404, "nothing set yet");
+    let (status, first) = set(MROSSI, json!({"outcome": "not_resolved"}));
+    assert_eq!(status, 200, "{first}");
+    let (status, o) = set(MROSSI, json!({"outcome": "appointment_booked", "note": "booked and read back"}));
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(
+        (o["outcome"].as_str(), o["section"].as_str(), o["by"].as_str()),
+        (Some("appointment_booked"), Some("pensions"), Some("mrossi"))
+    );
+    assert_eq!(o["earlier"][0]["outcome"], "not_resolved", "the correction keeps the first: {o}");
+    let (status, read) = http(&engine, "GET", &outcome, MROSSI, None);
+    assert_eq!((status, &read), (200, &o));
+    let officer = Some(("lverdi", "demo-lverdi"));
+    assert_eq!(http(&engine, "GET", &outcome, officer, None).0, 403, "officers work tickets, not calls");
+    let (_, today) = http(&engine, "GET", "/api/calls/outcomes", MROSSI, None);
+    assert_eq!(today, json!([{"section": "pensions", "outcomes": {"appointment_booked": 1}}]));
 }

@@ -1,11 +1,13 @@
-//! The HTTP API (axum, JSON): operators log in and out of their sections, pause, go ready and
-//! transfer their caller, and open Linea INPS tickets; everyone authenticated sees the sections'
-//! figures, the operators' states and the tickets. Authentication is HTTP Basic with the operators' credentials from the configuration
+//! The HTTP API (axum, JSON): operators log in and out of their sections, pause, go ready,
+//! transfer their caller, open Linea INPS tickets, book appointments and set their calls'
+//! outcomes; officers work their region's tickets; everyone authenticated sees the sections'
+//! figures, the operators' states and the tickets their role allows. Authentication is HTTP Basic with the operators' credentials from the configuration
 //! (checked against the stored digest hash, so no password is stored).
 
 mod appointments;
 mod auth;
 mod body;
+mod calls;
 mod error;
 pub mod events;
 mod operators;
@@ -51,6 +53,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets/summary", get(tickets::summary))
         .route("/api/tickets/{number}", get(tickets::one))
         .route("/api/tickets/{number}/{action}", post(tickets::work))
+        .route("/api/calls/outcomes", get(calls::today))
+        .route("/api/calls/{call_id}/outcome", post(calls::set).get(calls::get))
         .route("/api/events", get(events::stream))
         .route("/backoffice", get(pages::backoffice))
         .route("/console", get(pages::console))

@@ -98,10 +98,17 @@ pub async fn transfer(
         _ => return Err(ApiError::new(StatusCode::CONFLICT, "you have no call in progress to transfer")),
     };
     if let Route::Node(n) = &to {
+        // The caller goes on in the tree of their call: the node must be one of its.
         let loaded = state.live.current();
-        let known = loaded.switchboard.trees.values().any(|t| t.def.nodes.contains_key(n.as_str()));
+        let tree = state.events.call_of(&op).map(|p| p.tree);
+        let tree = tree.as_ref().and_then(|t| loaded.switchboard.trees.get(t));
+        let known = match tree {
+            Some(t) => t.def.nodes.contains_key(n.as_str()),
+            None => loaded.switchboard.trees.values().any(|t| t.def.nodes.contains_key(n.as_str())),
+        };
         if !known {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("no tree has a node {n:?}")));
+            let of = tree.map_or("any tree".to_string(), |t| format!("the caller's tree {}", t.name));
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{of} has no node {n:?}")));
         }
     }
     state.acd.command(Event::Transfer { call, to }).await?;

@@ -537,5 +537,7 @@ fn pop(record: &CallRecord, session: &Session, b: &Bridge, call_id: &str, queued
         language: session.language().to_string(),
         arrived: record.arrived,
         waited_s: queued_since.elapsed().as_secs(),
+        tree: session.tree().name.clone(),
+        readback_node: session.tree().appointment_readback().map(String::from),
     }
 }

@@ -13,6 +13,17 @@ pub struct Tree {
     pub def: TreeFile,
 }
 
+impl Tree {
+    /// The entry point an operator passes a caller to for the read-back of the appointment just
+    /// booked: the first entry point that is an `appointment` lookup.
+    pub fn appointment_readback(&self) -> Option<&str> {
+        self.def.entry_points.iter().map(|e| e.value.as_str()).find(|name| {
+            matches!(&self.def.nodes.get(*name).map(|n| &n.value),
+                Some(super::model::Node::Lookup(l)) if l.service.value == super::model::Service::Appointment)
+        })
+    }
+}
+
 /// Parse tree YAML. A syntax or shape error is returned as one located diagnostic
 /// (YAML parsing cannot go on past it); semantic checks are in [`super::validate`].
 pub fn parse_tree(path: &Path, text: &str) -> Result<Tree, Diagnostic> {
