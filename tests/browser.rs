@@ -221,7 +221,8 @@ impl Driver {
 /// The whole loop in browsers: an operator signs in to the console and logs in; a sipp caller
 /// goes through the portal and queues; the operator's (sipp) phone answers; the console shows who
 /// is calling at once; the operator opens a ticket from it; the Lazio back office, open in
-/// another browser, shows the ticket without a reload.
+/// another browser, shows the ticket without a reload; after the call the operator saves its
+/// outcome.
 #[test]
 fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     let (_dir, config) = edited_config(&[MD5_FIRST]);
@@ -264,7 +265,21 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     let (_, t) = http(&engine, "GET", &format!("/api/tickets/{number}"), Some(("lverdi", "demo-lverdi")), None);
     assert_eq!((t["caller"].as_str(), t["opened_by"].as_str()), (Some("+393331234567"), Some("mrossi")), "{t}");
     assert!(t["call_id"].as_str().is_some_and(|c| !c.is_empty()), "linked to the call: {t}");
-    console.wait_text("#pop", "No call", 20);
+    // The call ends; in wrap-up the console keeps it for its outcome, suggested from the ticket.
+    console.wait_text("#pop", "ended", 20);
+    console.type_into("#outcome-note", "forwarded to the regional centre");
+    console.click("#save-outcome");
+    let saved = console.wait_text("#outcome-result", "Outcome saved", 10);
+    assert!(saved.contains("ticket opened"), "{saved}");
+    console.screenshot("console-outcome");
+    let call_id = t["call_id"].as_str().unwrap();
+    let (status, o) =
+        http(&engine, "GET", &format!("/api/calls/{call_id}/outcome"), Some(("mrossi", "demo-mrossi")), None);
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(
+        (o["outcome"].as_str(), o["note"].as_str()),
+        (Some("ticket_opened"), Some("forwarded to the regional centre"))
+    );
 }
 
 /// The supervisors' wallboard shows the sections, the logged-in operators and the open tickets
