@@ -211,4 +211,12 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     assert_eq!(http(&engine, "GET", &outcome, officer, None).0, 403, "officers work tickets, not calls");
     let (_, today) = http(&engine, "GET", "/api/calls/outcomes", MROSSI, None);
     assert_eq!(today, json!([{"section": "pensions", "outcomes": {"appointment_booked": 1}}]));
+    // The call log through the API, each call with its outcome.
+    let (status, calls) = http(&engine, "GET", "/api/calls?last=5", MROSSI, None);
+    assert_eq!(status, 200, "{calls}");
+    let ours = calls.as_array().unwrap().iter().find(|c| c["call_id"] == call_id).expect("the call is listed");
+    assert_eq!(ours["outcome"], o, "{ours}");
+    assert_eq!(ours["path"], r["path"]);
+    assert_eq!(http(&engine, "GET", "/api/calls", officer, None).0, 403);
+    assert_eq!(http(&engine, "GET", "/api/calls?last=0", MROSSI, None).0, 422);
 }

@@ -1,5 +1,6 @@
-//! Calls' outcomes: the operator who took a call records how it ended (during the call or in
-//! wrap-up, corrections kept); the day's outcomes per section for the wallboard.
+//! Calls: the latest records of the call log with their outcomes; the outcome the operator who
+//! took a call records (during the call or in wrap-up, corrections kept); the day's outcomes
+//! per section for the wallboard.
 
 use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
@@ -7,13 +8,61 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::store_call::blocking;
 use crate::calendar::TIME_ZONE;
+use crate::calls::CallRecord;
 use crate::cases::call_outcome::{CallOutcome, Outcome};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Calls listed at most.
+const MAX_LAST: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecentQuery {
+    /// How many of the latest calls (default 50, at most 1000).
+    last: Option<usize>,
+}
+
+/// A finished call and the outcome its operator set.
+#[derive(Debug, Serialize)]
+pub struct CallView {
+    #[serde(flatten)]
+    pub record: CallRecord,
+    pub outcome: Option<CallOutcome>,
+}
+
+/// `GET /api/calls?last=50`: the latest finished calls, newest last, each with its outcome.
+/// Operators and administrators.
+pub async fn recent(
+    State(state): State<ApiState>,
+    p: Principal,
+    Query(q): Query<RecentQuery>,
+) -> Result<Json<Vec<CallView>>, ApiError> {
+    if matches!(p.role, Role::Officer { .. }) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the call log is for the contact center's operators"));
+    }
+    let last = q.last.unwrap_or(50);
+    if last == 0 || last > MAX_LAST {
+        return Err(ApiError::unprocessable(format!("last: 1 to {MAX_LAST} calls")));
+    }
+    let dir = state.data_dir.clone();
+    let store = state.store.clone();
+    let views = blocking(move || {
+        // The log is read whole: a day's calls are a few MB; an index comes with need.
+        let (mut records, _) = crate::calls::log::read(&dir).unwrap_or_default();
+        records.drain(..records.len().saturating_sub(last));
+        records
+            .into_iter()
+            .map(|record| Ok(CallView { outcome: store.call_outcome(&record.call_id)?, record }))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(views))
+}
 
 /// Longest note kept.
 const MAX_NOTE: usize = 1000;

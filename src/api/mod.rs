@@ -34,6 +34,8 @@ pub struct ApiState {
     pub sessions: Arc<session::Sessions>,
     /// Live updates for the pages.
     pub events: Arc<crate::updates::Updates>,
+    /// Where the call log is (`GET /api/calls`).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The routes.
@@ -53,6 +55,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets/summary", get(tickets::summary))
         .route("/api/tickets/{number}", get(tickets::one))
         .route("/api/tickets/{number}/{action}", post(tickets::work))
+        .route("/api/calls", get(calls::recent))
         .route("/api/calls/outcomes", get(calls::today))
         .route("/api/calls/{call_id}/outcome", post(calls::set).get(calls::get))
         .route("/api/events", get(events::stream))

@@ -152,6 +152,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             store,
             sessions: Default::default(),
             events: updates,
+            data_dir: data_dir.clone(),
         });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
