@@ -583,6 +583,24 @@ fn agency_tree() {
 }
 
 #[test]
+fn the_agency_tree_reads_back_the_appointment_too() {
+    let extra = ["--from", "appointment_readback", "--language", "en"];
+    let r = simulate_with(AGENCY, MONDAY, "w,w", "appointment=phone", &extra);
+    assert_eq!(r.answers, ["agenzia_appointment_readback"]);
+    assert!(
+        passes_through(&r.path, &["appointment_readback", "booked_phone", "booked_after", "goodbye"]),
+        "{:?}",
+        r.path
+    );
+    let said = &r.transcript[1];
+    assert!(
+        said.starts_with("(en) Here is your phone appointment")
+            && said.contains("on Monday November thirty at eight thirty"),
+        "{said}"
+    );
+}
+
+#[test]
 fn agency_office_info_says_the_latina_office() {
     let r = simulate(AGENCY, MONDAY, "1,w,w", "");
     let heard = r.transcript.join("\n");

@@ -17,6 +17,16 @@ use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Calls are the contact center's: operators and administrators see them, officers do not.
+fn contact_center_only(p: &Principal, what: &str) -> Result<(), ApiError> {
+    match p.role {
+        Role::Officer { .. } => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, format!("{what} is for the contact center's operators")))
+        }
+        Role::Operator | Role::Administrator => Ok(()),
+    }
+}
+
 /// Calls listed at most.
 const MAX_LAST: usize = 1000;
 
@@ -42,9 +52,7 @@ pub async fn recent(
     p: Principal,
     Query(q): Query<RecentQuery>,
 ) -> Result<Json<Vec<CallView>>, ApiError> {
-    if matches!(p.role, Role::Officer { .. }) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "the call log is for the contact center's operators"));
-    }
+    contact_center_only(&p, "the call log")?;
     let last = q.last.unwrap_or(50);
     if last == 0 || last > MAX_LAST {
         return Err(ApiError::unprocessable(format!("last: 1 to {MAX_LAST} calls")));
@@ -117,9 +125,7 @@ pub async fn get(
     p: Principal,
     Path(call_id): Path<String>,
 ) -> Result<Json<CallOutcome>, ApiError> {
-    if matches!(p.role, Role::Officer { .. }) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "calls' outcomes are for the contact center's operators"));
-    }
+    contact_center_only(&p, "a call's outcome")?;
     let store = state.store.clone();
     let id = call_id.clone();
     blocking(move || store.call_outcome(&id))
