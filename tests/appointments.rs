@@ -185,6 +185,11 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     let lookup = engine.log_text().lines().find(|l| l.contains("\"lookup\"")).map(String::from).unwrap_or_default();
     assert!(lookup.contains("\"result\":\"counter\""), "the lookup found the booking {}: {lookup}", booked["id"]);
 
+    // In wrap-up the call is no longer in progress, but still the operator's latest.
+    assert_eq!(http(&engine, "GET", "/api/operator/call", MROSSI, None).0, 404);
+    let (status, latest) = http(&engine, "GET", "/api/operator/last-call", MROSSI, None);
+    assert_eq!((status, latest["call_id"].as_str()), (200, Some(call_id)), "{latest}");
+    assert_eq!(http(&engine, "GET", "/api/operator/last-call", Some(("gbianchi", "demo-gbianchi")), None).0, 404);
     // The outcome, in wrap-up: only for the operator's own latest call, and a known outcome.
     let outcome = format!("/api/calls/{call_id}/outcome");
     let set = |who, body: Value| http(&engine, "POST", &outcome, who, Some(&body));

@@ -49,6 +49,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/operator/ready", post(operators::ready))
         .route("/api/operator/transfer", post(operators::transfer))
         .route("/api/operator/call", get(operators::call))
+        .route("/api/operator/last-call", get(operators::last_call))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
         .route("/api/tickets", post(tickets::create).get(tickets::list))

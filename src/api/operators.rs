@@ -123,6 +123,19 @@ pub async fn call(
     state.events.call_of(&op).map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call in progress"))
 }
 
+/// `GET /api/operator/last-call`: the operator's latest call, in progress or ended (404 before
+/// the first): a console opened in wrap-up still sets its outcome.
+pub async fn last_call(
+    State(state): State<ApiState>,
+    OperatorId(op): OperatorId,
+) -> Result<Json<crate::updates::CallPop>, ApiError> {
+    state
+        .events
+        .last_call_of(&op)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call since the engine started"))
+}
+
 /// `GET /api/operators`: every operator's state.
 pub async fn all(State(state): State<ApiState>, _: Principal) -> Json<Vec<OperatorView>> {
     Json(state.acd.stats().await.1)
