@@ -221,8 +221,8 @@ impl Driver {
 /// The whole loop in browsers: an operator signs in to the console and logs in; a sipp caller
 /// goes through the portal and queues; the operator's (sipp) phone answers; the console shows who
 /// is calling at once; the operator opens a ticket from it; the Lazio back office, open in
-/// another browser, shows the ticket without a reload; after the call the operator saves its
-/// outcome.
+/// another browser, shows the ticket without a reload; the operator books an appointment and
+/// passes the caller to its read-back, then saves the call's outcome.
 #[test]
 fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     let (_dir, config) = edited_config(&[MD5_FIRST]);
@@ -242,7 +242,7 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
             operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
         });
         thread::sleep(Duration::from_millis(1500));
-        let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 14_000, "5", 300));
+        let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 16_000, "5", 300));
         // The screen-pop.
         let pop = console.wait_text("#pop", "+393331234567", 20);
         assert!(pop.contains("+390773691001") && pop.contains("LT") && pop.contains("pensions"), "{pop}");
@@ -255,6 +255,15 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
         assert!(result.contains("lazio"), "{result}");
         console.screenshot("console-ticket");
         let number: String = result.split_whitespace().nth(1).unwrap().to_string();
+        // An appointment for the same caller, then the read-back: the caller hears it.
+        console.click("#slots button");
+        console.type_into("#subject", "Pension statement");
+        console.click("#book");
+        let booked = console.wait_text("#booking-result", "Booked", 10);
+        assert!(booked.contains("read back"), "{booked}");
+        console.screenshot("console-booked");
+        console.click("#readback:not([hidden])");
+        console.wait_text("#pop", "ended", 10);
         caller.join().unwrap().expect_ok();
         phone.join().unwrap().expect_ok();
         number
@@ -265,21 +274,22 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     let (_, t) = http(&engine, "GET", &format!("/api/tickets/{number}"), Some(("lverdi", "demo-lverdi")), None);
     assert_eq!((t["caller"].as_str(), t["opened_by"].as_str()), (Some("+393331234567"), Some("mrossi")), "{t}");
     assert!(t["call_id"].as_str().is_some_and(|c| !c.is_empty()), "linked to the call: {t}");
-    // The call ends; in wrap-up the console keeps it for its outcome, suggested from the ticket.
-    console.wait_text("#pop", "ended", 20);
-    console.type_into("#outcome-note", "forwarded to the regional centre");
+    // The caller heard the appointment read back.
+    let call_id = t["call_id"].as_str().unwrap();
+    let r = engine.record(call_id);
+    let path: Vec<&str> = r["path"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(path.contains(&"appointment_counter"), "the read-back: {r:#}");
+    // In wrap-up the console keeps the call for its outcome, suggested from what was done last.
+    let note = "ticket to the regional centre, appointment at the agency";
+    console.type_into("#outcome-note", note);
     console.click("#save-outcome");
     let saved = console.wait_text("#outcome-result", "Outcome saved", 10);
-    assert!(saved.contains("ticket opened"), "{saved}");
+    assert!(saved.contains("appointment booked"), "{saved}");
     console.screenshot("console-outcome");
-    let call_id = t["call_id"].as_str().unwrap();
     let (status, o) =
         http(&engine, "GET", &format!("/api/calls/{call_id}/outcome"), Some(("mrossi", "demo-mrossi")), None);
     assert_eq!(status, 200, "{o}");
-    assert_eq!(
-        (o["outcome"].as_str(), o["note"].as_str()),
-        (Some("ticket_opened"), Some("forwarded to the regional centre"))
-    );
+    assert_eq!((o["outcome"].as_str(), o["note"].as_str()), (Some("appointment_booked"), Some(note)));
 }
 
 /// The supervisors' wallboard shows the sections, the logged-in operators and the open tickets
