@@ -9,7 +9,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MROSSI: Option<(&str, &str)> = Some(("mrossi", "demo-mrossi"));
 
@@ -138,22 +138,11 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
     let (pop, booked) = thread::scope(|s| {
         let engine = &engine;
-        let phone = s.spawn(move || {
-            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
-            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
-        });
+        let phone = s.spawn(move || mrossi_answers(engine));
         thread::sleep(Duration::from_millis(1500));
         // 1 1 4: Italian, pensions, an operator; 20 s later 2 (the main menu, once read back).
         let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 20_000, "2", 1500));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let pop = loop {
-            let (status, pop) = http(engine, "GET", "/api/operator/call", MROSSI, None);
-            if status == 200 {
-                break pop;
-            }
-            assert!(Instant::now() < deadline, "the call never reached the operator\n{}", engine.log_text());
-            thread::sleep(Duration::from_millis(200));
-        };
+        let pop = wait_for_pop(engine, MROSSI);
         assert_eq!(pop["readback_node"], "appointment_readback", "{pop}");
         let slot = free(engine, "latina-centro", 14).into_iter().next().expect("a free slot");
         let mut body = booking("latina-centro", &slot);

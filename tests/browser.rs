@@ -237,10 +237,7 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
 
     let number = thread::scope(|s| {
         let engine = &engine;
-        let phone = s.spawn(move || {
-            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
-            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
-        });
+        let phone = s.spawn(move || mrossi_answers(engine));
         thread::sleep(Duration::from_millis(1500));
         let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 16_000, "5", 300));
         // The screen-pop.

@@ -305,22 +305,11 @@ fn a_ticket_opened_during_a_call_is_heard_by_the_next_call() {
     assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
     let ticket = std::thread::scope(|s| {
         let engine = &engine;
-        let phone = s.spawn(move || {
-            let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
-            operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
-        });
+        let phone = s.spawn(move || mrossi_answers(engine));
         std::thread::sleep(Duration::from_millis(1500));
         let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 8_000, "5", 300));
         // The operator's side: who is calling, then the ticket from it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let pop = loop {
-            let (status, pop) = http(engine, "GET", "/api/operator/call", MROSSI, None);
-            if status == 200 {
-                break pop;
-            }
-            assert!(std::time::Instant::now() < deadline, "the call never reached the operator");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let pop = wait_for_pop(engine, MROSSI);
         let body = json!({
             "call_id": pop["call_id"], "caller": pop["caller"], "number": pop["number"],
             "ccm_section": pop["section"], "codice_fiscale": "RSSMRA85T10A562S",

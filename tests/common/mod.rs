@@ -553,6 +553,26 @@ pub fn operator_phone(engine: &Engine, user: &str, answer_scenario: &str, keys: 
     sipp_with(engine, "operator_phone.xml", Transport::Udp, user, keys, &extra)
 }
 
+/// mrossi's sipp phone: registers, answers the call it is offered (RTP to port 6002) and waits
+/// up to 24 s for the switchboard's BYE.
+pub fn mrossi_answers(engine: &Engine) -> SippRun {
+    let keys = [("expires", "120"), ("hold_ms", "24000"), ("ring_ms", "500"), ("op_rtp_port", "6002")];
+    operator_phone(engine, "mrossi", "operator_answers.xml", &keys)
+}
+
+/// The operator's screen-pop (`GET /api/operator/call`), waiting up to 20 s for a call to reach them.
+pub fn wait_for_pop(engine: &Engine, operator: Option<(&str, &str)>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, pop) = http(engine, "GET", "/api/operator/call", operator, None);
+        if status == 200 {
+            return pop;
+        }
+        assert!(Instant::now() < deadline, "the call never reached the operator\n{}", engine.log_text());
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A caller of the Latina number who asks for a pensions operator (keys 1 1 4 by SIP INFO),
 /// waits `wait_ms` in the queue or the conversation, presses `after`, waits `after_ms`, hangs
 /// up; RTP to `rtp_port`, offering `codecs`.
