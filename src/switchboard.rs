@@ -174,8 +174,18 @@ fn check_words(paths: &Paths, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
     }
 }
 
+/// A recording made from the configuration: an office's address or an agency's place.
+struct Recording<'a> {
+    name: &'a str,
+    /// What it must say.
+    text: String,
+    /// Where the configuration defines it (a byte offset).
+    at: usize,
+}
+
 /// Trees that say an office's address need the recording of every province's office, and
-/// trees that say an appointment's place the recording of every agency.
+/// trees that say an appointment's place the recording of every agency; a recording made from
+/// another text than the configuration's (an address edited since) is a warning.
 fn check_address_recordings(paths: &Paths, config: &Config, trees: &[Arc<Tree>], diags: &mut Diagnostics) {
     let says = |item: fn(&ivr::SayItem) -> bool| {
         trees
@@ -184,21 +194,46 @@ fn check_address_recordings(paths: &Paths, config: &Config, trees: &[Arc<Tree>],
     };
     let offices = says(|s| matches!(s, ivr::SayItem::Office(ivr::OfficeFact::Address)));
     let places = says(|s| matches!(s, ivr::SayItem::Appointment(ivr::AppointmentFact::Place)));
-    let wanted = [
-        (
-            offices,
-            "office address",
-            "offices",
-            config.provinces.keys().map(|c| c.get_ref().as_str()).collect::<Vec<_>>(),
-        ),
-        (places, "agency address", "agencies", config.agencies.iter().map(|a| a.id.get_ref().as_str()).collect()),
+    let office_recordings = config
+        .provinces
+        .iter()
+        .map(|(code, p)| Recording { name: code.get_ref(), text: p.office_address.clone(), at: code.span().start })
+        .collect();
+    let agency_recordings = config
+        .agencies
+        .iter()
+        .map(|a| Recording { name: a.id.get_ref(), text: agency_place(a), at: a.id.span().start })
+        .collect();
+    let wanted: [(_, _, _, Vec<Recording>); 2] = [
+        (offices, "office address", "offices", office_recordings),
+        (places, "agency address", "agencies", agency_recordings),
     ];
-    for (tree, what, dir, names) in wanted {
+    let made_from = crate::media::synth::transcripts::load(&paths.sounds);
+    let config_text = std::fs::read_to_string(&paths.config).unwrap_or_default();
+    for (tree, what, dir, recordings) in wanted {
         let Some(tree) = tree else { continue };
-        let bad: Vec<String> = names
-            .iter()
-            .filter_map(|name| wav::check(&paths.sounds.join(dir).join(format!("{name}.wav"))).err())
-            .collect();
+        let mut bad = Vec::new();
+        for r in &recordings {
+            let file = paths.sounds.join(dir).join(format!("{}.wav", r.name));
+            if let Err(e) = wav::check(&file) {
+                bad.push(e);
+            } else if made_from
+                .get(&crate::media::synth::transcripts::key(&paths.sounds, &file))
+                .is_some_and(|t| *t != r.text)
+            {
+                diags.push(
+                    Diagnostic::warning(
+                        &paths.config,
+                        Pos::of_offset(&config_text, r.at),
+                        format!("{} was made from another text than this {what}", file.display()),
+                    )
+                    .hint(format!(
+                        "run `centralino prompts --only {}` or record it again, so callers hear the address configured",
+                        r.name
+                    )),
+                );
+            }
+        }
         if let Some(first) = bad.first() {
             diags.push(
                 Diagnostic::error(&tree.path, tree.def.start.pos, format!("{} {what} recording(s) are unusable, e.g. {first}", bad.len()))

@@ -622,6 +622,14 @@ const OFFICER_SAME_NAME_AS_OPERATOR: Edit = Edit {
     help: "user names of operators, officers and administrators must be unique",
 };
 
+/// An agency's address edited after its recording was made: callers would hear the old one.
+const AGENCY_ADDRESS_EDITED: Edit = Edit {
+    old: "id = \"latina-centro\"\nname = \"Agenzia INPS di Latina Centro\"\nprovince = \"LT\"\naddress = \"Viale Le Corbusier 39, 04100 Latina\"",
+    new: "id = ‸\"latina-centro\"\nname = \"Agenzia INPS di Latina Centro\"\nprovince = \"LT\"\naddress = \"Viale Le Corbusier 41, 04100 Latina\"",
+    message: "warning: sounds/agencies/latina-centro.wav was made from another text than this agency address",
+    help: "run `centralino prompts --only latina-centro` or record it again, so callers hear the address configured",
+};
+
 /// One test per broken configuration: `name => [edits]`.
 macro_rules! broken_config {
     ($($name:ident => [$($edit:expr),+ $(,)?];)*) => {
@@ -653,6 +661,7 @@ broken_config! {
     config_queue_routes_to_itself => [QUEUE_ROUTES_TO_ITSELF];
     config_officer_unknown_region => [OFFICER_UNKNOWN_REGION];
     config_officer_same_name_as_operator => [OFFICER_SAME_NAME_AS_OPERATOR];
+    config_agency_address_edited_since_its_recording => [AGENCY_ADDRESS_EDITED];
     config_many_mistakes_are_reported_at_once => [
         OPERATOR_UNKNOWN_SECTION,
         NUMBER_NOT_E164,
