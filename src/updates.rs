@@ -56,15 +56,14 @@ pub enum Change {
 /// The hub.
 pub struct Updates {
     tx: broadcast::Sender<Change>,
-    /// Each operator's call in progress (for a console opened mid-call).
-    calls: Mutex<HashMap<String, CallPop>>,
-    /// Each operator's latest call, kept after it ends (its outcome is set in wrap-up).
-    last: Mutex<HashMap<String, CallPop>>,
+    /// Each operator's latest call and whether it is still in progress: for a console opened
+    /// mid-call, and after the call for its outcome (set in wrap-up).
+    latest: Mutex<HashMap<String, (CallPop, bool)>>,
 }
 
 impl Default for Updates {
     fn default() -> Self {
-        Self { tx: broadcast::channel(BACKLOG).0, calls: Mutex::default(), last: Mutex::default() }
+        Self { tx: broadcast::channel(BACKLOG).0, latest: Mutex::default() }
     }
 }
 
@@ -72,16 +71,17 @@ impl Updates {
     /// Tell every listener (nobody listening is fine).
     pub fn publish(&self, c: Change) {
         {
-            let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
             match &c {
                 Change::Call(p) => {
-                    calls.insert(p.operator.clone(), (**p).clone());
-                    self.last.lock().unwrap_or_else(|e| e.into_inner()).insert(p.operator.clone(), (**p).clone());
+                    latest.insert(p.operator.clone(), ((**p).clone(), true));
                 }
-                Change::CallEnded { operator, call_id }
-                    if calls.get(operator).is_some_and(|p| p.call_id == *call_id) =>
-                {
-                    calls.remove(operator);
+                Change::CallEnded { operator, call_id } => {
+                    if let Some((p, in_progress)) = latest.get_mut(operator)
+                        && p.call_id == *call_id
+                    {
+                        *in_progress = false;
+                    }
                 }
                 _ => {}
             }
@@ -95,11 +95,12 @@ impl Updates {
 
     /// The operator's call in progress.
     pub fn call_of(&self, operator: &str) -> Option<CallPop> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(operator).cloned()
+        let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        latest.get(operator).filter(|(_, in_progress)| *in_progress).map(|(p, _)| p.clone())
     }
 
     /// The operator's latest call, in progress or ended.
     pub fn last_call_of(&self, operator: &str) -> Option<CallPop> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).get(operator).cloned()
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).get(operator).map(|(p, _)| p.clone())
     }
 }

@@ -1775,15 +1775,23 @@ fn found(result: &str, agency: &str, start: &str) -> Event {
     })
 }
 
-#[test]
-fn an_operator_transfer_reads_back_the_appointment_in_the_callers_language() {
+/// A caller of READBACK who chose a language with `language_key`, then passed by the operator to
+/// the read-back node; with what the session asked on entering it.
+fn readback_call(language_key: char) -> (Call, Vec<Action>) {
     let mut c = Call::new(READBACK);
     c.start();
-    c.key('2');
+    c.key(language_key);
+    let now = c.now;
+    let asked = c.s.resume_at("readback", now);
+    (c, asked)
+}
+
+#[test]
+fn an_operator_transfer_reads_back_the_appointment_in_the_callers_language() {
+    let (mut c, asked) = readback_call('2');
     assert_eq!(c.s.language(), Lang::En);
     // The operator passes the caller to the read-back node: the call's appointment is asked for.
-    let now = c.now;
-    assert_eq!(c.s.resume_at("readback", now), [Action::Lookup { service: Service::Appointment, input: None }]);
+    assert_eq!(asked, [Action::Lookup { service: Service::Appointment, input: None }]);
     assert_eq!(c.s.deadline(), None, "no deadline while the lookup runs");
     let heard = c.send(found("counter", "latina", "2026-12-15 09:30"));
     let mut items = vec![p("counter")];
@@ -1796,11 +1804,7 @@ fn an_operator_transfer_reads_back_the_appointment_in_the_callers_language() {
 
 #[test]
 fn the_appointment_is_read_in_italian_with_its_minutes() {
-    let mut c = Call::new(READBACK);
-    c.start();
-    c.key('1');
-    let now = c.now;
-    c.s.resume_at("readback", now);
+    let (mut c, _) = readback_call('1');
     let heard = c.send(found("phone", "napoli-centro", "2027-01-04 14:05"));
     let mut items = vec![p("phone")];
     items.extend(words("mon n4 jan at_time n14 and n5"));
@@ -1809,11 +1813,7 @@ fn the_appointment_is_read_in_italian_with_its_minutes() {
 
 #[test]
 fn no_appointment_found_says_no_appointment_facts() {
-    let mut c = Call::new(READBACK);
-    c.start();
-    c.key('1');
-    let now = c.now;
-    c.s.resume_at("readback", now);
+    let (mut c, _) = readback_call('1');
     assert_eq!(c.lookup("not_found"), [play("none")], "nothing of an appointment is said");
     // A later read-back that finds one, then one that does not: the first is not said again.
     c.done();

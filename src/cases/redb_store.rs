@@ -144,6 +144,18 @@ impl RedbStore {
         Ok(Self { db, writes: Mutex::new(Some(tx)), writer: Some(writer) })
     }
 
+    /// One JSON value of `table`, from a snapshot of its own.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(table).map_err(io)?;
+        let value = table.get(key).map_err(io)?;
+        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+    }
+
     fn write(&self, w: Write) -> Result<Stored, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let stopped = || StoreError::Io("the store's writer has stopped".into());
@@ -196,10 +208,7 @@ impl CaseStore for RedbStore {
     }
 
     fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(TICKETS).map_err(io)?;
-        let value = table.get(number).map_err(io)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+        self.read_json(TICKETS, number)
     }
 
     fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError> {
@@ -211,10 +220,7 @@ impl CaseStore for RedbStore {
     }
 
     fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(APPOINTMENTS).map_err(io)?;
-        let value = table.get(id).map_err(io)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+        self.read_json(APPOINTMENTS, id)
     }
 
     fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
@@ -272,10 +278,7 @@ impl CaseStore for RedbStore {
     }
 
     fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
-        let value = table.get(call_id).map_err(io)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+        self.read_json(CALL_OUTCOMES, call_id)
     }
 
     fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError> {

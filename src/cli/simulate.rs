@@ -145,10 +145,9 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
         eprintln!("error: the tree {} has no node `{node}`", tree.name);
         return ExitCode::FAILURE;
     }
-    let services = [Service::TicketStatus, Service::Appointment];
     for (service, result) in &args.lookup {
-        let Some(known) = services.into_iter().find(|s| s.name() == service) else {
-            let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
+        let Some(known) = Service::ALL.into_iter().find(|s| s.name() == service) else {
+            let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
             eprintln!("error: unknown lookup service `{service}`; the services are: {}", names.join(", "));
             return ExitCode::FAILURE;
         };

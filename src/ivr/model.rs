@@ -437,6 +437,8 @@ pub enum Service {
 }
 
 impl Service {
+    pub const ALL: [Service; 2] = [Service::TicketStatus, Service::Appointment];
+
     /// The name used in YAML and logs.
     pub fn name(self) -> &'static str {
         match self {
