@@ -2,42 +2,15 @@
 //! or cancelled, and calls connected to an operator (the console's screen-pop) or ended. One
 //! hub, published to by the API handlers and the call tasks, read by `GET /api/events`.
 
+pub use crate::calls::CallPop;
 use crate::cases::Ticket;
 use crate::cases::appointment::Appointment;
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
 /// Changes kept for slow listeners.
 pub const BACKLOG: usize = 1024;
-
-/// Who is calling and why, as the operator's console shows it when the call is connected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CallPop {
-    pub operator: String,
-    pub call_id: String,
-    pub caller: String,
-    /// The number called, and its province and region.
-    pub number: String,
-    pub province: Option<String>,
-    pub region: Option<String>,
-    /// The section whose queue the call came from.
-    pub section: String,
-    /// The path through the voice portal and the keys pressed.
-    pub path: Vec<String>,
-    pub keys: String,
-    pub language: String,
-    pub arrived: DateTime<Utc>,
-    /// How long the caller waited in the queue, in seconds.
-    pub waited_s: u64,
-    /// The voice-portal tree answering the call.
-    pub tree: String,
-    /// The tree's node that reads back an appointment booked during the call, if it has one
-    /// (the console's "read it back to the caller").
-    pub readback_node: Option<String>,
-}
 
 /// Something the pages show changed.
 #[derive(Debug, Clone)]
@@ -87,6 +60,14 @@ impl Updates {
             }
         }
         let _ = self.tx.send(c);
+    }
+
+    /// Know these calls (ended, from the store at start-up) as their operators' latest.
+    pub fn recall(&self, calls: Vec<CallPop>) {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        for p in calls {
+            latest.entry(p.operator.clone()).or_insert((p, false));
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -129,8 +129,8 @@ fn an_acknowledged_booking_survives_sigkill() {
 /// End to end: a sipp caller waits for a pensions operator; a sipp phone answers as mrossi; the
 /// operator books an appointment from the screen-pop and passes the caller to the tree's
 /// read-back node; the caller hears it (the call record's path and answer), then goes on to the
-/// main menu with 2. The operator sets the call's outcome afterwards, in wrap-up; the wallboard
-/// counts it.
+/// main menu with 2. The engine is killed in wrap-up; after the restart the operator sets the
+/// call's outcome; the wallboard counts it.
 #[test]
 fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_outcome() {
     let (_dir, config) = edited_config(&[MD5_FIRST]);
@@ -179,6 +179,10 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     let (status, latest) = http(&engine, "GET", "/api/operator/last-call", MROSSI, None);
     assert_eq!((status, latest["call_id"].as_str()), (200, Some(call_id)), "{latest}");
     assert_eq!(http(&engine, "GET", "/api/operator/last-call", Some(("gbianchi", "demo-gbianchi")), None).0, 404);
+    // The engine crashes in wrap-up: the operator's latest call is still theirs to close.
+    let engine = Engine::start_in(engine.crash(), &["--config", config.to_str().unwrap()]);
+    let (status, again) = http(&engine, "GET", "/api/operator/last-call", MROSSI, None);
+    assert_eq!((status, &again), (200, &latest), "the latest call is kept across SIGKILL");
     // The outcome, in wrap-up: only for the operator's own latest call, and a known outcome.
     let outcome = format!("/api/calls/{call_id}/outcome");
     let set = |who, body: Value| http(&engine, "POST", &outcome, who, Some(&body));

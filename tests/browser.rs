@@ -186,6 +186,20 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     let (_, stored) = http(&engine, "GET", &format!("/api/tickets/{number}"), Some(("lverdi", "demo-lverdi")), None);
     assert_eq!((stored["status"].as_str(), stored["officer"].as_str()), (Some("taken"), Some("lverdi")), "{stored}");
     browser.screenshot("backoffice-taken");
+
+    // Answered: it stays on the board, dimmed, until the page is loaded again, which shows
+    // only the tickets still to work; the number finds it with its history.
+    browser.type_into(&format!("#ticket-{number} .answer"), "Paid on the 16th.");
+    browser.click(&format!("#ticket-{number} .answer-button"));
+    browser.wait(&format!("#ticket-{number}[data-status=answered]"), 10);
+    browser.cmd("POST", "/url", Some(json!({"url": format!("http://{}/backoffice", engine.http)}))).unwrap();
+    browser.wait("#board .section[data-section=pensions]", 10);
+    assert!(browser.find(&format!("#ticket-{number}")).is_none(), "an answered ticket is not work to show");
+    browser.type_into("#find-number", number);
+    browser.click("#find button");
+    browser.wait(&format!("#found-{number}[data-status=answered]"), 10);
+    browser.wait_text("#found .history", "answered (phone): Paid on the 16th.", 10);
+    browser.screenshot("backoffice-found");
 }
 
 impl Driver {

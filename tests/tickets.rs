@@ -220,6 +220,17 @@ fn officers_work_only_their_regions_tickets() {
     let changes: Vec<&str> =
         stored["history"].as_array().unwrap().iter().filter_map(|c| c["change"].as_str()).collect();
     assert_eq!(changes, ["opened", "taken", "answered"], "refused changes left no trace");
+
+    // The back office's working set: open and taken tickets, not the answered ones.
+    let (_, second) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
+    let (_, working) = http(&engine, "GET", "/api/tickets?status=open,taken", lverdi, None);
+    let numbers: Vec<&str> = working.as_array().unwrap().iter().filter_map(|t| t["number"].as_str()).collect();
+    assert_eq!(numbers, [second["number"].as_str().unwrap()], "{working}");
+    let (status, e) = http(&engine, "GET", "/api/tickets?status=open,closed", lverdi, None);
+    assert_eq!(status, 422, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("\"closed\""), "{e}");
+    let (_, summary) = http(&engine, "GET", "/api/tickets/summary", lverdi, None);
+    assert_eq!(summary, json!({"lazio": {"open": 1, "answered": 1}}));
 }
 
 #[test]

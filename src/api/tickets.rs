@@ -139,10 +139,25 @@ pub async fn one(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     region: Option<String>,
-    status: Option<TicketStatus>,
+    /// One status or several, comma-separated (`open,taken`); all when absent.
+    status: Option<String>,
 }
 
-/// `GET /api/tickets?region=lazio&status=open`: oldest first. An officer sees their region's.
+/// The statuses of `?status=open,taken`.
+fn statuses(list: Option<&str>) -> Result<Vec<TicketStatus>, ApiError> {
+    let Some(list) = list else { return Ok(vec![]) };
+    list.split(',')
+        .map(|name| {
+            let name = name.trim();
+            TicketStatus::ALL.into_iter().find(|s| s.name() == name).ok_or_else(|| {
+                let known: Vec<&str> = TicketStatus::ALL.iter().map(|s| s.name()).collect();
+                ApiError::unprocessable(format!("status: no status {name:?}; one or more of {}", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/tickets?region=lazio&status=open,taken`: oldest first. An officer sees their region's.
 pub async fn list(
     State(state): State<ApiState>,
     p: Principal,
@@ -157,8 +172,9 @@ pub async fn list(
         }
         (_, asked) => asked,
     };
+    let statuses = statuses(q.status.as_deref())?;
     let store = state.store.clone();
-    Ok(Json(blocking(move || store.tickets(region.as_deref(), q.status)).await?))
+    Ok(Json(blocking(move || store.tickets(region.as_deref(), &statuses)).await?))
 }
 
 /// `GET /api/tickets/summary`: per region, tickets by status (an officer: their region).
@@ -171,13 +187,13 @@ pub async fn summary(
         _ => None,
     };
     let store = state.store.clone();
-    let all = blocking(move || store.tickets(region.as_deref(), None)).await?;
-    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>> =
-        Default::default();
-    for t in all {
-        *out.entry(t.fields.region).or_default().entry(t.status.name()).or_default() += 1;
-    }
-    Ok(Json(out))
+    let counts = blocking(move || store.ticket_counts(region.as_deref())).await?;
+    Ok(Json(
+        counts
+            .into_iter()
+            .map(|(region, by_status)| (region, by_status.into_iter().map(|(s, n)| (s.name(), n)).collect()))
+            .collect(),
+    ))
 }
 
 /// `POST /api/tickets/{number}/{action}` bodies.

@@ -348,8 +348,12 @@ pub async fn run(
                     }
                     NoticeOutcome::Connect(section, leg) => {
                         let (mut b, ended) = Bridge::new(section, leg, &mut m);
+                        let pop = pop(&record, &session, &b, &call_id, queued_since);
+                        if let Some(store) = &store {
+                            keep_latest_call(Arc::clone(store), pop.clone());
+                        }
                         if let Some(u) = &updates {
-                            u.publish(Change::Call(Box::new(pop(&record, &session, &b, &call_id, queued_since))));
+                            u.publish(Change::Call(Box::new(pop)));
                             b.ended_to = Some((Arc::clone(u), call_id.clone()));
                         }
                         bridge = Some(b);
@@ -522,6 +526,17 @@ fn on_notice(
 }
 
 /// The screen-pop of a call just connected to `b`'s operator.
+/// Keep the screen-pop as its operator's latest call in the store, off the call's task: after a
+/// restart the operator can still set its outcome. (One operator's calls are connected seconds
+/// apart, so these writes cannot overtake each other.)
+fn keep_latest_call(store: Arc<dyn CaseStore>, pop: CallPop) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.set_latest_call(pop) {
+            warn!(error = %e, "the operator's latest call is not kept");
+        }
+    });
+}
+
 fn pop(record: &CallRecord, session: &Session, b: &Bridge, call_id: &str, queued_since: Instant) -> CallPop {
     let trace = session.trace();
     CallPop {

@@ -12,14 +12,20 @@
 //! appointment: a slot is booked by inserting its key, so the single writer makes a double
 //! booking impossible. Since schema 2, `call_appointments` indexes the appointments booked
 //! during each call (call id -> appointment ids) and `call_outcomes` maps a call id to its
-//! outcome's JSON. A store written by a newer schema is refused; `migrate` upgrades older ones
-//! in one transaction (1 -> 2: the call index is built from the stored appointments).
+//! outcome's JSON. Since schema 3, `ticket_index` holds one key per ticket,
+//! `status|region|opened|number`, so that a region's open tickets are read without reading the
+//! others (and counted from the keys alone); `outcome_times` (`at|call id`) gives the day's
+//! outcomes without reading earlier days'; `operator_calls` keeps each operator's latest
+//! screen-pop. A store written by a newer schema is refused; `migrate` upgrades older ones in
+//! one transaction (1 -> 2: the call index is built from the stored appointments; 2 -> 3: the
+//! ticket and outcome indexes are built from the stored tickets and outcomes).
 
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
-use super::store::{CaseStore, StoreError, TicketChange};
+use super::store::{CaseStore, StoreError, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
+use crate::calls::CallPop;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
 use std::path::Path;
@@ -28,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 /// The schema this engine writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 /// Writes applied in one transaction at most.
 const GROUP: usize = 512;
 
@@ -38,6 +44,30 @@ const APPOINTMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("appoint
 const SLOTS: TableDefinition<&str, &str> = TableDefinition::new("slots");
 const CALL_APPOINTMENTS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("call_appointments");
 const CALL_OUTCOMES: TableDefinition<&str, &[u8]> = TableDefinition::new("call_outcomes");
+const TICKET_INDEX: TableDefinition<&str, ()> = TableDefinition::new("ticket_index");
+const OUTCOME_TIMES: TableDefinition<&str, ()> = TableDefinition::new("outcome_times");
+const OPERATOR_CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("operator_calls");
+
+/// Instants in index keys: fixed width, so that keys sort as the instants do.
+fn instant_key(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A ticket's key in `ticket_index`. Region ids are configuration ids (no `|`).
+fn ticket_key(t: &Ticket) -> String {
+    format!("{}|{}|{}|{}", t.status.name(), t.fields.region, instant_key(t.opened), t.number)
+}
+
+/// The keys of `ticket_index` that start with `prefix` (which ends with `|`): from `prefix` up
+/// to the same text ending with `}`, the character after `|`.
+fn prefix_range(prefix: &str) -> std::ops::Range<String> {
+    let end = format!("{}}}", &prefix[..prefix.len() - 1]);
+    prefix.to_string()..end
+}
+
+fn outcome_key(o: &CallOutcome) -> String {
+    format!("{}|{}", instant_key(o.at), o.call_id)
+}
 
 fn slot_key(agency: &str, start: NaiveDateTime) -> String {
     format!("{agency}|{}", start.format("%Y-%m-%dT%H:%M"))
@@ -54,6 +84,7 @@ enum Write {
     Cancel { id: String, by: String, at: DateTime<Utc> },
     Reschedule { id: String, start: NaiveDateTime, by: String, at: DateTime<Utc> },
     Outcome(CallOutcome),
+    LatestCall(Box<CallPop>),
 }
 
 /// What a write stored.
@@ -61,6 +92,7 @@ enum Stored {
     Ticket(Ticket),
     Appointment(Appointment),
     Outcome(CallOutcome),
+    Nothing,
 }
 
 fn mismatch() -> StoreError {
@@ -112,6 +144,9 @@ impl RedbStore {
                 txn.open_table(SLOTS).map_err(io)?;
                 txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
                 txn.open_table(CALL_OUTCOMES).map_err(io)?;
+                txn.open_table(TICKET_INDEX).map_err(io)?;
+                txn.open_table(OUTCOME_TIMES).map_err(io)?;
+                txn.open_table(OPERATOR_CALLS).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
                 if found.is_none() {
                     meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -196,6 +231,26 @@ fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
                 }
             }
             info!(indexed, "cases store: schema 1 -> 2 (appointments indexed by call)");
+        }
+        if from < 3 {
+            // 2 -> 3: index the tickets by status and region, the outcomes by time.
+            let tickets = txn.open_table(TICKETS).map_err(io)?;
+            let mut index = txn.open_table(TICKET_INDEX).map_err(io)?;
+            let mut indexed = 0;
+            for row in tickets.iter().map_err(io)? {
+                let (_, v) = row.map_err(io)?;
+                let t: Ticket = serde_json::from_slice(v.value()).map_err(io)?;
+                index.insert(ticket_key(&t).as_str(), ()).map_err(io)?;
+                indexed += 1;
+            }
+            let outcomes = txn.open_table(CALL_OUTCOMES).map_err(io)?;
+            let mut times = txn.open_table(OUTCOME_TIMES).map_err(io)?;
+            for row in outcomes.iter().map_err(io)? {
+                let (_, v) = row.map_err(io)?;
+                let o: CallOutcome = serde_json::from_slice(v.value()).map_err(io)?;
+                times.insert(outcome_key(&o).as_str(), ()).map_err(io)?;
+            }
+            info!(tickets = indexed, "cases store: schema 2 -> 3 (tickets indexed by status and region)");
         }
         meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
     }
@@ -283,33 +338,74 @@ impl CaseStore for RedbStore {
 
     fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
+        let times = txn.open_table(OUTCOME_TIMES).map_err(io)?;
         let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
         let mut out = Vec::new();
-        // A full scan, like tickets': a day's outcomes are read for the wallboard.
-        for row in table.iter().map_err(io)? {
-            let (_, v) = row.map_err(io)?;
-            let o: CallOutcome = serde_json::from_slice(v.value()).map_err(io)?;
-            if o.at >= since {
-                out.push(o);
+        for row in times.range(instant_key(since).as_str()..).map_err(io)? {
+            let (k, _) = row.map_err(io)?;
+            let call_id = k.value().split_once('|').map_or("", |(_, id)| id);
+            if let Some(v) = table.get(call_id).map_err(io)? {
+                out.push(serde_json::from_slice::<CallOutcome>(v.value()).map_err(io)?);
             }
         }
-        out.sort_by_key(|o| o.at);
         Ok(out)
     }
 
-    fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
+    fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError> {
+        self.write(Write::LatestCall(Box::new(pop))).map(|_| ())
+    }
+
+    fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(TICKETS).map_err(io)?;
+        let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;
         let mut out = Vec::new();
-        // A full scan: tickets are few thousands a day per region; an index comes with need.
         for row in table.iter().map_err(io)? {
             let (_, v) = row.map_err(io)?;
-            let t: Ticket = serde_json::from_slice(v.value()).map_err(io)?;
-            if region.is_none_or(|r| t.fields.region == r) && status.is_none_or(|s| t.status == s) {
-                out.push(t);
+            out.push(serde_json::from_slice(v.value()).map_err(io)?);
+        }
+        Ok(out)
+    }
+
+    fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let index = txn.open_table(TICKET_INDEX).map_err(io)?;
+        let table = txn.open_table(TICKETS).map_err(io)?;
+        let statuses = if statuses.is_empty() { &TicketStatus::ALL[..] } else { statuses };
+        let mut out = Vec::new();
+        for status in statuses {
+            let prefix = match region {
+                Some(r) => format!("{}|{r}|", status.name()),
+                None => format!("{}|", status.name()),
+            };
+            let keys = prefix_range(&prefix);
+            for row in index.range(keys.start.as_str()..keys.end.as_str()).map_err(io)? {
+                let (k, _) = row.map_err(io)?;
+                let number = k.value().rsplit('|').next().unwrap_or_default().to_string();
+                if let Some(v) = table.get(number.as_str()).map_err(io)? {
+                    out.push(serde_json::from_slice::<Ticket>(v.value()).map_err(io)?);
+                }
             }
         }
         out.sort_by(|a, b| a.opened.cmp(&b.opened).then_with(|| a.number.cmp(&b.number)));
+        Ok(out)
+    }
+
+    fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let index = txn.open_table(TICKET_INDEX).map_err(io)?;
+        let mut out = TicketCounts::new();
+        for status in TicketStatus::ALL {
+            let prefix = match region {
+                Some(r) => format!("{}|{r}|", status.name()),
+                None => format!("{}|", status.name()),
+            };
+            let keys = prefix_range(&prefix);
+            for row in index.range(keys.start.as_str()..keys.end.as_str()).map_err(io)? {
+                let (k, _) = row.map_err(io)?;
+                let region = k.value().split('|').nth(1).unwrap_or_default();
+                *out.entry(region.to_string()).or_default().entry(status).or_default() += 1;
+            }
+        }
         Ok(out)
     }
 }
@@ -335,6 +431,9 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                     slots: txn.open_table(SLOTS).map_err(io)?,
                     call_appointments: txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?,
                     call_outcomes: txn.open_table(CALL_OUTCOMES).map_err(io)?,
+                    ticket_index: txn.open_table(TICKET_INDEX).map_err(io)?,
+                    outcome_times: txn.open_table(OUTCOME_TIMES).map_err(io)?,
+                    operator_calls: txn.open_table(OPERATOR_CALLS).map_err(io)?,
                 };
                 for (w, reply) in batch.drain(..) {
                     let result = apply(&mut t, w);
@@ -366,6 +465,9 @@ struct Tables<'t> {
     slots: redb::Table<'t, &'static str, &'static str>,
     call_appointments: redb::MultimapTable<'t, &'static str, &'static str>,
     call_outcomes: redb::Table<'t, &'static str, &'static [u8]>,
+    ticket_index: redb::Table<'t, &'static str, ()>,
+    outcome_times: redb::Table<'t, &'static str, ()>,
+    operator_calls: redb::Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -413,15 +515,16 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
     match w {
         Write::Create(new, at) => {
             let seq = t.next("next_ticket")?;
-            put_ticket(t, Ticket::new(ticket_number::for_ticket(seq), new, at))
+            put_ticket(t, None, Ticket::new(ticket_number::for_ticket(seq), new, at))
         }
         Write::Update(number, change) => {
             let stored =
                 t.tickets.get(number.as_str()).map_err(io)?.ok_or_else(|| StoreError::NotFound(number.clone()))?;
             let mut ticket: Ticket = serde_json::from_slice(stored.value()).map_err(io)?;
             drop(stored);
+            let before = ticket_key(&ticket);
             change(&mut ticket)?;
-            put_ticket(t, ticket)
+            put_ticket(t, Some(before), ticket)
         }
         Write::Book(new, at) => {
             // The slot first: a refusal must not use up a sequence number.
@@ -472,19 +575,34 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
             let before: Option<CallOutcome> =
                 before.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()?;
             let outcome = match before {
-                Some(b) => b.corrected(next),
+                Some(b) => {
+                    t.outcome_times.remove(outcome_key(&b).as_str()).map_err(io)?;
+                    b.corrected(next)
+                }
                 None => next,
             };
             let json = serde_json::to_vec(&outcome).map_err(io)?;
             t.call_outcomes.insert(outcome.call_id.as_str(), json.as_slice()).map_err(io)?;
+            t.outcome_times.insert(outcome_key(&outcome).as_str(), ()).map_err(io)?;
             Ok(Stored::Outcome(outcome))
+        }
+        Write::LatestCall(pop) => {
+            let json = serde_json::to_vec(&pop).map_err(io)?;
+            t.operator_calls.insert(pop.operator.as_str(), json.as_slice()).map_err(io)?;
+            Ok(Stored::Nothing)
         }
     }
 }
 
-fn put_ticket(t: &mut Tables<'_>, ticket: Ticket) -> Result<Stored, StoreError> {
+/// Store a ticket and move its index key (`before`: its key as it was stored).
+fn put_ticket(t: &mut Tables<'_>, before: Option<String>, ticket: Ticket) -> Result<Stored, StoreError> {
     let json = serde_json::to_vec(&ticket).map_err(io)?;
     t.tickets.insert(ticket.number.as_str(), json.as_slice()).map_err(io)?;
+    let key = ticket_key(&ticket);
+    if let Some(before) = before.filter(|b| *b != key) {
+        t.ticket_index.remove(before.as_str()).map_err(io)?;
+    }
+    t.ticket_index.insert(key.as_str(), ()).map_err(io)?;
     Ok(Stored::Ticket(ticket))
 }
 
@@ -522,8 +640,8 @@ mod tests {
         assert!(matches!(refused, Err(StoreError::Refused(TicketError::NotOpen { .. }))));
         assert!(matches!(store.update_ticket("123", Box::new(|_| Ok(()))), Err(StoreError::NotFound(_))));
         store.update_ticket(&a.number, Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now()))).unwrap();
-        assert_eq!(store.tickets(Some("lazio"), None).unwrap().len(), 1);
-        assert_eq!(store.tickets(None, Some(TicketStatus::Open)).unwrap()[0].number, b.number);
+        assert_eq!(store.tickets(Some("lazio"), &[]).unwrap().len(), 1);
+        assert_eq!(store.tickets(None, &[TicketStatus::Open]).unwrap()[0].number, b.number);
         drop(store);
         let again = RedbStore::open(&path).unwrap();
         let a2 = again.ticket(&a.number).unwrap().unwrap();
@@ -549,7 +667,7 @@ mod tests {
         numbers.sort();
         numbers.dedup();
         assert_eq!(numbers.len(), 400);
-        assert_eq!(store.tickets(None, None).unwrap().len(), 400);
+        assert_eq!(store.tickets(None, &[]).unwrap().len(), 400);
     }
 
     fn booking(call: Option<&str>, minute: u32) -> NewAppointment {
@@ -663,6 +781,153 @@ mod tests {
         assert_eq!(again.call_outcome("call-2").unwrap(), None);
         assert_eq!(again.call_outcomes(start).unwrap().len(), 1);
         assert!(again.call_outcomes(Utc::now()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn tickets_are_listed_and_counted_by_status_and_region_from_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("cases.redb")).unwrap();
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        // Opened out of order: the list is by opening time, not by number or insertion.
+        let late = store.create_ticket(new("lazio"), at(30)).unwrap();
+        let early = store.create_ticket(new("lazio"), at(10)).unwrap();
+        let middle = store.create_ticket(new("lazio"), at(20)).unwrap();
+        let other = store.create_ticket(new("lombardia"), at(5)).unwrap();
+        // A region whose id starts like another's is not mixed with it.
+        let near = store.create_ticket(new("lazio2"), at(1)).unwrap();
+        let numbers = |ts: Vec<Ticket>| ts.into_iter().map(|t| t.number).collect::<Vec<_>>();
+        let open = [TicketStatus::Open];
+        assert_eq!(
+            numbers(store.tickets(Some("lazio"), &open).unwrap()),
+            [early.number.as_str(), middle.number.as_str(), late.number.as_str()]
+        );
+        store.update_ticket(middle.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).unwrap();
+        store.update_ticket(early.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).unwrap();
+        store
+            .update_ticket(early.number.as_str(), Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now())))
+            .unwrap();
+        // A refused change leaves the index as it was.
+        assert!(
+            store
+                .update_ticket(late.number.as_str(), Box::new(|t| t.answer("anna", "x", Contact::Phone, Utc::now())))
+                .is_err()
+        );
+        assert_eq!(numbers(store.tickets(Some("lazio"), &open).unwrap()), [late.number.as_str()]);
+        let working = [TicketStatus::Open, TicketStatus::Taken];
+        assert_eq!(
+            numbers(store.tickets(Some("lazio"), &working).unwrap()),
+            [middle.number.as_str(), late.number.as_str()]
+        );
+        assert_eq!(numbers(store.tickets(Some("lazio"), &[TicketStatus::Answered]).unwrap()), [early.number.as_str()]);
+        assert_eq!(
+            numbers(store.tickets(None, &open).unwrap()),
+            [near.number.as_str(), other.number.as_str(), late.number.as_str()]
+        );
+        assert_eq!(store.tickets(Some("lazio"), &[]).unwrap().len(), 3, "every status");
+        assert!(store.tickets(Some("umbria"), &[]).unwrap().is_empty());
+        let counts = store.ticket_counts(None).unwrap();
+        let lazio = &counts["lazio"];
+        assert_eq!(
+            (lazio[&TicketStatus::Open], lazio[&TicketStatus::Taken], lazio[&TicketStatus::Answered]),
+            (1, 1, 1)
+        );
+        assert_eq!(counts["lombardia"][&TicketStatus::Open], 1);
+        assert_eq!(counts["lazio2"][&TicketStatus::Open], 1);
+        assert_eq!(store.ticket_counts(Some("lazio")).unwrap().keys().collect::<Vec<_>>(), ["lazio"]);
+        // The index has one key per ticket, whatever it went through.
+        let keys = redb::ReadableTableMetadata::len(&store.db.begin_read().unwrap().open_table(TICKET_INDEX).unwrap())
+            .unwrap();
+        assert_eq!(keys, 5);
+    }
+
+    #[test]
+    fn the_operators_latest_calls_are_kept_one_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.redb");
+        let store = RedbStore::open(&path).unwrap();
+        let pop = |operator: &str, call_id: &str| CallPop {
+            operator: operator.into(),
+            call_id: call_id.into(),
+            caller: "+393331234567".into(),
+            number: "+390773691001".into(),
+            province: Some("LT".into()),
+            region: Some("lazio".into()),
+            section: "pensions".into(),
+            path: vec!["main_menu".into()],
+            keys: "1".into(),
+            language: "it".into(),
+            arrived: Utc::now(),
+            waited_s: 12,
+            tree: "centralino-unico-nazionale".into(),
+            readback_node: Some("appointment_readback".into()),
+        };
+        store.set_latest_call(pop("mrossi", "call-1")).unwrap();
+        store.set_latest_call(pop("lbianchi", "call-2")).unwrap();
+        store.set_latest_call(pop("mrossi", "call-3")).unwrap();
+        drop(store);
+        let mut calls = RedbStore::open(&path).unwrap().latest_calls().unwrap();
+        calls.sort_by(|a, b| a.operator.cmp(&b.operator));
+        assert_eq!(
+            calls,
+            [pop("lbianchi", "call-2"), pop("mrossi", "call-3")].map(|mut p| {
+                p.arrived = calls.iter().find(|c| c.call_id == p.call_id).unwrap().arrived;
+                p
+            })
+        );
+    }
+
+    /// A store of schema 2 (before the ticket and outcome indexes) as that engine wrote it.
+    fn schema_2_store(path: &Path, tickets: &[Ticket], outcomes: &[CallOutcome]) {
+        let db = Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert("schema_version", 2).unwrap();
+            meta.insert("next_ticket", tickets.len() as u64 + 1).unwrap();
+            let mut table = txn.open_table(TICKETS).unwrap();
+            for t in tickets {
+                table.insert(t.number.as_str(), serde_json::to_vec(t).unwrap().as_slice()).unwrap();
+            }
+            let mut table = txn.open_table(CALL_OUTCOMES).unwrap();
+            for o in outcomes {
+                table.insert(o.call_id.as_str(), serde_json::to_vec(o).unwrap().as_slice()).unwrap();
+            }
+            txn.open_table(APPOINTMENTS).unwrap();
+            txn.open_table(SLOTS).unwrap();
+            txn.open_multimap_table(CALL_APPOINTMENTS).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_schema_2_store_gets_its_ticket_and_outcome_indexes() {
+        use crate::cases::call_outcome::Outcome;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.redb");
+        let t0 = Utc::now();
+        let mut taken = Ticket::new(ticket_number::for_ticket(1), new("lazio"), t0);
+        taken.take("anna", t0).unwrap();
+        let open = Ticket::new(ticket_number::for_ticket(2), new("lazio"), t0 + chrono::Duration::seconds(1));
+        let outcome = |call: &str, at| CallOutcome {
+            call_id: call.into(),
+            outcome: Outcome::Resolved,
+            note: String::new(),
+            section: "pensions".into(),
+            by: "mrossi".into(),
+            at,
+            earlier: vec![],
+        };
+        let yesterday = outcome("call-1", t0 - chrono::Duration::days(1));
+        let today = outcome("call-2", t0);
+        schema_2_store(&path, &[taken.clone(), open.clone()], &[yesterday, today.clone()]);
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Open]).unwrap(), [open]);
+        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).unwrap(), [taken]);
+        assert_eq!(store.call_outcomes(t0 - chrono::Duration::hours(1)).unwrap(), [today]);
+        assert_eq!(store.call_outcomes(t0 - chrono::Duration::days(2)).unwrap().len(), 2);
+        let next = store.create_ticket(new("lazio"), Utc::now()).unwrap();
+        assert_eq!(next.number, ticket_number::for_ticket(3), "the sequence goes on");
     }
 
     #[test]

@@ -8,7 +8,12 @@
 use super::appointment::{Appointment, NewAppointment};
 use super::call_outcome::CallOutcome;
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
+use crate::calls::CallPop;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use std::collections::BTreeMap;
+
+/// Tickets per region and status.
+pub type TicketCounts = BTreeMap<String, BTreeMap<TicketStatus, usize>>;
 
 /// A change to apply to a stored ticket, atomically.
 pub type TicketChange = Box<dyn FnOnce(&mut Ticket) -> Result<(), TicketError> + Send>;
@@ -41,8 +46,11 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Apply `change` to the ticket atomically (nothing is written if it refuses); returns the
     /// changed ticket once durable.
     fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError>;
-    /// Tickets of a region (all regions: `None`) and status, oldest first.
-    fn tickets(&self, region: Option<&str>, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
+    /// Tickets of a region (all regions: `None`) in one of `statuses` (any: empty), oldest first.
+    /// Only the matching tickets are read, however many others there are.
+    fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError>;
+    /// How many tickets each region (or only `region`) has in each status, without reading them.
+    fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError>;
 
     /// Book a slot (checked against the agenda by the caller) atomically: two bookings of one
     /// slot, however simultaneous, give one appointment and one [`StoreError::SlotTaken`].
@@ -71,6 +79,11 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Record a call's outcome; one set before is kept as an earlier outcome. Returns it once durable.
     fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError>;
     fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError>;
-    /// Outcomes recorded at or after `since`, oldest first.
+    /// Outcomes recorded at or after `since`, oldest first (only those are read).
     fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError>;
+
+    /// Keep `pop` as its operator's latest call (replacing the one before), once durable.
+    fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError>;
+    /// Every operator's latest call, as kept by [`CaseStore::set_latest_call`].
+    fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError>;
 }

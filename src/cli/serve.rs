@@ -128,6 +128,10 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             }
         };
         let updates = Arc::new(centralino::updates::Updates::default());
+        match store.latest_calls() {
+            Ok(calls) => updates.recall(calls),
+            Err(e) => warn!("the operators' latest calls are not known: {e}"),
+        }
         let live = Live::new(paths.clone(), loaded);
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
         let server = match SipServer::start(settings, live, log, Some(journal), Some(Arc::clone(&store)), Some(Arc::clone(&updates))).await {

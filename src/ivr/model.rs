@@ -284,7 +284,7 @@ pub enum SayItem {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentFact {
-    /// Weekday and date: "martedì 15 dicembre" / "Tuesday December 15".
+    /// Weekday and date: "martedì 15 dicembre" / "Tuesday December fifteenth".
     Day,
     /// The time, with its preposition: "alle ore 9 e 30" / "at 9 30".
     Time,

@@ -74,6 +74,21 @@ fn it_below_100(n: u32) -> String {
     }
 }
 
+/// English ordinals for the days of the month: "first", "twelfth", "twenty-third".
+fn en_ordinal(n: u32) -> String {
+    const IRREGULAR: [&str; 13] = [
+        "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+        "twelfth",
+    ];
+    match n {
+        0..=12 => IRREGULAR[n as usize].to_string(),
+        13..=19 => format!("{}th", UNITS_EN[n as usize]),
+        // "twenty" -> "twentieth"
+        _ if n.is_multiple_of(10) => format!("{}ieth", TENS_EN[(n / 10) as usize].trim_end_matches('y')),
+        _ => format!("{}-{}", TENS_EN[(n / 10) as usize], IRREGULAR[(n % 10) as usize]),
+    }
+}
+
 fn en_below_100(n: u32) -> String {
     if n < 20 {
         return UNITS_EN[n as usize].to_string();
@@ -105,6 +120,12 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
             Lang::En => format!("{} thousand", UNITS_EN[h as usize]),
         };
         out.push((format!("n{}", h * 1000), text));
+    }
+    // Days of the month as dates say them: English ordinals; Italian says only the first so
+    // ("primo dicembre", "2 dicembre"), so only `d1` exists in Italian.
+    match lang {
+        Lang::En => out.extend((1..=31).map(|d| (format!("d{d}"), en_ordinal(d)))),
+        Lang::It => out.push(("d1".into(), "primo".into())),
     }
     let fixed: &[(&str, &str, &str)] = &[
         ("mon", "lunedì", "Monday"),
@@ -248,22 +269,22 @@ pub fn time(lang: Lang, t: chrono::NaiveTime) -> Vec<Word> {
     out
 }
 
-/// A date: "23 novembre" / "November 23".
+/// A date: "ventitré novembre", "primo dicembre" / "November twenty-third".
 pub fn date(lang: Lang, d: NaiveDate) -> Vec<Word> {
     let month =
         ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][d.month0() as usize];
-    let mut out = Vec::new();
-    if lang == Lang::En {
-        out.push(month.to_string());
-        out.extend(number(d.day()));
-    } else {
-        out.extend(number(d.day()));
-        out.push(month.to_string());
+    match lang {
+        Lang::En => vec![month.to_string(), format!("d{}", d.day())],
+        Lang::It if d.day() == 1 => vec!["d1".to_string(), month.to_string()],
+        Lang::It => {
+            let mut out = number(d.day());
+            out.push(month.to_string());
+            out
+        }
     }
-    out
 }
 
-/// A day with its weekday: "martedì 15 dicembre" / "Tuesday December 15".
+/// A day with its weekday: "martedì 15 dicembre" / "Tuesday December fifteenth".
 pub fn day(lang: Lang, d: NaiveDate) -> Vec<Word> {
     let mut out = vec![day_word(d.weekday())];
     out.extend(date(lang, d));
@@ -391,6 +412,33 @@ mod tests {
     fn dates() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         assert_eq!(text(Lang::It, &date(Lang::It, d)), "ventitré novembre");
-        assert_eq!(text(Lang::En, &date(Lang::En, d)), "November twenty-three");
+        assert_eq!(text(Lang::En, &date(Lang::En, d)), "November twenty-third");
+        let first = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(text(Lang::It, &date(Lang::It, first)), "primo dicembre");
+        assert_eq!(text(Lang::En, &date(Lang::En, first)), "December first");
+        let ordinals: Vec<String> = [2, 3, 11, 12, 13, 20, 21, 22, 30, 31].into_iter().map(en_ordinal).collect();
+        assert_eq!(
+            ordinals,
+            [
+                "second",
+                "third",
+                "eleventh",
+                "twelfth",
+                "thirteenth",
+                "twentieth",
+                "twenty-first",
+                "twenty-second",
+                "thirtieth",
+                "thirty-first"
+            ]
+        );
+        // Every day of every month is a word there is a transcript (and so a recording) for.
+        for lang in Lang::ALL {
+            for day in NaiveDate::from_ymd_opt(2028, 1, 1).unwrap().iter_days().take(366) {
+                for w in date(lang, day) {
+                    assert!(word_text(lang, &w).is_some(), "{lang:?} {day}: no word {w}");
+                }
+            }
+        }
     }
 }
