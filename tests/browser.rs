@@ -328,3 +328,51 @@ fn the_wallboard_shows_sections_operators_and_tickets() {
     let (_, all) = http(&engine, "GET", "/api/tickets/summary", Some(("admin", "demo-admin")), None);
     assert_eq!(all, json!({"lazio": {"open": 1}}));
 }
+
+/// A ticket the regional centre returns appears on every operator's console at once, with the
+/// reason; the operator can reuse it for a new ticket.
+#[test]
+fn a_returned_ticket_reaches_the_contact_center_with_its_reason() {
+    let engine = Engine::start();
+    let mrossi = Some(("mrossi", "demo-mrossi"));
+    let lverdi = Some(("lverdi", "demo-lverdi"));
+    let ticket = |question: &str| {
+        let body = json!({
+            "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
+            "question": question, "ccm_section": "pensions", "number": "+390773691001",
+        });
+        let (status, t) = http(&engine, "POST", "/api/tickets", mrossi, Some(&body));
+        assert_eq!(status, 201, "{t}");
+        t["number"].as_str().unwrap().to_string()
+    };
+    let give_back = |number: &str, reason: &str| {
+        assert_eq!(http(&engine, "POST", &format!("/api/tickets/{number}/take"), lverdi, None).0, 200);
+        let body = json!({ "reason": reason });
+        let (status, t) = http(&engine, "POST", &format!("/api/tickets/{number}/return"), lverdi, Some(&body));
+        assert_eq!((status, t["status"].as_str()), (200, Some("returned")), "{t}");
+    };
+    // One returned before the console opens, one while it is open; one still open is not shown.
+    let before = ticket("Which documents for the survivor's pension?");
+    give_back(&before, "The pension number is missing: ask the citizen for it.");
+    let open = ticket("When is the pension paid?");
+    let b = Driver::start();
+    b.sign_in(&format!("http://{}/console", engine.http), "mrossi", "demo-mrossi");
+    b.wait_text(&format!("#returned-{before} .reason"), "pension number is missing", 10);
+    let during = ticket("Is my contribution record complete?");
+    give_back(&during, "Belongs to the contributors' office of Milan: open it for Lombardia.");
+    b.wait_text(&format!("#returned-{during} .reason"), "contributors' office of Milan", 10);
+    assert!(b.find(&format!("#returned-{open}")).is_none(), "an open ticket is not returned");
+    let order: Vec<String> = b
+        .text("#returned-list")
+        .lines()
+        .filter_map(|l| l.strip_prefix("No. ").and_then(|l| l.split(' ').next()).map(String::from))
+        .collect();
+    assert_eq!(order, [during.clone(), before], "newest return first");
+    let scroll = json!({"script": "document.getElementById('returned-panel').scrollIntoView()", "args": []});
+    b.cmd("POST", "/execute/sync", Some(scroll)).unwrap();
+    b.screenshot("console-returned");
+    b.click(&format!("#returned-{during} .reuse"));
+    let cf = b.wait("#cf", 5);
+    let value = b.cmd("GET", &format!("/element/{cf}/property/value"), None).unwrap();
+    assert_eq!(value, "RSSMRA85T10A562S", "the form is filled from the returned ticket");
+}
