@@ -38,7 +38,7 @@ cleanup() { stop_pid "$ENGINE_PID"; }
 trap cleanup EXIT
 log "work directory $WORK"
 start_engine "$WORK" "$SIP_PORT"
-HTTP="$(grep -o '"http":"[0-9.:]*"' "$WORK/engine.log" | head -1 | cut -d'"' -f4)"
+HTTP="$(engine_http "$WORK")"
 [[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
 
 log "filling the store for ${FILL} s"

@@ -58,7 +58,7 @@ HOLD_S=$((RAMP + SETTLE + WINDOW + 15))
 log "work directory $WORK"
 bench_switchboard "$WORK" "$CALLS" 1
 start_engine "$WORK" "$SIP_PORT"
-HTTP="$(grep -o '"http":"[0-9.:]*"' "$WORK/engine.log" | head -1 | cut -d'"' -f4)"
+HTTP="$(engine_http "$WORK")"
 [[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
 
 # Meters: A stands for the callers' phones, B for the operators'.

@@ -87,6 +87,9 @@ start_engine() {
 }
 
 # start_meter WORKDIR PORT ARGS...: sets METER_PID; report in WORKDIR/meter.out.
+# The engine's HTTP address, from the "switchboard ready" line of its log in directory $1.
+engine_http() { grep -o '"http":"[0-9.:]*"' "$1/engine.log" | head -1 | cut -d'"' -f4; }
+
 start_meter() {
     local dir="$1" port="$2"
     shift 2

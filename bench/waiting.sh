@@ -50,7 +50,7 @@ HOLD_S=$((RAMP + WINDOW + 60))
 log "work directory $WORK"
 bench_switchboard "$WORK" 1 1
 start_engine "$WORK" "$SIP_PORT"
-HTTP="$(grep -o '"http":"[0-9.:]*"' "$WORK/engine.log" | head -1 | cut -d'"' -f4)"
+HTTP="$(engine_http "$WORK")"
 [[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
 RSS0="$(rss_kib "$ENGINE_PID")"
 media_csv "$WORK/media.csv" "$METER_PORT"

@@ -211,6 +211,18 @@ impl Drop for RedbStore {
     }
 }
 
+/// Every row of a table of JSON values, in key order, decoded.
+fn each_json<T: serde::de::DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    mut f: impl FnMut(&str, T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for row in table.iter().map_err(io)? {
+        let (k, v) = row.map_err(io)?;
+        f(k.value(), serde_json::from_slice(v.value()).map_err(io)?)?;
+    }
+    Ok(())
+}
+
 /// Upgrade a store of schema `from` to [`SCHEMA_VERSION`], every step in one transaction: a
 /// crash midway leaves the old schema, and the next start migrates again.
 fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
@@ -222,14 +234,13 @@ fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
             let appointments = txn.open_table(APPOINTMENTS).map_err(io)?;
             let mut index = txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
             let mut indexed = 0;
-            for row in appointments.iter().map_err(io)? {
-                let (id, v) = row.map_err(io)?;
-                let a: Appointment = serde_json::from_slice(v.value()).map_err(io)?;
+            each_json(&appointments, |id, a: Appointment| {
                 if let Some(call) = &a.fields.call_id {
-                    index.insert(call.as_str(), id.value()).map_err(io)?;
+                    index.insert(call.as_str(), id).map_err(io)?;
                     indexed += 1;
                 }
-            }
+                Ok(())
+            })?;
             info!(indexed, "cases store: schema 1 -> 2 (appointments indexed by call)");
         }
         if from < 3 {
@@ -237,19 +248,17 @@ fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
             let tickets = txn.open_table(TICKETS).map_err(io)?;
             let mut index = txn.open_table(TICKET_INDEX).map_err(io)?;
             let mut indexed = 0;
-            for row in tickets.iter().map_err(io)? {
-                let (_, v) = row.map_err(io)?;
-                let t: Ticket = serde_json::from_slice(v.value()).map_err(io)?;
+            each_json(&tickets, |_, t: Ticket| {
                 index.insert(ticket_key(&t).as_str(), ()).map_err(io)?;
                 indexed += 1;
-            }
+                Ok(())
+            })?;
             let outcomes = txn.open_table(CALL_OUTCOMES).map_err(io)?;
             let mut times = txn.open_table(OUTCOME_TIMES).map_err(io)?;
-            for row in outcomes.iter().map_err(io)? {
-                let (_, v) = row.map_err(io)?;
-                let o: CallOutcome = serde_json::from_slice(v.value()).map_err(io)?;
+            each_json(&outcomes, |_, o: CallOutcome| {
                 times.insert(outcome_key(&o).as_str(), ()).map_err(io)?;
-            }
+                Ok(())
+            })?;
             info!(tickets = indexed, "cases store: schema 2 -> 3 (tickets indexed by status and region)");
         }
         meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -359,10 +368,10 @@ impl CaseStore for RedbStore {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;
         let mut out = Vec::new();
-        for row in table.iter().map_err(io)? {
-            let (_, v) = row.map_err(io)?;
-            out.push(serde_json::from_slice(v.value()).map_err(io)?);
-        }
+        each_json(&table, |_, pop| {
+            out.push(pop);
+            Ok(())
+        })?;
         Ok(out)
     }
 
