@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use tokio::sync::mpsc;
 
@@ -75,4 +75,75 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> std::io::Result<(Vec<T>, usize)
         }
     }
     Ok((values, bad))
+}
+
+/// The last `n` values of the file (and how many of its last lines did not parse), reading
+/// it from the end: what the latest calls cost does not grow with the file.
+pub fn read_last<T: DeserializeOwned>(path: &Path, n: usize) -> std::io::Result<(Vec<T>, usize)> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    // `tail` holds the file from `pos` to its end.
+    let mut pos = file.metadata()?.len();
+    let mut tail: Vec<u8> = Vec::new();
+    while pos > 0 && whole_lines(&tail, pos > 0).len() < n {
+        let start = pos.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (pos - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        pos = start;
+    }
+    let lines = whole_lines(&tail, pos > 0);
+    let mut values = Vec::new();
+    let mut bad = 0;
+    for line in &lines[lines.len().saturating_sub(n)..] {
+        match serde_json::from_slice(line) {
+            Ok(v) => values.push(v),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((values, bad))
+}
+
+/// The non-blank lines of `bytes`, without the first when it may be cut (`cut_first`).
+fn whole_lines(bytes: &[u8], cut_first: bool) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').skip(usize::from(cut_first)).collect();
+    lines.retain(|l| !l.trim_ascii().is_empty());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_lines_are_read_from_the_end_as_a_whole_read_gives_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let mut text = String::new();
+        for i in 0..5000u32 {
+            // Lines of varied length, so that chunks end anywhere in a line; some blank lines.
+            text.push_str(&format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "é".repeat((i % 97) as usize)));
+            if i % 1000 == 0 {
+                text.push('\n');
+            }
+        }
+        text.push_str("{\"i\":5000,\"torn");
+        std::fs::write(&path, &text).unwrap();
+        let (all, bad): (Vec<serde_json::Value>, usize) = read(&path).unwrap();
+        assert_eq!((all.len(), bad), (5000, 1));
+        for n in [1, 3, 50, 1000, 4999, 5001, 10_000] {
+            let (last, bad): (Vec<serde_json::Value>, usize) = read_last(&path, n).unwrap();
+            // The torn last line counts as one of the n, and as unreadable.
+            let want = &all[all.len().saturating_sub(n - 1)..];
+            assert_eq!((last.as_slice(), bad), (want, 1), "n = {n}");
+        }
+        let (none, _): (Vec<serde_json::Value>, usize) = read_last(&dir.path().join("absent"), 5).unwrap();
+        assert!(none.is_empty());
+    }
 }

@@ -60,9 +60,7 @@ pub async fn recent(
     let dir = state.data_dir.clone();
     let store = state.store.clone();
     let views = blocking(move || {
-        // The log is read whole: a day's calls are a few MB; an index comes with need.
-        let (mut records, _) = crate::calls::log::read(&dir).unwrap_or_default();
-        records.drain(..records.len().saturating_sub(last));
+        let (records, _) = crate::calls::log::read_last(&dir, last).unwrap_or_default();
         records
             .into_iter()
             .map(|record| Ok(CallView { outcome: store.call_outcome(&record.call_id)?, record }))

@@ -34,6 +34,11 @@ pub fn read(data_dir: &Path) -> std::io::Result<(Vec<CallRecord>, usize)> {
     jsonl::read(&data_dir.join(FILE))
 }
 
+/// The last `n` records of the call log, read from its end.
+pub fn read_last(data_dir: &Path, n: usize) -> std::io::Result<(Vec<CallRecord>, usize)> {
+    jsonl::read_last(&data_dir.join(FILE), n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,17 +31,17 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
             }
         },
     };
-    let (mut records, bad) = match log::read(&dir) {
+    let read = match args.last {
+        Some(n) => log::read_last(&dir, n),
+        None => log::read(&dir),
+    };
+    let (records, bad) = match read {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", dir.join(log::FILE).display());
             return ExitCode::FAILURE;
         }
     };
-    if let Some(n) = args.last {
-        let skip = records.len().saturating_sub(n);
-        records.drain(..skip);
-    }
     let (events, _) = journal::read_queue(&dir).unwrap_or_default();
     let mut by_call: HashMap<&str, Vec<&journal::QueueEntry>> = HashMap::new();
     for e in &events {
