@@ -13,7 +13,7 @@
 #   bench/backoffice.sh [--fill 20] [--duration 10] [--connections 16] [--threads 2] [--sip-port 15060]
 #
 # Target (ours; the issue sets none): with >= 50 000 tickets in the store, list p99 <= 50 ms and
-# summary p99 <= 200 ms. BENCH_ENGINE=<binary> measures another build (e.g. before the index).
+# summary p99 <= 50 ms (16 clients reading without pause). BENCH_ENGINE=<binary> measures another build (e.g. before the index).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -80,11 +80,11 @@ LIST_P99="$(p99_ms "$WORK/list.out")" SUMMARY_P99="$(p99_ms "$WORK/summary.out")
     echo "engine    $ENGINE"
     echo "store     $TOTAL tickets ($(du -h "$WORK/data/cases.redb" | cut -f1)); Lombardia: $LOMBARDIA open, $LISTED listed"
     for phase in list summary; do
-        grep -E "Requests/sec|Latency |50%|99%|Non-2xx|Socket errors" "$WORK/$phase.out" | sed "s/^/$(printf '%-9s' "$phase") /"
+        grep -E "Requests/sec|^ +Latency |^ +50%|^ +99%|Non-2xx|Socket errors" "$WORK/$phase.out" | sed "s/^/$(printf '%-9s' "$phase") /"
     done
     awk -v total="$TOTAL" -v lomb="$LOMBARDIA" -v listed="$LISTED" -v l="$LIST_P99" -v s="$SUMMARY_P99" 'BEGIN {
-        pass = (total >= 50000 && listed == lomb && l <= 50 && s <= 200)
-        printf "RESULT    %s: list p99 %.1f ms (target <= 50), summary p99 %.1f ms (target <= 200) with %d tickets stored\n",
+        pass = (total >= 50000 && listed == lomb && l <= 50 && s <= 50)
+        printf "RESULT    %s: list p99 %.1f ms (target <= 50), summary p99 %.1f ms (target <= 50) with %d tickets stored\n",
             pass ? "PASS" : "MISS", l, s, total }'
     echo "files     $WORK"
 } | tee "$WORK/summary.txt"

@@ -14,7 +14,8 @@
 //! during each call (call id -> appointment ids) and `call_outcomes` maps a call id to its
 //! outcome's JSON. Since schema 3, `ticket_index` holds one key per ticket,
 //! `status|region|opened|number`, so that a region's open tickets are read without reading the
-//! others (and counted from the keys alone); `outcome_times` (`at|call id`) gives the day's
+//! others, and `ticket_counts` (`region|status` -> tickets) keeps the wallboard's figures without
+//! counting; `outcome_times` (`at|call id`) gives the day's
 //! outcomes without reading earlier days'; `operator_calls` keeps each operator's latest
 //! screen-pop. A store written by a newer schema is refused; `migrate` upgrades older ones in
 //! one transaction (1 -> 2: the call index is built from the stored appointments; 2 -> 3: the
@@ -45,6 +46,7 @@ const SLOTS: TableDefinition<&str, &str> = TableDefinition::new("slots");
 const CALL_APPOINTMENTS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("call_appointments");
 const CALL_OUTCOMES: TableDefinition<&str, &[u8]> = TableDefinition::new("call_outcomes");
 const TICKET_INDEX: TableDefinition<&str, ()> = TableDefinition::new("ticket_index");
+const TICKET_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("ticket_counts");
 const OUTCOME_TIMES: TableDefinition<&str, ()> = TableDefinition::new("outcome_times");
 const OPERATOR_CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("operator_calls");
 
@@ -56,6 +58,28 @@ fn instant_key(at: DateTime<Utc>) -> String {
 /// A ticket's key in `ticket_index`. Region ids are configuration ids (no `|`).
 fn ticket_key(t: &Ticket) -> String {
     format!("{}|{}|{}|{}", t.status.name(), t.fields.region, instant_key(t.opened), t.number)
+}
+
+/// A ticket's key in `ticket_counts`.
+fn count_key(t: &Ticket) -> String {
+    format!("{}|{}", t.fields.region, t.status.name())
+}
+
+/// Where a stored ticket is in the indexes: its `ticket_index` and `ticket_counts` keys.
+fn index_keys(t: &Ticket) -> (String, String) {
+    (ticket_key(t), count_key(t))
+}
+
+/// Add `delta` (1 or -1) to a count.
+fn bump(counts: &mut redb::Table<'_, &'static str, u64>, key: &str, delta: i64) -> Result<(), StoreError> {
+    let now = counts.get(key).map_err(io)?.map_or(0, |v| v.value());
+    let next = now.saturating_add_signed(delta);
+    if next == 0 {
+        counts.remove(key).map_err(io)?;
+    } else {
+        counts.insert(key, next).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// The keys of `ticket_index` that start with `prefix` (which ends with `|`): from `prefix` up
@@ -145,6 +169,7 @@ impl RedbStore {
                 txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
                 txn.open_table(CALL_OUTCOMES).map_err(io)?;
                 txn.open_table(TICKET_INDEX).map_err(io)?;
+                txn.open_table(TICKET_COUNTS).map_err(io)?;
                 txn.open_table(OUTCOME_TIMES).map_err(io)?;
                 txn.open_table(OPERATOR_CALLS).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
@@ -247,9 +272,11 @@ fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
             // 2 -> 3: index the tickets by status and region, the outcomes by time.
             let tickets = txn.open_table(TICKETS).map_err(io)?;
             let mut index = txn.open_table(TICKET_INDEX).map_err(io)?;
+            let mut counts = txn.open_table(TICKET_COUNTS).map_err(io)?;
             let mut indexed = 0;
             each_json(&tickets, |_, t: Ticket| {
                 index.insert(ticket_key(&t).as_str(), ()).map_err(io)?;
+                bump(&mut counts, &count_key(&t), 1)?;
                 indexed += 1;
                 Ok(())
             })?;
@@ -401,18 +428,20 @@ impl CaseStore for RedbStore {
 
     fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
-        let index = txn.open_table(TICKET_INDEX).map_err(io)?;
+        let counts = txn.open_table(TICKET_COUNTS).map_err(io)?;
         let mut out = TicketCounts::new();
-        for status in TicketStatus::ALL {
-            let prefix = match region {
-                Some(r) => format!("{}|{r}|", status.name()),
-                None => format!("{}|", status.name()),
-            };
-            let keys = prefix_range(&prefix);
-            for row in index.range(keys.start.as_str()..keys.end.as_str()).map_err(io)? {
-                let (k, _) = row.map_err(io)?;
-                let region = k.value().split('|').nth(1).unwrap_or_default();
-                *out.entry(region.to_string()).or_default().entry(status).or_default() += 1;
+        let rows = match region {
+            Some(r) => {
+                let keys = prefix_range(&format!("{r}|"));
+                counts.range(keys.start.as_str()..keys.end.as_str())
+            }
+            None => counts.iter(),
+        };
+        for row in rows.map_err(io)? {
+            let (k, n) = row.map_err(io)?;
+            let Some((region, status)) = k.value().split_once('|') else { continue };
+            if let Some(status) = TicketStatus::ALL.into_iter().find(|s| s.name() == status) {
+                out.entry(region.to_string()).or_default().insert(status, n.value() as usize);
             }
         }
         Ok(out)
@@ -441,6 +470,7 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                     call_appointments: txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?,
                     call_outcomes: txn.open_table(CALL_OUTCOMES).map_err(io)?,
                     ticket_index: txn.open_table(TICKET_INDEX).map_err(io)?,
+                    ticket_counts: txn.open_table(TICKET_COUNTS).map_err(io)?,
                     outcome_times: txn.open_table(OUTCOME_TIMES).map_err(io)?,
                     operator_calls: txn.open_table(OPERATOR_CALLS).map_err(io)?,
                 };
@@ -475,6 +505,7 @@ struct Tables<'t> {
     call_appointments: redb::MultimapTable<'t, &'static str, &'static str>,
     call_outcomes: redb::Table<'t, &'static str, &'static [u8]>,
     ticket_index: redb::Table<'t, &'static str, ()>,
+    ticket_counts: redb::Table<'t, &'static str, u64>,
     outcome_times: redb::Table<'t, &'static str, ()>,
     operator_calls: redb::Table<'t, &'static str, &'static [u8]>,
 }
@@ -531,7 +562,7 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
                 t.tickets.get(number.as_str()).map_err(io)?.ok_or_else(|| StoreError::NotFound(number.clone()))?;
             let mut ticket: Ticket = serde_json::from_slice(stored.value()).map_err(io)?;
             drop(stored);
-            let before = ticket_key(&ticket);
+            let before = index_keys(&ticket);
             change(&mut ticket)?;
             put_ticket(t, Some(before), ticket)
         }
@@ -603,15 +634,19 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
     }
 }
 
-/// Store a ticket and move its index key (`before`: its key as it was stored).
-fn put_ticket(t: &mut Tables<'_>, before: Option<String>, ticket: Ticket) -> Result<Stored, StoreError> {
+/// Store a ticket and move it in the indexes (`before`: its [`index_keys`] as it was stored).
+fn put_ticket(t: &mut Tables<'_>, before: Option<(String, String)>, ticket: Ticket) -> Result<Stored, StoreError> {
     let json = serde_json::to_vec(&ticket).map_err(io)?;
     t.tickets.insert(ticket.number.as_str(), json.as_slice()).map_err(io)?;
-    let key = ticket_key(&ticket);
-    if let Some(before) = before.filter(|b| *b != key) {
-        t.ticket_index.remove(before.as_str()).map_err(io)?;
+    let (key, count) = index_keys(&ticket);
+    if before.as_ref() != Some(&(key.clone(), count.clone())) {
+        if let Some((old_key, old_count)) = &before {
+            t.ticket_index.remove(old_key.as_str()).map_err(io)?;
+            bump(&mut t.ticket_counts, old_count, -1)?;
+        }
+        t.ticket_index.insert(key.as_str(), ()).map_err(io)?;
+        bump(&mut t.ticket_counts, &count, 1)?;
     }
-    t.ticket_index.insert(key.as_str(), ()).map_err(io)?;
     Ok(Stored::Ticket(ticket))
 }
 
@@ -677,6 +712,7 @@ mod tests {
         numbers.dedup();
         assert_eq!(numbers.len(), 400);
         assert_eq!(store.tickets(None, &[]).unwrap().len(), 400);
+        assert_eq!(store.ticket_counts(None).unwrap()["lazio"][&TicketStatus::Open], 400, "counted once each");
     }
 
     fn booking(call: Option<&str>, minute: u32) -> NewAppointment {
@@ -844,6 +880,7 @@ mod tests {
         assert_eq!(counts["lombardia"][&TicketStatus::Open], 1);
         assert_eq!(counts["lazio2"][&TicketStatus::Open], 1);
         assert_eq!(store.ticket_counts(Some("lazio")).unwrap().keys().collect::<Vec<_>>(), ["lazio"]);
+        assert!(!counts["lazio"].contains_key(&TicketStatus::Returned), "no zero counts");
         // The index has one key per ticket, whatever it went through.
         let keys = redb::ReadableTableMetadata::len(&store.db.begin_read().unwrap().open_table(TICKET_INDEX).unwrap())
             .unwrap();
@@ -933,6 +970,8 @@ mod tests {
         let store = RedbStore::open(&path).unwrap();
         assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Open]).unwrap(), [open]);
         assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).unwrap(), [taken]);
+        let counts = store.ticket_counts(None).unwrap();
+        assert_eq!(counts["lazio"], [(TicketStatus::Open, 1), (TicketStatus::Taken, 1)].into());
         assert_eq!(store.call_outcomes(t0 - chrono::Duration::hours(1)).unwrap(), [today]);
         assert_eq!(store.call_outcomes(t0 - chrono::Duration::days(2)).unwrap().len(), 2);
         let next = store.create_ticket(new("lazio"), Utc::now()).unwrap();
