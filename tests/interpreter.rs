@@ -1795,7 +1795,7 @@ fn an_operator_transfer_reads_back_the_appointment_in_the_callers_language() {
     assert_eq!(c.s.deadline(), None, "no deadline while the lookup runs");
     let heard = c.send(found("counter", "latina", "2026-12-15 09:30"));
     let mut items = vec![p("counter")];
-    items.extend(words("tue dec n15 at_time n9 n30"));
+    items.extend(words("tue dec d15 at_time n9 n30"));
     items.push(p("place"));
     items.push(Utterance::AgencyAddress("latina".into()));
     assert_eq!(heard, [play_in(Lang::En, items)]);

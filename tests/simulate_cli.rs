@@ -595,7 +595,7 @@ fn the_agency_tree_reads_back_the_appointment_too() {
     let said = &r.transcript[1];
     assert!(
         said.starts_with("(en) Here is your phone appointment")
-            && said.contains("on Monday November thirty at eight thirty"),
+            && said.contains("on Monday November thirtieth at eight thirty"),
         "{said}"
     );
 }
