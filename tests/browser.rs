@@ -376,3 +376,31 @@ fn a_returned_ticket_reaches_the_contact_center_with_its_reason() {
     let value = b.cmd("GET", &format!("/element/{cf}/property/value"), None).unwrap();
     assert_eq!(value, "RSSMRA85T10A562S", "the form is filled from the returned ticket");
 }
+
+/// The switchboard restarts under an open back office: the page does not pretend to be live, it
+/// says the session ended (sessions do not survive a restart) and, signed in again, shows the
+/// ticket opened meanwhile.
+#[test]
+fn after_a_restart_the_back_office_asks_to_sign_in_again_and_catches_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let engine = Engine::start_with(&["--http", &addr]);
+    let b = Driver::start();
+    b.sign_in(&format!("http://{addr}/backoffice"), "lverdi", "demo-lverdi");
+    b.wait("#board .section[data-section=pensions]", 10);
+    b.wait_text("#live", "live", 10);
+
+    let engine = Engine::start_in(engine.crash(), &["--http", &addr]);
+    let body = json!({
+        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
+        "question": "Opened while the back office was away", "ccm_section": "pensions", "number": "+390773691001",
+    });
+    let (status, t) = http(&engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body));
+    assert_eq!(status, 201, "{t}");
+    let number = t["number"].as_str().unwrap();
+    b.wait_text("#signin-error", "sign in again", 30);
+    b.type_into("#username", "lverdi");
+    b.type_into("#password", "demo-lverdi");
+    b.click("#signin-button");
+    b.wait(&format!("[data-section=pensions] #ticket-{number}[data-status=open]"), 10);
+}

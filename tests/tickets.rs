@@ -249,6 +249,16 @@ fn sessions_sign_in_last_and_end() {
     assert_eq!(with_cookie(&engine, "GET", "/api/session", Some("centralino_session=forged"), None).0, 401);
     assert_eq!(with_cookie(&engine, "DELETE", "/api/session", Some(&cookie), None).0, 204);
     assert_eq!(with_cookie(&engine, "GET", "/api/session", Some(&cookie), None).0, 401, "signed out");
+    // A 401 asks for Basic credentials, except from the pages (their fetches and event streams),
+    // where the browser's own password dialog would cover the page's sign-in form.
+    let challenge = |headers: &[(&str, String)]| {
+        let (status, head, _) = http_raw(&engine, "GET", "/api/events", headers, "");
+        assert_eq!(status, 401);
+        head.lines().any(|l| l.to_ascii_lowercase().starts_with("www-authenticate: basic"))
+    };
+    assert!(challenge(&[]), "a plain client is asked for credentials");
+    assert!(!challenge(&[("X-Requested-With", "fetch".into())]), "a page's fetch is not");
+    assert!(!challenge(&[("Accept", "text/event-stream".into())]), "a page's event stream is not");
 }
 
 /// Opens `GET /api/events` as `user` and collects what arrives into a shared string.

@@ -78,11 +78,13 @@ pub fn router(state: ApiState) -> Router {
 
 /// The pages mark their requests with `X-Requested-With`: their 401s carry no Basic challenge,
 /// which would make the browser pop up its own password dialog over the page's sign-in form.
+/// The pages' event streams cannot set headers; they are known by their `Accept`.
 async fn no_basic_prompt_for_pages(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let from_page = req.headers().contains_key("x-requested-with");
+    let accept = req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let from_page = req.headers().contains_key("x-requested-with") || accept.contains("text/event-stream");
     let mut r = next.run(req).await;
     if from_page {
         r.headers_mut().remove(axum::http::header::WWW_AUTHENTICATE);

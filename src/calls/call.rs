@@ -525,7 +525,6 @@ fn on_notice(
     NoticeOutcome::Continue
 }
 
-/// The screen-pop of a call just connected to `b`'s operator.
 /// Keep the screen-pop as its operator's latest call in the store, off the call's task: after a
 /// restart the operator can still set its outcome. (One operator's calls are connected seconds
 /// apart, so these writes cannot overtake each other.)
@@ -537,6 +536,7 @@ fn keep_latest_call(store: Arc<dyn CaseStore>, pop: CallPop) {
     });
 }
 
+/// The screen-pop of a call just connected to `b`'s operator.
 fn pop(record: &CallRecord, session: &Session, b: &Bridge, call_id: &str, queued_since: Instant) -> CallPop {
     let trace = session.trace();
     CallPop {

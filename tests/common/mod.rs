@@ -72,16 +72,10 @@ impl Engine {
         let rtp_ports = (lo, lo + 199);
         let mut child = Command::new(BIN)
             .current_dir(ROOT)
-            .args([
-                "serve",
-                "--sip-udp",
-                "127.0.0.1:0",
-                "--sip-tcp",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--rtp-ports",
-            ])
+            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0"])
+            // Any free HTTP port, unless the test chooses (a restart on the same address).
+            .args(if extra.contains(&"--http") { &[][..] } else { &["--http", "127.0.0.1:0"][..] })
+            .arg("--rtp-ports")
             .arg(format!("{}-{}", rtp_ports.0, rtp_ports.1))
             .arg("--data-dir")
             .arg(data.path())
