@@ -228,7 +228,7 @@ fn check_address_recordings(paths: &Paths, config: &Config, trees: &[Arc<Tree>],
                         format!("{} was made from another text than this {what}", file.display()),
                     )
                     .hint(format!(
-                        "run `centralino prompts --only {}` or record it again, so callers hear the address configured",
+                        "run `centralino prompts --missing` (or `--only {}`) or record it again, so callers hear the address configured",
                         r.name
                     )),
                 );

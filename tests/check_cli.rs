@@ -365,7 +365,7 @@ fn prompt_text_conflict() {
     let file = "tests/broken-trees/prompt-text-conflict.yaml";
     let stale = [
         format!("{file}:32:3: warning: prompt `goodbye` (it): sounds/it/goodbye.wav was made from another text"),
-        "    help: run `centralino prompts --only goodbye` or record it again, so callers hear what the tree says"
+        "    help: run `centralino prompts --missing` (or `--only goodbye`) or record it again, so callers hear what the tree says"
             .to_string(),
     ];
     // Checked alone, it is still compared with the shipped trees it shares sounds/ with.
@@ -627,7 +627,7 @@ const AGENCY_ADDRESS_EDITED: Edit = Edit {
     old: "id = \"latina-centro\"\nname = \"Agenzia INPS di Latina Centro\"\nprovince = \"LT\"\naddress = \"Viale Le Corbusier 39, 04100 Latina\"",
     new: "id = ‸\"latina-centro\"\nname = \"Agenzia INPS di Latina Centro\"\nprovince = \"LT\"\naddress = \"Viale Le Corbusier 41, 04100 Latina\"",
     message: "warning: sounds/agencies/latina-centro.wav was made from another text than this agency address",
-    help: "run `centralino prompts --only latina-centro` or record it again, so callers hear the address configured",
+    help: "run `centralino prompts --missing` (or `--only latina-centro`) or record it again, so callers hear the address configured",
 };
 
 /// One test per broken configuration: `name => [edits]`.

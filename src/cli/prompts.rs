@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct PromptsArgs {
-    /// Only make the WAVs that are missing.
+    /// Only make the WAVs that are missing or out of date (synthesised here from another text
+    /// than the tree's or the configuration's now).
     #[arg(long)]
     missing: bool,
     /// Only make these prompts (names of tree prompts or words).
@@ -32,7 +33,11 @@ pub fn run(paths: &Paths, args: PromptsArgs) -> ExitCode {
             }
             !recorded || args.force
         })
-        .filter(|j| !args.missing || !j.path.exists())
+        .filter(|j| {
+            let stale =
+                || made_here.get(&synth::transcripts::key(&paths.sounds, &j.path)).is_some_and(|t| *t != j.text);
+            !args.missing || !j.path.exists() || stale()
+        })
         .filter(|j| {
             args.only.is_empty() || j.path.file_stem().is_some_and(|s| args.only.iter().any(|o| s == o.as_str()))
         })

@@ -464,7 +464,7 @@ fn check_prompts(k: &mut Checker) {
                     name.pos,
                     format!("prompt `{}` ({lang}): {} was made from another text", name.value, file.display()),
                     format!(
-                        "run `centralino prompts --only {}` or record it again, so callers hear what the tree says",
+                        "run `centralino prompts --missing` (or `--only {}`) or record it again, so callers hear what the tree says",
                         name.value
                     ),
                 );
