@@ -38,7 +38,7 @@ enum Command {
     Schema,
     /// Synthesise prompt WAVs from their texts with espeak-ng.
     Prompts(cli::prompts::PromptsArgs),
-    /// List the records of finished calls, with their queue events.
+    /// List the records of finished calls, with their queue events and outcomes.
     Calls(cli::calls::CallsArgs),
     /// Per-section figures (answered, abandoned, service level, waiting) and operators' states,
     /// from the queue journal.

@@ -216,5 +216,16 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     assert_eq!(ours["outcome"], o, "{ours}");
     assert_eq!(ours["path"], r["path"]);
     assert_eq!(http(&engine, "GET", "/api/calls", officer, None).0, 403);
+    // ... and in `centralino calls`, which reads the files beside the store the engine holds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let records = engine.records().unwrap();
+        let ours = records.iter().find(|c| c["call_id"] == call_id).expect("the call is recorded");
+        if ours["outcome"] == o {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "centralino calls --json: {:#}", ours["outcome"]);
+        thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(http(&engine, "GET", "/api/calls?last=0", MROSSI, None).0, 422);
 }

@@ -113,6 +113,7 @@ pub async fn set(
     };
     let store = state.store.clone();
     let stored = blocking(move || store.set_call_outcome(outcome)).await?;
+    state.outcome_log.append(stored.clone());
     tracing::info!(call = %stored.call_id, outcome = stored.outcome.name(), operator = %stored.by, "call outcome");
     Ok(Json(stored))
 }

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub events: Arc<crate::updates::Updates>,
     /// Where the call log is (`GET /api/calls`).
     pub data_dir: std::path::PathBuf,
+    /// The copy of the outcomes for `centralino calls`.
+    pub outcome_log: crate::cases::outcome_log::OutcomeLog,
 }
 
 /// The routes.

@@ -7,6 +7,7 @@ pub mod agenda;
 pub mod appointment;
 pub mod call_outcome;
 pub mod codice_fiscale;
+pub mod outcome_log;
 pub mod redb_store;
 pub mod store;
 pub mod ticket;

@@ -1,6 +1,7 @@
 use centralino::acd::journal;
 use centralino::acd::{QueueEvent, QueueEventKind};
 use centralino::calls::log;
+use centralino::cases::outcome_log;
 use centralino::config;
 use centralino::switchboard::Paths;
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
         }
     };
     let (events, _) = journal::read_queue(&dir).unwrap_or_default();
+    let (outcomes, _) = outcome_log::read(&dir).unwrap_or_default();
     let mut by_call: HashMap<&str, Vec<&journal::QueueEntry>> = HashMap::new();
     for e in &events {
         by_call.entry(e.event.call.as_str()).or_default().push(e);
@@ -55,6 +57,7 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
                 let mut v = serde_json::to_value(r).expect("records serialise");
                 let queue = by_call.get(r.call_id.as_str()).map(|q| serde_json::to_value(q).expect("events serialise"));
                 v["queue"] = queue.unwrap_or_else(|| serde_json::json!([]));
+                v["outcome"] = serde_json::to_value(outcomes.get(&r.call_id)).expect("outcomes serialise");
                 v
             })
             .collect();
@@ -64,6 +67,10 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
             println!("{}", r.summary());
             for e in by_call.get(r.call_id.as_str()).into_iter().flatten() {
                 println!("    {} {}", e.at.format("%H:%M:%S"), describe(&e.event));
+            }
+            if let Some(o) = outcomes.get(&r.call_id) {
+                let note = if o.note.is_empty() { String::new() } else { format!(": {}", o.note) };
+                println!("    outcome {} by {}{note}", o.outcome.name(), o.by);
             }
         }
         println!("{} call(s)", records.len());

@@ -1,5 +1,6 @@
 use centralino::acd::journal::Journal;
 use centralino::calls::CallLog;
+use centralino::cases::outcome_log::OutcomeLog;
 use centralino::cases::{CaseStore, RedbStore};
 use centralino::live::{Live, Loaded};
 use centralino::media::clock::ClockPriority;
@@ -119,6 +120,13 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let (outcome_log, _outcome_writer) = match OutcomeLog::start(&data_dir) {
+            Ok(x) => x,
+            Err(e) => {
+                error!("cannot open the outcome log in {}: {e}", data_dir.display());
+                return ExitCode::FAILURE;
+            }
+        };
         let store_path = data_dir.join("cases.redb");
         let store: Arc<dyn CaseStore> = match RedbStore::open(&store_path) {
             Ok(s) => Arc::new(s),
@@ -157,6 +165,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             sessions: Default::default(),
             events: updates,
             data_dir: data_dir.clone(),
+            outcome_log,
         });
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
