@@ -233,6 +233,24 @@ fn officers_work_only_their_regions_tickets() {
     assert_eq!(summary, json!({"lazio": {"open": 1, "answered": 1}}));
 }
 
+/// A signed-in session survives a crash of the engine; one signed out stays out after it.
+#[test]
+fn sessions_survive_a_restart_and_so_does_a_sign_out() {
+    let engine = Engine::start();
+    let right = json!({"username": "lverdi", "password": "demo-lverdi"});
+    let (_, kept, _) = with_cookie(&engine, "POST", "/api/session", None, Some(&right));
+    let (_, ended, _) = with_cookie(&engine, "POST", "/api/session", None, Some(&right));
+    let (kept, ended) = (kept.unwrap(), ended.unwrap());
+    assert_eq!(with_cookie(&engine, "DELETE", "/api/session", Some(&ended), None).0, 204);
+    let engine = Engine::start_in(engine.crash(), &[]);
+    let (status, _, me) = with_cookie(&engine, "GET", "/api/session", Some(&kept), None);
+    assert_eq!((status, me["user"].as_str()), (200, Some("lverdi")), "still signed in after SIGKILL");
+    assert_eq!(with_cookie(&engine, "GET", "/api/session", Some(&ended), None).0, 401, "still signed out");
+    let store = std::fs::read(engine.data.path().join("cases.redb")).unwrap();
+    let token = kept.split_once('=').unwrap().1;
+    assert!(!store.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is not stored");
+}
+
 #[test]
 fn sessions_sign_in_last_and_end() {
     let engine = Engine::start();

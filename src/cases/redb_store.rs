@@ -17,13 +17,13 @@
 //! others, and `ticket_counts` (`region|status` -> tickets) keeps the wallboard's figures without
 //! counting; `outcome_times` (`at|call id`) gives the day's
 //! outcomes without reading earlier days'; `operator_calls` keeps each operator's latest
-//! screen-pop. A store written by a newer schema is refused; `migrate` upgrades older ones in
+//! screen-pop; `sessions` the pages' sign-in sessions by token hash. A store written by a newer schema is refused; `migrate` upgrades older ones in
 //! one transaction (1 -> 2: the call index is built from the stored appointments; 2 -> 3: the
 //! ticket and outcome indexes are built from the stored tickets and outcomes).
 
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
-use super::store::{CaseStore, StoreError, TicketChange, TicketCounts};
+use super::store::{CaseStore, StoreError, StoredSession, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
 use crate::calls::CallPop;
@@ -49,6 +49,7 @@ const TICKET_INDEX: TableDefinition<&str, ()> = TableDefinition::new("ticket_ind
 const TICKET_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("ticket_counts");
 const OUTCOME_TIMES: TableDefinition<&str, ()> = TableDefinition::new("outcome_times");
 const OPERATOR_CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("operator_calls");
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 
 /// Instants in index keys: fixed width, so that keys sort as the instants do.
 fn instant_key(at: DateTime<Utc>) -> String {
@@ -105,10 +106,21 @@ enum Write {
     Create(NewTicket, DateTime<Utc>),
     Update(String, TicketChange),
     Book(NewAppointment, DateTime<Utc>),
-    Cancel { id: String, by: String, at: DateTime<Utc> },
-    Reschedule { id: String, start: NaiveDateTime, by: String, at: DateTime<Utc> },
+    Cancel {
+        id: String,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    Reschedule {
+        id: String,
+        start: NaiveDateTime,
+        by: String,
+        at: DateTime<Utc>,
+    },
     Outcome(CallOutcome),
     LatestCall(Box<CallPop>),
+    /// Keep a session under its key, or forget it (`None`).
+    Session(String, Option<StoredSession>),
 }
 
 /// What a write stored.
@@ -172,6 +184,7 @@ impl RedbStore {
                 txn.open_table(TICKET_COUNTS).map_err(io)?;
                 txn.open_table(OUTCOME_TIMES).map_err(io)?;
                 txn.open_table(OPERATOR_CALLS).map_err(io)?;
+                txn.open_table(SESSIONS).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
                 if found.is_none() {
                     meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -391,6 +404,25 @@ impl CaseStore for RedbStore {
         self.write(Write::LatestCall(Box::new(pop))).map(|_| ())
     }
 
+    fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError> {
+        self.write(Write::Session(key.into(), Some(session))).map(|_| ())
+    }
+
+    fn drop_session(&self, key: &str) -> Result<(), StoreError> {
+        self.write(Write::Session(key.into(), None)).map(|_| ())
+    }
+
+    fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(SESSIONS).map_err(io)?;
+        let mut out = Vec::new();
+        each_json(&table, |key, s| {
+            out.push((key.to_string(), s));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;
@@ -473,6 +505,7 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                     ticket_counts: txn.open_table(TICKET_COUNTS).map_err(io)?,
                     outcome_times: txn.open_table(OUTCOME_TIMES).map_err(io)?,
                     operator_calls: txn.open_table(OPERATOR_CALLS).map_err(io)?,
+                    sessions: txn.open_table(SESSIONS).map_err(io)?,
                 };
                 for (w, reply) in batch.drain(..) {
                     let result = apply(&mut t, w);
@@ -508,6 +541,7 @@ struct Tables<'t> {
     ticket_counts: redb::Table<'t, &'static str, u64>,
     outcome_times: redb::Table<'t, &'static str, ()>,
     operator_calls: redb::Table<'t, &'static str, &'static [u8]>,
+    sessions: redb::Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -629,6 +663,15 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
         Write::LatestCall(pop) => {
             let json = serde_json::to_vec(&pop).map_err(io)?;
             t.operator_calls.insert(pop.operator.as_str(), json.as_slice()).map_err(io)?;
+            Ok(Stored::Nothing)
+        }
+        Write::Session(key, Some(session)) => {
+            let json = serde_json::to_vec(&session).map_err(io)?;
+            t.sessions.insert(key.as_str(), json.as_slice()).map_err(io)?;
+            Ok(Stored::Nothing)
+        }
+        Write::Session(key, None) => {
+            t.sessions.remove(key.as_str()).map_err(io)?;
             Ok(Stored::Nothing)
         }
     }

@@ -18,6 +18,16 @@ pub type TicketCounts = BTreeMap<String, BTreeMap<TicketStatus, usize>>;
 /// A change to apply to a stored ticket, atomically.
 pub type TicketChange = Box<dyn FnOnce(&mut Ticket) -> Result<(), TicketError> + Send>;
 
+/// A signed-in session of the pages, as kept across restarts: by the hash of its token (the
+/// token itself is never stored), with when it started and when it was last seen (updated every
+/// few minutes, not at each request).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredSession {
+    pub user: String,
+    pub started: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
 /// What went wrong in the store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -86,4 +96,11 @@ pub trait CaseStore: Send + Sync + 'static {
     fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError>;
     /// Every operator's latest call, as kept by [`CaseStore::set_latest_call`].
     fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError>;
+
+    /// Keep (or refresh) a session under `key`, the hash of its token, once durable.
+    fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError>;
+    /// Forget a session (signed out or expired).
+    fn drop_session(&self, key: &str) -> Result<(), StoreError>;
+    /// Every kept session, by key.
+    fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
 }

@@ -135,6 +135,15 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let sessions = Arc::new(centralino::api::session::Sessions::default());
+        match store.sessions() {
+            Ok(kept) => {
+                for ended in sessions.restore(kept) {
+                    let _ = store.drop_session(&ended);
+                }
+            }
+            Err(e) => warn!("the sessions from before the restart are not known: {e}"),
+        }
         let updates = Arc::new(centralino::updates::Updates::default());
         match store.latest_calls() {
             Ok(calls) => updates.recall(calls),
@@ -162,7 +171,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             live: Arc::clone(&server.shared.live),
             acd,
             store,
-            sessions: Default::default(),
+            sessions,
             events: updates,
             data_dir: data_dir.clone(),
             outcome_log,
