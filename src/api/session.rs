@@ -57,16 +57,20 @@ fn key(token: &str) -> String {
 }
 
 impl Sessions {
-    /// A new session for `user`: its token, and what to keep in the store.
-    fn start(&self, user: &str) -> (String, ToSave) {
+    /// A new session for `user`: its token, what to keep in the store, and the keys of the
+    /// sessions that have ended meanwhile, to forget there.
+    fn start(&self, user: &str) -> (String, ToSave, Vec<String>) {
         let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
         let now = Utc::now();
         let entry = Entry { user: user.to_string(), started: now, last: now, saved: now };
         let save = (key(&token), entry.stored());
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.retain(|_, e| alive(e, now));
+        let ended: Vec<String> = open.iter().filter(|(_, e)| !alive(e, now)).map(|(k, _)| k.clone()).collect();
+        for k in &ended {
+            open.remove(k);
+        }
         open.insert(save.0.clone(), entry);
-        (token, save)
+        (token, save, ended)
     }
 
     /// The user of a live session (and the session is kept alive), with the session to write
@@ -148,9 +152,11 @@ pub struct SignIn {
 pub async fn sign_in(State(state): State<ApiState>, JsonBody(body): JsonBody<SignIn>) -> Result<Response, ApiError> {
     let principal = check_password(&state.live.current().switchboard.config, &body.username, &body.password)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))?;
-    let (token, keep) = state.sessions.start(&principal.user);
+    let (token, keep, ended) = state.sessions.start(&principal.user);
     // Durable before the cookie is handed out: a restart right after still knows it.
     let _ = save(&state, keep).await;
+    let store = state.store.clone();
+    drop(tokio::task::spawn_blocking(move || ended.iter().try_for_each(|k| store.drop_session(k))));
     let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", MAX_AGE.as_secs());
     let mut r = Json(principal).into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
@@ -196,7 +202,8 @@ mod tests {
     #[test]
     fn sessions_are_known_by_the_hash_of_their_token_and_saved_every_few_minutes() {
         let sessions = Sessions::default();
-        let (token, (key, stored)) = sessions.start("lverdi");
+        let (token, (key, stored), ended) = sessions.start("lverdi");
+        assert!(ended.is_empty());
         assert_eq!(token.len(), 64);
         assert_eq!(key, super::key(&token));
         assert_ne!(key, token, "the token itself is not what is kept");
@@ -213,6 +220,12 @@ mod tests {
         assert_eq!(sessions.user(&token).unwrap().1, None, "saved again only after SAVE_EVERY");
         assert_eq!(sessions.end(&token), key);
         assert!(sessions.user(&token).is_none(), "signed out");
+        // A session idle too long is dropped at the next sign-in, to be forgotten in the store.
+        let (idle, (idle_key, _), _) = sessions.start("pgallo");
+        sessions.open.lock().unwrap().get_mut(&idle_key).unwrap().last -= chrono::Duration::minutes(31);
+        let (_, _, ended) = sessions.start("mrossi");
+        assert_eq!(ended, [idle_key]);
+        assert!(sessions.user(&idle).is_none());
     }
 
     #[test]
