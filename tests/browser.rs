@@ -147,6 +147,17 @@ impl Drop for Driver {
     }
 }
 
+/// Operator mrossi opens a pensions ticket for a caller of Latina (Lazio); its number.
+fn open_ticket(engine: &Engine, question: &str) -> String {
+    let body = json!({
+        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
+        "question": question, "ccm_section": "pensions", "number": "+390773691001",
+    });
+    let (status, t) = http(engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body));
+    assert_eq!(status, 201, "{t}");
+    t["number"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     let engine = Engine::start();
@@ -171,13 +182,7 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     browser.wait("#board .section[data-section=pensions]", 10);
 
     // An operator opens a ticket for a caller of Latina (Lazio): it appears without a reload.
-    let body = json!({
-        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
-        "question": "When will my pension be paid?", "ccm_section": "pensions", "number": "+390773691001",
-    });
-    let (status, t) = http(&engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body));
-    assert_eq!(status, 201, "{t}");
-    let number = t["number"].as_str().unwrap();
+    let number = &open_ticket(&engine, "When will my pension be paid?");
     browser.wait(&format!("[data-section=pensions] #ticket-{number}[data-status=open]"), 10);
     browser.screenshot("backoffice-new-ticket");
 
@@ -312,11 +317,7 @@ fn the_wallboard_shows_sections_operators_and_tickets() {
     b.sign_in(&format!("http://{}/wallboard", engine.http), "admin", "demo-admin");
     b.wait_text("#sections", "pensions", 10);
     assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
-    let body = json!({
-        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
-        "question": "When will my pension be paid?", "ccm_section": "pensions", "number": "+390773691001",
-    });
-    assert_eq!(http(&engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body)).0, 201);
+    open_ticket(&engine, "When will my pension be paid?");
     let ops = b.wait_text("#operators", "mrossi", 10);
     assert!(ops.contains("available") && ops.contains("not registered"), "{ops}");
     let tickets = b.wait_text("#tickets", "lazio", 10);
@@ -334,17 +335,8 @@ fn the_wallboard_shows_sections_operators_and_tickets() {
 #[test]
 fn a_returned_ticket_reaches_the_contact_center_with_its_reason() {
     let engine = Engine::start();
-    let mrossi = Some(("mrossi", "demo-mrossi"));
     let lverdi = Some(("lverdi", "demo-lverdi"));
-    let ticket = |question: &str| {
-        let body = json!({
-            "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
-            "question": question, "ccm_section": "pensions", "number": "+390773691001",
-        });
-        let (status, t) = http(&engine, "POST", "/api/tickets", mrossi, Some(&body));
-        assert_eq!(status, 201, "{t}");
-        t["number"].as_str().unwrap().to_string()
-    };
+    let ticket = |question: &str| open_ticket(&engine, question);
     let give_back = |number: &str, reason: &str| {
         assert_eq!(http(&engine, "POST", &format!("/api/tickets/{number}/take"), lverdi, None).0, 200);
         let body = json!({ "reason": reason });
@@ -392,13 +384,7 @@ fn the_back_office_rides_out_a_restart_and_says_when_its_session_ended() {
     b.wait_text("#live", "live", 10);
 
     let engine = Engine::start_in(engine.crash(), &["--http", &addr]);
-    let body = json!({
-        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S",
-        "question": "Opened while the back office was away", "ccm_section": "pensions", "number": "+390773691001",
-    });
-    let (status, t) = http(&engine, "POST", "/api/tickets", Some(("mrossi", "demo-mrossi")), Some(&body));
-    assert_eq!(status, 201, "{t}");
-    let number = t["number"].as_str().unwrap();
+    let number = &open_ticket(&engine, "Opened while the back office was away");
     b.wait(&format!("[data-section=pensions] #ticket-{number}[data-status=open]"), 30);
     assert!(b.find("#signin:not([hidden])").is_none(), "still signed in after the restart");
 
