@@ -32,14 +32,7 @@ done
 need_tools wrk cargo python3
 
 build_all
-WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-backoffice.XXXXXX")"
-ENGINE_PID=""
-cleanup() { stop_pid "$ENGINE_PID"; }
-trap cleanup EXIT
-log "work directory $WORK"
-start_engine "$WORK" "$SIP_PORT"
-HTTP="$(engine_http "$WORK")"
-[[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
+start_api_engine backoffice "$SIP_PORT"
 
 log "filling the store for ${FILL} s"
 wrk -t 2 -c 64 -d "${FILL}s" --timeout 10s -s "$BENCH_DIR/backoffice-fill.lua" "http://$HTTP/api/tickets" \

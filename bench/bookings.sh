@@ -28,14 +28,7 @@ done
 need_tools wrk cargo python3
 
 build_all
-WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-bookings.XXXXXX")"
-ENGINE_PID=""
-cleanup() { stop_pid "$ENGINE_PID"; }
-trap cleanup EXIT
-log "work directory $WORK"
-start_engine "$WORK" "$SIP_PORT"
-HTTP="$(engine_http "$WORK")"
-[[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
+start_api_engine bookings "$SIP_PORT"
 
 count_free() {
     python3 - "$HTTP" "$WINDOWS" "$1" <<'PY'

@@ -90,6 +90,18 @@ start_engine() {
 # The engine's HTTP address, from the "switchboard ready" line of its log in directory $1.
 engine_http() { grep -o '"http":"[0-9.:]*"' "$1/engine.log" | head -1 | cut -d'"' -f4; }
 
+# For the API benches: a work directory (WORK), the engine started in it on SIP port $2 and
+# stopped on exit (ENGINE_PID), and its HTTP address (HTTP). $1 names the bench.
+start_api_engine() {
+    WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-$1.XXXXXX")"
+    ENGINE_PID=""
+    trap 'stop_pid "$ENGINE_PID"' EXIT
+    log "work directory $WORK"
+    start_engine "$WORK" "$2"
+    HTTP="$(engine_http "$WORK")"
+    [[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
+}
+
 start_meter() {
     local dir="$1" port="$2"
     shift 2

@@ -27,14 +27,7 @@ done
 need_tools wrk cargo python3
 
 build_all
-WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-tickets.XXXXXX")"
-ENGINE_PID=""
-cleanup() { stop_pid "$ENGINE_PID"; }
-trap cleanup EXIT
-log "work directory $WORK"
-start_engine "$WORK" "$SIP_PORT"
-HTTP="$(engine_http "$WORK")"
-[[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
+start_api_engine tickets "$SIP_PORT"
 
 log "wrk: $CONNS connections, $THREADS threads, ${DURATION} s"
 C0="$(cpu_s "$ENGINE_PID")" T0="$(date +%s.%N)" S0="$(sys_jiffies)"
