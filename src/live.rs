@@ -93,7 +93,7 @@ impl Live {
     /// Files whose change triggers a reload: the configuration, the trees and the prompts.
     fn watched(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
         let mut files = vec![self.paths.config.clone(), self.paths.trees.clone()];
-        files.extend(tree_files(&self.paths.trees));
+        files.extend(tree_files(&self.paths.trees).unwrap_or_default());
         files.push(self.paths.sounds.join("transcripts.tsv"));
         files.into_iter().map(|f| (f.clone(), std::fs::metadata(&f).and_then(|m| m.modified()).ok())).collect()
     }

@@ -40,16 +40,16 @@ pub enum CallError {
 }
 
 /// The tree files in a directory (`*.yaml`, `*.yml`), sorted by name.
-pub fn tree_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
+pub fn tree_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(path);
+        }
+    }
     files.sort();
-    files
+    Ok(files)
 }
 
 /// Check the configuration and the trees (all of `paths.trees`, or just `only`).
@@ -72,7 +72,18 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
         }
     };
 
-    let all_files = tree_files(&paths.trees);
+    let all_files = match tree_files(&paths.trees) {
+        Ok(files) => files,
+        Err(e) => {
+            // Not "no tree files": a directory that cannot be read now (out of descriptors,
+            // permissions) must not read as an empty one.
+            diags.push(
+                Diagnostic::error(&paths.trees, Pos::new(1, 1), format!("cannot read the tree directory: {e}"))
+                    .hint("pass --trees DIR, or run from the directory holding ivr-trees/"),
+            );
+            return (config, Vec::new(), diags.sorted());
+        }
+    };
     let files = if only.is_empty() { all_files.clone() } else { only.to_vec() };
     if files.is_empty() {
         diags.push(

@@ -1,16 +1,20 @@
 //! Who is asking: operators, back-office officers and administrators, by HTTP Basic or by a
 //! session cookie (see [`super::session`]). A password is checked by computing
-//! MD5(user:realm:password) and comparing it with the configured `ha1_md5`; the role comes from
-//! the configuration on every request, so a user removed by a reload is out at once.
+//! MD5(user:realm:password) and comparing it with the configured `ha1_md5`, only once the
+//! [`PasswordGuard`](crate::password_guard::PasswordGuard) shared with SIP admits it (429
+//! during a lock-out); the role comes from the configuration on every request, so a user
+//! removed by a reload is out at once.
 
 use super::ApiState;
 use super::error::ApiError;
 use crate::config::Config;
 use crate::config::credentials::ha1_md5;
+use crate::password_guard::Channel;
 use crate::sip::digest::same;
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use std::net::{IpAddr, SocketAddr};
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
@@ -57,14 +61,37 @@ pub fn lookup(config: &Config, user: &str) -> Option<(Principal, String)> {
         .map(|a| (p(&a.display_name, Role::Administrator), a.ha1_md5.get_ref().clone()))
 }
 
-/// Check a user name and password against the configuration.
-pub fn check_password(config: &Config, user: &str, password: &str) -> Option<Principal> {
-    let (principal, ha1) = lookup(config, user)?;
-    if same(&ha1_md5(user, &config.sip.realm, password), &ha1) {
-        Some(principal)
-    } else {
-        tracing::warn!(%user, "API: wrong password");
-        None
+/// Check a user name and password from `source` against the configuration, if the guard
+/// admits it: the user, 401 for a wrong password or user name, 429 during a lock-out.
+pub fn check_password(state: &ApiState, source: IpAddr, user: &str, password: &str) -> Result<Principal, ApiError> {
+    let loaded = state.live.current();
+    let config = &loaded.switchboard.config;
+    let found = lookup(config, user);
+    let account = found.as_ref().map(|_| user);
+    state.guard.with(|guard, now| {
+        guard.admit(account, source, now).map_err(|l| ApiError::locked(l.retry_after.as_secs()))?;
+        match found {
+            Some((principal, ha1)) if same(&ha1_md5(user, &config.sip.realm, password), &ha1) => {
+                guard.succeeded(user, source, now);
+                Ok(principal)
+            }
+            _ => {
+                guard.failed(account, source, Channel::Http, now);
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))
+            }
+        }
+    })
+}
+
+/// The address a request came from (the connection's peer).
+pub struct Source(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+        Ok(Source(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
     }
 }
 
@@ -124,7 +151,11 @@ impl FromRequestParts<ApiState> for Principal {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let (user, password) = basic(value).ok_or_else(ApiError::unauthorized)?;
-        check_password(config, &user, &password).ok_or_else(ApiError::unauthorized)
+        let Ok(Source(source)) = Source::from_request_parts(parts, state).await;
+        check_password(state, source, &user, &password).map_err(|e| match e.status {
+            StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
+            _ => e,
+        })
     }
 }
 
@@ -135,7 +166,7 @@ impl FromRequestParts<ApiState> for OperatorId {
         let p = Principal::from_request_parts(parts, state).await?;
         match p.role {
             Role::Operator => Ok(OperatorId(p.user)),
-            _ => Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "this is for contact-center operators")),
+            _ => Err(ApiError::new(StatusCode::FORBIDDEN, "this is for contact-center operators")),
         }
     }
 }

@@ -10,11 +10,26 @@ use axum::response::{IntoResponse, Response};
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), retry_after: None }
+    }
+
+    /// 429: password checks for this account or address are locked for `seconds`.
+    pub fn locked(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many wrong passwords: sign-in is locked for {seconds} s; ask an administrator if this is not you"
+                ),
+            )
+        }
     }
 
     /// 422: a well-formed request with something to fix, said in `message`.
@@ -45,6 +60,9 @@ impl IntoResponse for ApiError {
         let mut r = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"centralino\""));
+        }
+        if let Some(seconds) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         r
     }

@@ -8,8 +8,10 @@ mod appointments;
 mod auth;
 mod body;
 mod calls;
+pub mod connections;
 mod error;
 pub mod events;
+mod metrics;
 mod operators;
 mod pages;
 pub mod session;
@@ -38,6 +40,11 @@ pub struct ApiState {
     pub data_dir: std::path::PathBuf,
     /// The copy of the outcomes for `centralino calls`.
     pub outcome_log: crate::cases::outcome_log::OutcomeLog,
+    /// Limits on password guessing, shared with SIP.
+    pub guard: Arc<crate::password_guard::host::SharedGuard>,
+    /// For the metrics: the HTTP connections and the malformed SIP seen.
+    pub connections: Arc<connections::ConnectionCounts>,
+    pub sip_faults: Arc<crate::sip::guard::FaultCounts>,
 }
 
 /// The routes.
@@ -67,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/wallboard", get(pages::wallboard))
         .route("/pages/common.js", get(pages::common_js))
         .route("/api/openapi.json", get(pages::openapi))
+        .route("/api/metrics", get(metrics::metrics))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))
@@ -94,12 +102,13 @@ async fn no_basic_prompt_for_pages(
     r
 }
 
-/// Serve the API on `listener` until the runtime stops.
-pub fn spawn(listener: TcpListener, state: ApiState) {
-    let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP API stopped");
-        }
-    });
+/// Serve the API on `listener` under `limits` until `cancel`.
+pub fn spawn(
+    listener: TcpListener,
+    state: ApiState,
+    limits: connections::Limits,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let counts = Arc::clone(&state.connections);
+    tokio::spawn(connections::serve(listener, router(state), limits, counts, cancel));
 }

@@ -6,7 +6,7 @@
 //! that much longer than [`IDLE`].
 
 use super::ApiState;
-use super::auth::{Principal, check_password};
+use super::auth::{Principal, Source, check_password};
 use super::body::JsonBody;
 use super::error::ApiError;
 use crate::cases::store::StoredSession;
@@ -149,9 +149,12 @@ pub struct SignIn {
 }
 
 /// `POST /api/session` `{"username", "password"}`: who you are, and the session cookie.
-pub async fn sign_in(State(state): State<ApiState>, JsonBody(body): JsonBody<SignIn>) -> Result<Response, ApiError> {
-    let principal = check_password(&state.live.current().switchboard.config, &body.username, &body.password)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))?;
+pub async fn sign_in(
+    State(state): State<ApiState>,
+    Source(source): Source,
+    JsonBody(body): JsonBody<SignIn>,
+) -> Result<Response, ApiError> {
+    let principal = check_password(&state, source, &body.username, &body.password)?;
     let (token, keep, ended) = state.sessions.start(&principal.user);
     // Durable before the cookie is handed out: a restart right after still knows it.
     let _ = save(&state, keep).await;

@@ -2,10 +2,13 @@ use centralino::acd::journal::Journal;
 use centralino::calls::CallLog;
 use centralino::cases::outcome_log::OutcomeLog;
 use centralino::cases::{CaseStore, RedbStore};
+use centralino::descriptors;
 use centralino::live::{Live, Loaded};
 use centralino::media::clock::ClockPriority;
+use centralino::password_guard::host::SharedGuard;
 use centralino::sip::digest::Algorithm;
-use centralino::sip::server::{SipServer, SipSettings};
+use centralino::sip::guard::FaultCounts;
+use centralino::sip::server::{SipServer, SipServices, SipSettings};
 use centralino::switchboard::Paths;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +65,26 @@ fn init_logs(format: LogFormat) {
     }
 }
 
+/// Raise the open-file limit and share it between calls and HTTP connections (calls first).
+fn share_descriptors(max_calls: usize, max_http: usize) -> descriptors::Budget {
+    let limit = descriptors::raise_limit().unwrap_or_else(|e| {
+        warn!("cannot read or raise the open-file limit ({e}); assuming 1024");
+        1024
+    });
+    let budget = descriptors::budget(limit, max_calls, max_http);
+    info!(open_files = limit, calls = budget.calls, http_connections = budget.http_connections, "descriptors shared");
+    if !budget.calls_fit {
+        warn!(
+            max_calls,
+            calls = budget.calls,
+            "the open-file limit ({limit}) is too low for max_calls: calls beyond {} get 503; raise the hard limit (LimitNOFILE, ulimit -Hn) to at least {}",
+            budget.calls,
+            descriptors::RESERVED + descriptors::MIN_HTTP + max_calls as u64 * descriptors::PER_CALL
+        );
+    }
+    budget
+}
+
 pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
     init_logs(args.log_format);
     let (loaded, warnings) = match Loaded::load(paths) {
@@ -76,12 +99,13 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         warn!("{w}");
     }
     let c = &loaded.switchboard.config;
+    let budget = share_descriptors(c.sip.max_calls as usize, *c.http.max_connections.get_ref() as usize);
     let settings = SipSettings {
         udp: args.sip_udp.unwrap_or(c.sip.udp),
         tcp: args.sip_tcp.unwrap_or(c.sip.tcp),
         rtp_ip: c.rtp.address,
         rtp_ports: args.rtp_ports.unwrap_or((*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref())),
-        max_calls: c.sip.max_calls as usize,
+        max_calls: budget.calls,
         ringing: c.sip.ringing,
         answer_delay: Duration::from_millis(c.sip.answer_delay_ms.into()),
         media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
@@ -89,6 +113,11 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         clock_priority: args.clock_priority.unwrap_or(c.rtp.clock_priority),
         realm: c.sip.realm.clone(),
         digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
+        udp_receive_buffer: *c.sip.udp_receive_buffer_kib.get_ref() as usize * 1024,
+    };
+    let http_limits = centralino::api::connections::Limits {
+        max_connections: budget.http_connections,
+        header_timeout: Duration::from_secs((*c.http.header_timeout_seconds.get_ref()).into()),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
     let http = args.http.unwrap_or(c.http.listen);
@@ -151,7 +180,18 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         }
         let live = Live::new(paths.clone(), loaded);
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
-        let server = match SipServer::start(settings, live, log, Some(journal), Some(Arc::clone(&store)), Some(Arc::clone(&updates))).await {
+        let guard = Arc::new(SharedGuard::default());
+        let sip_faults = Arc::new(FaultCounts::default());
+        let services = SipServices {
+            live,
+            log,
+            journal: Some(journal),
+            store: Some(Arc::clone(&store)),
+            updates: Some(Arc::clone(&updates)),
+            guard: Arc::clone(&guard),
+            faults: Arc::clone(&sip_faults),
+        };
+        let server = match SipServer::start(settings, services).await         {
             Ok(s) => s,
             Err(e) => {
                 error!("cannot listen for SIP: {e}");
@@ -167,7 +207,8 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         };
         let http = listener.local_addr().unwrap_or(http);
         let acd = server.shared.acd.get().cloned().expect("the server starts its distribution");
-        centralino::api::spawn(listener, centralino::api::ApiState {
+        guard.spawn_pruner(server.cancel.child_token());
+        let state = centralino::api::ApiState {
             live: Arc::clone(&server.shared.live),
             acd,
             store,
@@ -175,7 +216,11 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             events: updates,
             data_dir: data_dir.clone(),
             outcome_log,
-        });
+            guard,
+            connections: Default::default(),
+            sip_faults,
+        };
+        centralino::api::spawn(listener, state, http_limits, server.cancel.child_token());
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -82,22 +82,49 @@ pub struct SipConfig {
     /// Digest algorithms offered to operators' phones, in order of preference (RFC 8760).
     #[serde(default = "default_digest_algorithms")]
     pub digest_algorithms: Spanned<Vec<String>>,
+    /// The SIP UDP socket's receive buffer, in KiB: room for bursts and floods of junk, so the
+    /// kernel does not drop good requests before the engine reads them.
+    #[serde(default = "default_udp_receive_buffer_kib")]
+    pub udp_receive_buffer_kib: Spanned<u32>,
+}
+
+fn default_udp_receive_buffer_kib() -> Spanned<u32> {
+    Spanned::new(0..0, 4096)
 }
 
 fn default_digest_algorithms() -> Spanned<Vec<String>> {
     Spanned::new(0..0, vec!["SHA-256".into(), "MD5".into()])
 }
 
-/// Where the HTTP API listens.
+/// Where the HTTP API listens, and its limits.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Open connections at most (fewer if the open-file limit leaves less room beside calls).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: Spanned<u32>,
+    /// Seconds a connection may take to send a request's headers, counted from connecting or
+    /// from the previous response (so also the longest idle keep-alive).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_seconds: Spanned<u32>,
+}
+
+fn default_max_connections() -> Spanned<u32> {
+    Spanned::new(0..0, 1024)
+}
+
+fn default_header_timeout() -> Spanned<u32> {
+    Spanned::new(0..0, 10)
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: default_max_connections(),
+            header_timeout_seconds: default_header_timeout(),
+        }
     }
 }
 

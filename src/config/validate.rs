@@ -59,6 +59,18 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         );
     }
 
+    let limits = [
+        (&c.sip.udp_receive_buffer_kib, 64, 1 << 20, "sip.udp_receive_buffer_kib", "KiB"),
+        (&c.http.max_connections, 16, 1 << 20, "http.max_connections", "connections"),
+        (&c.http.header_timeout_seconds, 1, 300, "http.header_timeout_seconds", "seconds"),
+    ];
+    for (value, min, max, name, unit) in limits {
+        let v = *value.get_ref();
+        if !(min..=max).contains(&v) {
+            k.error(value, format!("{name} {v} is out of range"), format!("use between {min} and {max} {unit}"));
+        }
+    }
+
     for (code, p) in &c.provinces {
         if !code.get_ref().chars().all(|ch| ch.is_ascii_uppercase()) || code.get_ref().len() != 2 {
             k.error(

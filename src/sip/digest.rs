@@ -150,6 +150,20 @@ pub enum NonceCheck {
     Stale,
     /// Not ours, forged, or a nonce count already used (a replay).
     Invalid,
+    /// Ours, but it already served [`MAX_NONCE_FAILURES`] wrong passwords.
+    Spent,
+}
+
+/// Wrong passwords one nonce takes before it is refused: whoever guesses must come back for
+/// a new challenge (and a phone with a wrong password fails within a few attempts anyway).
+pub const MAX_NONCE_FAILURES: u32 = 3;
+
+/// What is remembered of a nonce once used.
+#[derive(Debug, Clone, Copy)]
+struct Used {
+    /// The highest nonce count seen (0 for a nonce used without qop: single use).
+    nc: u32,
+    failures: u32,
 }
 
 /// Issues nonces and remembers, for each live one, the highest nonce count used.
@@ -161,8 +175,7 @@ pub enum NonceCheck {
 pub struct Nonces {
     secret: [u8; 32],
     lifetime: Duration,
-    /// Nonce -> highest nc seen (0 for a nonce used without qop: single use).
-    used: HashMap<String, u32>,
+    used: HashMap<String, Used>,
 }
 
 impl Nonces {
@@ -204,15 +217,23 @@ impl Nonces {
         }
         let count = nc.unwrap_or(0);
         match self.used.get(nonce) {
+            Some(used) if used.failures >= MAX_NONCE_FAILURES => return NonceCheck::Spent,
             // Without qop a nonce serves once; with it, each count once and increasing.
-            Some(last) if nc.is_none() || count <= *last => return NonceCheck::Invalid,
+            Some(used) if nc.is_none() || count <= used.nc => return NonceCheck::Invalid,
             _ => {}
         }
         if nc.is_some() && count == 0 {
             return NonceCheck::Invalid;
         }
-        self.used.insert(nonce.to_string(), count);
+        self.used.entry(nonce.to_string()).or_insert(Used { nc: 0, failures: 0 }).nc = count;
         NonceCheck::Fresh
+    }
+
+    /// A wrong password came with `nonce` (just checked fresh).
+    pub fn failed(&mut self, nonce: &str) {
+        if let Some(used) = self.used.get_mut(nonce) {
+            used.failures += 1;
+        }
     }
 
     /// Forget nonces past their lifetime (call now and then).
@@ -311,6 +332,11 @@ mod tests {
         );
         assert_eq!(n.check("garbage", Some(1), t0), NonceCheck::Invalid);
         assert_eq!(n.remembered(), 2);
+        // Wrong passwords spend a nonce, whatever the next counts.
+        for _ in 0..MAX_NONCE_FAILURES {
+            n.failed(&nonce);
+        }
+        assert_eq!(n.check(&nonce, Some(100), t0), NonceCheck::Spent);
         n.prune(later);
         assert_eq!(n.remembered(), 0);
     }

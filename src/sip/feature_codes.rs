@@ -12,8 +12,8 @@ use rsipstack::dialog::dialog::DialogState;
 use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::Transaction;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tracing::{info, warn};
+use std::time::Duration;
+use tracing::{debug, info};
 
 /// The codes and what they do.
 pub fn command(code: &str, operator: &str) -> Option<Event> {
@@ -44,20 +44,16 @@ pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: Str
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
     let hashes = |user: &str| Hashes::of(config, user);
-    let auth = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).authenticate(
-        "INVITE",
-        authorization.as_deref(),
-        source,
-        hashes,
-        SystemTime::now(),
-    );
+    let auth = {
+        let mut registrar = shared.registrar.lock().unwrap_or_else(|e| e.into_inner());
+        shared
+            .guard
+            .with(|guard, now| registrar.authenticate("INVITE", authorization.as_deref(), source, hashes, guard, now))
+    };
     let operator = match auth {
         Ok(op) => op,
         Err(reply) => {
-            if reply.status != 401 || reply.reason != "challenge" {
-                warn!(%source, %code, reason = reply.reason, "feature code refused");
-            }
-            tokio::time::sleep(reply.delay).await;
+            debug!(%source, %code, status = reply.status, reason = reply.reason, "feature code refused");
             let headers = super::register::reply_headers(reply.headers);
             let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
             tokio::spawn(async move { while tx.receive().await.is_some() {} });

@@ -1,14 +1,17 @@
 //! The guard in front of the SIP stack: every UDP datagram is inspected before rsipstack sees
 //! it. rsipstack silently drops what it cannot parse and never answers 400, 501, 505 or 513;
 //! RFC 3261 wants an answer whenever the sender can be answered (it has a Via), so the guard
-//! answers those itself and drops the rest, logging each kind of fault once per source.
+//! answers those itself and drops the rest. A flood cannot flood the log: at most one line per
+//! source and minute whatever the fault, and a summary of the rest each minute ([`FaultLog`]).
 //!
 //! [`inspect`] is pure (bytes in, verdict out), unit-tested and fuzzed (`fuzz/`);
 //! [`GuardedSocket`] wires it under rsipstack's UDP transport.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tracing::warn;
 
 /// Largest datagram the stack takes (rsipstack reads into 8 KiB).
@@ -175,34 +178,102 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Logs each (source, fault) once; the set is bounded so a flood cannot grow it.
-#[derive(Default)]
-pub struct LogOnce(Mutex<HashSet<(std::net::IpAddr, String)>>);
+/// Malformed-SIP log lines at most once per source and [`FaultLog::WINDOW`], whatever the
+/// fault's text (which names sizes, versions and methods an attacker chooses); what is not
+/// logged is counted for a summary. Pure: the caller passes the time.
+#[derive(Debug, Default)]
+pub struct FaultLog {
+    /// When each source was last logged.
+    logged: HashMap<IpAddr, Instant>,
+    /// Faults not logged since the last summary, and from how many sources (counted up to
+    /// [`FaultLog::MAX_SOURCES`]).
+    unlogged: u64,
+    unlogged_from: HashSet<IpAddr>,
+}
 
-impl LogOnce {
-    pub fn log(&self, from: SocketAddr, what: &str) {
-        let mut seen = self.0.lock().expect("never poisoned");
-        if seen.len() > 4096 {
-            seen.clear();
+impl FaultLog {
+    pub const WINDOW: Duration = Duration::from_secs(60);
+    pub const MAX_SOURCES: usize = 4096;
+
+    /// A fault from `from`: whether to log it.
+    pub fn note(&mut self, from: IpAddr, now: Instant) -> bool {
+        if self.logged.len() >= Self::MAX_SOURCES && !self.logged.contains_key(&from) {
+            self.logged.retain(|_, at| now.duration_since(*at) < Self::WINDOW);
         }
-        if seen.insert((from.ip(), what.to_string())) {
-            warn!(%from, fault = what, "malformed SIP (further ones of this kind from this address are not logged)");
+        let due = self.logged.get(&from).is_none_or(|at| now.duration_since(*at) >= Self::WINDOW);
+        if due && self.logged.len() < Self::MAX_SOURCES {
+            self.logged.insert(from, now);
+            return true;
         }
+        self.unlogged += 1;
+        if self.unlogged_from.len() < Self::MAX_SOURCES {
+            self.unlogged_from.insert(from);
+        }
+        false
     }
+
+    /// What was not logged since the last summary (faults, sources), if anything; call every
+    /// [`FaultLog::WINDOW`].
+    pub fn summary(&mut self, now: Instant) -> Option<(u64, usize)> {
+        self.logged.retain(|_, at| now.duration_since(*at) < Self::WINDOW);
+        let sources = std::mem::take(&mut self.unlogged_from).len();
+        (self.unlogged > 0).then(|| (std::mem::take(&mut self.unlogged), sources))
+    }
+}
+
+/// Malformed datagrams seen, for the metrics.
+#[derive(Debug, Default)]
+pub struct FaultCounts {
+    /// Answered with an error response.
+    pub answered: AtomicU64,
+    /// Dropped unanswered.
+    pub dropped: AtomicU64,
 }
 
 /// A UDP socket that hands rsipstack only what [`inspect`] passes.
 pub struct GuardedSocket {
     inner: tokio::net::UdpSocket,
-    log: LogOnce,
+    log: Arc<Mutex<FaultLog>>,
+    counts: Arc<FaultCounts>,
     /// A full-size receive buffer, so oversized datagrams are seen whole, not truncated.
     /// Only the stack's one receive loop uses it: the lock is never contended.
     big: tokio::sync::Mutex<Vec<u8>>,
 }
 
 impl GuardedSocket {
-    pub fn new(inner: tokio::net::UdpSocket) -> Self {
-        Self { inner, log: LogOnce::default(), big: tokio::sync::Mutex::new(vec![0u8; 65536]) }
+    /// Guard `inner`, counting faults in `counts`; the log's summary is written every minute
+    /// until `cancel`.
+    pub fn new(
+        inner: tokio::net::UdpSocket,
+        counts: Arc<FaultCounts>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        let log = Arc::new(Mutex::new(FaultLog::default()));
+        let summarised = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FaultLog::WINDOW);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {
+                        let summary = summarised.lock().unwrap_or_else(|e| e.into_inner()).summary(Instant::now());
+                        if let Some((faults, sources)) = summary {
+                            warn!(faults, sources, "malformed SIP not logged in the last minute");
+                        }
+                    }
+                }
+            }
+        });
+        Self { inner, log, counts, big: tokio::sync::Mutex::new(vec![0u8; 65536]) }
+    }
+
+    fn fault(&self, from: SocketAddr, what: &str, answered: bool) {
+        let count = if answered { &self.counts.answered } else { &self.counts.dropped };
+        count.fetch_add(1, Ordering::Relaxed);
+        if self.log.lock().unwrap_or_else(|e| e.into_inner()).note(from.ip(), Instant::now()) {
+            warn!(%from, fault = what, "malformed SIP (further faults from this address are summarised for a minute)");
+        }
     }
 }
 
@@ -218,12 +289,12 @@ impl rsipstack::platform::net::UdpSocket for GuardedSocket {
                     buf[..n].copy_from_slice(&big[..n]);
                     return Ok((n, from));
                 }
-                Verdict::Pass => self.log.log(from, "datagram larger than the stack's buffer"),
+                Verdict::Pass => self.fault(from, "datagram larger than the stack's buffer", false),
                 Verdict::Reply { status, reason, response } => {
-                    self.log.log(from, &format!("{status}: {reason}"));
+                    self.fault(from, &format!("{status}: {reason}"), true);
                     let _ = self.inner.send_to(&response, from).await;
                 }
-                Verdict::Drop { reason } => self.log.log(from, &reason),
+                Verdict::Drop { reason } => self.fault(from, &reason, false),
             }
         }
     }
@@ -293,5 +364,28 @@ mod tests {
             assert!(matches!(inspect(msg.as_bytes(), msg.len()), Verdict::Drop { .. }), "{msg}");
         }
         assert!(matches!(inspect(&[0xff, 0xfe, b'\r', b'\n', b'\r', b'\n'], 6), Verdict::Drop { .. }));
+    }
+
+    #[test]
+    fn the_fault_log_writes_one_line_per_source_and_minute_and_sums_up_the_rest() {
+        let mut log = FaultLog::default();
+        let t0 = Instant::now();
+        let (a, b) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+        assert!(log.note(a, t0));
+        assert!(log.note(b, t0));
+        // 42 365 more from a in ten seconds, with whatever fault text: none logged.
+        assert!((0..42_365).all(|i| !log.note(a, t0 + Duration::from_micros(i * 236))));
+        assert_eq!(log.summary(t0 + Duration::from_secs(10)), Some((42_365, 1)));
+        assert_eq!(log.summary(t0 + Duration::from_secs(20)), None, "nothing new");
+        assert!(!log.note(a, t0 + Duration::from_secs(59)));
+        assert!(log.note(a, t0 + Duration::from_secs(60)), "a minute later, one more line");
+        // Spoofed sources by the thousand: the map stays bounded, the rest is summed up.
+        let t1 = t0 + Duration::from_secs(61);
+        let logged = (0..10_000u32).filter(|i| log.note(IpAddr::from((u128::from(*i) + 1).to_be_bytes()), t1)).count();
+        assert!(logged < FaultLog::MAX_SOURCES);
+        assert!(log.logged.len() <= FaultLog::MAX_SOURCES);
+        let (faults, sources) = log.summary(t1).unwrap();
+        assert_eq!(faults as usize, 10_000 + 1 - logged);
+        assert!(sources <= FaultLog::MAX_SOURCES);
     }
 }

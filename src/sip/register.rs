@@ -1,6 +1,5 @@
 //! The signalling side of the registrar: a REGISTER transaction in, the pure [`Registrar`]'s
-//! reply out (after its delay, for an address that keeps failing), and the sweep that expires
-//! bindings.
+//! reply out, and the sweep that expires bindings.
 
 use super::registrar::{Hashes, Register, parse_contact};
 use super::server::Shared;
@@ -10,7 +9,7 @@ use rsipstack::transaction::Transaction;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Where a request came from: the connection's peer (TCP), else the top Via's `received` and
 /// `rport` that the transport layer wrote (UDP).
@@ -40,6 +39,8 @@ pub(super) fn reply_headers(headers: Vec<(&'static str, String)>) -> Vec<Header>
             "WWW-Authenticate" => Header::WwwAuthenticate(v.into()),
             "Contact" => Header::Contact(v.into()),
             "Min-Expires" => Header::MinExpires(v.into()),
+            "Retry-After" => Header::RetryAfter(v.into()),
+            "Warning" => Header::Warning(v.into()),
             other => Header::Other(other.to_string(), v),
         })
         .collect()
@@ -77,11 +78,16 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
     let hashes = |user: &str| Hashes::of(config, user);
-    let reply =
-        shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).register(&register, hashes, SystemTime::now());
+    let reply = {
+        let mut registrar = shared.registrar.lock().unwrap_or_else(|e| e.into_inner());
+        shared.guard.with(|guard, now| registrar.register(&register, hashes, guard, now))
+    };
+    // Wrong passwords and lock-outs are logged by the guard, once a minute per account; what
+    // anyone can forge (nonces) only at debug level, so a flood cannot fill the log.
     match reply.status {
-        200 => {}
-        401 if reply.reason == "challenge" => {}
+        200 | 401 | 403 => {
+            debug!(%source, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER answered")
+        }
         _ => warn!(%source, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER refused"),
     }
     if let Some((user, up)) = &reply.change {
@@ -91,9 +97,6 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
             _ => info!(operator = %user, "operator phone unregistered"),
         }
         reachable(&shared, user, *up);
-    }
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
     }
     let headers = reply_headers(reply.headers);
     let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;

@@ -1,21 +1,20 @@
 //! The registrar for operators' phones (RFC 3261 section 10): REGISTER challenged with digest
 //! authentication against the configured HA1 hashes, one binding per operator that expires
-//! unless refreshed, and slower answers for an address that keeps failing. Pure: the host
-//! passes the request's parts, the operators' hashes and the time, and sends the [`Reply`].
+//! unless refreshed. Every password check is first admitted by the [`PasswordGuard`] shared
+//! with the HTTP API; forged, replayed or spent nonces get a fresh challenge and count against
+//! nobody. Pure: the host passes the request's parts, the operators' hashes, the guard and the
+//! time, and sends the [`Reply`].
 
 use super::digest::{self, Algorithm, NonceCheck, Nonces};
+use crate::password_guard::{Channel, PasswordGuard};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 /// Registrations shorter than this are refused with 423 (RFC 3261 section 10.3 step 7).
 pub const MIN_EXPIRES: u32 = 60;
 /// Longest registration granted; longer requests are shortened.
 pub const MAX_EXPIRES: u32 = 3600;
-/// Failures from one address within [`FAILURE_WINDOW`] before answers are delayed.
-const FREE_FAILURES: u32 = 3;
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-const MAX_DELAY: Duration = Duration::from_secs(16);
 /// How long a nonce may be used.
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -72,21 +71,19 @@ pub struct Reply {
     pub status: u16,
     /// Extra headers, `(name, value)`.
     pub headers: Vec<(&'static str, String)>,
-    /// Answer only after this long (an address that keeps failing).
-    pub delay: Duration,
     /// The operator whose binding appeared (true) or went (false).
     pub change: Option<(String, bool)>,
     /// For the log: why, when refused.
     pub reason: &'static str,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    since: SystemTime,
+impl Reply {
+    fn new(status: u16, headers: Vec<(&'static str, String)>, reason: &'static str) -> Reply {
+        Reply { status, headers, change: None, reason }
+    }
 }
 
-/// Bindings, nonces and failure counts.
+/// Bindings and nonces.
 #[derive(Debug)]
 pub struct Registrar {
     realm: String,
@@ -94,7 +91,6 @@ pub struct Registrar {
     algorithms: Vec<Algorithm>,
     nonces: Nonces,
     bindings: HashMap<String, Binding>,
-    failures: HashMap<IpAddr, Failures>,
 }
 
 impl Registrar {
@@ -104,7 +100,6 @@ impl Registrar {
             algorithms: algorithms.to_vec(),
             nonces: Nonces::new(NONCE_LIFETIME),
             bindings: HashMap::new(),
-            failures: HashMap::new(),
         }
     }
 
@@ -117,75 +112,97 @@ impl Registrar {
     }
 
     /// Handle a REGISTER; `hashes` looks an operator up by user name.
-    pub fn register(&mut self, req: &Register, hashes: impl Fn(&str) -> Option<Hashes>, now: SystemTime) -> Reply {
-        let delay = self.delay_for(req.source.ip(), now);
-        let user = match self.authenticate("REGISTER", req.authorization, req.source, hashes, now) {
+    pub fn register(
+        &mut self,
+        req: &Register,
+        hashes: impl Fn(&str) -> Option<Hashes>,
+        guard: &mut PasswordGuard,
+        now: SystemTime,
+    ) -> Reply {
+        let user = match self.authenticate("REGISTER", req.authorization, req.source, hashes, guard, now) {
             Ok(user) => user,
             Err(reply) => return reply,
         };
         if user != req.to_user {
-            self.fail(req.source.ip(), now);
-            return Reply {
-                status: 403,
-                headers: vec![],
-                delay,
-                change: None,
-                reason: "registering another user's address",
-            };
+            // The password was right: nothing was guessed, but the request is refused.
+            return Reply::new(403, vec![], "registering another user's address");
         }
-        self.bind(&user, req, now, delay)
+        self.bind(&user, req, now)
     }
 
     /// Check the digest credentials of any request (`method` enters the response, RFC 7616):
-    /// the authenticated user, or the reply to send (a challenge, 400 or 403, with its delay).
+    /// the authenticated user, or the reply to send (a challenge, 400, or 403).
     pub fn authenticate(
         &mut self,
         method: &str,
         authorization: Option<&str>,
         source: SocketAddr,
         hashes: impl Fn(&str) -> Option<Hashes>,
+        guard: &mut PasswordGuard,
         now: SystemTime,
     ) -> Result<String, Reply> {
-        let delay = self.delay_for(source.ip(), now);
-        let reply = |status, headers, reason| Reply { status, headers, delay, change: None, reason };
         let Some(auth) = authorization else {
-            return Err(reply(401, self.challenge(false, now), "challenge"));
+            return Err(Reply::new(401, self.challenge(false, now), "challenge"));
         };
         let Some(creds) = digest::parse_authorization(auth) else {
-            return Err(reply(400, vec![], "malformed Authorization"));
+            return Err(Reply::new(400, vec![], "malformed Authorization"));
         };
         if creds.realm != self.realm || !self.algorithms.contains(&creds.algorithm) {
-            return Err(reply(401, self.challenge(false, now), "another realm or algorithm"));
+            return Err(Reply::new(401, self.challenge(false, now), "another realm or algorithm"));
         }
-        let known = hashes(&creds.username);
-        let ha1 = known.as_ref().map(|h| match creds.algorithm {
-            Algorithm::Md5 => h.md5.clone(),
-            Algorithm::Sha256 => h.sha256.clone(),
-        });
-        let right = ha1
-            .as_ref()
-            .is_some_and(|ha1| digest::same(&digest::expected_response(ha1, method, &creds), &creds.response));
-        match self.nonces.check(&creds.nonce, creds.nc, now) {
-            NonceCheck::Fresh => {}
-            // Stale with the right password: challenge again and say so, the phone retries at once.
-            NonceCheck::Stale if right => return Err(reply(401, self.challenge(true, now), "stale nonce")),
-            NonceCheck::Stale | NonceCheck::Invalid => {
-                self.fail(source.ip(), now);
-                return Err(reply(401, self.challenge(false, now), "unknown or replayed nonce"));
+        // A nonce that is not ours, replayed or spent proves nothing about the password and may
+        // be forged by anyone: a fresh challenge, counted against nobody.
+        let nonce = self.nonces.check(&creds.nonce, creds.nc, now);
+        match nonce {
+            NonceCheck::Fresh | NonceCheck::Stale => {}
+            NonceCheck::Invalid => {
+                return Err(Reply::new(401, self.challenge(false, now), "unknown or replayed nonce"));
+            }
+            NonceCheck::Spent => {
+                return Err(Reply::new(401, self.challenge(false, now), "nonce spent by wrong passwords"));
             }
         }
-        if !right {
-            self.fail(source.ip(), now);
-            let reason = if known.is_none() { "unknown user" } else { "wrong password" };
-            return Err(reply(403, vec![], reason));
+        let known = hashes(&creds.username);
+        let account = known.as_ref().map(|_| creds.username.as_str());
+        if let Err(locked) = guard.admit(account, source.ip(), now) {
+            let headers = vec![
+                ("Retry-After", locked.retry_after.as_secs().to_string()),
+                (
+                    "Warning",
+                    format!(
+                        "399 centralino \"too many wrong passwords: try again in {} s\"",
+                        locked.retry_after.as_secs()
+                    ),
+                ),
+            ];
+            return Err(Reply::new(403, headers, "locked out after wrong passwords"));
         }
-        self.failures.remove(&source.ip());
+        let right = known.as_ref().is_some_and(|h| {
+            let ha1 = match creds.algorithm {
+                Algorithm::Md5 => &h.md5,
+                Algorithm::Sha256 => &h.sha256,
+            };
+            digest::same(&digest::expected_response(ha1, method, &creds), &creds.response)
+        });
+        if !right {
+            guard.failed(account, source.ip(), Channel::Sip, now);
+            if nonce == NonceCheck::Fresh {
+                self.nonces.failed(&creds.nonce);
+            }
+            let reason = if known.is_none() { "unknown user" } else { "wrong password" };
+            return Err(Reply::new(403, vec![], reason));
+        }
+        guard.succeeded(&creds.username, source.ip(), now);
+        if nonce == NonceCheck::Stale {
+            // The right password on an old nonce: challenge again and say so, the phone retries at once.
+            return Err(Reply::new(401, self.challenge(true, now), "stale nonce"));
+        }
         Ok(creds.username)
     }
 
     /// An authenticated REGISTER: query, add, refresh or remove the binding.
-    fn bind(&mut self, user: &str, req: &Register, now: SystemTime, delay: Duration) -> Reply {
-        let mut reply = Reply { status: 200, headers: vec![], delay, change: None, reason: "" };
+    fn bind(&mut self, user: &str, req: &Register, now: SystemTime) -> Reply {
+        let mut reply = Reply::new(200, vec![], "");
         match &req.contact {
             None => {}
             Some(ContactField::Star) => {
@@ -237,7 +254,6 @@ impl Registrar {
             self.bindings.remove(u);
         }
         self.nonces.prune(now);
-        self.failures.retain(|_, f| now.duration_since(f.since).unwrap_or_default() < FAILURE_WINDOW);
         gone
     }
 
@@ -247,25 +263,6 @@ impl Registrar {
             .into_iter()
             .map(|c| ("WWW-Authenticate", c))
             .collect()
-    }
-
-    fn fail(&mut self, ip: IpAddr, now: SystemTime) {
-        let f = self.failures.entry(ip).or_insert(Failures { count: 0, since: now });
-        if now.duration_since(f.since).unwrap_or_default() >= FAILURE_WINDOW {
-            *f = Failures { count: 0, since: now };
-        }
-        f.count += 1;
-    }
-
-    /// No delay for the first few failures of a minute, then 1 s, 2 s, 4 s... up to 16 s.
-    fn delay_for(&self, ip: IpAddr, now: SystemTime) -> Duration {
-        match self.failures.get(&ip) {
-            Some(f) if f.count >= FREE_FAILURES && now.duration_since(f.since).unwrap_or_default() < FAILURE_WINDOW => {
-                let doublings = (f.count - FREE_FAILURES).min(8);
-                (Duration::from_secs(1) * 2u32.pow(doublings)).min(MAX_DELAY)
-            }
-            _ => Duration::ZERO,
-        }
     }
 }
 
@@ -337,31 +334,35 @@ mod tests {
         )
     }
 
+    fn fresh() -> (Registrar, PasswordGuard) {
+        (Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]), PasswordGuard::new(Default::default()))
+    }
+
     fn t(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
     }
 
     #[test]
     fn challenge_then_register_refresh_and_expire() {
-        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+        let (mut r, mut g) = fresh();
         let contact = "\"Mario\" <sip:mrossi@127.0.0.1:5070;transport=udp>;expires=120";
-        let first = r.register(&req(None, contact, None), hashes, t(0));
+        let first = r.register(&req(None, contact, None), hashes, &mut g, t(0));
         assert_eq!(first.status, 401);
         assert_eq!(first.headers.len(), 2);
         assert!(first.headers[0].1.contains("SHA-256") && first.headers[1].1.contains("MD5"));
         for alg in [Algorithm::Sha256, Algorithm::Md5] {
-            let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+            let (mut r, mut g) = fresh();
             // A challenge of this registrar, not of the other one.
-            let c = r.register(&req(None, contact, None), hashes, t(0));
+            let c = r.register(&req(None, contact, None), hashes, &mut g, t(0));
             let challenge = if alg == Algorithm::Sha256 { &c.headers[0].1 } else { &c.headers[1].1 };
             let auth = answer(challenge, "mrossi", "secret", alg, 1);
-            let ok = r.register(&req(Some(&auth), contact, None), hashes, t(1));
+            let ok = r.register(&req(Some(&auth), contact, None), hashes, &mut g, t(1));
             assert_eq!((ok.status, ok.change.clone()), (200, Some(("mrossi".into(), true))), "{alg:?}");
             assert_eq!(ok.headers, [("Contact", "<sip:mrossi@127.0.0.1:5070;transport=udp>;expires=120".to_string())]);
             assert_eq!(r.binding("mrossi").unwrap().expires_at, t(121));
             // Refresh with the next count: same binding, no change reported.
             let auth = answer(challenge, "mrossi", "secret", alg, 2);
-            let again = r.register(&req(Some(&auth), contact, None), hashes, t(60));
+            let again = r.register(&req(Some(&auth), contact, None), hashes, &mut g, t(60));
             assert_eq!((again.status, again.change), (200, None));
             assert!(r.expire(t(179)).is_empty());
             assert_eq!(r.expire(t(180)), ["mrossi"]);
@@ -370,46 +371,76 @@ mod tests {
     }
 
     #[test]
-    fn wrong_passwords_unknown_users_and_replays_are_refused_and_slowed() {
-        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+    fn wrong_passwords_unknown_users_and_replays_are_refused() {
+        let (mut r, mut g) = fresh();
         let contact = "<sip:mrossi@127.0.0.1:5070>";
-        let c = r.register(&req(None, contact, None), hashes, t(0)).headers[0].1.clone();
-        let wrong =
-            r.register(&req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 1)), contact, None), hashes, t(0));
-        assert_eq!((wrong.status, wrong.reason, wrong.delay), (403, "wrong password", Duration::ZERO));
-        let unknown =
-            r.register(&req(Some(&answer(&c, "nobody", "x", Algorithm::Sha256, 2)), contact, None), hashes, t(0));
+        let c = r.register(&req(None, contact, None), hashes, &mut g, t(0)).headers[0].1.clone();
+        let try_password = |r: &mut Registrar, g: &mut PasswordGuard, user, password, nc, at| {
+            r.register(&req(Some(&answer(&c, user, password, Algorithm::Sha256, nc)), contact, None), hashes, g, at)
+        };
+        let wrong = try_password(&mut r, &mut g, "mrossi", "guess", 1, t(0));
+        assert_eq!((wrong.status, wrong.reason), (403, "wrong password"));
+        let unknown = try_password(&mut r, &mut g, "nobody", "x", 2, t(0));
         assert_eq!((unknown.status, unknown.reason), (403, "unknown user"));
-        // The right answer, then the same message again (a replay).
-        let good = answer(&c, "mrossi", "secret", Algorithm::Sha256, 3);
-        assert_eq!(r.register(&req(Some(&good), contact, None), hashes, t(0)).status, 200);
-        let replay = r.register(&req(Some(&good), contact, None), hashes, t(0));
-        assert_eq!(replay.status, 401);
-        // The success forgave the two failures; the replay is the first of a new series. Three
-        // more wrong answers: from the fourth failure on, answers come 1, 2, 4... s later.
-        for i in 0..3 {
-            r.register(
-                &req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 10 + i)), contact, None),
-                hashes,
-                t(1),
-            );
+        // The right answer, then the same message again (a replay: a challenge, not a failure).
+        assert_eq!(try_password(&mut r, &mut g, "mrossi", "secret", 3, t(0)).status, 200);
+        let replay = try_password(&mut r, &mut g, "mrossi", "secret", 3, t(0));
+        assert_eq!((replay.status, replay.reason), (401, "unknown or replayed nonce"));
+        // A third wrong password spends the nonce: even the right one gets a new challenge.
+        try_password(&mut r, &mut g, "mrossi", "guess", 4, t(1));
+        let spent = try_password(&mut r, &mut g, "mrossi", "secret", 5, t(1));
+        assert_eq!((spent.status, spent.reason), (401, "nonce spent by wrong passwords"));
+        assert_eq!(g.counts().failures[&Channel::Sip], 3);
+    }
+
+    #[test]
+    fn a_locked_account_is_refused_unchecked_and_forged_nonces_count_for_nothing() {
+        let (mut r, mut g) = fresh();
+        let contact = "<sip:mrossi@127.0.0.1:5070>";
+        let mut attacker = req(None, contact, None);
+        attacker.source = "192.0.2.9:5060".parse().unwrap();
+        // Forged nonces by the thousand: fresh challenges, no failure counted.
+        let c = r.register(&req(None, contact, None), hashes, &mut g, t(0)).headers[0].1.clone();
+        for i in 0..1000 {
+            let forged = c.replace("nonce=\"", &format!("nonce=\"{i:x}."));
+            let a = answer(&forged, "mrossi", "guess", Algorithm::Sha256, 1);
+            let reply = r.register(&Register { authorization: Some(&a), ..attacker.clone() }, hashes, &mut g, t(0));
+            assert_eq!(reply.status, 401);
         }
-        assert_eq!(r.register(&req(None, contact, None), hashes, t(2)).delay, Duration::from_secs(2));
-        r.register(&req(Some(&answer(&c, "mrossi", "guess", Algorithm::Sha256, 20)), contact, None), hashes, t(2));
-        assert_eq!(r.register(&req(None, contact, None), hashes, t(2)).delay, Duration::from_secs(4));
-        // A minute later the address is forgiven.
-        r.expire(t(70));
-        assert_eq!(r.register(&req(None, contact, None), hashes, t(70)).delay, Duration::ZERO);
+        assert!(g.counts().failures.is_empty());
+        // Six wrong passwords (two nonces) lock the account for addresses it never used.
+        for round in 0..2 {
+            let c = r.register(&attacker, hashes, &mut g, t(1)).headers[0].1.clone();
+            for nc in 1..=3 {
+                let a = answer(&c, "mrossi", &format!("guess{round}{nc}"), Algorithm::Sha256, nc);
+                let reply = r.register(&Register { authorization: Some(&a), ..attacker.clone() }, hashes, &mut g, t(1));
+                assert_eq!((reply.status, reply.reason), (403, "wrong password"));
+            }
+        }
+        let c = r.register(&attacker, hashes, &mut g, t(2)).headers[0].1.clone();
+        let right = answer(&c, "mrossi", "secret", Algorithm::Sha256, 1);
+        let locked = r.register(&Register { authorization: Some(&right), ..attacker.clone() }, hashes, &mut g, t(2));
+        assert_eq!((locked.status, locked.reason), (403, "locked out after wrong passwords"));
+        assert_eq!(locked.headers[0], ("Retry-After", "59".to_string()));
+        assert!(r.binding("mrossi").is_none(), "no binding for the right password inside the lock-out");
+        let later = r.register(
+            &Register { authorization: Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 2)), ..attacker },
+            hashes,
+            &mut g,
+            t(61),
+        );
+        assert_eq!(later.status, 200, "the lock ended");
     }
 
     #[test]
     fn stale_nonce_too_short_and_unregister() {
-        let mut r = Registrar::new(REALM, &[Algorithm::Sha256, Algorithm::Md5]);
+        let (mut r, mut g) = fresh();
         let contact = "<sip:mrossi@127.0.0.1:5070>";
-        let c = r.register(&req(None, contact, None), hashes, t(0)).headers[0].1.clone();
+        let c = r.register(&req(None, contact, None), hashes, &mut g, t(0)).headers[0].1.clone();
         let stale = r.register(
             &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 1)), contact, None),
             hashes,
+            &mut g,
             t(400),
         );
         assert_eq!(stale.status, 401);
@@ -418,23 +449,29 @@ mod tests {
         let brief = r.register(
             &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 1)), contact, Some(10)),
             hashes,
+            &mut g,
             t(400),
         );
         assert_eq!((brief.status, brief.headers.clone()), (423, vec![("Min-Expires", "60".to_string())]));
         let ok = r.register(
             &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 2)), contact, Some(7200)),
             hashes,
+            &mut g,
             t(400),
         );
         assert_eq!(ok.status, 200);
         assert!(ok.headers[0].1.ends_with(";expires=3600"), "shortened to the maximum");
-        let bye =
-            r.register(&req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 3)), "*", Some(0)), hashes, t(401));
+        let bye = r.register(
+            &req(Some(&answer(&c, "mrossi", "secret", Algorithm::Sha256, 3)), "*", Some(0)),
+            hashes,
+            &mut g,
+            t(401),
+        );
         assert_eq!((bye.status, bye.change), (200, Some(("mrossi".into(), false))));
         let mut other = req(Some(""), contact, None);
         other.to_user = "gbianchi";
         other.authorization = None;
-        assert_eq!(r.register(&other, hashes, t(402)).status, 401);
+        assert_eq!(r.register(&other, hashes, &mut g, t(402)).status, 401);
     }
 
     #[test]

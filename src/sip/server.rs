@@ -4,7 +4,7 @@
 
 use super::call_leg::{self, Leg};
 use super::dialer::SipDialer;
-use super::guard::GuardedSocket;
+use super::guard::{FaultCounts, GuardedSocket};
 use super::registrar::Registrar;
 use crate::acd::Acd;
 use crate::acd::host::AcdHandle;
@@ -18,6 +18,7 @@ use crate::media::g711::Law;
 use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
 use crate::media::sdp;
+use crate::password_guard::host::SharedGuard;
 use chrono::Utc;
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -55,6 +56,8 @@ pub struct SipSettings {
     pub realm: String,
     /// Digest algorithms offered, in order of preference.
     pub digest_algorithms: Vec<super::digest::Algorithm>,
+    /// The UDP socket's receive buffer, in bytes.
+    pub udp_receive_buffer: usize,
 }
 
 /// What every call leg shares.
@@ -73,6 +76,8 @@ pub struct Shared {
     pub updates: Option<Arc<crate::updates::Updates>>,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
+    /// Limits on password guessing, shared with the HTTP API.
+    pub guard: Arc<SharedGuard>,
     /// The distribution (set once the server exists: its dialer needs the server).
     pub acd: std::sync::OnceLock<AcdHandle<OperatorLeg>>,
     pub dialogs: Arc<DialogLayer>,
@@ -88,16 +93,23 @@ pub struct SipServer {
     pub tcp: SocketAddr,
 }
 
+/// What the SIP server works with, besides its settings.
+pub struct SipServices {
+    pub live: Arc<Live>,
+    pub log: CallLog,
+    pub journal: Option<Journal>,
+    pub store: Option<Arc<dyn CaseStore>>,
+    pub updates: Option<Arc<crate::updates::Updates>>,
+    /// Limits on password guessing, shared with the HTTP API.
+    pub guard: Arc<SharedGuard>,
+    /// Malformed datagrams, for the metrics.
+    pub faults: Arc<FaultCounts>,
+}
+
 impl SipServer {
     /// Bind the transports and start serving.
-    pub async fn start(
-        settings: SipSettings,
-        live: Arc<Live>,
-        log: CallLog,
-        journal: Option<Journal>,
-        store: Option<Arc<dyn CaseStore>>,
-        updates: Option<Arc<crate::updates::Updates>>,
-    ) -> std::io::Result<SipServer> {
+    pub async fn start(settings: SipSettings, services: SipServices) -> std::io::Result<SipServer> {
+        let SipServices { live, log, journal, store, updates, guard, faults } = services;
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
         // rsipstack: TCP flows are closed after 300 s idle by default, which kills long calls.
@@ -107,8 +119,9 @@ impl SipServer {
         let tcp_addr = tcp_probe.local_addr()?;
         drop(tcp_probe);
         // The guard answers or drops malformed datagrams before the stack sees them.
-        let socket = tokio::net::UdpSocket::bind(settings.udp).await?;
-        let udp = UdpConnection::from_socket(Arc::new(GuardedSocket::new(socket)), None, Some(cancel.child_token()))
+        let socket = bind_udp(settings.udp, settings.udp_receive_buffer)?;
+        let guarded = GuardedSocket::new(socket, faults, cancel.child_token());
+        let udp = UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token()))
             .await
             .map_err(|e| std::io::Error::other(format!("SIP UDP {}: {e}", settings.udp)))?;
         let udp_addr = udp.get_addr().get_socketaddr().map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -140,6 +153,7 @@ impl SipServer {
             updates,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
             acd: std::sync::OnceLock::new(),
+            guard,
             settings,
             live,
             log,
@@ -182,6 +196,45 @@ impl SipServer {
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)
+    }
+}
+
+/// The SIP UDP socket with a receive buffer of `buffer` bytes, so that a burst (or a flood
+/// of junk) does not make the kernel drop good requests before the guard reads them. The
+/// kernel caps SO_RCVBUF at `net.core.rmem_max`; as root SO_RCVBUFFORCE passes the cap.
+fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<tokio::net::UdpSocket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
+    socket.set_recv_buffer_size(buffer)?;
+    // Linux reports twice the size asked (the other half is its bookkeeping).
+    if socket.recv_buffer_size()? < buffer {
+        force_recv_buffer(&socket, buffer);
+    }
+    let got = socket.recv_buffer_size()? / 2;
+    if got < buffer {
+        warn!(
+            asked = buffer,
+            got,
+            "the SIP receive buffer is smaller than configured: raise net.core.rmem_max (sysctl) to at least {buffer}"
+        );
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// SO_RCVBUFFORCE (privileged): past `net.core.rmem_max`. socket2 does not offer it.
+fn force_recv_buffer(socket: &socket2::Socket, buffer: usize) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(buffer).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket and a pointer to a c_int of the stated length.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 

@@ -65,12 +65,32 @@ impl Engine {
     /// Start on an existing data directory (a restart after a crash), taking it back with
     /// [`Engine::crash`].
     pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Engine {
+        Self::start_limited(data, extra, None)
+    }
+
+    /// Start with the open-file limit (soft and hard) set to `files`, if given.
+    pub fn start_limited(data: tempfile::TempDir, extra: &[&str], files: Option<u64>) -> Engine {
         let started = Instant::now();
         let _starting = STARTING.read().unwrap_or_else(|e| e.into_inner());
         // 100 even RTP ports: other programs on the machine may hold some of them.
         let lo = ports(10);
         let rtp_ports = (lo, lo + 199);
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(files) = files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit { rlim_cur: files, rlim_max: files };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command
             .current_dir(ROOT)
             .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0"])
             // Any free HTTP port, unless the test chooses (a restart on the same address).
