@@ -17,7 +17,7 @@
 
 pub mod host;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -217,7 +217,7 @@ pub struct PasswordGuard {
     /// Per account (or source, for unknown user names): when failures were last logged and
     /// those since.
     logged: HashMap<(Option<String>, Option<IpAddr>), Unlogged>,
-    notices: Vec<Notice>,
+    notices: VecDeque<Notice>,
     counts: Counts,
 }
 
@@ -230,7 +230,7 @@ impl PasswordGuard {
             pairs: HashMap::new(),
             known: HashMap::new(),
             logged: HashMap::new(),
-            notices: Vec::new(),
+            notices: VecDeque::new(),
             counts: Counts::default(),
         }
     }
@@ -297,14 +297,14 @@ impl PasswordGuard {
             let u = self.logged.entry(key).or_insert(Unlogged { logged_at: UNIX_EPOCH, count: 0, source, channel });
             *u = Unlogged { count: u.count + 1, source, channel, ..*u };
             if since(u.logged_at, now) >= LOG_WINDOW {
-                self.notices.push(failures_notice(account.map(str::to_string), u));
+                self.notices.push_back(failures_notice(account.map(str::to_string), u));
                 *u = Unlogged { logged_at: now, count: 0, ..*u };
             }
         }
         for (scope, duration) in locks {
             *self.counts.locks.entry(scope).or_default() += 1;
             let account = account.filter(|_| scope != Scope::Source).map(str::to_string);
-            self.notices.push(Notice::Locked { scope, account, source, duration });
+            self.notices.push_back(Notice::Locked { scope, account, source, duration });
         }
     }
 
@@ -333,7 +333,7 @@ impl PasswordGuard {
         // The failures of a window that ended are logged now rather than at the next failure.
         for ((account, _), u) in self.logged.iter_mut() {
             if u.count > 0 && since(u.logged_at, now) >= LOG_WINDOW {
-                self.notices.push(failures_notice(account.clone(), u));
+                self.notices.push_back(failures_notice(account.clone(), u));
                 *u = Unlogged { logged_at: now, count: 0, ..*u };
             }
         }
@@ -342,7 +342,7 @@ impl PasswordGuard {
 
     /// The next notice to log.
     pub fn poll_notice(&mut self) -> Option<Notice> {
-        (!self.notices.is_empty()).then(|| self.notices.remove(0))
+        self.notices.pop_front()
     }
 
     pub fn counts(&self) -> &Counts {

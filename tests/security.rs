@@ -449,3 +449,67 @@ fn a_junk_flood_writes_one_log_line_and_loses_nothing_that_fits_the_buffer() {
     let lines = engine.log_text().lines().filter(|l| l.contains("malformed SIP")).count();
     assert_eq!(lines, 1, "{}", tail(&engine.log_text(), 5));
 }
+
+// ------------------------------------------------------------------------------------------
+// 7. Least privilege and every error in JSON
+// ------------------------------------------------------------------------------------------
+
+/// Finding 7: an officer could read any appointment (codice fiscale and phone included), a
+/// booking in year 9999 was accepted, NUL and right-to-left overrides were stored in ticket
+/// text, and `GET /api/calls?last=-1` answered plain text.
+#[test]
+fn officers_see_no_appointments_bookings_stay_in_the_agenda_and_text_and_errors_are_clean() {
+    use serde_json::json;
+    let engine = Engine::start();
+    let mrossi = Some(("mrossi", "demo-mrossi"));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    let (_, slots) = http(&engine, "GET", &format!("/api/agencies/formia/slots?from={tomorrow}&days=14"), mrossi, None);
+    let booking = |start: &str| {
+        json!({"agency": "formia", "start": start, "codice_fiscale": "RSSMRA85T10A562S", "phone": "+393331234567",
+               "subject": "Pension statement", "mode": "counter"})
+    };
+    let (status, a) = http(&engine, "POST", "/api/appointments", mrossi, Some(&booking(slots[0].as_str().unwrap())));
+    assert_eq!(status, 201, "{a}");
+    let path = format!("/api/appointments/{}", a["id"].as_str().unwrap());
+    let (status, refused) = http(&engine, "GET", &path, Some(("lverdi", "demo-lverdi")), None);
+    assert_eq!(status, 403, "{refused}");
+    assert!(!refused.to_string().contains("RSSMRA"), "{refused}");
+    assert_eq!(http(&engine, "GET", &path, mrossi, None).0, 200);
+    assert_eq!(http(&engine, "GET", &path, Some(("admin", "demo-admin")), None).0, 200);
+
+    // The agenda's horizon: not in year 9999, and no free slots offered past it.
+    let (status, far) = http(&engine, "POST", "/api/appointments", mrossi, Some(&booking("9999-12-27T09:00:00")));
+    assert_eq!(status, 422, "{far}");
+    assert!(far["error"].as_str().unwrap().contains("open for booking until"), "{far}");
+    let (_, late) = http(&engine, "GET", "/api/agencies/formia/slots?from=2100-01-04&days=7", mrossi, None);
+    assert_eq!(late, json!([]));
+
+    // Control characters in stored text: refused, naming the field; nothing is stored.
+    let ticket = |question: &str| {
+        json!({"caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S", "question": question,
+               "ccm_section": "pensions", "number": "+390773691001"})
+    };
+    for question in ["Pensione\u{0}", "Codice \u{202E}S265A01T58ARMSSR", "\u{1b}[2J"] {
+        let (status, e) = http(&engine, "POST", "/api/tickets", mrossi, Some(&ticket(question)));
+        assert_eq!(status, 422, "{question:?}: {e}");
+        assert!(e["error"].as_str().unwrap().starts_with("question: contains the control character"), "{e}");
+    }
+    let (_, all) = http(&engine, "GET", "/api/tickets", Some(("admin", "demo-admin")), None);
+    assert_eq!(all.as_array().map(Vec::len), Some(0), "{all}");
+    assert_eq!(http(&engine, "POST", "/api/tickets", mrossi, Some(&ticket("Quando arriva\tla pensione?\n"))).0, 201);
+
+    // Every refusal in the JSON shape: bad query, unknown path, wrong method, bad path value.
+    for (method, path, want) in [
+        ("GET", "/api/calls?last=-1", 400),
+        ("GET", "/api/no-such-thing", 404),
+        ("DELETE", "/api/sections", 405),
+        ("GET", "/api/agencies/formia/slots?days=many", 400),
+    ] {
+        let auth = ("Authorization", format!("Basic {}", base64_of("admin:demo-admin")));
+        let (status, head, body) = http_raw(&engine, method, path, &[auth], "");
+        assert_eq!(status, want, "{method} {path}: {body}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{method} {path}: {head}");
+        let e: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{method} {path}: {body}"));
+        assert!(e["error"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    }
+}

@@ -1,9 +1,10 @@
 //! Agencies' agendas and appointments: free slots (the agencies of the caller's province
-//! first), booking (atomic: one slot, one appointment), cancelling and moving. Operators book;
-//! everyone authenticated reads.
+//! first, within each agenda's booking horizon), booking (atomic: one slot, one appointment),
+//! cancelling and moving. Operators book and read appointments, administrators read them;
+//! back-office officers work tickets and have no need of citizens' appointments.
 
 use super::ApiState;
-use super::auth::{OperatorId, Principal};
+use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::store_call::blocking;
@@ -94,7 +95,9 @@ pub async fn free_slots(
     let a = agency(&loaded.switchboard.config, &id)?;
     let now = now_local();
     let from = q.from.unwrap_or(now.date());
-    let slots = agenda::slots(a, from, days);
+    let last_day = agenda::last_day(a, now.date());
+    let mut slots = agenda::slots(a, from, days);
+    slots.retain(|s| s.date() <= last_day);
     let (Some(first), Some(last)) = (slots.first().copied(), slots.last().copied()) else { return Ok(Json(vec![])) };
     let store = state.store.clone();
     let booked = blocking(move || store.booked_slots(&id, first, last + chrono::Duration::minutes(1))).await?;
@@ -151,12 +154,15 @@ pub async fn book(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-/// `GET /api/appointments/{id}`.
+/// `GET /api/appointments/{id}` (operators and administrators).
 pub async fn one(
     State(state): State<ApiState>,
-    _: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, ApiError> {
+    if let Role::Officer { .. } = p.role {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "appointments are for the contact center's operators"));
+    }
     let store = state.store.clone();
     let i = id.clone();
     blocking(move || store.appointment(&i))

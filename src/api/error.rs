@@ -1,4 +1,5 @@
-//! Errors as JSON: `{"error": "what is wrong"}` with the fitting status.
+//! Errors as JSON: `{"error": "what is wrong"}` with the fitting status, whoever refused the
+//! request: the handlers, axum's extractors (a malformed query or path), its router (405).
 
 use crate::acd::AcdError;
 use axum::Json;
@@ -66,4 +67,32 @@ impl IntoResponse for ApiError {
         }
         r
     }
+}
+
+/// Rewrite any error response that is not JSON yet (axum's own rejections answer plain text
+/// or nothing) into the JSON shape, keeping its status and headers.
+pub async fn errors_in_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let r = next.run(req).await;
+    let status = r.status();
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed here"),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
+        _ => text,
+    };
+    let json = serde_json::json!({ "error": message }).to_string();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json))
 }

@@ -81,9 +81,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/appointments/{id}", get(appointments::one))
         .route("/api/appointments/{id}/cancel", post(appointments::cancel))
         .route("/api/appointments/{id}/reschedule", post(appointments::reschedule))
+        .fallback(no_such_path)
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .layer(axum::middleware::from_fn(no_basic_prompt_for_pages))
+        .layer(axum::middleware::from_fn(error::errors_in_json))
         .with_state(state)
+}
+
+async fn no_such_path(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, format!("no such path: {}", uri.path()))
 }
 
 /// The pages mark their requests with `X-Requested-With`: their 401s carry no Basic challenge,

@@ -4,7 +4,7 @@
 
 use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
-use super::body::JsonBody;
+use super::body::{BodyBytes, JsonBody, from_json};
 use super::error::ApiError;
 use super::store_call::blocking;
 use crate::cases::store::TicketChange;
@@ -211,7 +211,7 @@ pub async fn work(
     State(state): State<ApiState>,
     p: Principal,
     Path((number, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Json<Ticket>, ApiError> {
     let Role::Officer { region } = &p.role else {
         return Err(ApiError::new(
@@ -220,14 +220,7 @@ pub async fn work(
         ));
     };
     // take and release need no body; answer and return take JSON.
-    let body: WorkBody = if body.iter().all(u8::is_ascii_whitespace) {
-        WorkBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => ApiError::unprocessable(format!("the JSON does not fit: {e}")),
-            _ => ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
-        })?
-    };
+    let body: WorkBody = if body.iter().all(u8::is_ascii_whitespace) { WorkBody::default() } else { from_json(&body)? };
     let officer = p.user.clone();
     let now = chrono::Utc::now();
     let change: TicketChange = match action.as_str() {

@@ -15,6 +15,13 @@ pub enum AgendaError {
     NotASlot { agency: String, start: NaiveDateTime, minutes: u32, hint: String },
     #[error("{start} has passed")]
     Past { start: NaiveDateTime },
+    #[error("{start} is beyond {agency}'s agenda, which is open for booking until {last_day}")]
+    BeyondHorizon { agency: String, start: NaiveDateTime, last_day: NaiveDate },
+}
+
+/// The last day `agency` takes bookings for, seen on `today`.
+pub fn last_day(agency: &Agency, today: NaiveDate) -> NaiveDate {
+    today + chrono::Days::new((*agency.booking_horizon_days.get_ref()).into())
 }
 
 /// Why the agency is closed on `date`, if it is.
@@ -57,6 +64,10 @@ pub fn check(agency: &Agency, start: NaiveDateTime, now: NaiveDateTime) -> Resul
     let id = agency.id.get_ref().clone();
     if start < now {
         return Err(AgendaError::Past { start });
+    }
+    let last_day = last_day(agency, now.date());
+    if start.date() > last_day {
+        return Err(AgendaError::BeyondHorizon { agency: id, start, last_day });
     }
     if let Some(why) = closed(agency, start.date()) {
         return Err(AgendaError::Closed { agency: id, date: start.date(), why });
@@ -125,5 +136,11 @@ tue = ["09:00-10:00", "14:00-14:45"]
         assert!(matches!(check(&a, at("2026-11-24 09:00"), now), Err(AgendaError::Past { .. })));
         let e = check(&a, at("2026-12-02 09:00"), now).unwrap_err().to_string();
         assert!(e.contains("no appointments on that weekday"), "{e}");
+        // 90 days ahead by default: 28 February 2027 (a Sunday) is the last bookable day.
+        assert!(matches!(check(&a, at("2027-02-23 09:00"), now), Ok(())));
+        let e = check(&a, at("2027-03-02 09:00"), now).unwrap_err();
+        assert!(matches!(e, AgendaError::BeyondHorizon { .. }), "{e}");
+        assert!(e.to_string().ends_with("open for booking until 2027-02-28"), "{e}");
+        assert!(matches!(check(&a, at("9999-12-28 09:00"), now), Err(AgendaError::BeyondHorizon { .. })));
     }
 }

@@ -234,6 +234,10 @@ pub struct RegionalCentre {
     pub sections: Spanned<Vec<TicketSection>>,
 }
 
+fn default_booking_horizon() -> Spanned<u32> {
+    Spanned::new(0..0, 90)
+}
+
 /// A local agency and its appointment agenda.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +247,9 @@ pub struct Agency {
     pub province: Spanned<String>,
     pub address: String,
     pub slot_minutes: Spanned<u32>,
+    /// How many days ahead the agenda takes bookings.
+    #[serde(default = "default_booking_horizon")]
+    pub booking_horizon_days: Spanned<u32>,
     /// Extra closing days beyond the national holidays.
     #[serde(default)]
     pub closed: Vec<NaiveDate>,

@@ -208,6 +208,14 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         if !(5..=240).contains(&slot) {
             k.error(&a.slot_minutes, format!("slot_minutes {slot} is out of range"), "use between 5 and 240 minutes");
         }
+        let horizon = *a.booking_horizon_days.get_ref();
+        if !(1..=366).contains(&horizon) {
+            k.error(
+                &a.booking_horizon_days,
+                format!("booking_horizon_days {horizon} is out of range"),
+                "use between 1 and 366 days",
+            );
+        }
         k.hours(&format!("agenda of {id}"), &a.agenda);
         if a.agenda.get_ref().is_empty() {
             k.error(
