@@ -7,20 +7,22 @@ cd "$(dirname "$0")/.."
 # --- What the tests need -------------------------------------------------------------------
 # Debian packages: espeak-ng (prompt synthesis test), sip-tester (sipp: SIP calls against the
 # running engine), baresip-core (a real softphone placing a call), chromium and chromium-driver
-# (the pages in a real browser, driven through WebDriver).
+# (the pages in a real browser, driven through WebDriver), iproute2 (ss: the SIP socket's
+# receive buffer in the security tests).
 need_pkgs=()
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
 command -v sipp >/dev/null 2>&1 || need_pkgs+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || need_pkgs+=(baresip-core)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+command -v ss >/dev/null 2>&1 || need_pkgs+=(iproute2)
 if ((${#need_pkgs[@]})); then
   echo "== installing ${need_pkgs[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-for tool in espeak-ng sipp baresip chromium chromedriver; do
+for tool in espeak-ng sipp baresip chromium chromedriver ss; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required by the tests and could not be installed" >&2; exit 1; }
 done
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

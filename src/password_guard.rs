@@ -128,9 +128,10 @@ pub enum Notice {
 
 /// Failures are logged at most once per key within this window (with the count since).
 pub const LOG_WINDOW: Duration = Duration::from_secs(60);
-/// Sources and account-source pairs tracked at most; past this, new keys are not tracked
+/// Sources tracked at most, and addresses per account; past this, new keys are not tracked
 /// (the account limit still holds), and no lock is ever evicted to make room.
 pub const MAX_TRACKED: usize = 65_536;
+pub const MAX_SOURCES_PER_ACCOUNT: usize = 256;
 /// Known addresses kept per account (the most recent).
 const KNOWN_PER_ACCOUNT: usize = 8;
 
@@ -211,7 +212,8 @@ pub struct PasswordGuard {
     policy: Policy,
     accounts: HashMap<String, Record>,
     sources: HashMap<IpAddr, Record>,
-    pairs: HashMap<(String, IpAddr), Record>,
+    /// Per account (keyed so that the hot path, a success, looks up without allocating).
+    pairs: HashMap<String, HashMap<IpAddr, Record>>,
     /// Per account, the addresses it succeeded from and when last.
     known: HashMap<String, Vec<(IpAddr, SystemTime)>>,
     /// Per account (or source, for unknown user names): when failures were last logged and
@@ -256,7 +258,7 @@ impl PasswordGuard {
         let lock =
             |scope, r: Option<&Record>| r.and_then(|r| r.locked(now)).map(|retry_after| Locked { scope, retry_after });
         if let Some(a) = account {
-            if let Some(l) = lock(Scope::AccountSource, self.pairs.get(&(a.to_string(), source))) {
+            if let Some(l) = lock(Scope::AccountSource, self.pairs.get(a).and_then(|by| by.get(&source))) {
                 return Some(l);
             }
             if self.is_known(a, source, now) {
@@ -278,7 +280,8 @@ impl PasswordGuard {
             if let Some(d) = count(&mut self.accounts, a.to_string(), &p.account, usize::MAX, now) {
                 locks.push((Scope::Account, d));
             }
-            if let Some(d) = count(&mut self.pairs, (a.to_string(), source), &p.account_source, MAX_TRACKED, now) {
+            let by_source = self.pairs.entry(a.to_string()).or_default();
+            if let Some(d) = count(by_source, source, &p.account_source, MAX_SOURCES_PER_ACCOUNT, now) {
                 locks.push((Scope::AccountSource, d));
             }
         }
@@ -311,12 +314,23 @@ impl PasswordGuard {
     /// The right password for `account` from `source`: the address becomes known for the
     /// account and its account-and-source count starts again.
     pub fn succeeded(&mut self, account: &str, source: IpAddr, now: SystemTime) {
-        self.pairs.remove(&(account.to_string(), source));
-        let list = self.known.entry(account.to_string()).or_default();
-        list.retain(|(ip, _)| *ip != source);
-        list.push((source, now));
-        if list.len() > KNOWN_PER_ACCOUNT {
-            list.remove(0);
+        // Called on every request with Basic credentials: no allocation unless something changes.
+        if let Some(by_source) = self.pairs.get_mut(account) {
+            by_source.remove(&source);
+        }
+        let Some(list) = self.known.get_mut(account) else {
+            self.known.insert(account.to_string(), vec![(source, now)]);
+            return;
+        };
+        match list.iter_mut().find(|(ip, _)| *ip == source) {
+            Some(known) => known.1 = now,
+            None => {
+                if list.len() == KNOWN_PER_ACCOUNT {
+                    let oldest = list.iter().enumerate().min_by_key(|(_, (_, at))| *at).map_or(0, |(i, _)| i);
+                    list.swap_remove(oldest);
+                }
+                list.push((source, now));
+            }
         }
     }
 
@@ -325,7 +339,10 @@ impl PasswordGuard {
         let p = self.policy;
         self.accounts.retain(|_, r| !r.forgotten(&p.account, now));
         self.sources.retain(|_, r| !r.forgotten(&p.source, now));
-        self.pairs.retain(|_, r| !r.forgotten(&p.account_source, now));
+        self.pairs.retain(|_, by_source| {
+            by_source.retain(|_, r| !r.forgotten(&p.account_source, now));
+            !by_source.is_empty()
+        });
         self.known.retain(|_, list| {
             list.retain(|(_, at)| since(*at, now) < p.known_for);
             !list.is_empty()
@@ -351,7 +368,7 @@ impl PasswordGuard {
 
     /// Keys tracked now (for tests of the bounds).
     pub fn tracked(&self) -> usize {
-        self.accounts.len() + self.sources.len() + self.pairs.len()
+        self.accounts.len() + self.sources.len() + self.pairs.values().map(HashMap::len).sum::<usize>()
     }
 }
 
