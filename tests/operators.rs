@@ -4,20 +4,9 @@
 
 mod common;
 
+use common::phone::*;
 use common::*;
-use sha2::{Digest, Sha256};
-use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
-
-fn wait_for_log(engine: &Engine, needle: &str) -> bool {
-    for _ in 0..50 {
-        if engine.log_text().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
 
 /// sipp 3.6 answers only the first challenge and only with MD5: the configuration offers MD5
 /// first, as docs/configuration.md says to do for such phones.
@@ -37,106 +26,25 @@ fn sipp_registers_with_md5_refreshes_nothing_and_unregisters() {
     let contact = ok[0].header("Contact").unwrap_or_else(|| panic!("the binding in the 200\n{}", run.report()));
     assert!(contact.ends_with(";expires=120") && contact.contains("sip:mrossi@127.0.0.1:"), "{contact}");
     assert_eq!(ok[1].header("Contact"), None, "no binding left after expires=0");
-    assert!(wait_for_log(&engine, "operator phone registered"), "{}", engine.log_text());
-    assert!(wait_for_log(&engine, "operator phone unregistered"), "{}", engine.log_text());
+    assert!(engine.wait_for_log("operator phone registered", Duration::from_secs(5)), "{}", engine.log_text());
+    assert!(engine.wait_for_log("operator phone unregistered", Duration::from_secs(5)), "{}", engine.log_text());
 
     // The wrong password, and a user who is not an operator: 403, logged with the reason.
     let wrong = ["-au", "mrossi", "-ap", "not-the-password"];
     sipp_with(&engine, "register_refused.xml", Transport::Udp, "mrossi", &[("expires", "120")], &wrong).expect_ok();
-    assert!(wait_for_log(&engine, "wrong password"), "{}", engine.log_text());
+    assert!(engine.wait_for_log("wrong password", Duration::from_secs(5)), "{}", engine.log_text());
     let stranger = ["-au", "intruder", "-ap", "x"];
     sipp_with(&engine, "register_refused.xml", Transport::Udp, "intruder", &[("expires", "120")], &stranger)
         .expect_ok();
-    assert!(wait_for_log(&engine, "unknown user"), "{}", engine.log_text());
+    assert!(engine.wait_for_log("unknown user", Duration::from_secs(5)), "{}", engine.log_text());
     // Over TCP as well.
     sipp_with(&engine, "register.xml", Transport::Tcp, "mrossi", &[("expires", "300")], &creds).expect_ok();
-}
-
-/// A minimal UDP SIP client: enough to send REGISTERs and read the answers.
-struct Phone {
-    socket: UdpSocket,
-    engine: SocketAddr,
-    cseq: u32,
-    call_id: String,
-}
-
-struct Answer {
-    status: u16,
-    text: String,
-}
-
-impl Answer {
-    fn headers(&self, name: &str) -> Vec<String> {
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        self.text
-            .lines()
-            .filter(|l| l.to_ascii_lowercase().starts_with(&prefix))
-            .map(|l| l[prefix.len()..].trim().to_string())
-            .collect()
-    }
-}
-
-impl Phone {
-    fn new(engine: SocketAddr) -> Phone {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        Phone { socket, engine, cseq: 0, call_id: format!("reg-{}", std::process::id()) }
-    }
-
-    fn register(&mut self, user: &str, authorization: Option<&str>, expires: u32) -> Answer {
-        self.cseq += 1;
-        let local = self.socket.local_addr().unwrap();
-        let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-        let msg = format!(
-            "REGISTER sip:{engine} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}x{id};rport\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:{user}@{engine}>;tag=t{id}\r\nTo: <sip:{user}@{engine}>\r\n\
-             Call-ID: {call}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{local}>;expires={expires}\r\n\
-             {auth}Content-Length: 0\r\n\r\n",
-            engine = self.engine,
-            cseq = self.cseq,
-            id = std::process::id(),
-            call = self.call_id,
-        );
-        self.socket.send_to(msg.as_bytes(), self.engine).unwrap();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = self.socket.recv(&mut buf).expect("an answer to REGISTER");
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let status: u16 = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-            if status >= 200 {
-                return Answer { status, text };
-            }
-        }
-    }
-}
-
-fn param<'a>(challenge: &'a str, name: &str) -> &'a str {
-    let start = challenge.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).expect(name);
-    &challenge[start..start + challenge[start..].find('"').unwrap()]
-}
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The SHA-256 answer to `challenge` (RFC 7616 section 3.4.1), computed here independently of
-/// the engine's code.
-fn sha256_authorization(challenge: &str, user: &str, password: &str, uri: &str, nc: u32) -> String {
-    let (realm, nonce) = (param(challenge, "realm"), param(challenge, "nonce"));
-    let ha1 = sha256_hex(&format!("{user}:{realm}:{password}"));
-    let ha2 = sha256_hex(&format!("REGISTER:{uri}"));
-    let cnonce = "9b1c4e";
-    let response = sha256_hex(&format!("{ha1}:{nonce}:{nc:08x}:{cnonce}:auth:{ha2}"));
-    format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         response=\"{response}\", algorithm=SHA-256, qop=auth, cnonce=\"{cnonce}\", nc={nc:08x}"
-    )
 }
 
 #[test]
 fn sha256_digest_bindings_replays_and_strangers() {
     let engine = Engine::start();
-    let mut phone = Phone::new(engine.udp);
+    let mut phone = Phone::new(engine.udp, "127.0.0.1");
     let uri = format!("sip:{}", engine.udp);
     let first = phone.register("gbianchi", None, 600);
     assert_eq!(first.status, 401, "{}", first.text);
@@ -148,7 +56,7 @@ fn sha256_digest_bindings_replays_and_strangers() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     let contact = &ok.headers("Contact")[0];
     assert!(contact.ends_with(";expires=600"), "{contact}");
-    assert!(wait_for_log(&engine, "operator phone registered"));
+    assert!(engine.wait_for_log("operator phone registered", Duration::from_secs(5)));
 
     // The same authorization again (same nonce count): a replay.
     let replay = phone.register("gbianchi", Some(&auth), 600);
@@ -231,7 +139,7 @@ fn a_reload_updates_operators_in_the_running_distribution() {
     std::fs::write(&config, edited).unwrap();
     let hup = std::process::Command::new("kill").args(["-HUP", &engine.child.id().to_string()]).status().unwrap();
     assert!(hup.success());
-    assert!(wait_for_log(&engine, "the distribution follows"), "{}", engine.log_text());
+    assert!(engine.wait_for_log("the distribution follows", Duration::from_secs(5)), "{}", engine.log_text());
 
     let deadline = Instant::now() + Duration::from_secs(5);
     let view = loop {

@@ -5,149 +5,20 @@
 
 mod common;
 
+use common::phone::*;
 use common::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-// ------------------------------------------------------------------------------------------
-// A phone that speaks just enough SIP, from any loopback address
-// ------------------------------------------------------------------------------------------
-
-struct Phone {
-    socket: UdpSocket,
-    engine: SocketAddr,
-    cseq: u32,
-    call_id: String,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    text: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        self.text.lines().find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().into())
-    }
-
-    fn cseq(&self) -> u32 {
-        self.header("CSeq").and_then(|c| c.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-    }
-}
-
-impl Phone {
-    fn new(engine: SocketAddr, from: &str) -> Phone {
-        let socket = UdpSocket::bind((from, 0)).unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let call_id = format!("sec-{}-{}", std::process::id(), socket.local_addr().unwrap().port());
-        Phone { socket, engine, cseq: 0, call_id }
-    }
-
-    /// Send a REGISTER for `user` (without waiting); its CSeq.
-    fn send(&mut self, user: &str, authorization: Option<&str>) -> u32 {
-        self.cseq += 1;
-        let local = self.socket.local_addr().unwrap();
-        let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-        let msg = format!(
-            "REGISTER sip:{engine} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}s{call};rport\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:{user}@{engine}>;tag=t{cseq}\r\nTo: <sip:{user}@{engine}>\r\n\
-             Call-ID: {call}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{local}>;expires=600\r\n\
-             {auth}Content-Length: 0\r\n\r\n",
-            engine = self.engine,
-            cseq = self.cseq,
-            call = self.call_id,
-        );
-        self.socket.send_to(msg.as_bytes(), self.engine).unwrap();
-        self.cseq
-    }
-
-    /// The next final answer, if one comes within the read timeout.
-    fn receive(&self) -> Option<Answer> {
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = self.socket.recv(&mut buf).ok()?;
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let status: u16 = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-            if status >= 200 {
-                return Some(Answer { status, text });
-            }
-        }
-    }
-
-    fn register(&mut self, user: &str, authorization: Option<&str>) -> Answer {
-        let cseq = self.send(user, authorization);
-        loop {
-            let a = self.receive().expect("an answer to REGISTER");
-            if a.cseq() == cseq {
-                return a;
-            }
-        }
-    }
-
-    /// A fresh SHA-256 challenge.
-    fn challenge(&mut self, user: &str) -> String {
-        let first = self.register(user, None);
-        assert_eq!(first.status, 401, "{}", first.text);
-        first.header("WWW-Authenticate").unwrap()
-    }
-}
-
-fn param<'a>(challenge: &'a str, name: &str) -> &'a str {
-    let start = challenge.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).expect(name);
-    &challenge[start..start + challenge[start..].find('"').unwrap()]
-}
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The SHA-256 answer to `challenge` (RFC 7616), computed independently of the engine.
-fn authorization(challenge: &str, engine: SocketAddr, user: &str, password: &str, nc: u32) -> String {
-    let (realm, nonce) = (param(challenge, "realm"), param(challenge, "nonce"));
-    let uri = format!("sip:{engine}");
-    let ha1 = sha256_hex(&format!("{user}:{realm}:{password}"));
-    let ha2 = sha256_hex(&format!("REGISTER:{uri}"));
-    let response = sha256_hex(&format!("{ha1}:{nonce}:{nc:08x}:c0ffee:auth:{ha2}"));
-    format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", \
-         algorithm=SHA-256, qop=auth, cnonce=\"c0ffee\", nc={nc:08x}"
-    )
-}
-
-fn wait_for_log(engine: &Engine, needle: &str, within: Duration) -> bool {
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        if engine.log_text().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 /// A counter of `/api/metrics` (read as the administrator).
 fn metric(engine: &Engine, sample: &str) -> u64 {
-    let auth = ("Authorization", format!("Basic {}", base64_of("admin:demo-admin")));
+    let auth = ("Authorization", format!("Basic {}", base64("admin:demo-admin")));
     let (status, _, body) = http_raw(engine, "GET", "/api/metrics", &[auth], "");
     assert_eq!(status, 200, "{body}");
     let line = body.lines().find(|l| l.starts_with(sample)).unwrap_or_else(|| panic!("no {sample} in\n{body}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-fn base64_of(s: &str) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    s.as_bytes()
-        .chunks(3)
-        .flat_map(|c| {
-            let n = c.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-            (0..4).map(move |i| if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' })
-        })
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -164,13 +35,13 @@ fn parallel_register_guessing_with_one_nonce_is_bounded_and_gets_no_binding() {
     let mut attacker = Phone::new(engine.udp, "127.0.0.1");
     let c = attacker.challenge("mrossi");
     // The answers are read as they come, on another thread.
-    let listener =
-        Phone { socket: attacker.socket.try_clone().unwrap(), engine: engine.udp, cseq: 0, call_id: String::new() };
+    let listener = attacker.listener();
     listener.socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let reader = std::thread::spawn(move || std::iter::from_fn(|| listener.receive()).collect::<Vec<_>>());
     for nc in 1..=2000u32 {
         let password = if nc == 1000 { "demo-mrossi".to_string() } else { format!("guess-{nc}") };
-        attacker.send("mrossi", Some(&authorization(&c, engine.udp, "mrossi", &password, nc)));
+        let guess = attacker.answer(&c, "mrossi", &password, nc);
+        attacker.send("mrossi", Some(&guess), 600);
         if nc % 100 == 0 {
             std::thread::sleep(Duration::from_millis(100)); // about 1 000 a second
         }
@@ -185,7 +56,8 @@ fn parallel_register_guessing_with_one_nonce_is_bounded_and_gets_no_binding() {
     for _ in 0..3 {
         let c = attacker.challenge("mrossi");
         for nc in 1..=3 {
-            let a = attacker.register("mrossi", Some(&authorization(&c, engine.udp, "mrossi", &format!("x{nc}"), nc)));
+            let guess = attacker.answer(&c, "mrossi", &format!("x{nc}"), nc);
+            let a = attacker.register("mrossi", Some(&guess), 600);
             assert_eq!(a.status, 403, "{}", a.text);
             checked += usize::from(a.header("Retry-After").is_none());
         }
@@ -193,7 +65,8 @@ fn parallel_register_guessing_with_one_nonce_is_bounded_and_gets_no_binding() {
     assert!(checked <= 6, "{checked} passwords checked");
     // The right password from the attacker's address, inside the lock-out: refused, no binding.
     let c = attacker.challenge("mrossi");
-    let locked = attacker.register("mrossi", Some(&authorization(&c, engine.udp, "mrossi", "demo-mrossi", 1)));
+    let right = attacker.answer(&c, "mrossi", "demo-mrossi", 1);
+    let locked = attacker.register("mrossi", Some(&right), 600);
     assert_eq!(locked.status, 403, "{}", locked.text);
     let retry: u64 = locked.header("Retry-After").expect("Retry-After").parse().unwrap();
     assert!((1..=120).contains(&retry), "{retry}");
@@ -228,7 +101,7 @@ impl KeepAlive {
     fn get(&mut self, path: &str, user: &str, password: &str) -> (u16, String, String) {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\r\n",
-            base64_of(&format!("{user}:{password}"))
+            base64(&format!("{user}:{password}"))
         );
         self.reader.get_mut().write_all(req.as_bytes()).unwrap();
         let mut head = String::new();
@@ -264,10 +137,8 @@ fn http_guessing_is_bounded_and_locks_the_account_but_not_its_owner() {
     let mut phone = Phone::new(engine.udp, "127.0.0.1");
     let c = phone.challenge("mrossi");
     for nc in 1..=2 {
-        assert_eq!(
-            phone.register("mrossi", Some(&authorization(&c, engine.udp, "mrossi", "sip-guess", nc))).status,
-            403
-        );
+        let guess = phone.answer(&c, "mrossi", "sip-guess", nc);
+        assert_eq!(phone.register("mrossi", Some(&guess), 600).status, 403);
     }
     let started = Instant::now();
     let statuses: Vec<(u16, String, String)> = std::thread::scope(|s| {
@@ -300,7 +171,8 @@ fn http_guessing_is_bounded_and_locks_the_account_but_not_its_owner() {
     assert_eq!(KeepAlive::connect(&engine, "127.0.0.3").get("/api/session", "mrossi", "demo-mrossi").0, 429);
     // ... and over SIP from there too (one guard) ...
     let c = phone.challenge("mrossi");
-    let sip = phone.register("mrossi", Some(&authorization(&c, engine.udp, "mrossi", "demo-mrossi", 1)));
+    let right = phone.answer(&c, "mrossi", "demo-mrossi", 1);
+    let sip = phone.register("mrossi", Some(&right), 600);
     assert_eq!((sip.status, sip.header("Retry-After").is_some()), (403, true), "{}", sip.text);
     // ... but the owner at their own address keeps working, and so do the other operators.
     assert_eq!(KeepAlive::connect(&engine, "127.0.0.2").get("/api/session", "mrossi", "demo-mrossi").0, 200);
@@ -330,7 +202,7 @@ fn the_real_operator_registers_within_two_seconds_during_a_spoofed_flood() {
                      uri=\"sip:x\", response=\"{}\", algorithm=SHA-256, qop=auth, cnonce=\"a\", nc=00000001",
                     sha256_hex(&sent.to_string())
                 );
-                spoofer.send("mrossi", Some(&forged));
+                spoofer.send("mrossi", Some(&forged), 600);
                 sent += 1;
                 if sent % 50 == 0 {
                     std::thread::sleep(Duration::from_millis(10));
@@ -342,7 +214,8 @@ fn the_real_operator_registers_within_two_seconds_during_a_spoofed_flood() {
         let started = Instant::now();
         let mut phone = Phone::new(engine.udp, "127.0.0.1");
         let c = phone.challenge("mrossi");
-        let ok = phone.register("mrossi", Some(&authorization(&c, engine.udp, "mrossi", "demo-mrossi", 1)));
+        let right = phone.answer(&c, "mrossi", "demo-mrossi", 1);
+        let ok = phone.register("mrossi", Some(&right), 600);
         let took = started.elapsed();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let sent = flood.join().unwrap();
@@ -390,7 +263,7 @@ fn idle_http_connections_leave_calls_the_api_and_reloads_working() {
     let tree = std::fs::read_dir(trees.path()).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(&tree).unwrap();
     std::fs::write(&tree, format!("{text}\n# touched\n")).unwrap();
-    assert!(wait_for_log(&engine, "reloaded", Duration::from_secs(10)), "{}", tail(&engine.log_text(), 20));
+    assert!(engine.wait_for_log("reloaded", Duration::from_secs(10)), "{}", tail(&engine.log_text(), 20));
     assert!(!engine.log_text().contains("no tree files"));
     assert!(metric(&engine, "centralino_http_connections_total{result=\"evicted_idle\"}") >= 1000);
     drop(idle);
@@ -505,7 +378,7 @@ fn officers_see_no_appointments_bookings_stay_in_the_agenda_and_text_and_errors_
         ("DELETE", "/api/sections", 405),
         ("GET", "/api/agencies/formia/slots?days=many", 400),
     ] {
-        let auth = ("Authorization", format!("Basic {}", base64_of("admin:demo-admin")));
+        let auth = ("Authorization", format!("Basic {}", base64("admin:demo-admin")));
         let (status, head, body) = http_raw(&engine, method, path, &[auth], "");
         assert_eq!(status, want, "{method} {path}: {body}");
         assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{method} {path}: {head}");

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod phone;
+
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -147,6 +149,18 @@ impl Engine {
         let _ = self.child.wait();
         let placeholder = tempfile::tempdir().expect("a temporary directory");
         std::mem::replace(&mut self.data, placeholder)
+    }
+
+    /// Whether the log shows `needle` within `within`.
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     pub fn log_text(&self) -> String {
@@ -497,7 +511,8 @@ pub fn http_raw(
     (status, head.to_string(), body.to_string())
 }
 
-fn base64(s: &str) -> String {
+/// Standard base64 (for Basic credentials).
+pub fn base64(s: &str) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let b = s.as_bytes();
     let mut out = String::new();
