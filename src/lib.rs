@@ -19,3 +19,4 @@ pub mod simulator;
 pub mod sip;
 pub mod switchboard;
 pub mod updates;
+pub mod vocabulary;

@@ -65,8 +65,8 @@ impl Live {
                 }
                 let trees: Vec<String> = loaded.switchboard.trees.keys().cloned().collect();
                 let (old, new) = (&self.current().switchboard.config, &loaded.switchboard.config);
-                let distribution =
-                    old.section_rules() != new.section_rules() || old.operator_skills() != new.operator_skills();
+                let distribution = crate::acd::rules::section_rules(old) != crate::acd::rules::section_rules(new)
+                    || old.operator_skills() != new.operator_skills();
                 let loaded = Arc::new(loaded);
                 *self.current.write().expect("never poisoned") = Arc::clone(&loaded);
                 if distribution {

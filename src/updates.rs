@@ -2,9 +2,9 @@
 //! or cancelled, and calls connected to an operator (the console's screen-pop) or ended. One
 //! hub, published to by the API handlers and the call tasks, read by `GET /api/events`.
 
-pub use crate::calls::CallPop;
 use crate::cases::Ticket;
 use crate::cases::appointment::Appointment;
+use crate::vocabulary::CallPop;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::broadcast;

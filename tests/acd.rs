@@ -678,7 +678,7 @@ fn random_event_sequences_keep_the_invariants() {
 fn shipped_configuration_gives_each_section_its_rules() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/centralino.toml");
     let config = centralino::config::load(&path).expect("the shipped configuration loads");
-    let rules = config.section_rules();
+    let rules = centralino::acd::rules::section_rules(&config);
     let pensions = &rules["pensions"];
     assert_eq!(pensions.max_queue, Some(300));
     assert_eq!(pensions.when_full, Some(Route::Section(s("general"))));

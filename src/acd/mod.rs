@@ -16,7 +16,7 @@ mod machine;
 mod operator;
 mod reconfigure;
 pub mod report;
-mod rules;
+pub mod rules;
 mod schedule;
 mod stats;
 

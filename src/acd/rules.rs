@@ -1,6 +1,8 @@
 //! How a section's queue behaves: ring timeout, wrap-up, announcements, limits and overflow.
 //! Built from the configuration (`[queue]` defaults and each `[sections.<id>.queue]`).
 
+use crate::config::{Config, RouteConfig};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Where a caller goes when they leave a queue other than to an operator.
@@ -58,5 +60,60 @@ impl Default for SectionRules {
             when_no_operators: None,
             leave: None,
         }
+    }
+}
+
+fn secs(v: Option<u32>, default: Duration) -> Duration {
+    v.map_or(default, |s| Duration::from_secs(s.into()))
+}
+
+/// The distribution rules of every section of `config`: a section's value, else `[queue]`'s,
+/// else the built-in default.
+pub fn section_rules(config: &Config) -> BTreeMap<String, SectionRules> {
+    let base = SectionRules::default();
+    let d = &config.queue;
+    config
+        .sections
+        .iter()
+        .map(|(id, section)| {
+            let q = &section.queue;
+            let pick_u = |a: Option<u32>, b: Option<u32>| a.or(b);
+            let rules = SectionRules {
+                ring_timeout: secs(pick_u(q.ring_timeout_seconds, d.ring_timeout_seconds), base.ring_timeout),
+                wrap_up: secs(pick_u(q.wrap_up_seconds, d.wrap_up_seconds), base.wrap_up),
+                announce_min_interval: secs(
+                    pick_u(q.announce_min_interval_seconds, d.announce_min_interval_seconds),
+                    base.announce_min_interval,
+                ),
+                announce_every: secs(pick_u(q.announce_every_seconds, d.announce_every_seconds), base.announce_every),
+                announce_wait: q.announce_wait.or(d.announce_wait).unwrap_or(base.announce_wait),
+                service_level: secs(pick_u(q.service_level_seconds, d.service_level_seconds), base.service_level),
+                max_queue: q.max_queue.as_ref().or(d.max_queue.as_ref()).map(|m| *m.get_ref() as usize),
+                max_wait: q
+                    .max_wait_seconds
+                    .as_ref()
+                    .or(d.max_wait_seconds.as_ref())
+                    .map(|m| Duration::from_secs((*m.get_ref()).into())),
+                when_full: q.when_full.as_ref().or(d.when_full.as_ref()).and_then(route),
+                after_max_wait: q.after_max_wait.as_ref().or(d.after_max_wait.as_ref()).and_then(route),
+                when_no_operators: q.when_no_operators.as_ref().or(d.when_no_operators.as_ref()).and_then(route),
+                leave: q
+                    .leave_key
+                    .as_ref()
+                    .and_then(|k| k.get_ref().chars().next())
+                    .zip(q.leave_to.as_ref().and_then(route)),
+            };
+            (id.get_ref().clone(), rules)
+        })
+        .collect()
+}
+
+/// A configured route, if exactly one target is given.
+fn route(r: &RouteConfig) -> Option<Route> {
+    match (&r.section, &r.node, &r.message) {
+        (Some(s), None, None) => Some(Route::Section(s.get_ref().clone())),
+        (None, Some(n), None) => Some(Route::Node(n.get_ref().clone())),
+        (None, None, Some(m)) => Some(Route::Message(m.get_ref().clone())),
+        _ => None,
     }
 }

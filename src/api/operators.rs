@@ -119,7 +119,7 @@ pub async fn transfer(
 pub async fn call(
     State(state): State<ApiState>,
     OperatorId(op): OperatorId,
-) -> Result<Json<crate::updates::CallPop>, ApiError> {
+) -> Result<Json<crate::vocabulary::CallPop>, ApiError> {
     state.events.call_of(&op).map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call in progress"))
 }
 
@@ -128,7 +128,7 @@ pub async fn call(
 pub async fn last_call(
     State(state): State<ApiState>,
     OperatorId(op): OperatorId,
-) -> Result<Json<crate::updates::CallPop>, ApiError> {
+) -> Result<Json<crate::vocabulary::CallPop>, ApiError> {
     state
         .events
         .last_call_of(&op)

@@ -5,10 +5,8 @@ pub mod bridge;
 pub mod call;
 pub mod log;
 pub mod lookup;
-pub mod pop;
 pub mod record;
 
 pub use bridge::OperatorLeg;
 pub use log::CallLog;
-pub use pop::CallPop;
 pub use record::{CallRecord, Ending};

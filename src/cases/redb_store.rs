@@ -26,7 +26,7 @@ use super::call_outcome::CallOutcome;
 use super::store::{CaseStore, StoreError, StoredSession, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
-use crate::calls::CallPop;
+use crate::vocabulary::CallPop;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
 use std::path::Path;

@@ -8,7 +8,7 @@
 use super::appointment::{Appointment, NewAppointment};
 use super::call_outcome::CallOutcome;
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
-use crate::calls::CallPop;
+use crate::vocabulary::CallPop;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::collections::BTreeMap;
 

@@ -23,7 +23,7 @@ pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
         }
     };
     let dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&config.data_dir));
-    let rules = config.section_rules();
+    let rules = centralino::acd::rules::section_rules(&config);
     let (queue, bad_q) = match journal::read_queue(&dir) {
         Ok(x) => x,
         Err(e) => {

@@ -10,7 +10,7 @@ mod validate;
 
 pub use model::*;
 pub use queues::{QueueSettings, RouteConfig};
-pub use validate::{check_queue_routes, check_tree_names};
+pub(crate) use validate::Checker;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use std::path::Path;

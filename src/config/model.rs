@@ -146,7 +146,7 @@ pub struct RtpConfig {
     pub max_hold_seconds: u32,
     /// Scheduling priority of the threads that pace RTP.
     #[serde(default)]
-    pub clock_priority: crate::media::clock::ClockPriority,
+    pub clock_priority: ClockPriority,
 }
 
 fn default_media_timeout() -> u32 {
@@ -254,4 +254,21 @@ pub struct Agency {
     #[serde(default)]
     pub closed: Vec<NaiveDate>,
     pub agenda: Spanned<WeeklyHours>,
+}
+
+/// How the media threads (the clock's pacers, the receivers) ask the kernel for the CPU
+/// (`rtp.clock_priority` in the config).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockPriority {
+    /// SCHED_FIFO at the lowest real-time priorities (pacers above receivers): a pacer is never
+    /// preempted mid-slot by ordinary threads, a relayed packet never waits behind them (as Asterisk and FreeSWITCH run their timing threads). Falls back to
+    /// `raised` without the privilege (CAP_SYS_NICE / root). The kernel's real-time throttling
+    /// (95 % by default) still leaves the rest of the engine its share if the pacers overrun.
+    #[default]
+    Realtime,
+    /// Nice -10: favoured by the ordinary scheduler, but it can still be preempted.
+    Raised,
+    /// The default priority of the process.
+    Normal,
 }

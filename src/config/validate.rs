@@ -10,18 +10,24 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use toml::Spanned;
 
-struct Checker<'a> {
+/// Diagnostics pointing into the configuration's text (also used by the cross-checks with the
+/// trees, in `switchboard`).
+pub(crate) struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
-    out: Diagnostics,
+    pub(crate) out: Diagnostics,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
+        Self { path, text, out: Diagnostics::default() }
+    }
+
     fn pos<T>(&self, s: &Spanned<T>) -> Pos {
         Pos::of_offset(self.text, s.span().start)
     }
 
-    fn error<T>(&mut self, at: &Spanned<T>, message: String, hint: impl Into<String>) {
+    pub(crate) fn error<T>(&mut self, at: &Spanned<T>, message: String, hint: impl Into<String>) {
         let d = Diagnostic::error(self.path, self.pos(at), message).hint(hint);
         self.out.push(d);
     }
@@ -237,7 +243,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         }
     }
     let algorithms = c.sip.digest_algorithms.get_ref();
-    let unknown = algorithms.iter().find(|a| crate::sip::digest::Algorithm::parse(a).is_none());
+    let unknown = algorithms.iter().find(|a| super::credentials::Algorithm::parse(a).is_none());
     if let Some(a) = unknown {
         k.error(&c.sip.digest_algorithms, format!("unknown digest algorithm `{a}`"), "use \"SHA-256\" and/or \"MD5\"");
     } else if algorithms.is_empty() {
@@ -369,82 +375,4 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// Node and message routes of the queues: nodes of the section's tree, prompts of that tree.
-/// `[queue]`'s routes are checked once against each tree of a section.
-pub fn check_queue_routes(
-    path: &Path,
-    text: &str,
-    c: &Config,
-    trees: &[std::sync::Arc<crate::ivr::Tree>],
-) -> Diagnostics {
-    let mut k = Checker { path, text, out: Diagnostics::default() };
-    let tree_of = |section: &Section| trees.iter().find(|t| &t.name == section.tree.get_ref());
-    for (id, section) in &c.sections {
-        let Some(tree) = tree_of(section) else { continue };
-        let q = &section.queue;
-        let own = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
-        k.route_targets(&format!("section `{}`", id.get_ref()), own.into_iter().flatten(), tree);
-    }
-    let mut seen = HashSet::new();
-    for tree in c.sections.values().filter_map(tree_of) {
-        if seen.insert(&tree.name) {
-            let d = &c.queue;
-            k.route_targets(
-                "[queue]",
-                [&d.when_full, &d.after_max_wait, &d.when_no_operators].into_iter().flatten(),
-                tree,
-            );
-        }
-    }
-    k.out
-}
-
-impl Checker<'_> {
-    fn route_targets<'r>(
-        &mut self,
-        what: &str,
-        routes: impl Iterator<Item = &'r RouteConfig>,
-        tree: &crate::ivr::Tree,
-    ) {
-        for r in routes {
-            if let Some(node) = &r.node
-                && !tree.def.nodes.contains_key(node.get_ref().as_str())
-            {
-                let hint =
-                    did_you_mean(node.get_ref(), tree.def.nodes.keys().map(|k| k.as_str())).unwrap_or_else(|| {
-                        format!("name a node of ivr-trees/{}.yaml (and list it under entry_points)", tree.name)
-                    });
-                self.error(node, format!("{what}: unknown node `{}` in tree `{}`", node.get_ref(), tree.name), hint);
-            }
-            if let Some(prompt) = &r.message
-                && !tree.def.prompts.contains_key(prompt.get_ref().as_str())
-            {
-                let hint = did_you_mean(prompt.get_ref(), tree.def.prompts.keys().map(|k| k.as_str()))
-                    .unwrap_or_else(|| format!("define it under prompts: in ivr-trees/{}.yaml", tree.name));
-                self.error(
-                    prompt,
-                    format!("{what}: unknown prompt `{}` in tree `{}`", prompt.get_ref(), tree.name),
-                    hint,
-                );
-            }
-        }
-    }
-}
-
-/// Check that every tree the configuration names exists among `trees`.
-pub fn check_tree_names(path: &Path, text: &str, c: &Config, trees: &HashSet<String>) -> Diagnostics {
-    let mut k = Checker { path, text, out: Diagnostics::default() };
-    let mut refs = vec![&c.default_tree];
-    refs.extend(c.numbers.iter().filter_map(|n| n.tree.as_ref()));
-    refs.extend(c.sections.values().map(|s| &s.tree));
-    for r in refs {
-        if !trees.contains(r.get_ref()) {
-            let hint = did_you_mean(r.get_ref(), trees.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("add ivr-trees/{}.yaml or name an existing tree", r.get_ref()));
-            k.error(r, format!("unknown tree `{}`", r.get_ref()), hint);
-        }
-    }
-    k.out
 }

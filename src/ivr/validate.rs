@@ -7,19 +7,25 @@ use super::load::Tree;
 use super::model::*;
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Pos, did_you_mean};
-use crate::media::synth::transcripts;
-use crate::media::wav;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::Path;
 
 /// What a tree is checked against.
 pub struct CheckContext<'a> {
     /// The configuration, when it loaded; sections, provinces and regions are checked against it.
     pub config: Option<&'a Config>,
-    /// The prompt directory (`sounds/`), holding `<lang>/<prompt>.wav`.
-    pub sounds: &'a Path,
-    /// The texts the WAVs were made from (see [`transcripts`]).
-    pub transcripts: std::collections::BTreeMap<String, String>,
+    /// The recording of a prompt (name) in a language, compared with the tree's text: the host
+    /// looks at the files (the interpreter knows no audio).
+    pub recording: &'a dyn Fn(&str, Lang, &str) -> Recording,
+}
+
+/// A prompt's recording as the host found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recording {
+    Fine,
+    /// Missing or not usable: why.
+    Unusable(String),
+    /// Synthesised from another text than the tree's (this file).
+    MadeFromAnotherText(String),
 }
 
 /// Longest timeout accepted, in seconds.
@@ -450,24 +456,22 @@ fn check_prompts(k: &mut Checker) {
                 );
                 continue;
             }
-            let file = k.ctx.sounds.join(lang.code()).join(format!("{}.wav", name.value));
-            if let Err(e) = wav::check(&file) {
-                k.error(
+            let text = texts.iter().find(|(l, _)| l.value == *lang).map(|(_, t)| t.as_str()).unwrap_or_default();
+            match (k.ctx.recording)(&name.value, *lang, text) {
+                Recording::Fine => {}
+                Recording::Unusable(e) => k.error(
                     name.pos,
                     format!("prompt `{}` ({lang}): {e}", name.value),
                     "record it, or run `centralino prompts` to synthesise it from the text",
-                );
-            } else if let Some(made_from) = k.ctx.transcripts.get(&transcripts::key(k.ctx.sounds, &file))
-                && Some(made_from) != texts.iter().find(|(l, _)| l.value == *lang).map(|(_, t)| t)
-            {
-                k.warning(
+                ),
+                Recording::MadeFromAnotherText(file) => k.warning(
                     name.pos,
-                    format!("prompt `{}` ({lang}): {} was made from another text", name.value, file.display()),
+                    format!("prompt `{}` ({lang}): {file} was made from another text", name.value),
                     format!(
                         "run `centralino prompts --missing` (or `--only {}`) or record it again, so callers hear what the tree says",
                         name.value
                     ),
-                );
+                ),
             }
         }
         for (lang, _) in texts {

@@ -1,22 +1,7 @@
 //! Scheduling priority of the media threads: pacing and relaying are the engine's latency-bound
 //! paths, so they may run ahead of ordinary threads.
 
-/// How the media threads (the clock's pacers, the receivers) ask the kernel for the CPU
-/// (`rtp.clock_priority` in the config).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ClockPriority {
-    /// SCHED_FIFO at the lowest real-time priorities (pacers above receivers): a pacer is never
-    /// preempted mid-slot by ordinary threads, a relayed packet never waits behind them (as Asterisk and FreeSWITCH run their timing threads). Falls back to
-    /// `raised` without the privilege (CAP_SYS_NICE / root). The kernel's real-time throttling
-    /// (95 % by default) still leaves the rest of the engine its share if the pacers overrun.
-    #[default]
-    Realtime,
-    /// Nice -10: favoured by the ordinary scheduler, but it can still be preempted.
-    Raised,
-    /// The default priority of the process.
-    Normal,
-}
+pub use crate::config::ClockPriority;
 
 /// Nice value of [`ClockPriority::Raised`].
 const RAISED_NICE: libc::c_int = -10;

@@ -8,43 +8,11 @@
 //! parameters; the server side of digest is small and is the part that must be exact.
 
 use crate::config::credentials::hex;
-use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The hash of a digest challenge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Md5,
-    Sha256,
-}
-
-impl Algorithm {
-    /// The name in headers.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Md5 => "MD5",
-            Self::Sha256 => "SHA-256",
-        }
-    }
-
-    /// `MD5` or `SHA-256`, in any case.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "MD5" => Some(Self::Md5),
-            "SHA-256" => Some(Self::Sha256),
-            _ => None,
-        }
-    }
-
-    pub fn hash(self, s: &str) -> String {
-        match self {
-            Self::Md5 => hex(&Md5::digest(s)),
-            Self::Sha256 => hex(&Sha256::digest(s)),
-        }
-    }
-}
+pub use crate::config::credentials::Algorithm;
 
 /// An `Authorization` header's digest parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]

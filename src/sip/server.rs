@@ -168,14 +168,14 @@ impl SipServer {
             }
         });
         let config = &shared.live.current().switchboard.config;
-        let acd = Acd::new(config.section_rules(), config.operator_skills());
+        let acd = Acd::new(crate::acd::rules::section_rules(config), config.operator_skills());
         let dialer = Box::new(SipDialer { shared: Arc::downgrade(&shared) });
         let handle = crate::acd::host::start(acd, dialer, journal);
         let reconfigure = handle.clone();
         shared.live.on_distribution_change(Box::new(move |loaded| {
             let config = &loaded.switchboard.config;
             reconfigure.event(crate::acd::Event::Reconfigure {
-                sections: config.section_rules(),
+                sections: crate::acd::rules::section_rules(config),
                 operators: config.operator_skills(),
             });
         }));

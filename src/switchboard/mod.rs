@@ -1,6 +1,8 @@
 //! The switchboard as configured: the configuration and every tree, checked together.
 //! This is what `centralino check` reports on and what calls are answered from.
 
+mod cross_checks;
+
 use crate::config::{self, Config};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::ivr::{self, CallFacts, Session, Tree, speech, validate};
@@ -91,11 +93,18 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
                 .hint("put the voice-portal trees in ivr-trees/*.yaml, or pass --trees DIR"),
         );
     }
-    let ctx = validate::CheckContext {
-        config: config.as_ref(),
-        sounds: &paths.sounds,
-        transcripts: crate::media::synth::transcripts::load(&paths.sounds),
+    let made_from = crate::media::synth::transcripts::load(&paths.sounds);
+    let recording = |prompt: &str, lang: ivr::Lang, text: &str| {
+        let file = paths.sounds.join(lang.code()).join(format!("{prompt}.wav"));
+        match wav::check(&file) {
+            Err(e) => validate::Recording::Unusable(e.to_string()),
+            Ok(_) => match made_from.get(&crate::media::synth::transcripts::key(&paths.sounds, &file)) {
+                Some(t) if t != text => validate::Recording::MadeFromAnotherText(file.display().to_string()),
+                _ => validate::Recording::Fine,
+            },
+        }
     };
+    let ctx = validate::CheckContext { config: config.as_ref(), recording: &recording };
     let mut trees = Vec::new();
     for f in &files {
         match ivr::read_tree(f) {
@@ -111,8 +120,8 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
         let mut names: HashSet<String> =
             all_files.iter().chain(files.iter()).map(|p| ivr::load::tree_name(p)).collect();
         names.extend(trees.iter().map(|t| t.name.clone()));
-        diags.extend(config::check_tree_names(&paths.config, text, c, &names));
-        diags.extend(config::check_queue_routes(&paths.config, text, c, &trees));
+        diags.extend(cross_checks::check_tree_names(&paths.config, text, c, &names));
+        diags.extend(cross_checks::check_queue_routes(&paths.config, text, c, &trees));
     }
     // Prompts are shared through sounds/: compare with the trees not being checked too,
     // reporting clashes on the files being checked.
