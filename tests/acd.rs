@@ -327,18 +327,26 @@ fn a_full_queue_overflows_and_limits_chain() {
 }
 
 #[test]
-fn no_operator_logged_in_routes_callers() {
+fn no_operator_logged_in_with_a_phone_routes_callers() {
     let rules = SectionRules { when_no_operators: Some(Route::Node(s("closed"))), ..Default::default() };
     let mut h = H::one(rules, &["ada"]);
     let out = h.call("c1", "general");
     assert_eq!(routes(&out), [(s("c1"), Route::Node(s("closed")))]);
-    // Logged in (even unreachable or paused) counts: callers wait.
+    // Logged in without a registered phone does not count: nobody could take the call.
     h.ev(Event::Login { operator: s("ada"), sections: None });
+    assert_eq!(routes(&h.call("c2", "general")), [(s("c2"), Route::Node(s("closed")))]);
+    // Logged in with a phone, even paused, counts: callers wait.
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true });
     h.ev(Event::Pause { operator: s("ada"), reason: s("meeting") });
-    assert!(routes(&h.call("c2", "general")).is_empty());
-    // The last operator logs out: the waiting callers are routed.
+    assert!(routes(&h.call("c3", "general")).is_empty());
+    // The last operator's phone goes away: the waiting callers are routed.
+    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: false });
+    assert_eq!(routes(&out), [(s("c3"), Route::Node(s("closed")))]);
+    // The same when the last operator logs out.
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true });
+    assert!(routes(&h.call("c4", "general")).is_empty());
     let out = h.ev(Event::Logout { operator: s("ada") });
-    assert_eq!(routes(&out), [(s("c2"), Route::Node(s("closed")))]);
+    assert_eq!(routes(&out), [(s("c4"), Route::Node(s("closed")))]);
     assert!(h.acd.queue("general").is_empty());
 }
 

@@ -123,9 +123,23 @@ impl Driver {
         self.cmd("POST", &format!("/element/{e}/value"), Some(json!({"text": text}))).unwrap();
     }
 
+    /// Click an element once it is there and can be clicked (a list being drawn again, or a
+    /// button just shown, may not be yet: retried for up to 10 s).
     fn click(&self, css: &str) {
-        let e = self.wait(css, 10);
-        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({}))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = self.wait(css, 10);
+            match self.cmd("POST", &format!("/element/{e}/click"), Some(json!({}))) {
+                Ok(_) => return,
+                Err(why)
+                    if Instant::now() < deadline
+                        && (why.contains("not interactable") || why.contains("stale element")) =>
+                {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(why) => panic!("click on {css}: {why}"),
+            }
+        }
     }
 
     fn screenshot(&self, name: &str) {

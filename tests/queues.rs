@@ -79,9 +79,11 @@ fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
     let (_dir, config) = edited_config(&[
         ("announce_min_interval_seconds = 20", "announce_min_interval_seconds = 2"),
         ("announce_every_seconds = 60", "announce_every_seconds = 30"),
+        ("when_no_operators = { node = \"operator_closed\" }\n", ""),
     ]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
-    // mrossi serves pensions but has no phone registered: callers wait.
+    // mrossi serves pensions but has no phone registered, so nobody answers; without a
+    // `when_no_operators` route the callers wait all the same.
     let (status, _) = http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
     assert_eq!(status, 200);
 

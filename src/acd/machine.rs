@@ -193,6 +193,10 @@ impl Acd {
             Event::Reachable { operator, reachable } => {
                 let op = self.operators.get_mut(&operator).ok_or(AcdError::UnknownOperator(operator))?;
                 op.reachable = reachable;
+                if !reachable {
+                    // Perhaps the last phone that could take the section's callers.
+                    self.apply_no_operators(now, &mut out);
+                }
             }
             Event::Reconfigure { sections, operators } => self.reconfigure(sections, operators, now, &mut out),
             Event::Tick => {}
@@ -313,7 +317,8 @@ impl Acd {
         Ok(())
     }
 
-    /// Callers of sections that no logged-in operator serves go where the section says.
+    /// Callers of sections that no logged-in operator with a registered phone serves go where
+    /// the section says.
     fn apply_no_operators(&mut self, now: Instant, out: &mut Vec<Action>) {
         let unattended: Vec<String> = self
             .rules
@@ -330,9 +335,10 @@ impl Acd {
         }
     }
 
-    /// Whether a logged-in operator serves the section.
+    /// Whether a logged-in operator whose phone is registered serves the section (paused or
+    /// busy counts: the callers wait for them; a phone that cannot ring does not).
     pub fn attended(&self, section: &str) -> bool {
-        self.operators.values().any(|o| o.logged_in() && o.serving.iter().any(|s| s == section))
+        self.operators.values().any(|o| o.logged_in() && o.reachable && o.serving.iter().any(|s| s == section))
     }
 
     /// Put a call in a section's queue, or send it on if the section cannot take it.

@@ -29,7 +29,8 @@ pub struct QueueSettings {
     pub max_wait_seconds: Option<Spanned<u32>>,
     pub when_full: Option<RouteConfig>,
     pub after_max_wait: Option<RouteConfig>,
-    /// Where callers go when no operator of the section is logged in (default: they wait).
+    /// Where callers go when no operator of the section is logged in with a registered phone
+    /// (default: they wait).
     pub when_no_operators: Option<RouteConfig>,
     /// A key that takes a waiting caller out of the queue, to `leave_to`.
     pub leave_key: Option<Spanned<String>>,
