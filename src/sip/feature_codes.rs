@@ -44,12 +44,9 @@ pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: Str
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
     let hashes = |user: &str| Hashes::of(config, user);
-    let auth = {
-        let mut registrar = shared.registrar.lock().unwrap_or_else(|e| e.into_inner());
-        shared
-            .guard
-            .with(|guard, now| registrar.authenticate("INVITE", authorization.as_deref(), source, hashes, guard, now))
-    };
+    let auth = shared.check_credentials(|registrar, guard, now| {
+        registrar.authenticate("INVITE", authorization.as_deref(), source, hashes, guard, now)
+    });
     let operator = match auth {
         Ok(op) => op,
         Err(reply) => {

@@ -78,10 +78,7 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
     let hashes = |user: &str| Hashes::of(config, user);
-    let reply = {
-        let mut registrar = shared.registrar.lock().unwrap_or_else(|e| e.into_inner());
-        shared.guard.with(|guard, now| registrar.register(&register, hashes, guard, now))
-    };
+    let reply = shared.check_credentials(|registrar, guard, now| registrar.register(&register, hashes, guard, now));
     // Wrong passwords and lock-outs are logged by the guard, once a minute per account; what
     // anyone can forge (nonces) only at debug level, so a flood cannot fill the log.
     match reply.status {

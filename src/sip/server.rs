@@ -85,6 +85,18 @@ pub struct Shared {
     pub active: AtomicUsize,
 }
 
+impl Shared {
+    /// Check a request's digest credentials with the registrar and the password guard (the
+    /// registrar's lock taken first, then the guard's), at the current time.
+    pub fn check_credentials<R>(
+        &self,
+        check: impl FnOnce(&mut Registrar, &mut crate::password_guard::PasswordGuard, std::time::SystemTime) -> R,
+    ) -> R {
+        let mut registrar = self.registrar.lock().unwrap_or_else(|e| e.into_inner());
+        self.guard.with(|guard, now| check(&mut registrar, guard, now))
+    }
+}
+
 /// A running SIP server.
 pub struct SipServer {
     pub shared: Arc<Shared>,
