@@ -115,6 +115,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
         udp_receive_buffer: *c.sip.udp_receive_buffer_kib.get_ref() as usize * 1024,
     };
+    let drain = Duration::from_secs((*c.sip.drain_seconds.get_ref()).into());
     let http_limits = centralino::api::connections::Limits {
         max_connections: budget.http_connections,
         header_timeout: Duration::from_secs((*c.http.header_timeout_seconds.get_ref()).into()),
@@ -224,12 +225,24 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         // The line test harnesses and operators wait for.
         info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut stop = async || {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {},
+            }
+        };
+        stop().await;
+        // A second signal stops at once.
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {},
+            left = server.drain(drain) => if left > 0 {
+                warn!(calls = left, "stopping with calls still in progress: the drain time is over");
+            },
+            _ = stop() => warn!(calls = server.active_calls(), "stopping at once (second signal)"),
         }
-        info!(active = server.active_calls(), "stopping");
         server.cancel.cancel();
+        // The call records of the last calls reach their file (the writers flush when idle).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        info!("stopped");
         ExitCode::SUCCESS
     })
 }

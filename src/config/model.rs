@@ -82,10 +82,18 @@ pub struct SipConfig {
     /// Digest algorithms offered to operators' phones, in order of preference (RFC 8760).
     #[serde(default = "default_digest_algorithms")]
     pub digest_algorithms: Spanned<Vec<String>>,
+    /// On SIGTERM, how long calls in progress may go on (new calls get 503) before the engine
+    /// stops.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: Spanned<u32>,
     /// The SIP UDP socket's receive buffer, in KiB: room for bursts and floods of junk, so the
     /// kernel does not drop good requests before the engine reads them.
     #[serde(default = "default_udp_receive_buffer_kib")]
     pub udp_receive_buffer_kib: Spanned<u32>,
+}
+
+fn default_drain_seconds() -> Spanned<u32> {
+    Spanned::new(0..0, 60)
 }
 
 fn default_udp_receive_buffer_kib() -> Spanned<u32> {

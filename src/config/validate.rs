@@ -67,6 +67,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
 
     let limits = [
         (&c.sip.udp_receive_buffer_kib, 64, 1 << 20, "sip.udp_receive_buffer_kib", "KiB"),
+        (&c.sip.drain_seconds, 0, 24 * 3600, "sip.drain_seconds", "seconds"),
         (&c.http.max_connections, 16, 1 << 20, "http.max_connections", "connections"),
         (&c.http.header_timeout_seconds, 1, 300, "http.header_timeout_seconds", "seconds"),
     ];

@@ -29,7 +29,7 @@ use rsipstack::transaction::{Transaction, TransactionState};
 use rsipstack::transport::{TcpListenerConnection, TransportLayer, udp::UdpConnection};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
@@ -83,6 +83,8 @@ pub struct Shared {
     pub dialogs: Arc<DialogLayer>,
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
+    /// Stopping: new calls and OPTIONS get 503, calls in progress go on.
+    pub draining: AtomicBool,
 }
 
 impl Shared {
@@ -172,6 +174,7 @@ impl SipServer {
             dialogs,
             endpoint: endpoint.inner.clone(),
             active: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
         });
         let serve = endpoint.inner.clone();
         tokio::spawn(async move {
@@ -208,6 +211,25 @@ impl SipServer {
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Stop taking calls (new INVITEs and OPTIONS get 503 with Retry-After, so a proxy sends
+    /// them elsewhere) and wait until the calls in progress end or `within` passes; then stop.
+    /// Returns the calls still in progress when it stopped (0: all ended).
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        let until = tokio::time::Instant::now() + within;
+        info!(
+            active = self.active_calls(),
+            seconds = within.as_secs(),
+            "draining: new calls are refused, calls in progress go on"
+        );
+        while self.active_calls() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = self.active_calls();
+        self.cancel.cancel();
+        left
     }
 }
 
@@ -276,6 +298,9 @@ async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
         return;
     }
     match tx.original.method {
+        Method::Options if shared.draining.load(Ordering::Relaxed) => {
+            let _ = tx.reply_with(StatusCode::ServiceUnavailable, vec![Header::RetryAfter("5".into())], None).await;
+        }
         Method::Options => {
             let _ = tx
                 .reply_with(
@@ -353,6 +378,10 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
         ending: Ending::Cancelled,
     };
 
+    if shared.draining.load(Ordering::Relaxed) {
+        info!("stopping: 503");
+        return busy(tx, record, &shared.log).await;
+    }
     if dialled.starts_with('*') {
         let contact = our_contact(shared, &tx);
         return super::feature_codes::on_feature_code(Arc::clone(shared), tx, dialled, contact).await;
