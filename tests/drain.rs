@@ -23,8 +23,7 @@ fn final_answer(socket: &UdpSocket, engine: std::net::SocketAddr, request: &str)
 
 #[test]
 fn sigterm_lets_calls_in_progress_finish_and_refuses_new_ones() {
-    let (_dir, config) =
-        edited_config(&[("udp_receive_buffer_kib = 4096", "udp_receive_buffer_kib = 4096\ndrain_seconds = 30")]);
+    let (_dir, config) = edited_config(&[("drain_seconds = 60", "drain_seconds = 30")]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let rtp_port = sink.local_addr().unwrap().port().to_string();
