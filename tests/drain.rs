@@ -93,3 +93,24 @@ fn sigterm_lets_calls_in_progress_finish_and_refuses_new_ones() {
     assert_eq!(hung_up, 50, "every call ran its course");
     assert!(records.iter().any(|r| r["ending"]["kind"] == "rejected" && r["ending"]["status"] == 503));
 }
+
+#[test]
+fn an_administrator_can_drain_through_the_api() {
+    let engine = Engine::start();
+    let (status, refused) = http(&engine, "POST", "/api/drain", Some(("mrossi", "demo-mrossi")), None);
+    assert_eq!(status, 403, "operators cannot: {refused}");
+    let (status, body) = http(&engine, "POST", "/api/drain", Some(("admin", "demo-admin")), None);
+    assert_eq!((status, body["draining"].as_bool()), (202, Some(true)));
+    // No call in progress: the engine stops at once, cleanly.
+    let mut engine = engine;
+    let asked = Instant::now();
+    let exit = loop {
+        if let Some(s) = engine.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "still running\n{}", tail(&engine.log_text(), 10));
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(engine.log_text().contains("drain asked through the API"));
+}

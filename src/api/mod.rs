@@ -45,6 +45,8 @@ pub struct ApiState {
     /// For the metrics: the HTTP connections and the malformed SIP seen.
     pub connections: Arc<connections::ConnectionCounts>,
     pub sip_faults: Arc<crate::sip::guard::FaultCounts>,
+    /// Told when an administrator asks the engine to drain and stop.
+    pub drain: Arc<tokio::sync::Notify>,
 }
 
 /// The routes.
@@ -75,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/pages/common.js", get(pages::common_js))
         .route("/api/openapi.json", get(pages::openapi))
         .route("/api/metrics", get(metrics::metrics))
+        .route("/api/drain", post(drain))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))
@@ -86,6 +89,23 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn(no_basic_prompt_for_pages))
         .layer(axum::middleware::from_fn(error::errors_in_json))
         .with_state(state)
+}
+
+/// `POST /api/drain` (administrators): stop taking calls, let those in progress finish (at most
+/// `sip.drain_seconds`), then stop, as on SIGTERM. 202: the drain has begun.
+async fn drain(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    p: auth::Principal,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), error::ApiError> {
+    if p.role != auth::Role::Administrator {
+        return Err(error::ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "draining the switchboard is for administrators",
+        ));
+    }
+    tracing::warn!(by = %p.user, "drain asked: new calls are refused, the engine stops when the calls in progress end");
+    state.drain.notify_one();
+    Ok((axum::http::StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "draining": true }))))
 }
 
 async fn no_such_path(uri: axum::http::Uri) -> error::ApiError {

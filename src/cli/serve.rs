@@ -208,6 +208,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         };
         let http = listener.local_addr().unwrap_or(http);
         let acd = server.shared.acd.get().cloned().expect("the server starts its distribution");
+        let drain_asked = Arc::new(tokio::sync::Notify::new());
         guard.spawn_pruner(server.cancel.child_token());
         let state = centralino::api::ApiState {
             live: Arc::clone(&server.shared.live),
@@ -220,6 +221,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             guard,
             connections: Default::default(),
             sip_faults,
+            drain: Arc::clone(&drain_asked),
         };
         centralino::api::spawn(listener, state, http_limits, server.cancel.child_token());
         // The line test harnesses and operators wait for.
@@ -231,7 +233,11 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
                 Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {},
             }
         };
-        stop().await;
+        // SIGTERM, Ctrl-C or an administrator's POST /api/drain.
+        tokio::select! {
+            _ = stop() => {},
+            _ = drain_asked.notified() => info!("drain asked through the API"),
+        }
         // A second signal stops at once.
         tokio::select! {
             left = server.drain(drain) => if left > 0 {
