@@ -9,7 +9,13 @@ use tokio::sync::mpsc;
 
 /// A handle to append values to one file; cheap to clone.
 pub struct JsonlWriter<T> {
-    tx: mpsc::UnboundedSender<T>,
+    tx: mpsc::UnboundedSender<Message<T>>,
+}
+
+enum Message<T> {
+    Append(T),
+    /// Write and fsync what came before, then say so.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 impl<T> Clone for JsonlWriter<T> {
@@ -27,22 +33,36 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
         let path = path.to_path_buf();
-        let (tx, mut rx) = mpsc::unbounded_channel::<T>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message<T>>();
         let task = tokio::task::spawn_blocking(move || {
             let mut w = std::io::BufWriter::new(file);
-            let line = |v: &T| {
-                let mut l = serde_json::to_string(v).expect("values serialise");
-                l.push('\n');
-                l
+            let handle = |m: Message<T>, w: &mut std::io::BufWriter<std::fs::File>, acks: &mut Vec<_>| match m {
+                Message::Append(v) => {
+                    let mut l = serde_json::to_string(&v).expect("values serialise");
+                    l.push('\n');
+                    w.write_all(l.as_bytes()).is_ok()
+                }
+                Message::Flush(ack) => {
+                    acks.push(ack);
+                    true
+                }
             };
-            while let Some(v) = rx.blocking_recv() {
-                let mut ok = w.write_all(line(&v).as_bytes()).is_ok();
+            while let Some(m) = rx.blocking_recv() {
+                let mut acks = Vec::new();
+                let mut ok = handle(m, &mut w, &mut acks);
                 // Write what is queued, then flush once: batches under load, at once when idle.
                 while let Ok(more) = rx.try_recv() {
-                    ok &= w.write_all(line(&more).as_bytes()).is_ok();
+                    ok &= handle(more, &mut w, &mut acks);
                 }
-                if !(ok && w.flush().is_ok()) {
+                ok &= w.flush().is_ok();
+                if !acks.is_empty() {
+                    ok &= w.get_ref().sync_data().is_ok();
+                }
+                if !ok {
                     tracing::error!(path = %path.display(), "cannot write");
+                }
+                for ack in acks {
+                    let _ = ack.send(());
                 }
             }
         });
@@ -51,7 +71,15 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
 
     /// Append a value (never blocks); `false` if the writer has stopped.
     pub fn append(&self, value: T) -> bool {
-        self.tx.send(value).is_ok()
+        self.tx.send(Message::Append(value)).is_ok()
+    }
+
+    /// Wait until what was appended before is written and on disk (fsync).
+    pub async fn flush(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Message::Flush(ack)).is_ok() {
+            let _ = done.await;
+        }
     }
 }
 
@@ -120,6 +148,20 @@ fn whole_lines(bytes: &[u8], cut_first: bool) -> Vec<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn flush_returns_once_everything_appended_before_is_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.jsonl");
+        let (writer, _task) = JsonlWriter::<u32>::start(&path).unwrap();
+        for i in 0..10_000 {
+            assert!(writer.append(i));
+        }
+        writer.flush().await;
+        let (values, bad) = read::<u32>(&path).unwrap();
+        assert_eq!((values.len(), bad), (10_000, 0));
+        assert_eq!(values.last(), Some(&9_999));
+    }
 
     #[test]
     fn the_last_lines_are_read_from_the_end_as_a_whole_read_gives_them() {

@@ -60,6 +60,12 @@ impl Journal {
         Ok(Self { queue, operators })
     }
 
+    /// Wait until both files have what was written so far on disk.
+    pub async fn flush(&self) {
+        self.queue.flush().await;
+        self.operators.flush().await;
+    }
+
     pub fn queue_event(&self, event: QueueEvent) {
         if !self.queue.append(QueueEntry { at: Utc::now(), event }) {
             tracing::error!("queue journal writer has stopped");

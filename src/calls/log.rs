@@ -21,6 +21,11 @@ impl CallLog {
         Ok((Self { writer }, task))
     }
 
+    /// Wait until the records appended so far are on disk.
+    pub async fn flush(&self) {
+        self.writer.flush().await
+    }
+
     /// Append a record (never blocks the call).
     pub fn append(&self, record: CallRecord) {
         if !self.writer.append(record) {

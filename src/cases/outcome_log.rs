@@ -25,6 +25,11 @@ impl OutcomeLog {
     }
 
     /// Append an outcome as stored (with its earlier ones).
+    /// Wait until the outcomes appended so far are on disk.
+    pub async fn flush(&self) {
+        self.writer.flush().await
+    }
+
     pub fn append(&self, outcome: CallOutcome) {
         if !self.writer.append(outcome) {
             tracing::error!("outcome log writer has stopped; the store still has the outcome");

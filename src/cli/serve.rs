@@ -183,6 +183,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         tokio::spawn(live.clone().watch(Duration::from_secs(1)));
         let guard = Arc::new(SharedGuard::default());
         let sip_faults = Arc::new(FaultCounts::default());
+        let files = (log.clone(), journal.clone(), outcome_log.clone());
         let services = SipServices {
             live,
             log,
@@ -246,8 +247,9 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
             _ = stop() => warn!(calls = server.active_calls(), "stopping at once (second signal)"),
         }
         server.cancel.cancel();
-        // The call records of the last calls reach their file (the writers flush when idle).
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The last calls' records, queue events and outcomes on disk before the process ends.
+        let (log, journal, outcomes) = files;
+        tokio::join!(log.flush(), journal.flush(), outcomes.flush());
         info!("stopped");
         ExitCode::SUCCESS
     })
