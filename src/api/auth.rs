@@ -135,15 +135,15 @@ impl FromRequestParts<ApiState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let loaded = state.live.current();
-        let config = &loaded.switchboard.config;
         if let Some((user, due)) = super::session::cookie(&parts.headers).and_then(|t| state.sessions.user(&t)) {
             if let Some(keep) = due {
                 // Not awaited: the request does not wait for the store.
                 drop(super::session::save(state, keep));
             }
             // The configuration decides the role now (a reload may have removed the user).
-            return lookup(config, &user).map(|(p, _)| p).ok_or_else(ApiError::unauthorized);
+            return lookup(&state.live.current().switchboard.config, &user)
+                .map(|(p, _)| p)
+                .ok_or_else(ApiError::unauthorized);
         }
         let value = parts
             .headers

@@ -84,20 +84,17 @@ pub struct SipConfig {
     pub digest_algorithms: Spanned<Vec<String>>,
     /// On SIGTERM, how long calls in progress may go on (new calls get 503) before the engine
     /// stops.
-    #[serde(default = "default_drain_seconds")]
+    #[serde(default = "spanned::<60>")]
     pub drain_seconds: Spanned<u32>,
     /// The SIP UDP socket's receive buffer, in KiB: room for bursts and floods of junk, so the
     /// kernel does not drop good requests before the engine reads them.
-    #[serde(default = "default_udp_receive_buffer_kib")]
+    #[serde(default = "spanned::<4096>")]
     pub udp_receive_buffer_kib: Spanned<u32>,
 }
 
-fn default_drain_seconds() -> Spanned<u32> {
-    Spanned::new(0..0, 60)
-}
-
-fn default_udp_receive_buffer_kib() -> Spanned<u32> {
-    Spanned::new(0..0, 4096)
+/// A default number, without a place in the file.
+fn spanned<const N: u32>() -> Spanned<u32> {
+    Spanned::new(0..0, N)
 }
 
 fn default_digest_algorithms() -> Spanned<Vec<String>> {
@@ -110,28 +107,20 @@ fn default_digest_algorithms() -> Spanned<Vec<String>> {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Open connections at most (fewer if the open-file limit leaves less room beside calls).
-    #[serde(default = "default_max_connections")]
+    #[serde(default = "spanned::<1024>")]
     pub max_connections: Spanned<u32>,
     /// Seconds a connection may take to send a request's headers, counted from connecting or
     /// from the previous response (so also the longest idle keep-alive).
-    #[serde(default = "default_header_timeout")]
+    #[serde(default = "spanned::<10>")]
     pub header_timeout_seconds: Spanned<u32>,
-}
-
-fn default_max_connections() -> Spanned<u32> {
-    Spanned::new(0..0, 1024)
-}
-
-fn default_header_timeout() -> Spanned<u32> {
-    Spanned::new(0..0, 10)
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            max_connections: default_max_connections(),
-            header_timeout_seconds: default_header_timeout(),
+            max_connections: spanned::<1024>(),
+            header_timeout_seconds: spanned::<10>(),
         }
     }
 }
@@ -242,10 +231,6 @@ pub struct RegionalCentre {
     pub sections: Spanned<Vec<TicketSection>>,
 }
 
-fn default_booking_horizon() -> Spanned<u32> {
-    Spanned::new(0..0, 90)
-}
-
 /// A local agency and its appointment agenda.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +241,7 @@ pub struct Agency {
     pub address: String,
     pub slot_minutes: Spanned<u32>,
     /// How many days ahead the agenda takes bookings.
-    #[serde(default = "default_booking_horizon")]
+    #[serde(default = "spanned::<90>")]
     pub booking_horizon_days: Spanned<u32>,
     /// Extra closing days beyond the national holidays.
     #[serde(default)]
