@@ -1,7 +1,9 @@
-//! A call's media without signalling: the call task plays the shipped prompts as paced RTP to a
-//! real UDP peer, takes RFC 4733 keys and SIP INFO keys, and leaves the record of the path.
+//! A call's media without SIP: the call's host plays the shipped prompts as paced RTP to a real
+//! UDP peer, takes RFC 4733 keys and SIP INFO keys (through a channel standing for the
+//! signalling), and leaves the record of the path.
 
-use centralino::calls::call::{self, CallSetup, Request, Signal};
+use centralino::calls::host::{self, Parts, Signal, Signalling};
+use centralino::calls::machine::{Call, Settings};
 use centralino::calls::{CallRecord, Ending};
 use centralino::ivr::{Key, Lang, Utterance};
 use centralino::media::clock::{ClockPriority, MediaClock};
@@ -57,9 +59,28 @@ impl Peer {
     }
 }
 
-async fn start(
-    number: &str,
-) -> (Peer, mpsc::Sender<Signal>, mpsc::Receiver<Request>, tokio::task::JoinHandle<CallRecord>, Arc<PromptStore>) {
+/// The signalling as a channel: what the test sends is what the caller's signalling reports.
+struct Channel(mpsc::Receiver<Signal>);
+
+impl Signalling for Channel {
+    type Event = Signal;
+
+    async fn next_event(&mut self) -> Option<Signal> {
+        self.0.recv().await
+    }
+
+    async fn interpret(&mut self, signal: Signal) -> Option<Signal> {
+        Some(signal)
+    }
+
+    fn answer(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn hang_up(&mut self) {}
+}
+
+async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHandle<CallRecord>, Arc<PromptStore>) {
     let (sb, _) = Switchboard::load(&Paths::default()).expect("shipped switchboard loads");
     let (store, errors) = PromptStore::load(&sb.paths.sounds);
     assert!(errors.is_empty());
@@ -91,30 +112,30 @@ async fn start(
         answers: vec![],
         ending: Ending::Cancelled,
     };
-    let setup = CallSetup {
-        call_id: "test-call".into(),
-        socket,
+    let parts = Parts {
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
         receiver: MediaReceiver::start(1, ClockPriority::Normal).unwrap(),
+        prompts: Arc::clone(&prompts),
         store: None,
         updates: None,
-        media,
-        prompts: Arc::clone(&prompts),
-        media_timeout: Duration::from_secs(30),
-        max_hold: Duration::from_secs(30),
-        record,
-        await_media: false,
         acd: None,
     };
+    let settings = Settings {
+        answer_delay: Duration::ZERO,
+        media_timeout: Duration::from_secs(30),
+        max_hold: Duration::from_secs(30),
+        distribution: false,
+        late_offer: false,
+    };
+    let call = Call::new(session, record, settings, host::now());
     let (sig_tx, sig_rx) = mpsc::channel(8);
-    let (req_tx, req_rx) = mpsc::channel(8);
-    let task = tokio::spawn(call::run(session, setup, sig_rx, req_tx));
-    (Peer { socket: peer_socket, call: call_addr, seq: 1 }, sig_tx, req_rx, task, prompts)
+    let task = tokio::spawn(host::run(call, socket, media, parts, Channel(sig_rx)));
+    (Peer { socket: peer_socket, call: call_addr, seq: 1 }, sig_tx, task, prompts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompts_are_paced_rtp_and_keys_drive_the_portal() {
-    let (mut peer, signals, _requests, task, prompts) = start("0773 691001").await;
+    let (mut peer, signals, task, prompts) = start("0773 691001").await;
     // The language prompt, whole: its packet count and pacing match the clip.
     let packets = peer.receive_until_quiet(Duration::from_millis(1000)).await;
     let clip = prompts.clip(Lang::It, &Utterance::Prompt("language_choice".into())).unwrap();
@@ -145,7 +166,7 @@ async fn prompts_are_paced_rtp_and_keys_drive_the_portal() {
             .expect("the welcome plays")
             .unwrap();
     }
-    signals.send(Signal::Dtmf(Key('6'))).await.unwrap();
+    signals.send(Signal::Key(Key('6'))).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     signals.send(Signal::Hangup).await.unwrap();
     let record = task.await.unwrap();

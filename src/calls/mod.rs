@@ -2,9 +2,11 @@
 //! log they are kept in, and the portal's lookups answered for them.
 
 pub mod bridge;
-pub mod call;
+pub mod call_media;
+pub mod host;
 pub mod log;
 pub mod lookup;
+pub mod machine;
 pub mod record;
 
 pub use bridge::OperatorLeg;

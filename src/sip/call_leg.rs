@@ -1,26 +1,25 @@
-//! The signalling side of one incoming call: ring, answer with SDP, turn INFO keys,
-//! re-INVITEs and BYE into [`Signal`]s for the call task, and send BYE when the portal
-//! hangs up. One task per call; the media side is [`crate::calls::call`].
+//! The signalling of one incoming call, as an adapter for its host ([`crate::calls::host`]):
+//! the dialog, 180 and the 200 with our SDP, SIP INFO keys, re-INVITEs (hold, resume, a new
+//! address), the answer in the ACK of a late offer, BYE both ways.
 
 use super::server::Shared;
-use crate::calls::call::{self, CallSetup, Request, Signal};
-use crate::calls::{CallRecord, Ending};
+use crate::calls::CallRecord;
+use crate::calls::host::{self, Parts, Signal, Signalling};
+use crate::calls::machine::{Call, Settings};
 use crate::ivr::Session;
 use crate::media::dtmf;
 use crate::media::sdp::{self, Negotiated};
-use chrono::Utc;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, StatusCode, Uri};
 use rsipstack::transaction::Transaction;
 use rsipstack::transaction::transaction::TransactionEvent;
-use std::net::SocketAddr;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, debug, warn};
 
 /// An INVITE that passed every check and is about to be answered.
 pub struct Leg {
@@ -56,7 +55,7 @@ fn content_type(req: &rsipstack::sip::Request) -> String {
 /// Create the dialog and run the call in its own task.
 pub async fn start(leg: Leg, mut tx: Transaction) {
     let shared = Arc::clone(&leg.shared);
-    let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
+    let (state_tx, states) = shared.dialogs.new_dialog_state_channel();
     let dialog = match shared.dialogs.get_or_create_server_invite(&tx, state_tx, None, leg.contact.clone()) {
         Ok(d) => d,
         Err(e) => {
@@ -91,209 +90,195 @@ pub async fn start(leg: Leg, mut tx: Transaction) {
     tokio::spawn(
         async move {
             let _active = active;
-            let Leg { shared, session, media, late_offer, socket, mut record, .. } = leg;
-            let answered = run(&shared, &dialog, &mut states, session, (media, late_offer), socket, &mut record).await;
-            if !answered {
+            let id = dialog.id();
+            let record = run(leg, dialog, states).await;
+            if record.answered.is_none() {
                 // rsipstack: a call ended before the answer (BYE in the early dialog) leaves the
                 // INVITE without a final response forever; give it one (no-op if answered).
                 let resp = shared.endpoint.make_response(&invite, StatusCode::RequestTerminated, None);
                 let _ = invite_tu.send(TransactionEvent::Respond(resp));
             }
             // rsipstack: dialogs are never forgotten by the layer itself.
-            shared.dialogs.remove_dialog(&dialog.id());
+            shared.dialogs.remove_dialog(&id);
             shared.log.append(record);
         }
         .in_current_span(),
     );
 }
 
-/// Ring, answer, and run the call; returns whether it was answered.
-async fn run(
-    shared: &Arc<Shared>,
-    dialog: &InviteDialog,
-    states: &mut mpsc::UnboundedReceiver<DialogState>,
-    session: Session,
-    (media, late_offer): (Negotiated, bool),
-    socket: UdpSocket,
-    record: &mut CallRecord,
-) -> bool {
-    let settings = &shared.settings;
-    if settings.ringing {
+/// Ring (180), then hand the call to its host.
+async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<DialogState>) -> CallRecord {
+    let Leg { shared, session, media, late_offer, socket, record, .. } = leg;
+    let s = &shared.settings;
+    let settings = Settings {
+        answer_delay: s.answer_delay,
+        media_timeout: s.media_timeout,
+        max_hold: s.max_hold,
+        distribution: shared.acd.get().is_some(),
+        late_offer,
+    };
+    if s.ringing {
         let _ = dialog.ringing(None, None);
     }
-    // Ring for a moment; a CANCEL (or BYE) meanwhile ends the call unanswered.
-    let ring = tokio::time::sleep(settings.answer_delay);
-    tokio::pin!(ring);
-    loop {
-        tokio::select! {
-            _ = &mut ring => break,
-            st = states.recv() => match st {
-                Some(DialogState::Terminated(_, reason)) => {
-                    info!(?reason, "ended before the answer");
-                    record.ended = Utc::now();
-                    record.ending = Ending::Cancelled;
-                    return false;
-                }
-                None => {
-                    record.ended = Utc::now();
-                    record.ending = Ending::Cancelled;
-                    return false;
-                }
-                Some(other) => reply_unexpected(other).await,
-            },
-        }
-    }
-
-    let local: SocketAddr = match socket.local_addr() {
-        Ok(a) => SocketAddr::new(settings.rtp_ip, a.port()),
-        Err(_) => return false,
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+    let signalling = SipSignalling {
+        dialog,
+        states,
+        sdp: LocalSdp {
+            local: SocketAddr::new(s.rtp_ip, port),
+            session_id: rand::random::<u32>().into(),
+            version: 1,
+            current: media.clone(),
+        },
+        late_offer,
+        answered: false,
+        awaiting_answer: late_offer,
+        bye_sent: false,
     };
-    let session_id: u64 = rand::random::<u32>().into();
-    let mut version = 1;
-    let answer = if late_offer {
-        sdp::offer(super::server::CODECS, local, session_id, version)
-    } else {
-        sdp::describe(&media, local, session_id, version)
-    };
-    if let Err(e) = dialog.accept(
-        Some(vec![Header::ContentType("application/sdp".into()), Header::Allow(super::server::ALLOW.into())]),
-        Some(answer.into_bytes()),
-    ) {
-        warn!(error = %e, "cannot answer");
-        return false;
-    }
-    record.answered = Some(Utc::now());
-    info!(number = %record.number, caller = %record.caller, codec = media.law.name(), "answered");
-
-    let (sig_tx, sig_rx) = mpsc::channel(32);
-    let (req_tx, mut req_rx) = mpsc::channel(4);
-    let setup = CallSetup {
-        call_id: record.call_id.clone(),
-        socket,
+    let parts = Parts {
         clock: shared.clock.clone(),
         receiver: shared.receiver.clone(),
+        prompts: Arc::clone(&shared.live.current().prompts),
         store: shared.store.clone(),
         updates: shared.updates.clone(),
-        media: media.clone(),
-        prompts: Arc::clone(&shared.live.current().prompts),
-        media_timeout: settings.media_timeout,
-        max_hold: settings.max_hold,
-        record: record.clone(),
-        await_media: late_offer,
         acd: shared.acd.get().cloned(),
     };
-    let mut call = tokio::spawn(call::run(session, setup, sig_rx, req_tx).in_current_span());
-    let mut bye_sent = false;
-    let mut awaiting_answer = late_offer;
-    let mut requests_closed = false;
-    let mut current = media;
-    loop {
-        tokio::select! {
-            biased;
-            req = req_rx.recv(), if !requests_closed => match req {
-                Some(Request::Hangup) if !bye_sent => {
-                    bye_sent = true;
-                    send_bye(dialog.clone());
-                }
-                Some(Request::Hangup) => {}
-                None => requests_closed = true,
-            },
-            done = &mut call => {
-                match done {
-                    Ok(r) => *record = r,
-                    Err(e) => {
-                        warn!(error = %e, "call task failed");
-                        record.ended = Utc::now();
-                    }
-                }
-                while let Ok(Request::Hangup) = req_rx.try_recv() {
-                    if !bye_sent {
-                        bye_sent = true;
-                        send_bye(dialog.clone());
-                    }
-                }
-                return true;
-            },
-            st = states.recv() => match st {
-                Some(DialogState::Info(_, req, handle)) => {
-                    let body = String::from_utf8_lossy(&req.body).into_owned();
-                    match dtmf::parse_info(&content_type(&req), &body) {
-                        Some(k) => {
-                            let _ = handle.reply(StatusCode::OK).await;
-                            let _ = sig_tx.send(Signal::Dtmf(k)).await;
-                        }
-                        None => {
-                            let _ = handle
-                                .respond(StatusCode::UnsupportedMediaType, Some(vec![Header::Accept("application/dtmf-relay, application/dtmf".into())]), None)
-                                .await;
-                        }
-                    }
-                }
-                Some(DialogState::Updated(_, req, handle)) if req.body.iter().all(u8::is_ascii_whitespace) => {
-                    // A re-INVITE without an offer: offer the session as it is.
-                    version += 1;
-                    let offer = sdp::describe(&current, local, session_id, version);
-                    let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(offer.into_bytes())).await;
-                }
-                Some(DialogState::Updated(_, req, handle)) => {
-                    match sdp::negotiate(&String::from_utf8_lossy(&req.body), super::server::CODECS) {
-                        Ok(m) if m.law == current.law => {
-                            version += 1;
-                            let answer = sdp::describe(&m, local, session_id, version);
-                            let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(answer.into_bytes())).await;
-                            current = m.clone();
-                            let _ = sig_tx.send(Signal::Media(m)).await;
-                        }
-                        Ok(_) | Err(_) => {
-                            // A codec change mid-call is refused; the call goes on as it was.
-                            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-                        }
-                    }
-                }
-                Some(DialogState::Confirmed(..)) if awaiting_answer => {
-                    awaiting_answer = false;
-                    let ack = dialog.last_remote_ack().map(|a| String::from_utf8_lossy(&a.body).into_owned()).unwrap_or_default();
-                    match sdp::negotiate(&ack, super::server::CODECS) {
-                        Ok(m) => {
-                            current = m.clone();
-                            let _ = sig_tx.send(Signal::Media(m)).await;
-                        }
-                        Err(e) => {
-                            // RFC 3261 section 13.3.1.4: an unacceptable answer in the ACK ends the call.
-                            warn!("answer in the ACK refused ({e}): BYE");
-                            if !bye_sent {
-                                bye_sent = true;
-                                send_bye(dialog.clone());
-                            }
-                            let _ = sig_tx.send(Signal::Hangup).await;
-                        }
-                    }
-                }
-                Some(DialogState::Options(_, _, handle)) => {
-                    let _ = handle.respond(StatusCode::OK, Some(vec![Header::Allow(super::server::ALLOW.into())]), None).await;
-                }
-                Some(DialogState::Terminated(_, reason)) => {
-                    debug!(?reason, "dialog terminated");
-                    if !matches!(reason, TerminatedReason::UasBye) {
-                        let _ = sig_tx.send(Signal::Hangup).await;
-                    }
-                }
-                Some(other) => reply_unexpected(other).await,
-                None => {
-                    let _ = sig_tx.send(Signal::Hangup).await;
-                }
-            },
-        }
+    let call = Call::new(session, record, settings, host::now());
+    host::run(call, socket, media, parts, signalling).await
+}
+
+/// Our side of the call's SDP: the address we receive on and the session's version.
+struct LocalSdp {
+    local: SocketAddr,
+    session_id: u64,
+    version: u64,
+    /// What is agreed now.
+    current: Negotiated,
+}
+
+impl LocalSdp {
+    /// Our description of `media`, one version on.
+    fn describe(&mut self, media: &Negotiated) -> Vec<u8> {
+        self.version += 1;
+        sdp::describe(media, self.local, self.session_id, self.version).into_bytes()
     }
 }
 
-fn send_bye(dialog: InviteDialog) {
-    // rsipstack: bye() waits for the answer (up to 32 s for a vanished peer): never inline.
-    tokio::spawn(async move {
-        if let Err(e) = dialog.bye().await {
-            debug!(error = %e, "BYE failed");
+/// The caller's dialog.
+struct SipSignalling {
+    dialog: InviteDialog,
+    states: mpsc::UnboundedReceiver<DialogState>,
+    sdp: LocalSdp,
+    late_offer: bool,
+    answered: bool,
+    /// The answer to our offer has not come yet (late offer).
+    awaiting_answer: bool,
+    bye_sent: bool,
+}
+
+impl Signalling for SipSignalling {
+    type Event = DialogState;
+
+    async fn next_event(&mut self) -> Option<DialogState> {
+        self.states.recv().await
+    }
+
+    async fn interpret(&mut self, state: DialogState) -> Option<Signal> {
+        let answered = self.answered;
+        match state {
+            DialogState::Info(_, req, handle) if answered => {
+                let body = String::from_utf8_lossy(&req.body).into_owned();
+                match dtmf::parse_info(&content_type(&req), &body) {
+                    Some(k) => {
+                        let _ = handle.reply(StatusCode::OK).await;
+                        return Some(Signal::Key(k));
+                    }
+                    None => {
+                        let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
+                        let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
+                    }
+                }
+            }
+            DialogState::Updated(_, req, handle) if answered && req.body.iter().all(u8::is_ascii_whitespace) => {
+                // A re-INVITE without an offer: offer the session as it is.
+                let offer = self.sdp.describe(&self.sdp.current.clone());
+                let _ = handle.respond(StatusCode::OK, Some(vec![sdp_type()]), Some(offer)).await;
+            }
+            DialogState::Updated(_, req, handle) if answered => {
+                match sdp::negotiate(&String::from_utf8_lossy(&req.body), super::server::CODECS) {
+                    Ok(m) if m.law == self.sdp.current.law => {
+                        let answer = self.sdp.describe(&m);
+                        let _ = handle.respond(StatusCode::OK, Some(vec![sdp_type()]), Some(answer)).await;
+                        self.sdp.current = m.clone();
+                        return Some(Signal::Media(m));
+                    }
+                    Ok(_) | Err(_) => {
+                        // A codec change mid-call is refused; the call goes on as it was.
+                        let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                    }
+                }
+            }
+            DialogState::Confirmed(..) if answered && self.awaiting_answer => {
+                self.awaiting_answer = false;
+                let ack = self.dialog.last_remote_ack().map(|a| a.body.clone()).unwrap_or_default();
+                match sdp::negotiate(&String::from_utf8_lossy(&ack), super::server::CODECS) {
+                    Ok(m) => {
+                        self.sdp.current = m.clone();
+                        return Some(Signal::Media(m));
+                    }
+                    Err(e) => {
+                        // RFC 3261 section 13.3.1.4: an unacceptable answer in the ACK ends the call.
+                        warn!("answer in the ACK refused ({e}): BYE");
+                        self.hang_up();
+                        return Some(Signal::Hangup);
+                    }
+                }
+            }
+            DialogState::Options(_, _, handle) => {
+                let allow = Header::Allow(super::server::ALLOW.into());
+                let _ = handle.respond(StatusCode::OK, Some(vec![allow]), None).await;
+            }
+            DialogState::Terminated(_, reason) => {
+                debug!(?reason, "dialog terminated");
+                if !matches!(reason, TerminatedReason::UasBye) {
+                    return Some(Signal::Hangup);
+                }
+            }
+            other => reply_unexpected(other).await,
         }
-    });
+        None
+    }
+
+    /// The 200 with our SDP (our offer, for a late offer).
+    fn answer(&mut self) -> Result<(), String> {
+        let LocalSdp { local, session_id, version, current } = &self.sdp;
+        let body = if self.late_offer {
+            sdp::offer(super::server::CODECS, *local, *session_id, *version)
+        } else {
+            sdp::describe(current, *local, *session_id, *version)
+        };
+        let headers = vec![sdp_type(), Header::Allow(super::server::ALLOW.into())];
+        self.dialog.accept(Some(headers), Some(body.into_bytes())).map_err(|e| e.to_string())?;
+        self.answered = true;
+        Ok(())
+    }
+
+    fn hang_up(&mut self) {
+        if std::mem::replace(&mut self.bye_sent, true) {
+            return;
+        }
+        let dialog = self.dialog.clone();
+        // rsipstack: bye() waits for the answer (up to 32 s for a vanished peer): never inline.
+        tokio::spawn(async move {
+            if let Err(e) = dialog.bye().await {
+                debug!(error = %e, "BYE failed");
+            }
+        });
+    }
+}
+
+fn sdp_type() -> Header {
+    Header::ContentType("application/sdp".into())
 }
 
 /// Requests we do not take mid-call (REFER, MESSAGE, ...): 501; states: nothing to do.

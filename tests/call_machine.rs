@@ -1,0 +1,601 @@
+//! The call machine (`centralino::calls::machine::Call`) driven input by input, without a
+//! network: the answer, the portal, the queue, the bridge, transfers, farewells and every race
+//! between them (a hang-up during the hand-over, a transfer while an operator rings, media
+//! stopping while queued, a re-INVITE while bridged, late inputs after the end). A host model
+//! checks the invariants after every input; random sequences of inputs run the same checks.
+
+use centralino::acd::{Event as AcdEvent, Route};
+use centralino::calls::machine::{Call, Input, Now, Output, Settings};
+use centralino::calls::{CallRecord, Ending};
+use centralino::ivr::{CallFacts, Key, LookupAnswer, Session, parse_tree};
+use chrono::{TimeZone, Utc};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TREE: &str = r#"
+languages: [it]
+start: main_menu
+defaults:
+  invalid_prompt: invalid_choice
+  timeout_prompt: no_input
+nodes:
+  main_menu:
+    menu:
+      prompt: main_menu
+      options:
+        "1": pensions_queue
+        "2": appointment_lookup
+        "3": goodbye
+  pensions_queue:
+    queue:
+      section: pensions
+  appointment_lookup:
+    lookup:
+      service: appointment
+      "on":
+        counter: main_menu
+        phone: main_menu
+        video: main_menu
+        not_found: goodbye
+        unavailable: goodbye
+  goodbye:
+    play:
+      prompt: goodbye
+      next: bye
+  bye: { hangup: { reason: done } }
+prompts: {}
+"#;
+
+const MEDIA_TIMEOUT: u64 = 30;
+const MAX_HOLD: u64 = 120;
+
+fn settings(distribution: bool, late_offer: bool) -> Settings {
+    Settings {
+        answer_delay: Duration::from_millis(500),
+        media_timeout: Duration::from_secs(MEDIA_TIMEOUT),
+        max_hold: Duration::from_secs(MAX_HOLD),
+        distribution,
+        late_offer,
+    }
+}
+
+fn record() -> CallRecord {
+    let arrived = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    CallRecord {
+        call_id: "c1".into(),
+        caller: "+393331234567".into(),
+        number: "+390773691001".into(),
+        province: Some("LT".into()),
+        region: Some("lazio".into()),
+        tree: Some("t".into()),
+        arrived,
+        answered: None,
+        ended: arrived,
+        language: None,
+        path: vec![],
+        keys: String::new(),
+        answers: vec![],
+        ending: Ending::CallerHangup { node: String::new() },
+    }
+}
+
+/// What the host has been asked, as a model the invariants are checked against.
+#[derive(Default, Debug)]
+struct Model {
+    answers: usize,
+    hangups: usize,
+    ended: usize,
+    joins: usize,
+    leaves: usize,
+    bridges: usize,
+    pops: usize,
+    bridges_ended: usize,
+    /// An operator leg handed to the machine and not yet bridged or released.
+    leg_waiting: bool,
+    bridged: bool,
+    /// The distribution holds the call (queued, offered or connected).
+    in_distribution: bool,
+    /// A position announcement plays (its end is reported to the distribution).
+    announcing: bool,
+}
+
+struct H {
+    call: Call,
+    t0: Instant,
+    now: Instant,
+    m: Model,
+    /// Every output, in order, for messages.
+    log: Vec<Output>,
+}
+
+impl H {
+    fn new(distribution: bool, late_offer: bool) -> H {
+        let tree = Arc::new(parse_tree(Path::new("t.yaml"), TREE).expect("the test tree parses"));
+        let session = Session::new(tree, CallFacts::default(), "general");
+        let t0 = Instant::now();
+        let mut h = H {
+            call: Call::new(session, record(), settings(distribution, late_offer), H::at(t0, t0)),
+            t0,
+            now: t0,
+            m: Model::default(),
+            log: vec![],
+        };
+        h.drain("new");
+        h
+    }
+
+    fn at(t0: Instant, now: Instant) -> Now {
+        let wall = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap() + (now - t0);
+        Now { at: now, wall }
+    }
+
+    fn now(&self) -> Now {
+        H::at(self.t0, self.now)
+    }
+
+    /// Feed an input; returns the outputs it caused.
+    fn input(&mut self, input: Input) -> Vec<Output> {
+        match &input {
+            Input::OperatorAnswered { .. } => self.m.leg_waiting = true,
+            Input::Route(Route::Node(_) | Route::Message(_)) if self.m.in_distribution => {
+                self.m.in_distribution = false;
+            }
+            _ => {}
+        }
+        let what = format!("{input:?}");
+        let announce = matches!(input, Input::Announce { .. });
+        self.call.handle(input, self.now());
+        let out = self.drain(&what);
+        if announce && matches!(out[..], [Output::Play { .. }]) {
+            self.m.announcing = true;
+        }
+        out
+    }
+
+    /// Advance the clock by `secs`, handling every timeout on the way as the host's timer would.
+    fn wait(&mut self, secs: f64) -> Vec<Output> {
+        let end = self.now + Duration::from_secs_f64(secs);
+        let mut out = vec![];
+        while let Some(d) = self.call.poll_timeout().filter(|d| *d <= end) {
+            self.now = d.max(self.now);
+            self.call.handle_timeout(self.now());
+            out.extend(self.drain("timeout"));
+            if let Some(next) = self.call.poll_timeout() {
+                assert!(next > self.now, "a timeout handled at {:?} leaves one due again", self.now - self.t0);
+            }
+        }
+        self.now = end;
+        out
+    }
+
+    /// Media packets keep arriving while time passes.
+    fn talk(&mut self, secs: f64) -> Vec<Output> {
+        let mut out = vec![];
+        let mut left = secs;
+        while left > 0.0 {
+            let step = left.min(5.0);
+            out.extend(self.wait(step));
+            left -= step;
+            let heard = Input::Heard(self.now);
+            out.extend(self.input(heard));
+        }
+        out
+    }
+
+    fn drain(&mut self, after: &str) -> Vec<Output> {
+        let mut out = vec![];
+        while let Some(o) = self.call.poll_output() {
+            out.push(o);
+        }
+        for o in &out {
+            self.check_output(o, after);
+        }
+        if self.m.leg_waiting {
+            panic!("after {after}: the operator leg was neither bridged nor released: {out:?}");
+        }
+        self.log.extend(out.iter().cloned());
+        self.check_state(after);
+        out
+    }
+
+    fn check_output(&mut self, o: &Output, after: &str) {
+        let m = &mut self.m;
+        let ctx = || format!("after {after}, {o:?}; outputs so far {:?}", self.log);
+        if m.ended > 0 {
+            assert_eq!(*o, Output::Release, "only a late leg is released after the end: {}", ctx());
+        }
+        match o {
+            Output::Answer => m.answers += 1,
+            Output::Hangup => m.hangups += 1,
+            Output::Ended => m.ended += 1,
+            Output::Join { .. } => {
+                assert!(!m.in_distribution, "joined twice: {}", ctx());
+                m.joins += 1;
+                m.in_distribution = true;
+            }
+            Output::Leave => m.leaves += 1,
+            Output::Tell(AcdEvent::CallerHangup { call } | AcdEvent::OperatorHangup { call }) => {
+                assert_eq!(call, "c1");
+                assert!(m.in_distribution, "a hang-up told for a call the distribution does not hold: {}", ctx());
+                m.in_distribution = false;
+            }
+            Output::Tell(AcdEvent::AnnouncementDone { .. }) => {
+                assert!(std::mem::take(&mut m.announcing), "an announcement done that was not playing: {}", ctx());
+            }
+            Output::Tell(_) => {}
+            Output::Bridge => {
+                assert!(std::mem::take(&mut m.leg_waiting), "bridged without a leg: {}", ctx());
+                assert!(!m.bridged, "bridged twice: {}", ctx());
+                m.bridged = true;
+                m.bridges += 1;
+            }
+            Output::Release => assert!(std::mem::take(&mut m.leg_waiting), "released without a leg: {}", ctx()),
+            Output::Unbridge => assert!(std::mem::take(&mut m.bridged), "unbridged without a bridge: {}", ctx()),
+            Output::ScreenPop(pop) => {
+                m.pops += 1;
+                assert_eq!(pop.call_id, "c1");
+                assert_eq!(pop.caller, "+393331234567");
+            }
+            Output::BridgeEnded { .. } => m.bridges_ended += 1,
+            Output::Play { .. } | Output::Loop { .. } | Output::HoldMusic | Output::StopPlayback => {
+                m.announcing = false;
+            }
+            Output::Lookup { .. } => {}
+        }
+    }
+
+    fn check_state(&self, after: &str) {
+        let m = &self.m;
+        let ctx = || format!("after {after}; outputs {:?}", self.log);
+        assert!(m.answers <= 1 && m.hangups <= 1 && m.ended <= 1, "{m:?} {}", ctx());
+        assert_eq!(m.pops, m.bridges, "one screen-pop per bridge: {}", ctx());
+        assert_eq!(self.call.is_ended(), m.ended == 1, "{}", ctx());
+        if !self.call.is_ended() {
+            assert!(self.call.poll_timeout().is_some() || m.answers == 1, "a ringing call has its answer due");
+            return;
+        }
+        let r = self.call.record();
+        assert_eq!(self.call.poll_timeout(), None, "no timer left for an ended call: {}", ctx());
+        assert!(!m.bridged, "no operator left on the call: {}", ctx());
+        assert!(!m.in_distribution, "no caller left in the distribution: {}", ctx());
+        assert_eq!(m.leaves, usize::from(m.joins > 0), "the distribution forgets a call it knew: {}", ctx());
+        assert_eq!(m.bridges_ended, m.bridges, "every bridge's screen-pop is closed: {}", ctx());
+        assert_eq!(r.answered.is_some(), m.answers == 1, "{}", ctx());
+        match &r.ending {
+            Ending::Cancelled => assert_eq!(m.answers, 0, "{}", ctx()),
+            Ending::Answered { .. } => assert!(m.bridges > 0, "{}", ctx()),
+            Ending::Abandoned { .. } | Ending::QueueMessage { .. } => assert!(m.joins > 0, "{}", ctx()),
+            _ => {}
+        }
+        assert!(r.ended >= r.arrived);
+    }
+
+    /// Ring, answer (and for a late offer, the answer in the ACK).
+    fn answered(&mut self) -> Vec<Output> {
+        let out = self.wait(0.5);
+        assert_eq!(out.first(), Some(&Output::Answer));
+        out
+    }
+
+    /// Answered, then "1" to the pensions queue.
+    fn queued(&mut self) {
+        self.answered();
+        let out = self.input(Input::Key(Key('1')));
+        assert!(out.contains(&Output::Join { section: "pensions".into(), arrived: self.now }), "{out:?}");
+        assert!(out.contains(&Output::HoldMusic), "{out:?}");
+    }
+
+    fn bridged(&mut self, operator: &str) {
+        let out = self.input(Input::OperatorAnswered { operator: operator.into() });
+        assert_eq!(out[0], Output::Bridge, "{out:?}");
+        assert!(matches!(&out[1], Output::ScreenPop(p) if p.operator == operator && p.section == "pensions"));
+        assert!(self.call.is_bridged());
+    }
+}
+
+fn tell_hangup() -> Output {
+    Output::Tell(AcdEvent::CallerHangup { call: "c1".into() })
+}
+
+#[test]
+fn a_call_rings_then_answers_and_starts_the_portal() {
+    let mut h = H::new(true, false);
+    assert_eq!(h.wait(0.4), []);
+    let out = h.wait(0.1);
+    assert_eq!(out[0], Output::Answer);
+    assert!(matches!(&out[1], Output::Play { items, .. } if format!("{items:?}").contains("main_menu")));
+    assert!(h.call.record().answered.is_some());
+}
+
+#[test]
+fn a_late_offer_starts_the_portal_with_the_answer_in_the_ack() {
+    let mut h = H::new(true, true);
+    assert_eq!(h.wait(0.5), [Output::Answer], "nothing plays before the media is agreed");
+    let out = h.input(Input::Media { receiving: true });
+    assert!(matches!(&out[0], Output::Play { .. }), "{out:?}");
+    assert_eq!(h.input(Input::Media { receiving: true }), [], "a second ACK changes nothing");
+}
+
+#[test]
+fn cancel_while_ringing_ends_unanswered() {
+    let mut h = H::new(true, false);
+    h.wait(0.2);
+    assert_eq!(h.input(Input::CallerHangup), [Output::Ended]);
+    assert_eq!(h.call.record().ending, Ending::Cancelled);
+    assert_eq!(h.call.record().answered, None);
+    assert_eq!(h.wait(10.0), [], "the answer never comes");
+}
+
+#[test]
+fn the_portal_hangs_up_after_its_goodbye() {
+    let mut h = H::new(true, false);
+    h.answered();
+    h.input(Input::Key(Key('3')));
+    let out = h.input(Input::PlaybackDone);
+    assert_eq!(out, [Output::Hangup, Output::Ended]);
+    assert_eq!(h.call.record().ending, Ending::PortalHangup { node: "bye".into(), reason: Some("done".into()) });
+    assert_eq!(h.call.record().path, ["main_menu", "goodbye", "bye"]);
+    assert_eq!(h.call.record().keys, "3");
+}
+
+#[test]
+fn a_lookup_is_asked_and_its_answer_goes_on() {
+    let mut h = H::new(true, false);
+    h.answered();
+    let out = h.input(Input::Key(Key('2')));
+    assert!(out.iter().any(|o| matches!(o, Output::Lookup { input: None, .. })), "{out:?}");
+    let out = h.input(Input::LookupResult(LookupAnswer::from("not_found")));
+    assert!(matches!(&out[0], Output::Play { items, .. } if format!("{items:?}").contains("goodbye")), "{out:?}");
+}
+
+#[test]
+fn a_hang_up_during_the_hand_over_releases_the_operator() {
+    // The caller hangs up; the operator's phone answers a moment later.
+    let mut h = H::new(true, false);
+    h.queued();
+    let out = h.input(Input::CallerHangup);
+    assert_eq!(out, [tell_hangup(), Output::Leave, Output::Ended]);
+    assert_eq!(h.call.record().ending, Ending::Abandoned { section: "pensions".into() });
+    assert_eq!(h.input(Input::OperatorAnswered { operator: "mrossi".into() }), [Output::Release]);
+
+    // The operator answers; the caller's BYE was already on its way.
+    let mut h = H::new(true, false);
+    h.queued();
+    h.bridged("mrossi");
+    let out = h.input(Input::CallerHangup);
+    assert_eq!(
+        out,
+        [
+            tell_hangup(),
+            Output::Unbridge,
+            Output::BridgeEnded { operator: "mrossi".into() },
+            Output::Leave,
+            Output::Ended
+        ]
+    );
+    let ending = Ending::Answered { section: "pensions".into(), operator: "mrossi".into() };
+    assert_eq!(h.call.record().ending, ending);
+}
+
+#[test]
+fn the_operator_hanging_up_ends_the_call_for_the_caller() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.talk(20.0);
+    h.bridged("mrossi");
+    let out = h.input(Input::OperatorHangup);
+    assert_eq!(out[..2], [Output::Tell(AcdEvent::OperatorHangup { call: "c1".into() }), Output::Hangup]);
+    assert!(h.call.is_ended());
+}
+
+#[test]
+fn the_screen_pop_says_how_long_the_caller_waited() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.talk(42.0);
+    let out = h.input(Input::OperatorAnswered { operator: "mrossi".into() });
+    let Output::ScreenPop(pop) = &out[1] else { panic!("{out:?}") };
+    assert_eq!(pop.waited_s, 42);
+    assert_eq!(pop.path, ["main_menu", "pensions_queue"]);
+    assert_eq!(pop.keys, "1");
+}
+
+#[test]
+fn a_transfer_while_an_operator_rings_bridges_in_the_new_section() {
+    // The distribution moves the caller (an overflow) while an operator's phone rings.
+    let mut h = H::new(true, false);
+    h.queued();
+    h.input(Input::Announce { ahead: 2, wait: None });
+    assert_eq!(h.input(Input::StopAnnouncement), [Output::HoldMusic]);
+    assert_eq!(h.input(Input::PlaybackDone), [], "the stopped announcement is not reported done");
+    assert_eq!(h.input(Input::Queued { section: "income".into() }), []);
+    let out = h.input(Input::OperatorAnswered { operator: "lbianchi".into() });
+    assert!(matches!(&out[1], Output::ScreenPop(p) if p.section == "income"), "{out:?}");
+}
+
+#[test]
+fn an_operator_transfers_the_caller_to_another_queue_then_to_the_portal() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.bridged("mrossi");
+    let out = h.input(Input::Queued { section: "income".into() });
+    assert_eq!(out, [Output::Unbridge, Output::BridgeEnded { operator: "mrossi".into() }, Output::HoldMusic]);
+    assert!(!h.call.is_bridged());
+    let out = h.input(Input::OperatorAnswered { operator: "lbianchi".into() });
+    assert!(matches!(&out[1], Output::ScreenPop(p) if p.section == "income" && p.operator == "lbianchi"));
+    // The second operator sends the caller back to the portal's menu.
+    let out = h.input(Input::Route(Route::Node("main_menu".into())));
+    assert_eq!(out[..3], [Output::Unbridge, Output::BridgeEnded { operator: "lbianchi".into() }, Output::StopPlayback]);
+    assert!(matches!(&out[3], Output::Play { .. }), "{out:?}");
+    h.input(Input::Key(Key('3')));
+    assert_eq!(h.input(Input::PlaybackDone), [Output::Hangup, Output::Leave, Output::Ended]);
+}
+
+#[test]
+fn a_full_queue_says_its_message_then_hangs_up() {
+    let mut h = H::new(true, false);
+    h.queued();
+    let out = h.input(Input::Route(Route::Message("queue_full".into())));
+    assert!(matches!(&out[0], Output::Play { items, .. } if format!("{items:?}").contains("queue_full")));
+    assert_eq!(h.input(Input::Key(Key('1'))), [], "keys during the farewell are ignored");
+    assert_eq!(h.input(Input::PlaybackDone), [Output::Hangup, Output::Leave, Output::Ended]);
+    assert_eq!(
+        h.call.record().ending,
+        Ending::QueueMessage { section: "pensions".into(), prompt: "queue_full".into() }
+    );
+}
+
+#[test]
+fn media_stopping_while_queued_ends_the_call_and_leaves_the_queue() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.talk(10.0);
+    let out = h.wait(MEDIA_TIMEOUT as f64);
+    assert_eq!(out, [tell_hangup(), Output::Hangup, Output::Leave, Output::Ended]);
+    assert_eq!(h.call.record().ending, Ending::MediaTimeout { node: "pensions_queue".into() });
+}
+
+#[test]
+fn a_caller_on_hold_is_not_timed_out_and_the_silence_counts_again_from_the_resume() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.bridged("mrossi");
+    assert_eq!(h.input(Input::Media { receiving: false }), [], "a re-INVITE to hold changes nothing else");
+    assert_eq!(h.wait(10.0 * MEDIA_TIMEOUT as f64), [], "no media timeout while on hold");
+    assert!(h.call.is_bridged());
+    h.input(Input::Media { receiving: true });
+    assert_eq!(h.wait(MEDIA_TIMEOUT as f64 - 1.0), []);
+    let out = h.wait(1.0);
+    assert!(out.contains(&Output::Hangup) && h.call.is_ended(), "{out:?}");
+}
+
+#[test]
+fn the_position_is_announced_and_reported_done() {
+    let mut h = H::new(true, false);
+    h.queued();
+    let out = h.input(Input::Announce { ahead: 3, wait: Some(Duration::from_secs(120)) });
+    assert!(matches!(&out[..], [Output::Play { .. }]), "{out:?}");
+    let out = h.input(Input::PlaybackDone);
+    assert_eq!(out, [Output::Tell(AcdEvent::AnnouncementDone { call: "c1".into() }), Output::HoldMusic]);
+    assert_eq!(h.input(Input::Key(Key('9'))), [Output::Tell(AcdEvent::Key { call: "c1".into(), key: '9' })]);
+}
+
+#[test]
+fn without_a_distribution_the_holding_message_loops_until_the_longest_hold() {
+    let mut h = H::new(false, false);
+    h.answered();
+    let out = h.input(Input::Key(Key('1')));
+    assert!(matches!(out.last(), Some(Output::Loop { .. })), "{out:?}");
+    h.talk(MAX_HOLD as f64 - 5.0);
+    assert!(!h.call.is_ended());
+    let out = h.talk(5.0);
+    assert_eq!(out, [Output::Hangup, Output::Ended]);
+    assert_eq!(h.call.record().ending, Ending::Queued { section: "pensions".into() });
+}
+
+#[test]
+fn late_inputs_after_the_end_are_ignored() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.input(Input::CallerHangup);
+    let record = h.call.record().clone();
+    for input in [
+        Input::CallerHangup,
+        Input::Media { receiving: true },
+        Input::Key(Key('1')),
+        Input::PlaybackDone,
+        Input::Announce { ahead: 1, wait: None },
+        Input::Route(Route::Message("x".into())),
+        Input::OperatorHangup,
+        Input::Queued { section: "income".into() },
+    ] {
+        assert_eq!(h.input(input), []);
+    }
+    assert_eq!(h.wait(1000.0), []);
+    assert_eq!(*h.call.record(), record, "the record is final");
+}
+
+/// Random sequences of inputs at random times: the invariants hold after every input, and
+/// every kind of input is reached many times.
+#[test]
+fn random_inputs_keep_the_invariants() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    const KINDS: usize = 15;
+    let mut reached = [0usize; KINDS];
+    let mut endings = std::collections::BTreeMap::<String, usize>::new();
+    for seed in 0..3000u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut h = H::new(rng.random_bool(0.8), rng.random_bool(0.3));
+        for _ in 0..rng.random_range(5..60) {
+            // Half the inputs of a queued or connected call come from the distribution.
+            let kind = if h.m.in_distribution && rng.random_bool(0.5) {
+                rng.random_range(7..13)
+            } else {
+                rng.random_range(0..KINDS)
+            };
+            if !h.call.is_ended() {
+                reached[kind] += 1;
+            }
+            // Distribution notices come for calls the distribution holds, and now and then late.
+            let holds = h.m.in_distribution || rng.random_bool(0.05);
+            let section = if rng.random_bool(0.7) { "pensions" } else { "income" };
+            match kind {
+                0 if rng.random_bool(0.2) => drop(h.input(Input::CallerHangup)),
+                1 => drop(h.input(Input::Media { receiving: rng.random_bool(0.7) })),
+                2 | 3 => {
+                    let key = ['1', '1', '2', '3', '9', '*', '#'][rng.random_range(0..7)];
+                    drop(h.input(Input::Key(Key(key))));
+                }
+                4 => drop(h.input(Input::PlaybackDone)),
+                5 => drop(h.talk(rng.random_range(0.1..20.0))),
+                6 => {
+                    let result = ["counter", "not_found", "unavailable", "bogus"][rng.random_range(0..4)];
+                    drop(h.input(Input::LookupResult(LookupAnswer::from(result))));
+                }
+                7 if holds => drop(h.input(Input::Queued { section: section.into() })),
+                8 if holds => drop(h.input(Input::Announce { ahead: rng.random_range(0..5), wait: None })),
+                9 if holds => drop(h.input(Input::StopAnnouncement)),
+                10 if holds && rng.random_bool(0.5) => {
+                    let route = match rng.random_range(0..3) {
+                        0 => Route::Node("main_menu".into()),
+                        1 => Route::Message("queue_full".into()),
+                        _ => Route::Section(section.into()),
+                    };
+                    drop(h.input(Input::Route(route)));
+                }
+                11 if holds => {
+                    let operator = ["mrossi", "lbianchi"][rng.random_range(0..2)];
+                    drop(h.input(Input::OperatorAnswered { operator: operator.into() }));
+                }
+                12 if holds && rng.random_bool(0.5) => drop(h.input(Input::OperatorHangup)),
+                13 => drop(h.wait(rng.random_range(0.0..(2.0 * MEDIA_TIMEOUT as f64)))),
+                14 => drop(h.input(Input::Heard(h.now))),
+                _ => reached[kind] -= usize::from(!h.call.is_ended()),
+            }
+        }
+        // Whatever happened, the call ends: the caller hangs up, or the playback ends and the
+        // portal or the silence ends it (a caller holding a bridged call hangs up in the end).
+        if rng.random_bool(0.5) {
+            h.input(Input::CallerHangup);
+        }
+        for _ in 0..5 {
+            h.input(Input::PlaybackDone);
+            h.wait(1000.0);
+        }
+        if !h.call.is_ended() {
+            h.input(Input::CallerHangup);
+        }
+        assert!(h.call.is_ended(), "seed {seed}: the call ends");
+        let ending = format!("{:?}", h.call.record().ending);
+        *endings.entry(ending.split([' ', '{']).next().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    for (kind, n) in reached.iter().enumerate() {
+        assert!(*n >= 200, "input kind {kind} reached only {n} times: {reached:?}");
+    }
+    for ending in
+        ["Cancelled", "CallerHangup", "PortalHangup", "MediaTimeout", "Abandoned", "Answered", "QueueMessage", "Queued"]
+    {
+        assert!(endings.get(ending).copied().unwrap_or(0) >= 10, "ending {ending} reached too rarely: {endings:?}");
+    }
+}
