@@ -405,3 +405,54 @@ fn an_operator_transfers_the_caller_to_another_section() {
         (Some("mrossi"), Some("section:income_support"))
     );
 }
+
+/// The operator's phone shows who is calling, puts the caller on hold and back (re-INVITEs:
+/// a=sendonly, then a=sendrecv): the switchboard answers each with 200 and the mirrored
+/// direction, the call goes on, and the operator's BYE ends it for the caller.
+#[test]
+fn the_operator_holds_and_resumes_the_caller() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
+    let (rossi, caller) = thread::scope(|s| {
+        let keys = vec![
+            ("expires", "120".into()),
+            ("hold_ms", "15000".into()),
+            ("ring_ms", "300".into()),
+            ("talk_ms", "1000".into()),
+            ("op_rtp_port", "9".into()),
+        ];
+        let rossi = phone_thread(s, &engine, "mrossi", "operator_holds.xml", keys);
+        thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(|| {
+            let keys =
+                [("rtp_port", "9"), ("codecs", "8 0 101"), ("dtmf_pt", "101"), ("k1", "1"), ("k2", "1"), ("k3", "4")];
+            sipp(&engine, "queue_caller_until_bye.xml", Transport::Udp, "0773691001", &keys)
+        });
+        (rossi.join().unwrap(), caller.join().unwrap())
+    });
+    let (rossi, caller) = (rossi.expect_ok(), caller.expect_ok());
+    let record = engine.record(&caller.call_id());
+    let msgs = rossi.msgs();
+    // The phone showed who was calling: the section and the caller's number.
+    let invite = msgs.iter().find(|m| !m.sent && m.method() == Some("INVITE")).expect("the phone was rung");
+    let from = invite.header("From").unwrap_or_default();
+    assert!(from.starts_with("\"Pensioni +393331234567\" <sip:+393331234567@"), "{}", invite.text);
+    let asserted = invite.header("P-Asserted-Identity").unwrap_or_default();
+    assert!(asserted.contains("<sip:+393331234567@"), "{}", invite.text);
+    // Hold and resume, each answered 200 with the mirrored direction.
+    let reinvites = msgs.iter().filter(|m| m.sent && m.method() == Some("INVITE")).count();
+    assert_eq!(reinvites, 2, "hold and resume: {}", rossi.report());
+    let answers: Vec<&str> = msgs
+        .iter()
+        .filter(|m| !m.sent && m.status() == Some(200) && m.cseq_method() == Some("INVITE"))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", rossi.report());
+    assert!(answers[0].contains("a=recvonly") && answers[1].contains("a=sendrecv"), "{answers:#?}");
+    assert_eq!(
+        record["ending"],
+        json!({"kind": "answered", "section": "pensions", "operator": "mrossi"}),
+        "{record:#}"
+    );
+}

@@ -1,11 +1,11 @@
 //! The call machine (`centralino::calls::machine::Call`) driven input by input, without a
 //! network: the answer, the portal, the queue, the bridge, transfers, farewells and every race
 //! between them (a hang-up during the hand-over, a transfer while an operator rings, media
-//! stopping while queued, a re-INVITE while bridged, late inputs after the end). A host model
+//! stopping while queued, a re-INVITE while bridged, late inputs after the end). A [`Watch`]
 //! checks the invariants after every input; random sequences of inputs run the same checks.
 
 use centralino::acd::{Event as AcdEvent, Route};
-use centralino::calls::machine::{Call, Input, Now, Output, Settings};
+use centralino::calls::machine::{Call, Input, Now, Output, Settings, Watch};
 use centralino::calls::{CallRecord, Ending};
 use centralino::ivr::{CallFacts, Key, LookupAnswer, Session, parse_tree};
 use chrono::{TimeZone, Utc};
@@ -80,33 +80,11 @@ fn record() -> CallRecord {
     }
 }
 
-/// What the host has been asked, as a model the invariants are checked against.
-#[derive(Default, Debug)]
-struct Model {
-    answers: usize,
-    hangups: usize,
-    ended: usize,
-    joins: usize,
-    leaves: usize,
-    bridges: usize,
-    pops: usize,
-    bridges_ended: usize,
-    /// An operator leg handed to the machine and not yet bridged or released.
-    leg_waiting: bool,
-    bridged: bool,
-    /// The distribution holds the call (queued, offered or connected).
-    in_distribution: bool,
-    /// A position announcement plays (its end is reported to the distribution).
-    announcing: bool,
-}
-
 struct H {
     call: Call,
     t0: Instant,
     now: Instant,
-    m: Model,
-    /// Every output, in order, for messages.
-    log: Vec<Output>,
+    watch: Watch,
 }
 
 impl H {
@@ -118,10 +96,9 @@ impl H {
             call: Call::new(session, record(), settings(distribution, late_offer), H::at(t0, t0)),
             t0,
             now: t0,
-            m: Model::default(),
-            log: vec![],
+            watch: Watch::new(),
         };
-        h.drain("new");
+        h.drain("new", false);
         h
     }
 
@@ -136,21 +113,10 @@ impl H {
 
     /// Feed an input; returns the outputs it caused.
     fn input(&mut self, input: Input) -> Vec<Output> {
-        match &input {
-            Input::OperatorAnswered { .. } => self.m.leg_waiting = true,
-            Input::Route(Route::Node(_) | Route::Message(_)) if self.m.in_distribution => {
-                self.m.in_distribution = false;
-            }
-            _ => {}
-        }
+        self.watch.before(&input);
         let what = format!("{input:?}");
-        let announce = matches!(input, Input::Announce { .. });
         self.call.handle(input, self.now());
-        let out = self.drain(&what);
-        if announce && matches!(out[..], [Output::Play { .. }]) {
-            self.m.announcing = true;
-        }
-        out
+        self.drain(&what, false)
     }
 
     /// Advance the clock by `secs`, handling every timeout on the way as the host's timer would.
@@ -160,10 +126,7 @@ impl H {
         while let Some(d) = self.call.poll_timeout().filter(|d| *d <= end) {
             self.now = d.max(self.now);
             self.call.handle_timeout(self.now());
-            out.extend(self.drain("timeout"));
-            if let Some(next) = self.call.poll_timeout() {
-                assert!(next > self.now, "a timeout handled at {:?} leaves one due again", self.now - self.t0);
-            }
+            out.extend(self.drain("timeout", true));
         }
         self.now = end;
         out
@@ -183,92 +146,12 @@ impl H {
         out
     }
 
-    fn drain(&mut self, after: &str) -> Vec<Output> {
-        let mut out = vec![];
-        while let Some(o) = self.call.poll_output() {
-            out.push(o);
+    fn drain(&mut self, after: &str, timeout: bool) -> Vec<Output> {
+        let out: Vec<Output> = std::iter::from_fn(|| self.call.poll_output()).collect();
+        if let Err(e) = self.watch.after(&self.call, &out, self.now, timeout) {
+            panic!("after {after} at {:?}: {e}", self.now - self.t0);
         }
-        for o in &out {
-            self.check_output(o, after);
-        }
-        if self.m.leg_waiting {
-            panic!("after {after}: the operator leg was neither bridged nor released: {out:?}");
-        }
-        self.log.extend(out.iter().cloned());
-        self.check_state(after);
         out
-    }
-
-    fn check_output(&mut self, o: &Output, after: &str) {
-        let m = &mut self.m;
-        let ctx = || format!("after {after}, {o:?}; outputs so far {:?}", self.log);
-        if m.ended > 0 {
-            assert_eq!(*o, Output::Release, "only a late leg is released after the end: {}", ctx());
-        }
-        match o {
-            Output::Answer => m.answers += 1,
-            Output::Hangup => m.hangups += 1,
-            Output::Ended => m.ended += 1,
-            Output::Join { .. } => {
-                assert!(!m.in_distribution, "joined twice: {}", ctx());
-                m.joins += 1;
-                m.in_distribution = true;
-            }
-            Output::Leave => m.leaves += 1,
-            Output::Tell(AcdEvent::CallerHangup { call } | AcdEvent::OperatorHangup { call }) => {
-                assert_eq!(call, "c1");
-                assert!(m.in_distribution, "a hang-up told for a call the distribution does not hold: {}", ctx());
-                m.in_distribution = false;
-            }
-            Output::Tell(AcdEvent::AnnouncementDone { .. }) => {
-                assert!(std::mem::take(&mut m.announcing), "an announcement done that was not playing: {}", ctx());
-            }
-            Output::Tell(_) => {}
-            Output::Bridge => {
-                assert!(std::mem::take(&mut m.leg_waiting), "bridged without a leg: {}", ctx());
-                assert!(!m.bridged, "bridged twice: {}", ctx());
-                m.bridged = true;
-                m.bridges += 1;
-            }
-            Output::Release => assert!(std::mem::take(&mut m.leg_waiting), "released without a leg: {}", ctx()),
-            Output::Unbridge => assert!(std::mem::take(&mut m.bridged), "unbridged without a bridge: {}", ctx()),
-            Output::ScreenPop(pop) => {
-                m.pops += 1;
-                assert_eq!(pop.call_id, "c1");
-                assert_eq!(pop.caller, "+393331234567");
-            }
-            Output::BridgeEnded { .. } => m.bridges_ended += 1,
-            Output::Play { .. } | Output::Loop { .. } | Output::HoldMusic | Output::StopPlayback => {
-                m.announcing = false;
-            }
-            Output::Lookup { .. } => {}
-        }
-    }
-
-    fn check_state(&self, after: &str) {
-        let m = &self.m;
-        let ctx = || format!("after {after}; outputs {:?}", self.log);
-        assert!(m.answers <= 1 && m.hangups <= 1 && m.ended <= 1, "{m:?} {}", ctx());
-        assert_eq!(m.pops, m.bridges, "one screen-pop per bridge: {}", ctx());
-        assert_eq!(self.call.is_ended(), m.ended == 1, "{}", ctx());
-        if !self.call.is_ended() {
-            assert!(self.call.poll_timeout().is_some() || m.answers == 1, "a ringing call has its answer due");
-            return;
-        }
-        let r = self.call.record();
-        assert_eq!(self.call.poll_timeout(), None, "no timer left for an ended call: {}", ctx());
-        assert!(!m.bridged, "no operator left on the call: {}", ctx());
-        assert!(!m.in_distribution, "no caller left in the distribution: {}", ctx());
-        assert_eq!(m.leaves, usize::from(m.joins > 0), "the distribution forgets a call it knew: {}", ctx());
-        assert_eq!(m.bridges_ended, m.bridges, "every bridge's screen-pop is closed: {}", ctx());
-        assert_eq!(r.answered.is_some(), m.answers == 1, "{}", ctx());
-        match &r.ending {
-            Ending::Cancelled => assert_eq!(m.answers, 0, "{}", ctx()),
-            Ending::Answered { .. } => assert!(m.bridges > 0, "{}", ctx()),
-            Ending::Abandoned { .. } | Ending::QueueMessage { .. } => assert!(m.joins > 0, "{}", ctx()),
-            _ => {}
-        }
-        assert!(r.ended >= r.arrived);
     }
 
     /// Ring, answer (and for a late offer, the answer in the ACK).
@@ -529,7 +412,7 @@ fn random_inputs_keep_the_invariants() {
         let mut h = H::new(rng.random_bool(0.8), rng.random_bool(0.3));
         for _ in 0..rng.random_range(5..60) {
             // Half the inputs of a queued or connected call come from the distribution.
-            let kind = if h.m.in_distribution && rng.random_bool(0.5) {
+            let kind = if h.watch.in_distribution() && rng.random_bool(0.5) {
                 rng.random_range(7..13)
             } else {
                 rng.random_range(0..KINDS)
@@ -538,7 +421,7 @@ fn random_inputs_keep_the_invariants() {
                 reached[kind] += 1;
             }
             // Distribution notices come for calls the distribution holds, and now and then late.
-            let holds = h.m.in_distribution || rng.random_bool(0.05);
+            let holds = h.watch.in_distribution() || rng.random_bool(0.05);
             let section = if rng.random_bool(0.7) { "pensions" } else { "income" };
             match kind {
                 0 if rng.random_bool(0.2) => drop(h.input(Input::CallerHangup)),

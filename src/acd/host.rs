@@ -31,11 +31,22 @@ pub enum Notice<L> {
     Connect(L),
 }
 
+/// A call offered to an operator's phone, and what the phone shows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub call: String,
+    pub operator: String,
+    /// The caller's number (or user), as signalled.
+    pub caller: String,
+    /// The section whose queue the call comes from.
+    pub section: String,
+}
+
 /// Places calls to operators' phones.
 pub trait Dialer<L>: Send + Sync + 'static {
-    /// Ring `operator` for `call`. Report the outcome to `acd` with [`AcdHandle::answered`] or
+    /// Ring the offer's operator. Report the outcome to `acd` with [`AcdHandle::answered`] or
     /// an [`Event::OfferFailed`]; stop ringing (CANCEL) when `cancel` fires.
-    fn ring(&self, call: String, operator: String, acd: AcdHandle<L>, cancel: CancellationToken);
+    fn ring(&self, offer: Offer, acd: AcdHandle<L>, cancel: CancellationToken);
 }
 
 /// An operator's state as the API shows it.
@@ -56,6 +67,7 @@ enum Msg<L> {
     Join {
         call: String,
         section: String,
+        caller: String,
         arrived: Instant,
         notices: mpsc::UnboundedSender<Notice<L>>,
     },
@@ -91,9 +103,17 @@ impl<L> Clone for AcdHandle<L> {
 }
 
 impl<L: Send + 'static> AcdHandle<L> {
-    /// Queue a call to a section; what it must do arrives on `notices`.
-    pub fn join(&self, call: &str, section: &str, arrived: Instant, notices: mpsc::UnboundedSender<Notice<L>>) {
-        let _ = self.tx.send(Msg::Join { call: call.into(), section: section.into(), arrived, notices });
+    /// Queue a call from `caller` to a section; what it must do arrives on `notices`.
+    pub fn join(
+        &self,
+        call: &str,
+        section: &str,
+        caller: &str,
+        arrived: Instant,
+        notices: mpsc::UnboundedSender<Notice<L>>,
+    ) {
+        let msg = Msg::Join { call: call.into(), section: section.into(), caller: caller.into(), arrived, notices };
+        let _ = self.tx.send(msg);
     }
 
     /// The call has ended (after its [`Event::CallerHangup`] if it was queued or connected).
@@ -134,7 +154,15 @@ impl<L: Send + 'static> AcdHandle<L> {
 pub fn start<L: Send + 'static>(acd: Acd, dialer: Box<dyn Dialer<L>>, journal: Option<Journal>) -> AcdHandle<L> {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = AcdHandle { tx };
-    let host = Host { acd, dialer, journal, calls: HashMap::new(), ringing: HashMap::new(), handle: handle.clone() };
+    let host = Host {
+        acd,
+        dialer,
+        journal,
+        calls: HashMap::new(),
+        callers: HashMap::new(),
+        ringing: HashMap::new(),
+        handle: handle.clone(),
+    };
     tokio::spawn(host.run(rx));
     handle
 }
@@ -145,6 +173,8 @@ struct Host<L> {
     journal: Option<Journal>,
     /// Queued and connected calls: where to send their notices.
     calls: HashMap<String, mpsc::UnboundedSender<Notice<L>>>,
+    /// Who is calling, for the operators' phones.
+    callers: HashMap<String, String>,
     /// Offers in progress: how to stop them.
     ringing: HashMap<String, CancellationToken>,
     handle: AcdHandle<L>,
@@ -165,8 +195,9 @@ impl<L: Send + 'static> Host<L> {
             };
             let Some(msg) = msg else { return };
             match msg {
-                Msg::Join { call, section, arrived, notices } => {
+                Msg::Join { call, section, caller, arrived, notices } => {
                     self.calls.insert(call.clone(), notices);
+                    self.callers.insert(call.clone(), caller);
                     if let Err(e) = self.try_apply(Event::Enqueue { call: call.clone(), section, arrived }) {
                         warn!(%call, "cannot queue: {e}");
                         if let Some(n) = self.calls.remove(&call) {
@@ -176,6 +207,7 @@ impl<L: Send + 'static> Host<L> {
                 }
                 Msg::Left { call } => {
                     self.calls.remove(&call);
+                    self.callers.remove(&call);
                 }
                 Msg::Event(e) => self.apply(e),
                 Msg::Command { event, reply } => {
@@ -252,7 +284,9 @@ impl<L: Send + 'static> Host<L> {
                 info!(%call, %operator, "offering the call");
                 let cancel = CancellationToken::new();
                 self.ringing.insert(call.clone(), cancel.clone());
-                self.dialer.ring(call, operator, self.handle.clone(), cancel);
+                let caller = self.callers.get(&call).cloned().unwrap_or_default();
+                let section = self.acd.section_of(&call).unwrap_or_default().to_string();
+                self.dialer.ring(Offer { call, operator, caller, section }, self.handle.clone(), cancel);
             }
             Action::CancelOffer { call, operator } => {
                 debug!(%call, %operator, "offer withdrawn");

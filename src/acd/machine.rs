@@ -96,6 +96,11 @@ impl Acd {
         self.queues.get(section).map_or(&[], |q| q.as_slice())
     }
 
+    /// The section a call waits in.
+    pub fn section_of(&self, call: &str) -> Option<&str> {
+        self.waiting.get(call).map(|w| w.section.as_str())
+    }
+
     /// The operator a call is connected to.
     pub fn connected_to(&self, call: &str) -> Option<&str> {
         self.connected.get(call).map(|c| c.operator.as_str())

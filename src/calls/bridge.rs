@@ -1,10 +1,10 @@
 //! The operator's side of a bridged call, as the caller's call task holds it: the RTP socket
 //! towards the operator's phone, what that phone negotiated, and the two signals between the
-//! call task and the operator's signalling (it ended / end it).
+//! call's host and the operator's signalling (it ended / end it / the phone renegotiated).
 
 use crate::media::sdp::Negotiated;
 use std::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// An operator's phone that answered a queued call.
 #[derive(Debug)]
@@ -18,4 +18,6 @@ pub struct OperatorLeg {
     pub ended: oneshot::Receiver<()>,
     /// Sending (or dropping) it asks the operator's signalling to end the leg with BYE.
     pub hang_up: oneshot::Sender<()>,
+    /// What the operator's phone renegotiates (re-INVITE: hold, resume, a new address).
+    pub media_changes: mpsc::UnboundedReceiver<Negotiated>,
 }

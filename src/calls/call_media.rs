@@ -12,7 +12,7 @@ use crate::media::sdp::Negotiated;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 /// What the media reports to the call.
@@ -33,8 +33,31 @@ pub struct CallMedia {
 pub struct Bridged {
     /// Sending (or dropping) it ends the operator's leg with BYE.
     hang_up: oneshot::Sender<()>,
-    /// Completes when the operator's phone hangs up.
-    pub ended: oneshot::Receiver<()>,
+    /// Completes when the operator's phone hangs up (taken when it has).
+    ended: Option<oneshot::Receiver<()>>,
+    /// What the operator's phone renegotiates.
+    media_changes: mpsc::UnboundedReceiver<Negotiated>,
+}
+
+/// What the operator's side reports.
+pub enum OperatorEvent {
+    HungUp,
+    /// The phone renegotiated (hold, resume, a new address).
+    Media(Negotiated),
+}
+
+impl Bridged {
+    /// The next thing the operator's side reports. Cancel-safe.
+    pub async fn next(&mut self) -> OperatorEvent {
+        tokio::select! {
+            _ = async { self.ended.as_mut().expect("guarded").await }, if self.ended.is_some() => {
+                self.ended = None;
+                OperatorEvent::HungUp
+            }
+            Some(media) = self.media_changes.recv() => OperatorEvent::Media(media),
+            else => std::future::pending().await,
+        }
+    }
 }
 
 impl CallMedia {
@@ -103,7 +126,7 @@ impl CallMedia {
     /// Relay the caller's packets to the operator's phone and back; the operator's stream
     /// continues the caller's (same SSRC, sequence and timestamps).
     pub fn bridge(&mut self, leg: OperatorLeg) -> Bridged {
-        let OperatorLeg { socket, media, ended, hang_up, .. } = leg;
+        let OperatorLeg { socket, media, ended, hang_up, media_changes, .. } = leg;
         let (ssrc, seq, ts) = self.voice.hand_over();
         let (caller_codec, op_codec) = (LegCodec::of(&self.params), LegCodec::of(&media));
         // The operator's phone sees a new stream: its identifiers are ours to choose.
@@ -115,7 +138,12 @@ impl CallMedia {
             to_operator,
             to_caller: Relay::new(op_codec, caller_codec, ssrc, seq, ts),
         });
-        Bridged { hang_up, ended }
+        Bridged { hang_up, ended: Some(ended), media_changes }
+    }
+
+    /// The operator's phone moved its media (a new address, or none while it holds the call).
+    pub fn operator_media(&self, media: &Negotiated) {
+        self.inbound.set_operator_media(media.remote);
     }
 
     /// End the bridge: the caller's stream comes back where the relay left it, and the

@@ -4,7 +4,7 @@
 //! signalling is an adapter behind [`Signalling`] (SIP in the engine, a channel in tests).
 
 use super::OperatorLeg;
-use super::call_media::{Bridged, CallMedia, MediaEvent};
+use super::call_media::{Bridged, CallMedia, MediaEvent, OperatorEvent};
 use super::lookup::lookup;
 use super::machine::{Call, Input, Now, Output};
 use super::record::CallRecord;
@@ -147,9 +147,14 @@ impl<S: Signalling> Host<S> {
                     };
                     self.call.handle(input, now());
                 }
-                _ = async { let _ = (&mut self.bridged.as_mut().expect("guarded").ended).await; }, if self.bridged.is_some() => {
-                    self.call.handle(Input::OperatorHangup, now());
-                }
+                event = async { self.bridged.as_mut().expect("guarded").next().await }, if self.bridged.is_some() => match event {
+                    OperatorEvent::HungUp => self.call.handle(Input::OperatorHangup, now()),
+                    OperatorEvent::Media(media) => {
+                        if let Some(m) = &self.media {
+                            m.operator_media(&media);
+                        }
+                    }
+                },
                 _ = &mut wake, if armed.is_some() => {
                     armed = None;
                     if let Some(m) = &self.media {
@@ -187,7 +192,8 @@ impl<S: Signalling> Host<S> {
                 }
                 Output::Join { section, arrived } => {
                     if let Some(acd) = &self.parts.acd {
-                        acd.join(&self.call.record().call_id, &section, arrived, self.notices_tx.clone());
+                        let r = self.call.record();
+                        acd.join(&r.call_id, &section, &r.caller, arrived, self.notices_tx.clone());
                     }
                 }
                 Output::Tell(event) => {

@@ -7,6 +7,10 @@
 //! Whatever the order of inputs, a call ends exactly once ([`Output::Ended`]): an operator leg it
 //! did not take is released, a distribution that knew it is told, and nothing is left to wake.
 
+mod watch;
+
+pub use watch::Watch;
+
 use super::record::{CallRecord, Ending};
 use crate::acd::{Event as AcdEvent, Route};
 use crate::ivr::{Action, Event, Key, Lang, LookupAnswer, Service, Session, Time, Utterance, speech};

@@ -100,6 +100,7 @@ enum Command {
     Add { id: u64, call: Box<Entry> },
     Media { id: u64, side: CallerSide },
     Bridge { id: u64, operator: Box<OperatorSide> },
+    OperatorMedia { id: u64, remote: Option<SocketAddr> },
     Unbridge { id: u64, reply: oneshot::Sender<Option<u16>> },
     Remove { id: u64 },
 }
@@ -225,6 +226,12 @@ impl Inbound {
     /// Bridge the caller to an operator's phone: from now on packets are relayed both ways.
     pub fn bridge(&self, operator: OperatorSide) {
         self.send(Command::Bridge { id: self.id, operator: Box::new(operator) });
+    }
+
+    /// The operator's phone moved its media: relay to `remote` (nothing while none), and learn
+    /// its source again.
+    pub fn set_operator_media(&self, remote: Option<SocketAddr>) {
+        self.send(Command::OperatorMedia { id: self.id, remote });
     }
 
     /// End the bridge (the operator's socket is closed); returns the sequence number our
@@ -396,6 +403,14 @@ impl Worker {
                 call.operator_source = None;
                 if let Some(old) = call.bridge.replace(operator) {
                     self.unwatch(old.socket.as_raw_fd());
+                }
+            }
+            Command::OperatorMedia { id, remote } => {
+                if let Some(call) = self.calls.get_mut(&id)
+                    && let Some(b) = &mut call.bridge
+                {
+                    b.remote = remote;
+                    call.operator_source = None;
                 }
             }
             Command::Unbridge { id, reply } => {

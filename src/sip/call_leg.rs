@@ -7,7 +7,6 @@ use crate::calls::CallRecord;
 use crate::calls::host::{self, Parts, Signal, Signalling};
 use crate::calls::machine::{Call, Settings};
 use crate::ivr::Session;
-use crate::media::dtmf;
 use crate::media::sdp::{self, Negotiated};
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -40,16 +39,6 @@ impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-fn content_type(req: &rsipstack::sip::Request) -> String {
-    req.headers
-        .iter()
-        .find_map(|h| match h {
-            Header::ContentType(c) => Some(c.value().to_string()),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 /// Create the dialog and run the call in its own task.
@@ -186,19 +175,16 @@ impl Signalling for SipSignalling {
     async fn interpret(&mut self, state: DialogState) -> Option<Signal> {
         let answered = self.answered;
         match state {
-            DialogState::Info(_, req, handle) if answered => {
-                let body = String::from_utf8_lossy(&req.body).into_owned();
-                match dtmf::parse_info(&content_type(&req), &body) {
-                    Some(k) => {
-                        let _ = handle.reply(StatusCode::OK).await;
-                        return Some(Signal::Key(k));
-                    }
-                    None => {
-                        let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
-                        let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
-                    }
+            DialogState::Info(_, req, handle) if answered => match super::intake::info_key(&req) {
+                Some(k) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                    return Some(Signal::Key(k));
                 }
-            }
+                None => {
+                    let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
+                    let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
+                }
+            },
             DialogState::Updated(_, req, handle) if answered && req.body.iter().all(u8::is_ascii_whitespace) => {
                 // A re-INVITE without an offer: offer the session as it is.
                 let offer = self.sdp.describe(&self.sdp.current.clone());

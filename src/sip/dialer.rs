@@ -4,7 +4,7 @@
 
 use super::server::Shared;
 use crate::acd::Event;
-use crate::acd::host::{AcdHandle, Dialer};
+use crate::acd::host::{AcdHandle, Dialer, Offer};
 use crate::calls::OperatorLeg;
 use std::sync::Weak;
 use tokio_util::sync::CancellationToken;
@@ -15,12 +15,12 @@ pub struct SipDialer {
 }
 
 impl Dialer<OperatorLeg> for SipDialer {
-    fn ring(&self, call: String, operator: String, acd: AcdHandle<OperatorLeg>, cancel: CancellationToken) {
+    fn ring(&self, offer: Offer, acd: AcdHandle<OperatorLeg>, cancel: CancellationToken) {
         let Some(shared) = self.shared.upgrade() else { return };
         tokio::spawn(async move {
-            let reason = super::operator_leg::ring(&shared, &call, &operator, &acd, cancel).await;
+            let reason = super::operator_leg::ring(&shared, &offer, &acd, cancel).await;
             if let Err(reason) = reason {
-                acd.event(Event::OfferFailed { call, operator, reason });
+                acd.event(Event::OfferFailed { call: offer.call, operator: offer.operator, reason });
             }
         });
     }

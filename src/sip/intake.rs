@@ -1,11 +1,15 @@
 //! The pure front of the engine for one datagram: the guard's verdict, the stack's parse, and
-//! what the engine would make of the request (called number, SDP offer, INFO key). It is what
-//! the fuzz target drives, so that no input on this path can panic or hang.
+//! what the engine makes of the request (called number, SDP offer, INFO key). The server reads
+//! INVITEs and INFOs with these same functions, and the fuzz target drives [`intake`], so that
+//! no input on the engine's real path can panic or hang.
 
 use super::guard::{self, Verdict};
+use super::server::CODECS;
 use crate::config::numbers::normalize_number;
 use crate::ivr::Key;
 use crate::media::{dtmf, sdp};
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, Request, SipMessage, Uri};
 
 /// What the engine makes of a datagram.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,37 +28,89 @@ pub enum Intake {
     Other(String),
 }
 
-/// Follow a datagram through the guard, the parser and the engine's first decisions.
+/// Follow a datagram through the guard, the parser and the engine's first decisions, with the
+/// functions the server itself runs ([`invite`], [`info_key`]).
 pub fn intake(datagram: &[u8]) -> Intake {
     match guard::inspect(&datagram[..datagram.len().min(guard::MAX_DATAGRAM)], datagram.len()) {
         Verdict::Pass => {}
         v => return Intake::Guarded(v),
     }
-    use rsipstack::sip::SipMessage;
     let Ok(msg) = SipMessage::try_from(datagram) else { return Intake::Unparsable };
     let req = match msg {
         SipMessage::Response(r) => return Intake::Response(r.status_code.code()),
         SipMessage::Request(r) => r,
     };
-    let body = String::from_utf8_lossy(&req.body);
     match req.method {
-        rsipstack::sip::Method::Invite => Intake::Invite {
-            number: req.uri.auth.as_ref().and_then(|a| normalize_number(&a.user)),
-            media: sdp::negotiate(&body, super::server::CODECS),
-        },
-        rsipstack::sip::Method::Info => {
-            let ct = req
-                .headers
-                .iter()
-                .find_map(|h| match h {
-                    rsipstack::sip::Header::ContentType(c) => Some(c.value().to_string()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            Intake::Info(dtmf::parse_info(&ct, &body))
+        Method::Invite => {
+            let invite = invite(&req);
+            let media = match invite.offer {
+                Offer::Late => Ok(late_offer_media()),
+                Offer::Early(media) => media,
+            };
+            Intake::Invite { number: normalize_number(&invite.dialled), media }
         }
+        Method::Info => Intake::Info(info_key(&req)),
         m => Intake::Other(m.to_string()),
     }
+}
+
+/// What a new INVITE asks for.
+pub struct Invite {
+    pub call_id: String,
+    /// The called number as dialled (the Request-URI's user).
+    pub dialled: String,
+    /// The caller's user, from the From header.
+    pub caller: String,
+    pub offer: Offer,
+}
+
+/// The SDP of an INVITE.
+pub enum Offer {
+    /// No offer: ours goes in the 200, the answer comes in the ACK.
+    Late,
+    /// The offer, negotiated against our codecs.
+    Early(Result<sdp::Negotiated, sdp::NegotiationError>),
+}
+
+/// Read a new INVITE.
+pub fn invite(req: &Request) -> Invite {
+    let body = String::from_utf8_lossy(&req.body);
+    Invite {
+        call_id: req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(),
+        dialled: uri_user(&req.uri),
+        caller: req.from_header().and_then(|f| f.uri()).map(|u| uri_user(&u)).unwrap_or_default(),
+        offer: if body.trim().is_empty() { Offer::Late } else { Offer::Early(sdp::negotiate(&body, CODECS)) },
+    }
+}
+
+/// What we assume of a late offer's media until the answer comes: our first codec, sending
+/// and receiving.
+pub fn late_offer_media() -> sdp::Negotiated {
+    sdp::Negotiated {
+        remote: None,
+        law: CODECS[0],
+        payload_type: CODECS[0].payload_type(),
+        dtmf_payload_type: Some(101),
+        direction: sdp::Direction::SendRecv,
+    }
+}
+
+/// The key a SIP INFO carries (`application/dtmf-relay` or `application/dtmf`), if any.
+pub fn info_key(req: &Request) -> Option<Key> {
+    let content_type = req
+        .headers
+        .iter()
+        .find_map(|h| match h {
+            Header::ContentType(c) => Some(c.value().to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    dtmf::parse_info(&content_type, &String::from_utf8_lossy(&req.body))
+}
+
+/// The user part of a URI (its host when it has none).
+pub fn uri_user(uri: &Uri) -> String {
+    uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_else(|| uri.host_with_port.to_string())
 }
 
 #[cfg(test)]

@@ -5,17 +5,17 @@
 //! the phone's own BYE.
 
 use super::server::{CODECS, Shared};
-use crate::acd::host::AcdHandle;
+use crate::acd::host::{AcdHandle, Offer};
 use crate::calls::OperatorLeg;
 use crate::media::sdp;
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::sip::{Header, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Header, StatusCode, StatusCodeKind, Transport, Uri};
 use rsipstack::transport::SipAddr;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 
@@ -25,26 +25,25 @@ const CANCEL_WAIT: Duration = Duration::from_secs(32);
 /// comes (rsipstack: an INVITE answered only with 100 never times out by itself).
 const RING_BACKSTOP: Duration = Duration::from_secs(300);
 
-/// Ring `operator` for `call`; on answer the leg goes to `acd`. `Err(reason)` when the phone did
+/// Ring the offer's operator; on answer the leg goes to `acd`. `Err(reason)` when the phone did
 /// not answer (the distribution then pauses the operator with that reason).
 pub async fn ring(
     shared: &Arc<Shared>,
-    call: &str,
-    operator: &str,
+    offer: &Offer,
     acd: &AcdHandle<OperatorLeg>,
     cancel: CancellationToken,
 ) -> Result<(), String> {
-    let span = tracing::info_span!("operator_leg", %call, %operator);
-    ring_inner(shared, call, operator, acd, cancel).instrument(span).await
+    let span = tracing::info_span!("operator_leg", call = %offer.call, operator = %offer.operator);
+    ring_inner(shared, offer, acd, cancel).instrument(span).await
 }
 
 async fn ring_inner(
     shared: &Arc<Shared>,
-    call: &str,
-    operator: &str,
+    offer: &Offer,
     acd: &AcdHandle<OperatorLeg>,
     cancel: CancellationToken,
 ) -> Result<(), String> {
+    let Offer { call, operator, .. } = offer;
     let binding = shared
         .registrar
         .lock()
@@ -55,7 +54,8 @@ async fn ring_inner(
     let socket = shared.ports.bind().map_err(|e| format!("no RTP port: {e}"))?;
     let rtp_port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);
-    let offer = sdp::offer(CODECS, local, rand::random::<u32>().into(), 1);
+    let session_id: u64 = rand::random::<u32>().into();
+    let our_offer = sdp::offer(CODECS, local, session_id, 1);
     let tcp = binding.transport == "tcp";
     let (transport, ours) = if tcp {
         (Transport::Tcp, super::server::shared_tcp(shared))
@@ -65,18 +65,27 @@ async fn ring_inner(
     let callee: Uri =
         binding.contact.as_str().try_into().map_err(|e| format!("bad Contact {}: {e}", binding.contact))?;
     let us: Uri = format!("sip:centralino@{ours}").as_str().try_into().map_err(|e| format!("{e}"))?;
+    let section_name =
+        shared.live.current().switchboard.config.sections.get(offer.section.as_str()).map(|s| s.name.clone());
+    let shown = Presented::new(&offer.caller, section_name.as_deref().unwrap_or(&offer.section));
+    let caller: Uri = format!("sip:{}@{ours}", shown.user).as_str().try_into().map_err(|e| format!("{e}"))?;
     let opt = InviteOption {
-        caller_display_name: Some("Centralino".into()),
-        caller: us.clone(),
+        caller_display_name: Some(shown.display_name.clone()),
+        caller,
         callee,
         destination: Some(SipAddr::new(transport, binding.source.into())),
         content_type: Some("application/sdp".into()),
-        offer: Some(offer.into_bytes()),
+        offer: Some(our_offer.into_bytes()),
         contact: us,
         headers: Some(vec![
             Header::Allow(super::server::ALLOW.into()),
             // The console finds the caller's call by this id.
             Header::Other("X-Centralino-Call".into(), call.to_string()),
+            // RFC 3325: the operators' phones are ours, inside the trust domain.
+            Header::Other(
+                "P-Asserted-Identity".into(),
+                format!("\"{}\" <sip:{}@{ours}>", shown.display_name, shown.user),
+            ),
         ]),
         ..Default::default()
     };
@@ -143,27 +152,42 @@ async fn ring_inner(
     info!(codec = media.law.name(), "the operator answered");
     let (ended_tx, ended) = oneshot::channel();
     let (hang_up, hang_up_rx) = oneshot::channel::<()>();
-    let leg = OperatorLeg { operator: operator.to_string(), socket, media, ended, hang_up };
-    // The supervisor: BYE when the call task lets go (or never takes) the leg; report the
-    // phone's BYE; forget the dialog either way.
+    let (changes_tx, media_changes) = mpsc::unbounded_channel();
+    let leg =
+        OperatorLeg { operator: operator.to_string(), socket, media: media.clone(), ended, hang_up, media_changes };
+    // The supervisor: BYE when the call's host lets go of (or never takes) the leg; report the
+    // phone's BYE; answer its re-INVITEs (hold, resume, a new address); forget the dialog.
     let s = Arc::clone(shared);
+    let mut ours = LegSdp { local, session_id, version: 1, current: media };
     tokio::spawn(
         async move {
-            let phone_hung_up = async {
-                while let Some(st) = states.recv().await {
-                    if matches!(st, DialogState::Terminated(..)) {
-                        return;
+            let mut hang_up_rx = hang_up_rx;
+            loop {
+                tokio::select! {
+                    _ = &mut hang_up_rx => {
+                        debug!("ending the operator's leg: BYE");
+                        let _ = dialog.bye().await;
+                        break;
                     }
-                }
-            };
-            tokio::select! {
-                _ = hang_up_rx => {
-                    debug!("ending the operator's leg: BYE");
-                    let _ = dialog.bye().await;
-                }
-                () = phone_hung_up => {
-                    debug!("the operator's phone hung up");
-                    let _ = ended_tx.send(());
+                    st = states.recv() => match st {
+                        None | Some(DialogState::Terminated(..)) => {
+                            debug!("the operator's phone hung up");
+                            let _ = ended_tx.send(());
+                            break;
+                        }
+                        Some(DialogState::Updated(_, req, handle)) => {
+                            if let Some(media) = ours.reinvite(&req.body, handle).await {
+                                let _ = changes_tx.send(media);
+                            }
+                        }
+                        Some(DialogState::Options(_, _, h)) => {
+                            let _ = h.respond(StatusCode::OK, Some(vec![Header::Allow(super::server::ALLOW.into())]), None).await;
+                        }
+                        Some(DialogState::Info(_, _, h) | DialogState::Refer(_, _, h) | DialogState::Message(_, _, h) | DialogState::Notify(_, _, h) | DialogState::Publish(_, _, h)) => {
+                            let _ = h.reply(StatusCode::NotImplemented).await;
+                        }
+                        Some(_) => {}
+                    },
                 }
             }
             s.dialogs.remove_dialog(&id);
@@ -173,6 +197,48 @@ async fn ring_inner(
     // If the caller left meanwhile, the distribution drops the leg: the supervisor sends BYE.
     acd.answered(call, operator, leg, drop);
     Ok(())
+}
+
+/// Our side of the operator leg's SDP, for the phone's re-INVITEs.
+struct LegSdp {
+    local: SocketAddr,
+    session_id: u64,
+    version: u64,
+    current: sdp::Negotiated,
+}
+
+impl LegSdp {
+    /// Answer a re-INVITE from the operator's phone: hold (sendonly, inactive), resume, or a
+    /// new address get 200 with our description; a codec change is refused (488) and the call
+    /// goes on as it was. Returns the new media when they changed.
+    async fn reinvite(
+        &mut self,
+        body: &[u8],
+        handle: rsipstack::dialog::dialog::TransactionHandle,
+    ) -> Option<sdp::Negotiated> {
+        let offer = String::from_utf8_lossy(body);
+        let media = if offer.trim().is_empty() {
+            // No offer: ours is the session as it is.
+            None
+        } else {
+            match sdp::negotiate(&offer, CODECS) {
+                Ok(m) if m.law == self.current.law => Some(m),
+                _ => {
+                    let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                    return None;
+                }
+            }
+        };
+        self.version += 1;
+        let described = media.as_ref().unwrap_or(&self.current);
+        let answer = sdp::describe(described, self.local, self.session_id, self.version);
+        let content_type = Header::ContentType("application/sdp".into());
+        let _ = handle.respond(StatusCode::OK, Some(vec![content_type]), Some(answer.into_bytes())).await;
+        let media = media?;
+        info!(direction = ?media.direction, remote = ?media.remote, "the operator's phone renegotiated the call");
+        self.current = media.clone();
+        Some(media)
+    }
 }
 
 fn spawn_bye(
@@ -185,4 +251,37 @@ fn spawn_bye(
         let _ = dialog.bye().await;
         s.dialogs.remove_dialog(&id);
     });
+}
+
+/// Who the operator's phone shows as calling: the section and the caller's number.
+struct Presented {
+    /// `Pensioni +393331234567`: what the operator says hello as, and to whom.
+    display_name: String,
+    /// The caller's number, kept to what a SIP URI's user may hold (`anonymous` without one).
+    user: String,
+}
+
+impl Presented {
+    fn new(caller: &str, section: &str) -> Presented {
+        let user: String =
+            caller.chars().filter(|c| c.is_ascii_alphanumeric() || "+-_.!~*'()".contains(*c)).take(32).collect();
+        let user = if user.is_empty() { "anonymous".to_string() } else { user };
+        // A quoted string (RFC 3261 25.1): no quotes, backslashes or control characters inside.
+        let section: String = section.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').take(40).collect();
+        Presented { display_name: format!("{section} {user}"), user }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Presented;
+
+    #[test]
+    fn the_phone_shows_the_section_and_the_number() {
+        let p = Presented::new("+393331234567", "Pensioni");
+        assert_eq!((p.display_name.as_str(), p.user.as_str()), ("Pensioni +393331234567", "+393331234567"));
+        let p = Presented::new("a\"b@c;d", "Sez\"ione\\");
+        assert_eq!((p.display_name.as_str(), p.user.as_str()), ("Sezione abcd", "abcd"));
+        assert_eq!(Presented::new("", "Pensioni").user, "anonymous");
+    }
 }

@@ -5,6 +5,7 @@
 use super::call_leg::{self, Leg};
 use super::dialer::SipDialer;
 use super::guard::{FaultCounts, GuardedSocket};
+use super::intake::{self, Invite, Offer};
 use super::registrar::Registrar;
 use crate::acd::Acd;
 use crate::acd::host::AcdHandle;
@@ -17,7 +18,6 @@ use crate::media::clock::{ClockPriority, MediaClock};
 use crate::media::g711::Law;
 use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
-use crate::media::sdp;
 use crate::password_guard::host::SharedGuard;
 use chrono::Utc;
 use rsipstack::EndpointBuilder;
@@ -326,11 +326,6 @@ async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
     }
 }
 
-/// The user part of a URI, or its host when there is none.
-fn uri_user(uri: &Uri) -> String {
-    uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_else(|| uri.host_with_port.to_string())
-}
-
 /// Refuse an INVITE before any dialog, keep the transaction alive for the ACK, record it.
 async fn reject(mut tx: Transaction, status: StatusCode, extra: Vec<Header>, mut record: CallRecord, log: &CallLog) {
     let code = status.code();
@@ -350,19 +345,16 @@ async fn busy(tx: Transaction, record: CallRecord, log: &CallLog) {
 async fn on_invite(shared: Arc<Shared>, mut tx: Transaction) {
     // 100 Trying before any other work, so the caller stops retransmitting (RFC 3261 17.2.1).
     let _ = tx.send_trying().await;
-    let req = &tx.original;
-    let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
-    let dialled = uri_user(&req.uri);
-    let caller = req.from_header().and_then(|f| f.uri()).map(|u| uri_user(&u)).unwrap_or_default();
-    let span = tracing::info_span!("call", call_id = %call_id);
-    on_new_call(&shared, tx, call_id, dialled, caller).instrument(span).await
+    let invite = intake::invite(&tx.original);
+    let span = tracing::info_span!("call", call_id = %invite.call_id);
+    on_new_call(&shared, tx, invite).instrument(span).await
 }
 
-async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dialled: String, caller: String) {
-    let req = &tx.original;
+async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
+    let Invite { call_id, dialled, caller, offer } = invite;
     let now = Utc::now();
     let mut record = CallRecord {
-        call_id: call_id.clone(),
+        call_id,
         caller: caller.clone(),
         number: dialled.clone(),
         province: None,
@@ -403,19 +395,9 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, call_id: String, dia
     record.region = session.facts().region.clone();
     record.tree = Some(session.tree().name.clone());
 
-    let offer = String::from_utf8_lossy(&req.body).into_owned();
-    // An INVITE without an offer gets ours in the 200; the answer comes in the ACK.
-    let late_offer = offer.trim().is_empty();
-    let negotiated = if late_offer {
-        Ok(sdp::Negotiated {
-            remote: None,
-            law: CODECS[0],
-            payload_type: CODECS[0].payload_type(),
-            dtmf_payload_type: Some(101),
-            direction: sdp::Direction::SendRecv,
-        })
-    } else {
-        sdp::negotiate(&offer, CODECS)
+    let (negotiated, late_offer) = match offer {
+        Offer::Late => (Ok(intake::late_offer_media()), true),
+        Offer::Early(negotiated) => (negotiated, false),
     };
     let media = match negotiated {
         Ok(m) => m,
