@@ -10,6 +10,7 @@ pub mod cases;
 pub mod config;
 pub mod descriptors;
 pub mod diag;
+pub mod engine;
 pub mod ivr;
 pub mod jsonl;
 pub mod live;

@@ -144,3 +144,43 @@ fn the_reader_sees_groups_and_super_chains() {
         Some(vec!["a".into(), "b".into()])
     );
 }
+
+/// The pure machines' files: decisions only, no IO.
+const PURE: &[&str] = &[
+    "calls/machine.rs",
+    "calls/machine/watch.rs",
+    "acd/machine.rs",
+    "acd/schedule.rs",
+    "acd/reconfigure.rs",
+    "ivr/session.rs",
+    "password_guard.rs",
+    "cases/ticket.rs",
+];
+
+/// What a pure machine never touches: the runtime, sockets, the adapters, the clock, chance.
+const IMPURE: &[&str] = &[
+    "tokio",
+    "std::net::UdpSocket",
+    "std::net::TcpStream",
+    "crate::sip",
+    "crate::media",
+    "crate::api",
+    "crate::engine",
+    "Instant::now",
+    "SystemTime::now",
+    "Utc::now",
+    "rand::",
+    "std::fs",
+];
+
+#[test]
+fn the_pure_machines_have_no_sockets_clocks_or_randomness() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for file in PURE {
+        let text = std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        // Unit tests inside the file may use what they like.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let found: Vec<&&str> = IMPURE.iter().filter(|w| code.contains(**w)).collect();
+        assert!(found.is_empty(), "{file} is a pure machine but uses {found:?}");
+    }
+}

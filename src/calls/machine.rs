@@ -213,11 +213,6 @@ impl Call {
         matches!(self.phase, Phase::Bridged { .. })
     }
 
-    /// The language the caller hears.
-    pub fn language(&self) -> Lang {
-        self.session.language()
-    }
-
     /// The next thing for the host to do.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()

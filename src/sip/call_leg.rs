@@ -5,7 +5,7 @@
 use super::server::Shared;
 use crate::calls::CallRecord;
 use crate::calls::host::{self, Parts, Signal, Signalling};
-use crate::calls::machine::{Call, Settings};
+use crate::calls::machine::{Call, Input, Settings};
 use crate::ivr::Session;
 use crate::media::sdp::{self, Negotiated};
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
@@ -132,7 +132,11 @@ async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<Dia
         updates: shared.updates.clone(),
         acd: shared.acd.get().cloned(),
     };
-    let call = Call::new(session, record, settings, host::now());
+    let mut call = Call::new(session, record, settings, host::now());
+    if !late_offer {
+        // A caller who offers the call on hold (sendonly, inactive) is not expected to send.
+        call.handle(Input::Media { receiving: media.direction.we_receive() }, host::now());
+    }
     host::run(call, socket, media, parts, signalling).await
 }
 

@@ -6,12 +6,18 @@ use super::server::Shared;
 use crate::acd::Event;
 use crate::acd::host::{AcdHandle, Dialer, Offer};
 use crate::calls::OperatorLeg;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use tokio_util::sync::CancellationToken;
 
 /// The engine's dialer (holds the server weakly: the server holds the distribution).
 pub struct SipDialer {
-    pub shared: Weak<Shared>,
+    shared: Weak<Shared>,
+}
+
+impl SipDialer {
+    pub fn new(shared: &Arc<Shared>) -> SipDialer {
+        SipDialer { shared: Arc::downgrade(shared) }
+    }
 }
 
 impl Dialer<OperatorLeg> for SipDialer {

@@ -3,13 +3,10 @@
 //! code works around are marked "rsipstack:" (see docs/architecture.md).
 
 use super::call_leg::{self, Leg};
-use super::dialer::SipDialer;
 use super::guard::{FaultCounts, GuardedSocket};
 use super::intake::{self, Invite, Offer};
 use super::registrar::Registrar;
-use crate::acd::Acd;
 use crate::acd::host::AcdHandle;
-use crate::acd::journal::Journal;
 use crate::calls::OperatorLeg;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::cases::CaseStore;
@@ -107,11 +104,14 @@ pub struct SipServer {
     pub tcp: SocketAddr,
 }
 
-/// What the SIP server works with, besides its settings.
+/// What the SIP server works with, besides its settings: the engine's parts it hands calls.
 pub struct SipServices {
     pub live: Arc<Live>,
     pub log: CallLog,
-    pub journal: Option<Journal>,
+    /// Sends every call's RTP.
+    pub clock: MediaClock,
+    /// Reads every call's RTP and relays bridged calls.
+    pub receiver: MediaReceiver,
     pub store: Option<Arc<dyn CaseStore>>,
     pub updates: Option<Arc<crate::updates::Updates>>,
     /// Limits on password guessing, shared with the HTTP API.
@@ -123,7 +123,7 @@ pub struct SipServices {
 impl SipServer {
     /// Bind the transports and start serving.
     pub async fn start(settings: SipSettings, services: SipServices) -> std::io::Result<SipServer> {
-        let SipServices { live, log, journal, store, updates, guard, faults } = services;
+        let SipServices { live, log, clock, receiver, store, updates, guard, faults } = services;
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
         // rsipstack: TCP flows are closed after 300 s idle by default, which kills long calls.
@@ -161,8 +161,8 @@ impl SipServer {
         let (lo, hi) = settings.rtp_ports;
         let shared = Arc::new(Shared {
             ports: PortPool::new(settings.rtp_ip, lo, hi),
-            clock: MediaClock::start_per_core(settings.clock_priority)?,
-            receiver: MediaReceiver::start_per_core(settings.clock_priority)?,
+            clock,
+            receiver,
             store,
             updates,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
@@ -182,19 +182,6 @@ impl SipServer {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        let config = &shared.live.current().switchboard.config;
-        let acd = Acd::new(crate::acd::rules::section_rules(config), config.operator_skills());
-        let dialer = Box::new(SipDialer { shared: Arc::downgrade(&shared) });
-        let handle = crate::acd::host::start(acd, dialer, journal);
-        let reconfigure = handle.clone();
-        shared.live.on_distribution_change(Box::new(move |loaded| {
-            let config = &loaded.switchboard.config;
-            reconfigure.event(crate::acd::Event::Reconfigure {
-                sections: crate::acd::rules::section_rules(config),
-                operators: config.operator_skills(),
-            });
-        }));
-        let _ = shared.acd.set(handle);
         super::register::spawn_sweeper(Arc::clone(&shared), cancel.child_token());
         let dispatch = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -206,6 +193,11 @@ impl SipServer {
         });
         info!(udp = %udp_addr, tcp = %tcp_addr, "SIP listening");
         Ok(SipServer { shared, cancel, udp: udp_addr, tcp: tcp_addr })
+    }
+
+    /// Hand queued calls to this distribution (once; its dialer rings through this server).
+    pub fn set_distribution(&self, acd: AcdHandle<OperatorLeg>) {
+        let _ = self.shared.acd.set(acd);
     }
 
     /// Calls in progress.

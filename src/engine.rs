@@ -1,0 +1,248 @@
+//! The engine room: the whole switchboard wired in one place, top to bottom. It shares out the
+//! file descriptors, opens what must last (call log, queue journal, outcome log, cases store),
+//! starts the live reload, the media threads, the SIP adapter, the distribution (whose offers
+//! ring operators' phones through SIP) and the HTTP API; then it waits for SIGTERM, Ctrl-C or a
+//! drain asked through the API, drains the calls in progress and writes everything to disk.
+
+use crate::acd::host::AcdHandle;
+use crate::acd::journal::Journal;
+use crate::acd::{Acd, Event as AcdEvent, rules};
+use crate::calls::{CallLog, OperatorLeg};
+use crate::cases::outcome_log::OutcomeLog;
+use crate::cases::{CaseStore, RedbStore};
+use crate::config::{ClockPriority, Config};
+use crate::descriptors;
+use crate::live::{Live, Loaded};
+use crate::media::clock::MediaClock;
+use crate::media::receiver::MediaReceiver;
+use crate::password_guard::host::SharedGuard;
+use crate::sip::dialer::SipDialer;
+use crate::sip::digest::Algorithm;
+use crate::sip::guard::FaultCounts;
+use crate::sip::server::{SipServer, SipServices, SipSettings};
+use crate::switchboard::Paths;
+use crate::updates::Updates;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// What the command line sets over the configuration.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub sip_udp: Option<SocketAddr>,
+    pub sip_tcp: Option<SocketAddr>,
+    pub rtp_ports: Option<(u16, u16)>,
+    pub http: Option<SocketAddr>,
+    pub clock_priority: Option<ClockPriority>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Run the switchboard until it is stopped; `Err` says why it could not start.
+pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(), String> {
+    let c = &loaded.switchboard.config;
+    let budget = share_descriptors(c.sip.max_calls as usize, *c.http.max_connections.get_ref() as usize);
+    let settings = sip_settings(c, &overrides, budget.calls);
+    let drain_time = Duration::from_secs((*c.sip.drain_seconds.get_ref()).into());
+    let http_limits = crate::api::connections::Limits {
+        max_connections: budget.http_connections,
+        header_timeout: Duration::from_secs((*c.http.header_timeout_seconds.get_ref()).into()),
+    };
+    let data_dir = overrides.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
+    let http = overrides.http.unwrap_or(c.http.listen);
+    info!(
+        trees = loaded.switchboard.trees.len(),
+        numbers = c.numbers.len(),
+        prompts = loaded.prompts.len(),
+        "switchboard loaded"
+    );
+
+    // What must last.
+    let files = Files::open(&data_dir)?;
+    let sessions = Arc::new(crate::api::session::Sessions::default());
+    match files.store.sessions() {
+        Ok(kept) => {
+            for ended in sessions.restore(kept) {
+                let _ = files.store.drop_session(&ended);
+            }
+        }
+        Err(e) => warn!("the sessions from before the restart are not known: {e}"),
+    }
+    let updates = Arc::new(Updates::default());
+    match files.store.latest_calls() {
+        Ok(calls) => updates.recall(calls),
+        Err(e) => warn!("the operators' latest calls are not known: {e}"),
+    }
+
+    // The switchboard in service, reloaded when its files change.
+    let live = Live::new(paths, loaded);
+    tokio::spawn(live.clone().watch(Duration::from_secs(1)));
+
+    // Media: one sending clock and one set of receivers for every call.
+    let priority = settings.clock_priority;
+    let clock = MediaClock::start_per_core(priority).map_err(|e| format!("cannot start the media clock: {e}"))?;
+    let receiver =
+        MediaReceiver::start_per_core(priority).map_err(|e| format!("cannot start the media receivers: {e}"))?;
+
+    // Signalling.
+    let guard = Arc::new(SharedGuard::default());
+    let sip_faults = Arc::new(FaultCounts::default());
+    let services = SipServices {
+        live: Arc::clone(&live),
+        log: files.log.clone(),
+        store: Some(Arc::clone(&files.store)),
+        updates: Some(Arc::clone(&updates)),
+        guard: Arc::clone(&guard),
+        faults: Arc::clone(&sip_faults),
+        clock,
+        receiver,
+    };
+    let server = SipServer::start(settings, services).await.map_err(|e| format!("cannot listen for SIP: {e}"))?;
+
+    // The distribution: its offers ring operators' phones through the SIP adapter.
+    let acd = start_distribution(&live, SipDialer::new(&server.shared), files.journal.clone());
+    server.set_distribution(acd.clone());
+
+    // The HTTP API and the pages.
+    let listener =
+        tokio::net::TcpListener::bind(http).await.map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
+    let http = listener.local_addr().unwrap_or(http);
+    let drain_asked = Arc::new(tokio::sync::Notify::new());
+    guard.spawn_pruner(server.cancel.child_token());
+    let state = crate::api::ApiState {
+        live,
+        acd,
+        store: Arc::clone(&files.store),
+        sessions,
+        events: updates,
+        data_dir,
+        outcome_log: files.outcomes.clone(),
+        guard,
+        connections: Default::default(),
+        sip_faults,
+        drain: Arc::clone(&drain_asked),
+    };
+    crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
+    // The line test harnesses and operators wait for.
+    info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
+
+    // SIGTERM, Ctrl-C or an administrator's POST /api/drain; a second signal stops at once.
+    let mut signals = StopSignals::new();
+    tokio::select! {
+        _ = signals.next() => {},
+        _ = drain_asked.notified() => info!("drain asked through the API"),
+    }
+    tokio::select! {
+        left = server.drain(drain_time) => if left > 0 {
+            warn!(calls = left, "stopping with calls still in progress: the drain time is over");
+        },
+        _ = signals.next() => warn!(calls = server.active_calls(), "stopping at once (second signal)"),
+    }
+    server.cancel.cancel();
+    // The last calls' records, queue events and outcomes on disk before the process ends.
+    tokio::join!(files.log.flush(), files.journal.flush(), files.outcomes.flush());
+    info!("stopped");
+    Ok(())
+}
+
+/// The files the engine writes, open.
+struct Files {
+    log: CallLog,
+    journal: Journal,
+    outcomes: OutcomeLog,
+    store: Arc<dyn CaseStore>,
+}
+
+impl Files {
+    fn open(data_dir: &Path) -> Result<Files, String> {
+        let dir = data_dir.display();
+        // The writers' tasks run on their own: their handles are not needed to keep them.
+        let (log, _) = CallLog::start(data_dir).map_err(|e| format!("cannot open the call log in {dir}: {e}"))?;
+        let journal = Journal::start(data_dir).map_err(|e| format!("cannot open the queue journal in {dir}: {e}"))?;
+        let (outcomes, _) =
+            OutcomeLog::start(data_dir).map_err(|e| format!("cannot open the outcome log in {dir}: {e}"))?;
+        let store =
+            RedbStore::open(&data_dir.join("cases.redb")).map_err(|e| format!("cannot open the cases store: {e}"))?;
+        Ok(Files { log, journal, outcomes, store: Arc::new(store) })
+    }
+}
+
+/// The distribution task, fed the new rules on every reload that changes them.
+fn start_distribution(live: &Arc<Live>, dialer: SipDialer, journal: Journal) -> AcdHandle<OperatorLeg> {
+    let config = &live.current().switchboard.config;
+    let acd = Acd::new(rules::section_rules(config), config.operator_skills());
+    let handle = crate::acd::host::start(acd, Box::new(dialer), Some(journal));
+    let reconfigure = handle.clone();
+    live.on_distribution_change(Box::new(move |loaded| {
+        let config = &loaded.switchboard.config;
+        reconfigure.event(AcdEvent::Reconfigure {
+            sections: rules::section_rules(config),
+            operators: config.operator_skills(),
+        });
+    }));
+    handle
+}
+
+fn sip_settings(c: &Config, overrides: &Overrides, max_calls: usize) -> SipSettings {
+    SipSettings {
+        udp: overrides.sip_udp.unwrap_or(c.sip.udp),
+        tcp: overrides.sip_tcp.unwrap_or(c.sip.tcp),
+        rtp_ip: c.rtp.address,
+        rtp_ports: overrides.rtp_ports.unwrap_or((*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref())),
+        max_calls,
+        ringing: c.sip.ringing,
+        answer_delay: Duration::from_millis(c.sip.answer_delay_ms.into()),
+        media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
+        max_hold: Duration::from_secs(c.rtp.max_hold_seconds.into()),
+        clock_priority: overrides.clock_priority.unwrap_or(c.rtp.clock_priority),
+        realm: c.sip.realm.clone(),
+        digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
+        udp_receive_buffer: *c.sip.udp_receive_buffer_kib.get_ref() as usize * 1024,
+    }
+}
+
+/// Raise the open-file limit and share it between calls and HTTP connections (calls first).
+fn share_descriptors(max_calls: usize, max_http: usize) -> descriptors::Budget {
+    let limit = descriptors::raise_limit().unwrap_or_else(|e| {
+        warn!("cannot read or raise the open-file limit ({e}); assuming 1024");
+        1024
+    });
+    let budget = descriptors::budget(limit, max_calls, max_http);
+    info!(open_files = limit, calls = budget.calls, http_connections = budget.http_connections, "descriptors shared");
+    if !budget.calls_fit {
+        warn!(
+            max_calls,
+            calls = budget.calls,
+            "the open-file limit ({limit}) is too low for max_calls: calls beyond {} get 503; raise the hard limit (LimitNOFILE, ulimit -Hn) to at least {}",
+            budget.calls,
+            descriptors::RESERVED + descriptors::MIN_HTTP + max_calls as u64 * descriptors::PER_CALL
+        );
+    }
+    budget
+}
+
+/// SIGTERM and Ctrl-C, each seen once.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        StopSignals { term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok() }
+    }
+
+    /// Completes at the next SIGTERM or Ctrl-C.
+    async fn next(&mut self) {
+        let term = async {
+            match self.term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            Some(_) = term => {},
+        }
+    }
+}
