@@ -400,8 +400,7 @@ impl Call {
             Phase::Farewell(ending) => ending.clone(),
             _ => {
                 self.session.handle(Event::CallerHangup, now.wall);
-                let node = self.session.current_node().unwrap_or_default().to_string();
-                self.session.outcome().cloned().map_or(Ending::CallerHangup { node }, Ending::from)
+                self.portal_ending()
             }
         };
         self.tell_caller_gone();
@@ -470,7 +469,7 @@ impl Call {
         self.phase = Phase::Bridged { section: section.clone(), operator };
     }
 
-    /// A transfer out of the bridge: the caller goes on, the operator's phone is released.
+    /// Out of the bridge, if bridged: the operator's phone is released and the console told.
     fn end_bridge(&mut self) {
         if let Phase::Bridged { operator, .. } = &self.phase {
             let operator = operator.clone();
@@ -524,11 +523,7 @@ impl Call {
 
     /// The call is over: release what it holds, complete the record.
     fn end(&mut self, ending: Ending, now: Now) {
-        if let Phase::Bridged { operator, .. } = &self.phase {
-            let operator = operator.clone();
-            self.out.push_back(Output::Unbridge);
-            self.out.push_back(Output::BridgeEnded { operator });
-        }
+        self.end_bridge();
         if self.joined {
             self.out.push_back(Output::Leave);
         }
