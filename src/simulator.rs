@@ -150,7 +150,7 @@ pub fn run(mut session: Session, caller: &mut dyn Caller, opts: &Options) -> Rep
         }
     }
     Report {
-        number: session.facts().number.clone(),
+        number: session.facts().origin.number.clone(),
         tree: session.tree().name.clone(),
         language: session.language(),
         outcome: session.outcome().cloned(),

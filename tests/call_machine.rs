@@ -64,10 +64,12 @@ fn record() -> CallRecord {
     let arrived = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
     CallRecord {
         call_id: "c1".into(),
-        caller: "+393331234567".into(),
-        number: "+390773691001".into(),
-        province: Some("LT".into()),
-        region: Some("lazio".into()),
+        origin: centralino::vocabulary::CallOrigin {
+            caller: "+393331234567".into(),
+            number: "+390773691001".into(),
+            province: Some("LT".into()),
+            region: Some("lazio".into()),
+        },
         tree: Some("t".into()),
         arrived,
         answered: None,

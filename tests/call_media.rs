@@ -98,10 +98,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
     let session = sb.session("+393331234567", number).unwrap();
     let record = CallRecord {
         call_id: "test-call".into(),
-        caller: "+393331234567".into(),
-        number: session.facts().number.clone(),
-        province: session.facts().province.clone(),
-        region: session.facts().region.clone(),
+        origin: session.facts().origin.clone(),
         tree: Some(session.tree().name.clone()),
         arrived: Utc::now(),
         answered: Some(Utc::now()),

@@ -12,6 +12,7 @@ use centralino::ivr::{
     Action, CallFacts, Event, FoundAppointment, Key, Lang, LookupAnswer, Outcome, Service, Session, Time, Tree,
     Utterance, parse_tree,
 };
+use centralino::vocabulary::CallOrigin;
 use chrono::{TimeDelta, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 use std::path::Path;
@@ -33,13 +34,20 @@ fn tree(yaml: &str) -> Arc<Tree> {
 
 /// A call to the Latina office number.
 fn latina() -> CallFacts {
-    CallFacts {
+    let origin = CallOrigin {
         caller: "+393331234567".into(),
         number: "+390773691001".into(),
         province: Some("LT".into()),
         region: Some("lazio".into()),
-        office_hours: None,
-    }
+    };
+    CallFacts { origin, office_hours: None }
+}
+
+/// A call like [`latina`], with what `change` says instead.
+fn latina_with(change: impl FnOnce(&mut CallOrigin)) -> CallFacts {
+    let mut facts = latina();
+    change(&mut facts.origin);
+    facts
 }
 
 /// Mon-Fri 08:30-12:30.
@@ -276,7 +284,7 @@ fn play_speaks_prompts_office_facts_and_collected_digits() {
 
 #[test]
 fn play_leaves_out_office_facts_the_call_does_not_have() {
-    let facts = CallFacts { province: None, region: None, office_hours: None, ..latina() };
+    let facts = latina_with(|o| (o.province, o.region) = (None, None));
     let mut c = Call::with(KINDS, facts, monday_10());
     c.start();
     c.done();
@@ -356,34 +364,33 @@ fn branch_walk(facts: CallFacts) -> (String, Vec<String>) {
 
 #[test]
 fn branch_on_number_region_and_province() {
-    let national = CallFacts { number: "+39803164".into(), ..latina() };
+    let national = latina_with(|o| o.number = "+39803164".into());
     assert_eq!(branch_walk(national), ("national".into(), vec!["by_number".into(), "national".into()]));
     assert_eq!(
         branch_walk(latina()),
         ("latina".into(), vec!["by_number".into(), "by_region".into(), "by_province".into(), "latina".into()])
     );
-    let roma = CallFacts { number: "+39065905".into(), province: Some("RM".into()), ..latina() };
+    let roma = latina_with(|o| (o.number, o.province) = ("+39065905".into(), Some("RM".into())));
     assert_eq!(branch_walk(roma).0, "rome");
-    let aosta = CallFacts {
-        number: "+39016530".into(),
-        province: Some("AO".into()),
-        region: Some("valle_d_aosta".into()),
-        ..latina()
-    };
+    let aosta = latina_with(|o| {
+        o.number = "+39016530".into();
+        o.province = Some("AO".into());
+        o.region = Some("valle_d_aosta".into());
+    });
     assert_eq!(branch_walk(aosta).0, "aosta");
 }
 
 #[test]
 fn branch_takes_default_for_unknown_or_missing_facts() {
-    let frosinone = CallFacts { province: Some("FR".into()), ..latina() };
+    let frosinone = latina_with(|o| o.province = Some("FR".into()));
     assert_eq!(branch_walk(frosinone).0, "elsewhere", "unlisted province");
-    let milano = CallFacts { province: Some("MI".into()), region: Some("lombardia".into()), ..latina() };
+    let milano = latina_with(|o| (o.province, o.region) = (Some("MI".into()), Some("lombardia".into())));
     assert_eq!(branch_walk(milano).0, "elsewhere", "unlisted region");
-    let unknown = CallFacts { province: None, region: None, ..latina() };
+    let unknown = latina_with(|o| (o.province, o.region) = (None, None));
     let (leaf, path) = branch_walk(unknown);
     assert_eq!(leaf, "elsewhere", "no region at all");
     assert_eq!(path, ["by_number", "by_region", "elsewhere"]);
-    let lazio_without_province = CallFacts { province: None, ..latina() };
+    let lazio_without_province = latina_with(|o| o.province = None);
     assert_eq!(branch_walk(lazio_without_province).0, "elsewhere");
 }
 

@@ -61,10 +61,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let wall0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap() + chrono::TimeDelta::minutes(i64::from(flags >> 2) * 20);
     let record = CallRecord {
         call_id: "c1".into(),
-        caller: "+393331234567".into(),
-        number: "+390773691001".into(),
-        province: Some("LT".into()),
-        region: Some("lazio".into()),
+        origin: centralino::vocabulary::CallOrigin {
+            caller: "+393331234567".into(),
+            number: "+390773691001".into(),
+            province: Some("LT".into()),
+            region: Some("lazio".into()),
+        },
         tree: None,
         arrived: wall0,
         answered: None,
@@ -75,7 +77,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         answers: vec![],
         ending: Ending::Cancelled,
     };
-    let facts = CallFacts { caller: record.caller.clone(), number: record.number.clone(), province: record.province.clone(), region: record.region.clone(), office_hours: None };
+    let facts = CallFacts { origin: record.origin.clone(), office_hours: None };
     let settings = Settings {
         answer_delay: Duration::from_millis(500),
         media_timeout: Duration::from_secs(30),

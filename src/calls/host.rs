@@ -193,7 +193,7 @@ impl<S: Signalling> Host<S> {
                 Output::Join { section, arrived } => {
                     if let Some(acd) = &self.parts.acd {
                         let r = self.call.record();
-                        acd.join(&r.call_id, &section, &r.caller, arrived, self.notices_tx.clone());
+                        acd.join(&r.call_id, &section, &r.origin.caller, arrived, self.notices_tx.clone());
                     }
                 }
                 Output::Tell(event) => {
@@ -236,7 +236,7 @@ impl<S: Signalling> Host<S> {
             return self.call.handle(Input::CallerHangup, now());
         }
         let record = self.call.record();
-        info!(number = %record.number, caller = %record.caller, "answered");
+        info!(number = %record.origin.number, caller = %record.origin.caller, "answered");
         if let Some((socket, media)) = self.pending_media.take() {
             let p = &self.parts;
             self.media = Some(CallMedia::attach(socket, media, &p.clock, &p.receiver, Arc::clone(&p.prompts)));

@@ -54,10 +54,12 @@ mod tests {
     fn record(id: &str) -> CallRecord {
         CallRecord {
             call_id: id.into(),
-            caller: "+393331234567".into(),
-            number: "+390773691001".into(),
-            province: Some("LT".into()),
-            region: Some("lazio".into()),
+            origin: crate::vocabulary::CallOrigin {
+                caller: "+393331234567".into(),
+                number: "+390773691001".into(),
+                province: Some("LT".into()),
+                region: Some("lazio".into()),
+            },
             tree: Some("centralino-unico-nazionale".into()),
             arrived: Utc::now(),
             answered: Some(Utc::now()),

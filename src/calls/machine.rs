@@ -558,10 +558,7 @@ impl Call {
         CallPop {
             operator: operator.to_string(),
             call_id: r.call_id.clone(),
-            caller: r.caller.clone(),
-            number: r.number.clone(),
-            province: r.province.clone(),
-            region: r.region.clone(),
+            origin: r.origin.clone(),
             section: section.to_string(),
             path: trace.path.clone(),
             keys: trace.keys.clone(),

@@ -2,6 +2,7 @@
 //! portal and how the call ended.
 
 use crate::ivr::{Lang, Outcome};
+use crate::vocabulary::CallOrigin;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -63,11 +64,9 @@ impl std::fmt::Display for Ending {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub call_id: String,
-    pub caller: String,
-    /// The called number, E.164 when known, as dialled otherwise.
-    pub number: String,
-    pub province: Option<String>,
-    pub region: Option<String>,
+    /// Who called which number.
+    #[serde(flatten)]
+    pub origin: CallOrigin,
     pub tree: Option<String>,
     pub arrived: DateTime<Utc>,
     pub answered: Option<DateTime<Utc>>,
@@ -91,9 +90,9 @@ impl CallRecord {
             "{} {} {} -> {} ({}) {}s keys={}{} : {}",
             self.arrived.format("%Y-%m-%d %H:%M:%S"),
             self.call_id,
-            self.caller,
-            self.number,
-            self.province.as_deref().unwrap_or("-"),
+            self.origin.caller,
+            self.origin.number,
+            self.origin.province.as_deref().unwrap_or("-"),
             (self.ended - self.arrived).num_seconds(),
             if self.keys.is_empty() { "-" } else { &self.keys },
             answers,

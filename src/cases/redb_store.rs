@@ -938,10 +938,12 @@ mod tests {
         let pop = |operator: &str, call_id: &str| CallPop {
             operator: operator.into(),
             call_id: call_id.into(),
-            caller: "+393331234567".into(),
-            number: "+390773691001".into(),
-            province: Some("LT".into()),
-            region: Some("lazio".into()),
+            origin: crate::vocabulary::CallOrigin {
+                caller: "+393331234567".into(),
+                number: "+390773691001".into(),
+                province: Some("LT".into()),
+                region: Some("lazio".into()),
+            },
             section: "pensions".into(),
             path: vec!["main_menu".into()],
             keys: "1".into(),

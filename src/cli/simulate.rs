@@ -162,7 +162,7 @@ pub fn run(paths: &Paths, args: SimulateArgs) -> ExitCode {
         prompt_text: &prompt_text,
         office_text: &office_text,
         agency_text: &agency_text,
-        appointment: sample_appointment(&sb, session.facts().province.as_deref(), start),
+        appointment: sample_appointment(&sb, session.facts().origin.province.as_deref(), start),
         from: args.from,
         lookups: &lookups,
         barge_in: args.barge_in,

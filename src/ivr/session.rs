@@ -347,9 +347,9 @@ impl Session {
             }
             Node::Branch(b) => {
                 let value = match b.on.value {
-                    Fact::Province => self.facts.province.clone(),
-                    Fact::Region => self.facts.region.clone(),
-                    Fact::Number => Some(self.facts.number.clone()),
+                    Fact::Province => self.facts.origin.province.clone(),
+                    Fact::Region => self.facts.origin.region.clone(),
+                    Fact::Number => Some(self.facts.origin.number.clone()),
                     Fact::Language => Some(self.lang.code().to_string()),
                 };
                 let target = value.and_then(|v| b.cases.get(v.as_str()).map(|t| t.value.clone()));
@@ -377,7 +377,7 @@ impl Session {
             match s {
                 SayItem::Prompt(name) => items.push(Utterance::Prompt(name.value.clone())),
                 SayItem::Office(OfficeFact::Address) => {
-                    items.extend(self.facts.province.clone().map(Utterance::OfficeAddress));
+                    items.extend(self.facts.origin.province.clone().map(Utterance::OfficeAddress));
                 }
                 SayItem::Office(OfficeFact::Hours) => {
                     if let Some(h) = &self.facts.office_hours {

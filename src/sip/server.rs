@@ -16,6 +16,7 @@ use crate::media::g711::Law;
 use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
 use crate::password_guard::host::SharedGuard;
+use crate::vocabulary::CallOrigin;
 use chrono::Utc;
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -347,10 +348,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
     let now = Utc::now();
     let mut record = CallRecord {
         call_id,
-        caller: caller.clone(),
-        number: dialled.clone(),
-        province: None,
-        region: None,
+        origin: CallOrigin { caller: caller.clone(), number: dialled.clone(), province: None, region: None },
         tree: None,
         arrived: now,
         answered: None,
@@ -382,9 +380,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
             return reject(tx, StatusCode::NotFound, vec![], record, &shared.log).await;
         }
     };
-    record.number = session.facts().number.clone();
-    record.province = session.facts().province.clone();
-    record.region = session.facts().region.clone();
+    record.origin = session.facts().origin.clone();
     record.tree = Some(session.tree().name.clone());
 
     let (negotiated, late_offer) = match offer {

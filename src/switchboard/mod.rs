@@ -7,6 +7,7 @@ use crate::config::{self, Config};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::ivr::{self, CallFacts, Session, Tree, speech, validate};
 use crate::media::wav;
+use crate::vocabulary::CallOrigin;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -283,10 +284,12 @@ impl Switchboard {
         let tree = self.trees.get(tree_name).cloned().ok_or_else(|| CallError::UnknownTree(tree_name.to_string()))?;
         let province = self.config.province(number.province.get_ref());
         let facts = CallFacts {
-            caller: caller.to_string(),
-            number: number.number.get_ref().clone(),
-            province: Some(number.province.get_ref().clone()),
-            region: province.map(|p| p.region.get_ref().clone()),
+            origin: CallOrigin {
+                caller: caller.to_string(),
+                number: number.number.get_ref().clone(),
+                province: Some(number.province.get_ref().clone()),
+                region: province.map(|p| p.region.get_ref().clone()),
+            },
             office_hours: province.map(|p| p.office_hours.get_ref().clone()),
         };
         Ok((facts, tree))

@@ -10,11 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct CallPop {
     pub operator: String,
     pub call_id: String,
-    pub caller: String,
-    /// The number called, and its province and region.
-    pub number: String,
-    pub province: Option<String>,
-    pub region: Option<String>,
+    /// Who called which number.
+    #[serde(flatten)]
+    pub origin: super::CallOrigin,
     /// The section whose queue the call came from.
     pub section: String,
     /// The path through the voice portal and the keys pressed.
