@@ -2,6 +2,7 @@
 //! the dialog, 180 and the 200 with our SDP, SIP INFO keys, re-INVITEs (hold, resume, a new
 //! address), the answer in the ACK of a late offer, BYE both ways.
 
+use super::sdp_session::SdpSession;
 use super::server::Shared;
 use crate::calls::CallRecord;
 use crate::calls::host::{self, Parts, Signal, Signalling};
@@ -113,12 +114,7 @@ async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<Dia
     let signalling = SipSignalling {
         dialog,
         states,
-        sdp: LocalSdp {
-            local: SocketAddr::new(s.rtp_ip, port),
-            session_id: rand::random::<u32>().into(),
-            version: 1,
-            current: media.clone(),
-        },
+        sdp: SdpSession::new(SocketAddr::new(s.rtp_ip, port), rand::random::<u32>().into(), media.clone()),
         late_offer,
         answered: false,
         awaiting_answer: late_offer,
@@ -140,28 +136,11 @@ async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<Dia
     host::run(call, socket, media, parts, signalling).await
 }
 
-/// Our side of the call's SDP: the address we receive on and the session's version.
-struct LocalSdp {
-    local: SocketAddr,
-    session_id: u64,
-    version: u64,
-    /// What is agreed now.
-    current: Negotiated,
-}
-
-impl LocalSdp {
-    /// Our description of `media`, one version on.
-    fn describe(&mut self, media: &Negotiated) -> Vec<u8> {
-        self.version += 1;
-        sdp::describe(media, self.local, self.session_id, self.version).into_bytes()
-    }
-}
-
 /// The caller's dialog.
 struct SipSignalling {
     dialog: InviteDialog,
     states: mpsc::UnboundedReceiver<DialogState>,
-    sdp: LocalSdp,
+    sdp: SdpSession,
     late_offer: bool,
     answered: bool,
     /// The answer to our offer has not come yet (late offer).
@@ -189,24 +168,8 @@ impl Signalling for SipSignalling {
                     let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
                 }
             },
-            DialogState::Updated(_, req, handle) if answered && req.body.iter().all(u8::is_ascii_whitespace) => {
-                // A re-INVITE without an offer: offer the session as it is.
-                let offer = self.sdp.describe(&self.sdp.current.clone());
-                let _ = handle.respond(StatusCode::OK, Some(vec![sdp_type()]), Some(offer)).await;
-            }
             DialogState::Updated(_, req, handle) if answered => {
-                match sdp::negotiate(&String::from_utf8_lossy(&req.body), super::server::CODECS) {
-                    Ok(m) if m.law == self.sdp.current.law => {
-                        let answer = self.sdp.describe(&m);
-                        let _ = handle.respond(StatusCode::OK, Some(vec![sdp_type()]), Some(answer)).await;
-                        self.sdp.current = m.clone();
-                        return Some(Signal::Media(m));
-                    }
-                    Ok(_) | Err(_) => {
-                        // A codec change mid-call is refused; the call goes on as it was.
-                        let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-                    }
-                }
+                return self.sdp.reinvite(&req.body, handle).await.map(Signal::Media);
             }
             DialogState::Confirmed(..) if answered && self.awaiting_answer => {
                 self.awaiting_answer = false;
@@ -241,12 +204,7 @@ impl Signalling for SipSignalling {
 
     /// The 200 with our SDP (our offer, for a late offer).
     fn answer(&mut self) -> Result<(), String> {
-        let LocalSdp { local, session_id, version, current } = &self.sdp;
-        let body = if self.late_offer {
-            sdp::offer(super::server::CODECS, *local, *session_id, *version)
-        } else {
-            sdp::describe(current, *local, *session_id, *version)
-        };
+        let body = self.sdp.first(self.late_offer);
         let headers = vec![sdp_type(), Header::Allow(super::server::ALLOW.into())];
         self.dialog.accept(Some(headers), Some(body.into_bytes())).map_err(|e| e.to_string())?;
         self.answered = true;

@@ -11,4 +11,5 @@ pub mod intake;
 pub mod operator_leg;
 pub mod register;
 pub mod registrar;
+pub mod sdp_session;
 pub mod server;

@@ -4,6 +4,7 @@
 //! after the answer a supervisor that sends BYE when the call task lets go of the leg and reports
 //! the phone's own BYE.
 
+use super::sdp_session::SdpSession;
 use super::server::{CODECS, Shared};
 use crate::acd::host::{AcdHandle, Offer};
 use crate::calls::OperatorLeg;
@@ -158,7 +159,7 @@ async fn ring_inner(
     // The supervisor: BYE when the call's host lets go of (or never takes) the leg; report the
     // phone's BYE; answer its re-INVITEs (hold, resume, a new address); forget the dialog.
     let s = Arc::clone(shared);
-    let mut ours = LegSdp { local, session_id, version: 1, current: media };
+    let mut ours = SdpSession::new(local, session_id, media);
     tokio::spawn(
         async move {
             let mut hang_up_rx = hang_up_rx;
@@ -177,6 +178,7 @@ async fn ring_inner(
                         }
                         Some(DialogState::Updated(_, req, handle)) => {
                             if let Some(media) = ours.reinvite(&req.body, handle).await {
+                                info!(direction = ?media.direction, remote = ?media.remote, "the operator's phone renegotiated the call");
                                 let _ = changes_tx.send(media);
                             }
                         }
@@ -197,48 +199,6 @@ async fn ring_inner(
     // If the caller left meanwhile, the distribution drops the leg: the supervisor sends BYE.
     acd.answered(call, operator, leg, drop);
     Ok(())
-}
-
-/// Our side of the operator leg's SDP, for the phone's re-INVITEs.
-struct LegSdp {
-    local: SocketAddr,
-    session_id: u64,
-    version: u64,
-    current: sdp::Negotiated,
-}
-
-impl LegSdp {
-    /// Answer a re-INVITE from the operator's phone: hold (sendonly, inactive), resume, or a
-    /// new address get 200 with our description; a codec change is refused (488) and the call
-    /// goes on as it was. Returns the new media when they changed.
-    async fn reinvite(
-        &mut self,
-        body: &[u8],
-        handle: rsipstack::dialog::dialog::TransactionHandle,
-    ) -> Option<sdp::Negotiated> {
-        let offer = String::from_utf8_lossy(body);
-        let media = if offer.trim().is_empty() {
-            // No offer: ours is the session as it is.
-            None
-        } else {
-            match sdp::negotiate(&offer, CODECS) {
-                Ok(m) if m.law == self.current.law => Some(m),
-                _ => {
-                    let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-                    return None;
-                }
-            }
-        };
-        self.version += 1;
-        let described = media.as_ref().unwrap_or(&self.current);
-        let answer = sdp::describe(described, self.local, self.session_id, self.version);
-        let content_type = Header::ContentType("application/sdp".into());
-        let _ = handle.respond(StatusCode::OK, Some(vec![content_type]), Some(answer.into_bytes())).await;
-        let media = media?;
-        info!(direction = ?media.direction, remote = ?media.remote, "the operator's phone renegotiated the call");
-        self.current = media.clone();
-        Some(media)
-    }
 }
 
 fn spawn_bye(
