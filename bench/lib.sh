@@ -154,9 +154,16 @@ stop_pid() {
     local pid="$1" sig="${2:-TERM}" i
     [[ -n "$pid" ]] || return 0
     kill -"$sig" "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    # `|| true`: under `set -e` (cleanup traps included) a killed child's status would end the
+    # caller here, before it stops the next process.
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        # The engine drains its calls on the first TERM and stops at once on a second one.
+        ((i != 20)) || kill -"$sig" "$pid" 2>/dev/null || true
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     return 0
 }
 
