@@ -187,10 +187,6 @@ impl Signalling for SipSignalling {
                     }
                 }
             }
-            DialogState::Options(_, _, handle) => {
-                let allow = Header::Allow(super::server::ALLOW.into());
-                let _ = handle.respond(StatusCode::OK, Some(vec![allow]), None).await;
-            }
             DialogState::Terminated(_, reason) => {
                 debug!(?reason, "dialog terminated");
                 if !matches!(reason, TerminatedReason::UasBye) {
@@ -229,8 +225,9 @@ fn sdp_type() -> Header {
     Header::ContentType("application/sdp".into())
 }
 
-/// Requests we do not take mid-call (REFER, MESSAGE, ...): 501; states: nothing to do.
-async fn reply_unexpected(state: DialogState) {
+/// Requests either leg does not take mid-call (REFER, MESSAGE, ...): 501; OPTIONS: 200 with
+/// Allow; states: nothing to do.
+pub(super) async fn reply_unexpected(state: DialogState) {
     match state {
         DialogState::Refer(_, _, h)
         | DialogState::Message(_, _, h)
@@ -241,7 +238,7 @@ async fn reply_unexpected(state: DialogState) {
             let _ = h.reply(StatusCode::NotImplemented).await;
         }
         DialogState::Options(_, _, h) => {
-            let _ = h.reply(StatusCode::OK).await;
+            let _ = h.respond(StatusCode::OK, Some(vec![Header::Allow(super::server::ALLOW.into())]), None).await;
         }
         _ => {}
     }

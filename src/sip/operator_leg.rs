@@ -11,7 +11,7 @@ use crate::calls::OperatorLeg;
 use crate::media::sdp;
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::sip::{Header, StatusCode, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Header, StatusCodeKind, Transport, Uri};
 use rsipstack::transport::SipAddr;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -178,17 +178,11 @@ async fn ring_inner(
                         }
                         Some(DialogState::Updated(_, req, handle)) => {
                             if let Some(media) = ours.reinvite(&req.body, handle).await {
-                                info!(direction = ?media.direction, remote = ?media.remote, "the operator's phone renegotiated the call");
+                                info!(direction = ?media.direction, "the operator's phone renegotiated the call");
                                 let _ = changes_tx.send(media);
                             }
                         }
-                        Some(DialogState::Options(_, _, h)) => {
-                            let _ = h.respond(StatusCode::OK, Some(vec![Header::Allow(super::server::ALLOW.into())]), None).await;
-                        }
-                        Some(DialogState::Info(_, _, h) | DialogState::Refer(_, _, h) | DialogState::Message(_, _, h) | DialogState::Notify(_, _, h) | DialogState::Publish(_, _, h)) => {
-                            let _ = h.reply(StatusCode::NotImplemented).await;
-                        }
-                        Some(_) => {}
+                        Some(other) => super::call_leg::reply_unexpected(other).await,
                     },
                 }
             }
