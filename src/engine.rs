@@ -44,6 +44,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let c = &loaded.switchboard.config;
     let budget = share_descriptors(c.sip.max_calls as usize, *c.http.max_connections.get_ref() as usize);
     let settings = sip_settings(c, &overrides, budget.calls);
+    let priority = overrides.clock_priority.unwrap_or(c.rtp.clock_priority);
     let drain_time = Duration::from_secs((*c.sip.drain_seconds.get_ref()).into());
     let http_limits = crate::api::connections::Limits {
         max_connections: budget.http_connections,
@@ -80,7 +81,6 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     tokio::spawn(live.clone().watch(Duration::from_secs(1)));
 
     // Media: one sending clock and one set of receivers for every call.
-    let priority = settings.clock_priority;
     let clock = MediaClock::start_per_core(priority).map_err(|e| format!("cannot start the media clock: {e}"))?;
     let receiver =
         MediaReceiver::start_per_core(priority).map_err(|e| format!("cannot start the media receivers: {e}"))?;
@@ -195,7 +195,6 @@ fn sip_settings(c: &Config, overrides: &Overrides, max_calls: usize) -> SipSetti
         answer_delay: Duration::from_millis(c.sip.answer_delay_ms.into()),
         media_timeout: Duration::from_secs(c.rtp.media_timeout_seconds.into()),
         max_hold: Duration::from_secs(c.rtp.max_hold_seconds.into()),
-        clock_priority: overrides.clock_priority.unwrap_or(c.rtp.clock_priority),
         realm: c.sip.realm.clone(),
         digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
         udp_receive_buffer: *c.sip.udp_receive_buffer_kib.get_ref() as usize * 1024,

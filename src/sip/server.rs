@@ -11,7 +11,7 @@ use crate::calls::OperatorLeg;
 use crate::calls::{CallLog, CallRecord, Ending};
 use crate::cases::CaseStore;
 use crate::live::Live;
-use crate::media::clock::{ClockPriority, MediaClock};
+use crate::media::clock::MediaClock;
 use crate::media::g711::Law;
 use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
@@ -49,7 +49,6 @@ pub struct SipSettings {
     pub answer_delay: Duration,
     pub media_timeout: Duration,
     pub max_hold: Duration,
-    pub clock_priority: ClockPriority,
     /// Digest realm of the registrar (the operators' HA1 hashes depend on it).
     pub realm: String,
     /// Digest algorithms offered, in order of preference.
