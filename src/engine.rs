@@ -9,7 +9,7 @@ use crate::acd::journal::Journal;
 use crate::acd::{Acd, Event as AcdEvent, rules};
 use crate::calls::{CallLog, OperatorLeg};
 use crate::cases::outcome_log::OutcomeLog;
-use crate::cases::{CaseStore, RedbStore};
+use crate::cases::{CaseStore, PgStore, RedbStore};
 use crate::config::{ClockPriority, Config};
 use crate::descriptors;
 use crate::live::{Live, Loaded};
@@ -37,6 +37,8 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     pub clock_priority: Option<ClockPriority>,
     pub data_dir: Option<PathBuf>,
+    /// The cases store's URL.
+    pub store: Option<String>,
 }
 
 /// Run the switchboard until it is stopped; `Err` says why it could not start.
@@ -60,18 +62,21 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     );
 
     // What must last.
-    let files = Files::open(&data_dir)?;
+    let store_url = overrides.store.or_else(|| c.store.url.as_ref().map(|u| u.get_ref().clone()));
+    let files = Files::open(&data_dir, store_url).await?;
     let sessions = Arc::new(crate::api::session::Sessions::default());
-    match files.store.sessions() {
+    let store = Arc::clone(&files.store);
+    let (kept, latest) = blocking(move || (store.sessions(), store.latest_calls())).await;
+    match kept {
         Ok(kept) => {
-            for ended in sessions.restore(kept) {
-                let _ = files.store.drop_session(&ended);
-            }
+            let ended = sessions.restore(kept);
+            let store = Arc::clone(&files.store);
+            drop(tokio::task::spawn_blocking(move || ended.iter().try_for_each(|k| store.drop_session(k))));
         }
         Err(e) => warn!("the sessions from before the restart are not known: {e}"),
     }
     let updates = Arc::new(Updates::default());
-    match files.store.latest_calls() {
+    match latest {
         Ok(calls) => updates.recall(calls),
         Err(e) => warn!("the operators' latest calls are not known: {e}"),
     }
@@ -154,17 +159,32 @@ struct Files {
     store: Arc<dyn CaseStore>,
 }
 
+/// Run `f` on the blocking pool (the stores block their caller).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("a store call panicked")
+}
+
 impl Files {
-    fn open(data_dir: &Path) -> Result<Files, String> {
+    async fn open(data_dir: &Path, store_url: Option<String>) -> Result<Files, String> {
         let dir = data_dir.display();
         // The writers' tasks run on their own: their handles are not needed to keep them.
         let (log, _) = CallLog::start(data_dir).map_err(|e| format!("cannot open the call log in {dir}: {e}"))?;
         let journal = Journal::start(data_dir).map_err(|e| format!("cannot open the queue journal in {dir}: {e}"))?;
         let (outcomes, _) =
             OutcomeLog::start(data_dir).map_err(|e| format!("cannot open the outcome log in {dir}: {e}"))?;
-        let store =
-            RedbStore::open(&data_dir.join("cases.redb")).map_err(|e| format!("cannot open the cases store: {e}"))?;
-        Ok(Files { log, journal, outcomes, store: Arc::new(store) })
+        let store: Arc<dyn CaseStore> = match store_url {
+            Some(url) => {
+                let store = blocking(move || PgStore::connect(&url)).await;
+                let store = store.map_err(|e| format!("cannot open the cases store: {e}"))?;
+                info!(store = store.shown(), "cases store: PostgreSQL");
+                Arc::new(store)
+            }
+            None => {
+                let path = data_dir.join("cases.redb");
+                Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?)
+            }
+        };
+        Ok(Files { log, journal, outcomes, store })
     }
 }
 

@@ -33,9 +33,8 @@ fn booking(agency: &str, start: &str) -> Value {
     })
 }
 
-#[test]
-fn fifty_operators_booking_one_slot_get_one_appointment() {
-    let engine = Arc::new(Engine::start());
+fn fifty_operators_booking_one_slot_get_one_appointment(store: Store) {
+    let engine = Arc::new(Engine::start_on(store, &[]));
     let (_, agencies) = http(&engine, "GET", "/api/agencies?province=LT", MROSSI, None);
     let first: Vec<&str> = agencies.as_array().unwrap().iter().take(2).filter_map(|a| a["province"].as_str()).collect();
     assert_eq!(first, ["LT", "LT"], "the caller's province first: {agencies}");
@@ -59,9 +58,8 @@ fn fifty_operators_booking_one_slot_get_one_appointment() {
     assert!(!free(&engine, "latina-centro", 14).contains(&slot), "the slot is no longer offered");
 }
 
-#[test]
-fn times_outside_the_agenda_are_refused_and_bookings_move_and_cancel() {
-    let engine = Engine::start();
+fn times_outside_the_agenda_are_refused_and_bookings_move_and_cancel(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let slots = free(&engine, "formia", 21);
     assert!(slots.len() >= 3, "{slots:?}");
     // Outside the agenda: just after a slot, the past, an unknown agency, a wrong codice fiscale.
@@ -113,13 +111,12 @@ fn times_outside_the_agenda_are_refused_and_bookings_move_and_cancel() {
     assert_eq!(changes, ["booked", "rescheduled", "cancelled"]);
 }
 
-#[test]
-fn an_acknowledged_booking_survives_sigkill() {
-    let engine = Engine::start();
+fn an_acknowledged_booking_survives_sigkill(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let slot = free(&engine, "roma-eur", 14)[0].clone();
     let (status, a) = http(&engine, "POST", "/api/appointments", MROSSI, Some(&booking("roma-eur", &slot)));
     assert_eq!(status, 201, "{a}");
-    let engine = Engine::start_in(engine.crash(), &[]);
+    let engine = Engine::start_in_on(store, engine.crash(), &[]);
     let (status, back) =
         http(&engine, "GET", &format!("/api/appointments/{}", a["id"].as_str().unwrap()), MROSSI, None);
     assert_eq!((status, &back), (200, &a));
@@ -131,10 +128,9 @@ fn an_acknowledged_booking_survives_sigkill() {
 /// read-back node; the caller hears it (the call record's path and answer), then goes on to the
 /// main menu with 2. The engine is killed in wrap-up; after the restart the operator sets the
 /// call's outcome; the wallboard counts it.
-#[test]
-fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_outcome() {
+fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_outcome(store: Store) {
     let (_dir, config) = edited_config(&[MD5_FIRST]);
-    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let engine = Engine::start_on(store, &["--config", config.to_str().unwrap()]);
     assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
     let (pop, booked) = thread::scope(|s| {
         let engine = &engine;
@@ -180,7 +176,7 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     assert_eq!((status, latest["call_id"].as_str()), (200, Some(call_id)), "{latest}");
     assert_eq!(http(&engine, "GET", "/api/operator/last-call", Some(("gbianchi", "demo-gbianchi")), None).0, 404);
     // The engine crashes in wrap-up: the operator's latest call is still theirs to close.
-    let engine = Engine::start_in(engine.crash(), &["--config", config.to_str().unwrap()]);
+    let engine = Engine::start_in_on(store, engine.crash(), &["--config", config.to_str().unwrap()]);
     let (status, again) = http(&engine, "GET", "/api/operator/last-call", MROSSI, None);
     assert_eq!((status, &again), (200, &latest), "the latest call is kept across SIGKILL");
     // The outcome, in wrap-up: only for the operator's own latest call, and a known outcome.
@@ -229,3 +225,10 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     }
     assert_eq!(http(&engine, "GET", "/api/calls?last=0", MROSSI, None).0, 422);
 }
+
+on_both_stores!(
+    fifty_operators_booking_one_slot_get_one_appointment,
+    times_outside_the_agenda_are_refused_and_bookings_move_and_cancel,
+    an_acknowledged_booking_survives_sigkill,
+    the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_outcome,
+);

@@ -22,9 +22,8 @@ fn ticket_body() -> Value {
     })
 }
 
-#[test]
-fn tickets_are_opened_with_defaults_and_wrong_input_is_explained() {
-    let engine = Engine::start();
+fn tickets_are_opened_with_defaults_and_wrong_input_is_explained(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
     assert_eq!(status, 201, "{t}");
     let number = t["number"].as_str().unwrap().to_string();
@@ -86,14 +85,13 @@ fn raw_post(engine: &Engine, path: &str, body: &str) -> (u16, String) {
     (status, format!("{head}\r\n\r\n{body}"))
 }
 
-#[test]
-fn an_acknowledged_ticket_survives_sigkill() {
-    let engine = Engine::start();
+fn an_acknowledged_ticket_survives_sigkill(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
     assert_eq!(status, 201, "{t}");
     // Killed the instant the answer arrived: no shutdown, no flush.
     let data = engine.crash();
-    let engine = Engine::start_in(data, &[]);
+    let engine = Engine::start_in_on(store, data, &[]);
     let (status, back) = http(&engine, "GET", &format!("/api/tickets/{}", t["number"].as_str().unwrap()), MROSSI, None);
     assert_eq!((status, &back), (200, &t), "the ticket after the crash");
     let (status, next) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
@@ -141,9 +139,8 @@ fn info_keys_scenario(dir: &std::path::Path, keys: &str, wait_ms: u64) -> PathBu
     path
 }
 
-#[test]
-fn a_citizen_hears_the_status_of_their_ticket() {
-    let engine = Engine::start();
+fn a_citizen_hears_the_status_of_their_ticket(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
     assert_eq!(status, 201, "{t}");
     let number = t["number"].as_str().unwrap();
@@ -181,9 +178,8 @@ fn with_cookie(
     (status, set_cookie, serde_json::from_str(&rest).unwrap_or(Value::Null))
 }
 
-#[test]
-fn officers_work_only_their_regions_tickets() {
-    let engine = Engine::start();
+fn officers_work_only_their_regions_tickets(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let (_, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&ticket_body()));
     let number = t["number"].as_str().unwrap().to_string();
     let lverdi = Some(("lverdi", "demo-lverdi")); // Lazio
@@ -234,26 +230,24 @@ fn officers_work_only_their_regions_tickets() {
 }
 
 /// A signed-in session survives a crash of the engine; one signed out stays out after it.
-#[test]
-fn sessions_survive_a_restart_and_so_does_a_sign_out() {
-    let engine = Engine::start();
+fn sessions_survive_a_restart_and_so_does_a_sign_out(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let right = json!({"username": "lverdi", "password": "demo-lverdi"});
     let (_, kept, _) = with_cookie(&engine, "POST", "/api/session", None, Some(&right));
     let (_, ended, _) = with_cookie(&engine, "POST", "/api/session", None, Some(&right));
     let (kept, ended) = (kept.unwrap(), ended.unwrap());
     assert_eq!(with_cookie(&engine, "DELETE", "/api/session", Some(&ended), None).0, 204);
-    let engine = Engine::start_in(engine.crash(), &[]);
+    let engine = Engine::start_in_on(store, engine.crash(), &[]);
     let (status, _, me) = with_cookie(&engine, "GET", "/api/session", Some(&kept), None);
     assert_eq!((status, me["user"].as_str()), (200, Some("lverdi")), "still signed in after SIGKILL");
     assert_eq!(with_cookie(&engine, "GET", "/api/session", Some(&ended), None).0, 401, "still signed out");
-    let store = std::fs::read(engine.data.path().join("cases.redb")).unwrap();
+    let kept_bytes = store.stored_bytes(engine.data.path());
     let token = kept.split_once('=').unwrap().1;
-    assert!(!store.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is not stored");
+    assert!(!kept_bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is not stored");
 }
 
-#[test]
-fn sessions_sign_in_last_and_end() {
-    let engine = Engine::start();
+fn sessions_sign_in_last_and_end(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     let wrong = json!({"username": "lverdi", "password": "guess"});
     assert_eq!(with_cookie(&engine, "POST", "/api/session", None, Some(&wrong)).0, 401);
     let right = json!({"username": "lverdi", "password": "demo-lverdi"});
@@ -301,9 +295,8 @@ fn listen(engine: &Engine, auth: &str) -> std::sync::Arc<std::sync::Mutex<String
     seen
 }
 
-#[test]
-fn officers_see_their_regions_tickets_arrive_live() {
-    let engine = Engine::start();
+fn officers_see_their_regions_tickets_arrive_live(store: Store) {
+    let engine = Engine::start_on(store, &[]);
     // lverdi:demo-lverdi (Lazio) and admin:demo-admin.
     let lazio = listen(&engine, "bHZlcmRpOmRlbW8tbHZlcmRp");
     let admin = listen(&engine, "YWRtaW46ZGVtby1hZG1pbg==");
@@ -337,10 +330,9 @@ fn officers_see_their_regions_tickets_arrive_live() {
 /// End to end: a sipp caller goes through the portal and waits; a sipp phone registered as
 /// mrossi answers; the operator opens a ticket through the API from the call's screen-pop; a
 /// second call types the ticket number and hears its status.
-#[test]
-fn a_ticket_opened_during_a_call_is_heard_by_the_next_call() {
+fn a_ticket_opened_during_a_call_is_heard_by_the_next_call(store: Store) {
     let (_dir, config) = edited_config(&[MD5_FIRST]);
-    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let engine = Engine::start_on(store, &["--config", config.to_str().unwrap()]);
     assert_eq!(http(&engine, "POST", "/api/operator/login", MROSSI, None).0, 200);
     let ticket = std::thread::scope(|s| {
         let engine = &engine;
@@ -381,3 +373,14 @@ fn a_ticket_opened_during_a_call_is_heard_by_the_next_call() {
         "linked to the first call"
     );
 }
+
+on_both_stores!(
+    tickets_are_opened_with_defaults_and_wrong_input_is_explained,
+    an_acknowledged_ticket_survives_sigkill,
+    a_citizen_hears_the_status_of_their_ticket,
+    officers_work_only_their_regions_tickets,
+    sessions_survive_a_restart_and_so_does_a_sign_out,
+    sessions_sign_in_last_and_end,
+    officers_see_their_regions_tickets_arrive_live,
+    a_ticket_opened_during_a_call_is_heard_by_the_next_call,
+);

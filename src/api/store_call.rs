@@ -13,11 +13,18 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(TicketError::OtherRegion { .. }) => StatusCode::FORBIDDEN,
             StoreError::Refused(TicketError::Empty(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             StoreError::Refused(_) | StoreError::SlotTaken { .. } | StoreError::Cancelled(_) => StatusCode::CONFLICT,
-            StoreError::TooNew { .. } | StoreError::Io(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::TooNew { .. } | StoreError::Io(_) | StoreError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
-        ApiError::new(status, e.to_string())
+        let retry_after = matches!(e, StoreError::Unavailable(_) | StoreError::Io(_)).then_some(RETRY_AFTER);
+        ApiError { retry_after, ..ApiError::new(status, e.to_string()) }
     }
 }
+
+/// Seconds a client is told to wait when the store is unavailable (a database restarting
+/// answers again within a few seconds).
+const RETRY_AFTER: u64 = 3;
 
 /// Run a blocking store call on tokio's blocking pool.
 pub async fn blocking<T: Send + 'static>(

@@ -423,6 +423,10 @@ impl CaseStore for RedbStore {
         Ok(out)
     }
 
+    fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError> {
+        self.read_json(SESSIONS, key)
+    }
+
     fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;

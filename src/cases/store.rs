@@ -45,6 +45,9 @@ pub enum StoreError {
     Cancelled(String),
     #[error("store failure: {0}")]
     Io(String),
+    /// The store cannot be reached now (a shared database restarting or away): try again later.
+    #[error("the store is unavailable ({0}): try again in a few seconds")]
+    Unavailable(String),
 }
 
 /// The cases store.
@@ -103,4 +106,53 @@ pub trait CaseStore: Send + Sync + 'static {
     fn drop_session(&self, key: &str) -> Result<(), StoreError>;
     /// Every kept session, by key.
     fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
+    /// The session kept under `key`.
+    fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError>;
+}
+
+/// Where an event is in a [`Feed`]: events are read in the order of (`tx`, `seq`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor {
+    /// The writing transaction (0 where one process numbers the events alone).
+    pub tx: u64,
+    pub seq: u64,
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.tx, self.seq)
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (tx, seq) = s.trim().split_once('-').ok_or(())?;
+        Ok(Cursor { tx: tx.parse().map_err(|_| ())?, seq: seq.parse().map_err(|_| ())? })
+    }
+}
+
+/// An event of a [`Feed`]: what the pages are told (`kind`: `ticket`, `appointment`, `call`,
+/// `call_ended`), as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub cursor: Cursor,
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
+/// The changes every node's pages are told, kept by a store shared by several engines: the
+/// store's own writes of tickets and appointments add theirs in the same transaction; other
+/// events (the screen-pops) are published here.
+pub trait Feed: Send + Sync + 'static {
+    /// Add an event for every node, once durable.
+    fn publish(&self, kind: &str, body: serde_json::Value) -> Result<(), StoreError>;
+    /// Up to `limit` events after `after`, in order. Every event that will ever come after
+    /// the last one returned comes after it in this order.
+    fn since(&self, after: Cursor, limit: usize) -> Result<Vec<FeedEvent>, StoreError>;
+    /// The last event's cursor (where a new reader starts).
+    fn head(&self) -> Result<Cursor, StoreError>;
+    /// Told when events may have arrived (from this node at once, from the others through the
+    /// database); a reader also looks every second on its own.
+    fn waker(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }

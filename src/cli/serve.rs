@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Data directory (default: the configuration's `data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The cases store: a PostgreSQL URL shared by the nodes of a center (default: the
+    /// configuration's `store.url`, else the embedded store in the data directory).
+    #[arg(long)]
+    store: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -77,6 +81,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         http: args.http,
         clock_priority: args.clock_priority,
         data_dir: args.data_dir,
+        store: args.store,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

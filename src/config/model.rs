@@ -25,6 +25,9 @@ pub struct Config {
     /// The HTTP API and pages.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Where tickets, appointments, sessions and outcomes are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
     pub regions: BTreeMap<Spanned<String>, Region>,
     pub provinces: BTreeMap<Spanned<String>, Province>,
     pub numbers: Vec<CalledNumber>,
@@ -99,6 +102,15 @@ fn spanned<const N: u32>() -> Spanned<u32> {
 
 fn default_digest_algorithms() -> Spanned<Vec<String>> {
     Spanned::new(0..0, vec!["SHA-256".into(), "MD5".into()])
+}
+
+/// The cases store: embedded (redb in `data_dir`) unless a shared database is named.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`: the PostgreSQL database shared by every
+    /// node of a center.
+    pub url: Option<Spanned<String>>,
 }
 
 /// Where the HTTP API listens, and its limits.

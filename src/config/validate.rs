@@ -65,6 +65,16 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         );
     }
 
+    if let Some(url) = &c.store.url
+        && !["postgres://", "postgresql://"].iter().any(|p| url.get_ref().starts_with(p))
+    {
+        k.error(
+            url,
+            "store.url is not a PostgreSQL URL".into(),
+            "write postgres://user:password@host:5432/database, or remove it to keep the embedded store in data_dir",
+        );
+    }
+
     let limits = [
         (&c.sip.udp_receive_buffer_kib, 64, 1 << 20, "sip.udp_receive_buffer_kib", "KiB"),
         (&c.sip.drain_seconds, 0, 24 * 3600, "sip.drain_seconds", "seconds"),

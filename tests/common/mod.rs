@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod store;
+
+pub use store::Store;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -70,8 +73,22 @@ impl Engine {
         Self::start_limited(data, extra, None)
     }
 
+    /// An engine on `store` (see [`Store`]).
+    pub fn start_on(store: Store, extra: &[&str]) -> Engine {
+        Self::start_in_on(store, tempfile::tempdir().expect("a temporary data directory"), extra)
+    }
+
+    /// An engine on `store` and an existing data directory (the same database for PostgreSQL).
+    pub fn start_in_on(store: Store, data: tempfile::TempDir, extra: &[&str]) -> Engine {
+        Self::launch(data, extra, None, store)
+    }
+
     /// Start with the open-file limit (soft and hard) set to `files`, if given.
     pub fn start_limited(data: tempfile::TempDir, extra: &[&str], files: Option<u64>) -> Engine {
+        Self::launch(data, extra, files, Store::Redb)
+    }
+
+    fn launch(data: tempfile::TempDir, extra: &[&str], files: Option<u64>, store: Store) -> Engine {
         let started = Instant::now();
         let _starting = STARTING.read().unwrap_or_else(|e| e.into_inner());
         // 100 even RTP ports: other programs on the machine may hold some of them.
@@ -102,6 +119,7 @@ impl Engine {
             .arg("--data-dir")
             .arg(data.path())
             .args(["--log-format", "json"])
+            .args(store.serve_args(data.path()))
             // The contact center open around the clock, unless the test brings its own trees.
             .args(if extra.contains(&"--trees") { None } else { Some("--trees") })
             .args(if extra.contains(&"--trees") { None } else { Some(open_trees()) })
