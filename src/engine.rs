@@ -9,6 +9,7 @@ use crate::acd::journal::Journal;
 use crate::acd::{Acd, Event as AcdEvent, rules};
 use crate::calls::{CallLog, OperatorLeg};
 use crate::cases::outcome_log::OutcomeLog;
+use crate::cases::store::Feed;
 use crate::cases::{CaseStore, PgStore, RedbStore};
 use crate::config::{ClockPriority, Config};
 use crate::descriptors;
@@ -64,7 +65,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     // What must last.
     let store_url = overrides.store.or_else(|| c.store.url.as_ref().map(|u| u.get_ref().clone()));
     let files = Files::open(&data_dir, store_url).await?;
-    let sessions = Arc::new(crate::api::session::Sessions::default());
+    let sessions = Arc::new(crate::api::session::Sessions::new(files.feed.is_some()));
     let store = Arc::clone(&files.store);
     let (kept, latest) = blocking(move || (store.sessions(), store.latest_calls())).await;
     match kept {
@@ -75,7 +76,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         }
         Err(e) => warn!("the sessions from before the restart are not known: {e}"),
     }
-    let updates = Arc::new(Updates::default());
+    let updates = Arc::new(Updates::new(files.feed.clone()));
     match latest {
         Ok(calls) => updates.recall(calls),
         Err(e) => warn!("the operators' latest calls are not known: {e}"),
@@ -115,6 +116,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let http = listener.local_addr().unwrap_or(http);
     let drain_asked = Arc::new(tokio::sync::Notify::new());
     guard.spawn_pruner(server.cancel.child_token());
+    tokio::spawn(Arc::clone(&updates).follow(server.cancel.child_token()));
     let state = crate::api::ApiState {
         live,
         acd,
@@ -157,6 +159,8 @@ struct Files {
     journal: Journal,
     outcomes: OutcomeLog,
     store: Arc<dyn CaseStore>,
+    /// The changes every node's pages see, when the store is shared.
+    feed: Option<Arc<dyn Feed>>,
 }
 
 /// Run `f` on the blocking pool (the stores block their caller).
@@ -172,19 +176,19 @@ impl Files {
         let journal = Journal::start(data_dir).map_err(|e| format!("cannot open the queue journal in {dir}: {e}"))?;
         let (outcomes, _) =
             OutcomeLog::start(data_dir).map_err(|e| format!("cannot open the outcome log in {dir}: {e}"))?;
-        let store: Arc<dyn CaseStore> = match store_url {
+        let (store, feed): (Arc<dyn CaseStore>, Option<Arc<dyn Feed>>) = match store_url {
             Some(url) => {
                 let store = blocking(move || PgStore::connect(&url)).await;
-                let store = store.map_err(|e| format!("cannot open the cases store: {e}"))?;
+                let store = Arc::new(store.map_err(|e| format!("cannot open the cases store: {e}"))?);
                 info!(store = store.shown(), "cases store: PostgreSQL");
-                Arc::new(store)
+                (store.clone(), Some(store))
             }
             None => {
                 let path = data_dir.join("cases.redb");
-                Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?)
+                (Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?), None)
             }
         };
-        Ok(Files { log, journal, outcomes, store })
+        Ok(Files { log, journal, outcomes, store, feed })
     }
 }
 

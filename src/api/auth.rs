@@ -135,7 +135,12 @@ impl FromRequestParts<ApiState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        if let Some((user, due)) = super::session::cookie(&parts.headers).and_then(|t| state.sessions.user(&t)) {
+        let token = super::session::cookie(&parts.headers);
+        let signed_in = match &token {
+            Some(t) => super::session::user(state, t).await?,
+            None => None,
+        };
+        if let Some((user, due)) = signed_in {
             if let Some(keep) = due {
                 // Not awaited: the request does not wait for the store.
                 drop(super::session::save(state, keep));

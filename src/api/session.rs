@@ -4,6 +4,9 @@
 //! token (the token itself is kept nowhere on the server), so a restart signs nobody out; the
 //! last request is written at most every [`SAVE_EVERY`], so after a restart a session may live
 //! that much longer than [`IDLE`].
+//!
+//! With a store shared by several nodes, each request's session is also looked up in the store:
+//! a session started on one node works on every node, and a sign-out on any node ends it on all.
 
 use super::ApiState;
 use super::auth::{Principal, Source, check_password};
@@ -49,6 +52,8 @@ pub type ToSave = (String, StoredSession);
 #[derive(Default)]
 pub struct Sessions {
     open: Mutex<HashMap<String, Entry>>,
+    /// The store is shared with other nodes: it, not this map, says which sessions exist.
+    shared: bool,
 }
 
 /// The key a session is kept under: the SHA-256 of its token, in hex.
@@ -57,6 +62,32 @@ fn key(token: &str) -> String {
 }
 
 impl Sessions {
+    /// The sessions of a node whose store is shared with others (`shared`), or of a lone node.
+    pub fn new(shared: bool) -> Self {
+        Self { open: Mutex::default(), shared }
+    }
+
+    /// Know the session `key` as the store has it (another node may have started it, or seen
+    /// it later), or forget it when the store does not have it (signed out on another node).
+    fn sync(&self, key: &str, stored: Option<StoredSession>) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match stored {
+            None => {
+                open.remove(key);
+            }
+            Some(s) => {
+                let e = open.entry(key.to_string()).or_insert_with(|| Entry {
+                    user: s.user.clone(),
+                    started: s.started,
+                    last: s.last_seen,
+                    saved: s.last_seen,
+                });
+                e.last = e.last.max(s.last_seen);
+                e.saved = e.saved.max(s.last_seen);
+            }
+        }
+    }
+
     /// A new session for `user`: its token, what to keep in the store, and the keys of the
     /// sessions that have ended meanwhile, to forget there.
     fn start(&self, user: &str) -> (String, ToSave, Vec<String>) {
@@ -120,6 +151,17 @@ impl Sessions {
 fn alive(e: &Entry, now: DateTime<Utc>) -> bool {
     let within = |since: DateTime<Utc>, limit: Duration| (now - since).to_std().map_or(true, |d| d < limit);
     within(e.last, IDLE) && within(e.started, MAX_AGE)
+}
+
+/// The user of the live session of `token` (see [`Sessions::user`]); with a shared store, as
+/// the store has it now. A store that cannot answer is a 503.
+pub async fn user(state: &ApiState, token: &str) -> Result<Option<(String, Option<ToSave>)>, ApiError> {
+    if state.sessions.shared {
+        let (store, k) = (state.store.clone(), key(token));
+        let stored = super::store_call::blocking(move || store.session(&k)).await?;
+        state.sessions.sync(&key(token), stored);
+    }
+    Ok(state.sessions.user(token))
 }
 
 /// Write a session to the store on the blocking pool; await the handle to know it is durable

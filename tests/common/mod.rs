@@ -83,6 +83,14 @@ impl Engine {
         Self::launch(data, extra, None, store)
     }
 
+    /// A second node beside `other`: an engine of its own on the same PostgreSQL database.
+    pub fn start_beside(other: &Engine, extra: &[&str]) -> Engine {
+        let data = tempfile::tempdir().expect("a temporary data directory");
+        let url = Store::Postgres.url_for(other.data.path());
+        std::fs::write(data.path().join("test-store-url"), url).expect("share the database");
+        Self::launch(data, extra, None, Store::Postgres)
+    }
+
     /// Start with the open-file limit (soft and hard) set to `files`, if given.
     pub fn start_limited(data: tempfile::TempDir, extra: &[&str], files: Option<u64>) -> Engine {
         Self::launch(data, extra, files, Store::Redb)
@@ -499,6 +507,65 @@ pub fn http(
     let headers: Vec<(&str, String)> = auth.into_iter().chain(content).collect();
     let (status, _, body) = http_raw(engine, method, path, &headers, &body);
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// An open `GET /api/events` stream: what has arrived so far, raw.
+pub struct EventStream {
+    pub seen: Arc<Mutex<String>>,
+    socket: std::net::TcpStream,
+}
+
+impl EventStream {
+    /// Open the stream as `user` (HTTP Basic), resuming after `last_event_id` if given.
+    pub fn open(engine: &Engine, user: (&str, &str), last_event_id: Option<&str>) -> EventStream {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(engine.http).unwrap();
+        let resume = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        let auth = base64(&format!("{}:{}", user.0, user.1));
+        let req = format!(
+            "GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nAccept: text/event-stream\r\n{resume}\r\n"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let seen = Arc::new(Mutex::new(String::new()));
+        let (sink, mut reader) = (Arc::clone(&seen), s.try_clone().unwrap());
+        thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        EventStream { seen, socket: s }
+    }
+
+    pub fn text(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Wait until the stream shows `needle` `times` times; whether it did within `within`.
+    pub fn wait_for(&self, needle: &str, times: usize, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        loop {
+            if self.text().matches(needle).count() >= times {
+                return true;
+            }
+            if Instant::now() > until {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The ids of the events received so far, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.text().lines().filter_map(|l| l.strip_prefix("id:")).map(|id| id.trim().to_string()).collect()
+    }
+
+    pub fn close(self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// One HTTP/1.1 request with these extra headers and this body, as bytes on the wire: the
