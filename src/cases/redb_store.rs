@@ -700,7 +700,7 @@ fn put_ticket(t: &mut Tables<'_>, before: Option<(String, String)>, ticket: Tick
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cases::ticket::{Contact, TicketError};
+    use crate::cases::ticket::Contact;
     use crate::config::TicketSection;
 
     fn new(region: &str) -> NewTicket {
