@@ -98,3 +98,91 @@ macro_rules! on_both_stores {
         )*
     };
 }
+
+/// A PostgreSQL server of the test's own (initdb in a temporary directory, on a free loopback
+/// port), to stop and start again without touching the server other tests use.
+pub struct PrivateServer {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    bin: std::path::PathBuf,
+}
+
+impl PrivateServer {
+    pub fn start() -> PrivateServer {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server (Debian's postgresql): run scripts/test.sh")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("initdb of an installed PostgreSQL");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let server = PrivateServer { dir, port: super::ports(1), bin };
+        // PostgreSQL refuses to run as root: as root, its files belong to `postgres`.
+        if is_root() {
+            server.run("chown", &["-R", "postgres", server.dir.path().to_str().unwrap()], false);
+        }
+        let data = server.data();
+        server.run("initdb", &["-D", &data, "-U", "centralino", "--auth=trust", "-E", "UTF8", "--no-sync"], true);
+        server.start_again();
+        server
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").to_string_lossy().into_owned()
+    }
+
+    fn run(&self, program: &str, args: &[&str], as_postgres: bool) {
+        let program = if program == "chown" { program.into() } else { self.bin.join(program) };
+        let mut c = if as_postgres && is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let out = c.args(args).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}{}",
+            program.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The URL of its database `postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://centralino@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stop at once (`pg_ctl stop -m fast`: open connections are ended).
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"], true);
+    }
+
+    pub fn start_again(&self) {
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.dir.path().display());
+        let log = self.dir.path().join("log").to_string_lossy().into_owned();
+        self.run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"], true);
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let stop = self.bin.join("pg_ctl");
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(stop);
+            c
+        } else {
+            Command::new(stop)
+        };
+        let _ = c.args(["-D", &data, "-m", "immediate", "stop"]).output();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
