@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 const MROSSI: Option<(&str, &str)> = Some(("mrossi", "demo-mrossi"));
 
+/// One answer: status, ticket number, how long it took, Retry-After.
+type Answer = (u16, Option<String>, Duration, Option<String>);
+
 #[test]
 fn the_database_restarted_under_a_ticket_load_loses_nothing_acknowledged_and_the_engine_recovers_alone() {
     let server = PrivateServer::start();
@@ -24,7 +27,7 @@ fn the_database_restarted_under_a_ticket_load_loses_nothing_acknowledged_and_the
         "question": "When is my pension paid?", "ccm_section": "pensions", "number": "+390773691001",
     });
     // (status, number, how long it took, Retry-After)
-    let answers: Arc<Mutex<Vec<(u16, Option<String>, Duration, Option<String>)>>> = Arc::default();
+    let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|_| {
