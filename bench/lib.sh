@@ -315,3 +315,25 @@ PY
     (cd "$ROOT" && "$ENGINE" check --config "$dir/config.toml" --trees "$dir/trees" >"$dir/check.out" 2>&1) ||
         die "the bench switchboard does not pass centralino check (see $dir/check.out)"
 }
+
+# Throw-away PostgreSQL databases for a bench: `create_bench_db NAME` starts the server if
+# needed (scripts/postgres.sh), creates one and sets BENCH_DB_URL; `drop_bench_dbs` (in the
+# EXIT trap) drops them. BENCH_PG names another server's maintenance database.
+BENCH_DBS=()
+create_bench_db() {
+    if [[ -z "${BENCH_PG:-}" ]]; then
+        # shellcheck source=../scripts/postgres.sh
+        source "$ROOT/scripts/postgres.sh"
+        start_postgres >&2
+        BENCH_PG="$CENTRALINO_TEST_PG"
+    fi
+    local name="centralino_bench_$$_$1"
+    psql "$BENCH_PG" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" ||
+        die "cannot create the database $name on ${BENCH_PG%%@*}@..."
+    BENCH_DBS+=("$name")
+    BENCH_DB_URL="${BENCH_PG%/*}/$name"
+}
+drop_bench_dbs() {
+    local db
+    for db in "${BENCH_DBS[@]}"; do psql "$BENCH_PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true; done
+}

@@ -31,28 +31,10 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
-# PostgreSQL (the shared store's tests): the installed version's cluster `main`, started, with
-# a role that creates one throw-away database per test engine (left-overs of earlier runs are
-# dropped here).
-pg_version=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" {print $1; exit}')
-if [ -z "$pg_version" ]; then
-  pg_version=$(ls /usr/lib/postgresql | sort -V | tail -1)
-  echo "== creating PostgreSQL $pg_version cluster main"
-  $SUDO pg_createcluster "$pg_version" main >/dev/null
-fi
-if ! pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main"' | grep -q online; then
-  echo "== starting PostgreSQL $pg_version cluster main"
-  $SUDO pg_ctlcluster "$pg_version" main start
-fi
-as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
-as_postgres "psql -q -v ON_ERROR_STOP=1" >/dev/null <<'SQL'
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'centralino_test') THEN
-    CREATE ROLE centralino_test LOGIN CREATEDB PASSWORD 'centralino_test';
-  END IF;
-END $$;
-SQL
-export CENTRALINO_TEST_PG=postgres://centralino_test:centralino_test@127.0.0.1:5432/postgres
+# PostgreSQL (the shared store's tests): started, with the test role; one throw-away database
+# per test engine (left-overs of earlier runs are dropped).
+source scripts/postgres.sh
+start_postgres
 for db in $(psql "$CENTRALINO_TEST_PG" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'centralino\_t%'"); do
   psql "$CENTRALINO_TEST_PG" -q -c "DROP DATABASE \"$db\" WITH (FORCE)"
 done
