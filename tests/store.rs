@@ -306,7 +306,12 @@ fn a_database_with_a_newer_schema_is_refused_and_two_nodes_migrate_a_new_one_onc
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(psql("SELECT count(*) FROM schema_migrations"), "1", "migrated once");
+    let latest = centralino::cases::pg_store::SCHEMA_VERSION.to_string();
+    assert_eq!(
+        psql("SELECT count(*), max(version) FROM schema_migrations"),
+        format!("{latest}|{latest}"),
+        "migrated once"
+    );
     psql("INSERT INTO schema_migrations (version) VALUES (99)");
     match PgStore::connect(&url) {
         Err(StoreError::TooNew { found: 99, path, .. }) => assert!(!path.contains("centralino_test:centralino_test")),
@@ -375,4 +380,49 @@ fn a_reader_of_the_feed_sees_every_event_once_whatever_the_order_of_the_commits(
     numbers.sort();
     written.sort();
     assert_eq!(numbers, written, "every ticket's event, once");
+}
+
+/// A database of schema 1 (before the kept ticket counts) gets its counts from its tickets.
+#[test]
+fn a_schema_1_database_is_migrated_and_counts_its_tickets() {
+    let url = common::store::fresh_database();
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let schema_1 =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/cases/pg_store/0001_cases.sql")).unwrap();
+    psql(&schema_1);
+    psql(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now());
+          INSERT INTO schema_migrations (version) VALUES (1)",
+    );
+    for (number, region, status) in [
+        ("000000018", "lazio", "open"),
+        ("000000026", "lazio", "open"),
+        ("000000034", "lazio", "taken"),
+        ("000000042", "umbria", "open"),
+    ] {
+        let mut t = Ticket::new(number.into(), new(region), Utc::now());
+        if status == "taken" {
+            t.take("anna", Utc::now()).unwrap();
+        }
+        let body = serde_json::to_string(&t).unwrap().replace('\'', "''");
+        psql(&format!(
+            "INSERT INTO tickets (number, region, status, opened, body) VALUES ('{number}', '{region}', '{status}', now(), '{body}')"
+        ));
+    }
+    let store = PgStore::connect(&url).unwrap();
+    let counts = store.ticket_counts(None).unwrap();
+    assert_eq!(counts["lazio"], [(TicketStatus::Open, 2), (TicketStatus::Taken, 1)].into());
+    assert_eq!(counts["umbria"], [(TicketStatus::Open, 1)].into());
+    store.update_ticket("000000018", Box::new(|t| t.take("anna", Utc::now()))).unwrap();
+    store.create_ticket(new("umbria"), Utc::now()).unwrap();
+    let counts = store.ticket_counts(None).unwrap();
+    assert_eq!(counts["lazio"], [(TicketStatus::Open, 1), (TicketStatus::Taken, 2)].into(), "kept as they change");
+    assert_eq!(store.ticket_counts(Some("umbria")).unwrap()["umbria"], [(TicketStatus::Open, 2)].into());
+    assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).unwrap().len(), 2);
 }

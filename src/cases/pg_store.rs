@@ -44,13 +44,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 
 /// The migrations, in order: the schema is the last one's number.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("pg_store/0001_cases.sql"))];
+const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("pg_store/0001_cases.sql")), (2, include_str!("pg_store/0002_ticket_counts.sql"))];
+/// Shards of each ticket count (see `0002_ticket_counts.sql`).
+const COUNT_SHARDS: i32 = 64;
 /// The schema this engine writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 /// A store call answers within this, or fails as unavailable.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 /// Connections kept per node.
-const POOL_SIZE: usize = 32;
+const POOL_SIZE: usize = 8;
 /// How often a node reads the events of the others.
 pub const POLL: Duration = Duration::from_millis(100);
 /// Draws of a random ticket number before giving up (each collides with odds tickets/10^8).
@@ -60,7 +63,10 @@ const MIGRATION_LOCK: i64 = 0x63_656e_7472_616c;
 
 /// The PostgreSQL store; cheap to share (`Arc`).
 pub struct PgStore {
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The runtime whose IO the connections use: the engine's, when the store is opened inside
+    /// it; else a small one of the store's own (`own`), for the command line and tests.
+    handle: tokio::runtime::Handle,
+    own: Option<tokio::runtime::Runtime>,
     pool: Pool,
     waker: Arc<Notify>,
     /// The URL without its password, for messages.
@@ -140,13 +146,20 @@ fn appointment_status(a: &Appointment) -> &'static str {
     }
 }
 
+// Data-modifying parts of a WITH all run, whether the statement reads them or not.
 const INSERT_TICKET: &str = "WITH t AS (
         INSERT INTO tickets (number, region, status, opened, body) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (number) DO NOTHING RETURNING body)
-    INSERT INTO events (kind, body) SELECT 'ticket', body FROM t";
+        ON CONFLICT (number) DO NOTHING RETURNING region, status, body),
+    e AS (INSERT INTO events (kind, body) SELECT 'ticket', body FROM t)
+    INSERT INTO ticket_counts (region, status, shard, n)
+        SELECT region, status, pg_backend_pid() % $6, 1 FROM t
+    ON CONFLICT (region, status, shard) DO UPDATE SET n = ticket_counts.n + 1";
 const UPDATE_TICKET: &str = "WITH t AS (
-        UPDATE tickets SET region = $2, status = $3, opened = $4, body = $5 WHERE number = $1 RETURNING body)
-    INSERT INTO events (kind, body) SELECT 'ticket', body FROM t";
+        UPDATE tickets SET region = $2, status = $3, opened = $4, body = $5 WHERE number = $1 RETURNING body),
+    e AS (INSERT INTO events (kind, body) SELECT 'ticket', body FROM t)
+    INSERT INTO ticket_counts (region, status, shard, n)
+        VALUES ($6, $7, pg_backend_pid() % $8, -1), ($2, $3, pg_backend_pid() % $8, 1)
+    ON CONFLICT (region, status, shard) DO UPDATE SET n = ticket_counts.n + excluded.n";
 const INSERT_APPOINTMENT: &str = "WITH a AS (
         INSERT INTO appointments (id, agency, start, status, call_id, body) VALUES ($1, $2, $3, $4, $5, $6)
         RETURNING body)
@@ -166,15 +179,21 @@ impl PgStore {
             .application_name("centralino")
             .connect_timeout(Duration::from_secs(3))
             .keepalives_idle(Duration::from_secs(30));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("store")
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Io(format!("cannot start the store's runtime: {e}")))?;
+        let own = match tokio::runtime::Handle::try_current() {
+            Ok(_) => None,
+            Err(_) => Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("store")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| StoreError::Io(format!("cannot start the store's runtime: {e}")))?,
+            ),
+        };
+        let handle = own.as_ref().map_or_else(tokio::runtime::Handle::current, |r| r.handle().clone());
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = {
-            let _in = runtime.enter();
+            let _in = handle.enter();
             Pool::builder(manager)
                 .max_size(POOL_SIZE)
                 .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -184,7 +203,7 @@ impl PgStore {
                 .build()
                 .map_err(|e| StoreError::Io(format!("{shown}: {e}")))?
         };
-        let store = Self { runtime: Some(runtime), pool, waker: Arc::new(Notify::new()), shown };
+        let store = Self { handle, own, pool, waker: Arc::new(Notify::new()), shown };
         store.run(store.migrate()).map_err(|e| match e {
             StoreError::Unavailable(why) | StoreError::Io(why) => {
                 StoreError::Io(format!("cannot use the database {}: {why}", store.shown))
@@ -202,8 +221,7 @@ impl PgStore {
     /// Run `f` on the store's runtime, blocking the caller (never a runtime worker) for at most
     /// [`ANSWER_WITHIN`].
     fn run<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        let runtime = self.runtime.as_ref().expect("the runtime lives as long as the store");
-        runtime.block_on(async {
+        self.handle.block_on(async {
             tokio::time::timeout(ANSWER_WITHIN, f).await.unwrap_or_else(|_| {
                 Err(StoreError::Unavailable(format!(
                     "no answer from the database within {} s",
@@ -256,7 +274,7 @@ impl PgStore {
             let number = ticket_number::from_sequence(rand::random_range(0..100_000_000));
             let t = Ticket::new(number, new.clone(), at);
             let stored = c
-                .execute(&insert, &[&t.number, &t.fields.region, &t.status.name(), &t.opened, &Json(&t)])
+                .execute(&insert, &[&t.number, &t.fields.region, &t.status.name(), &t.opened, &Json(&t), &COUNT_SHARDS])
                 .await
                 .map_err(db)?;
             if stored == 1 {
@@ -276,11 +294,12 @@ impl PgStore {
             .map_err(db)?
             .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
         let mut t: Ticket = row.get::<_, Json<Ticket>>(0).0;
+        let (region, status) = (t.fields.region.clone(), t.status.name());
         change(&mut t)?;
         let update = tx.prepare_cached(UPDATE_TICKET).await.map_err(db)?;
-        tx.execute(&update, &[&t.number, &t.fields.region, &t.status.name(), &t.opened, &Json(&t)])
-            .await
-            .map_err(db)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+            [&t.number, &t.fields.region, &t.status.name(), &t.opened, &Json(&t), &region, &status, &COUNT_SHARDS];
+        tx.execute(&update, &params).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.wrote_events();
         Ok(t)
@@ -412,7 +431,7 @@ impl PgStore {
 impl Drop for PgStore {
     /// The store may be dropped inside the engine's runtime, where a runtime cannot wait.
     fn drop(&mut self) {
-        if let Some(r) = self.runtime.take() {
+        if let Some(r) = self.own.take() {
             r.shutdown_background();
         }
     }
@@ -436,18 +455,39 @@ impl CaseStore for PgStore {
     }
 
     fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError> {
+        serde_json::from_str(&self.tickets_json(region, statuses)?).map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    /// The stored JSON, joined by the database (a back office's list is read often).
+    fn tickets_json(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<String, StoreError> {
         let statuses = status_names(statuses);
         self.run(async {
             let c = self.client().await?;
-            let list = c
-                .prepare_cached(
-                    "SELECT body FROM tickets WHERE status = ANY($1) AND ($2::text IS NULL OR region = $2)
-                     ORDER BY opened, number",
-                )
-                .await
-                .map_err(db)?;
-            let rows = c.query(&list, &[&statuses, &region]).await.map_err(db)?;
-            Ok(rows.iter().map(|r| r.get::<_, Json<Ticket>>(0).0).collect())
+            // Two statements, so that each plan uses the index (status, region, opened).
+            let row = match region {
+                Some(region) => {
+                    let list = c
+                        .prepare_cached(
+                            "SELECT coalesce(json_agg(body ORDER BY opened, number), '[]')::text FROM tickets
+                             WHERE status = ANY($1) AND region = $2",
+                        )
+                        .await
+                        .map_err(db)?;
+                    c.query_one(&list, &[&statuses, &region]).await
+                }
+                None => {
+                    let list = c
+                        .prepare_cached(
+                            "SELECT coalesce(json_agg(body ORDER BY opened, number), '[]')::text FROM tickets
+                             WHERE status = ANY($1)",
+                        )
+                        .await
+                        .map_err(db)?;
+                    c.query_one(&list, &[&statuses]).await
+                }
+            }
+            .map_err(db)?;
+            Ok(row.get(0))
         })
     }
 
@@ -456,8 +496,8 @@ impl CaseStore for PgStore {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT region, status, count(*) FROM tickets WHERE ($1::text IS NULL OR region = $1)
-                     GROUP BY region, status",
+                    "SELECT region, status, sum(n)::bigint FROM ticket_counts WHERE ($1::text IS NULL OR region = $1)
+                     GROUP BY region, status HAVING sum(n) > 0",
                     &[&region],
                 )
                 .await

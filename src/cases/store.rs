@@ -62,6 +62,11 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Tickets of a region (all regions: `None`) in one of `statuses` (any: empty), oldest first.
     /// Only the matching tickets are read, however many others there are.
     fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError>;
+    /// [`CaseStore::tickets`] as a JSON array, for a store that can give its stored JSON without
+    /// decoding and encoding each ticket again.
+    fn tickets_json(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<String, StoreError> {
+        serde_json::to_string(&self.tickets(region, statuses)?).map_err(|e| StoreError::Io(e.to_string()))
+    }
     /// How many tickets each region (or only `region`) has in each status, without reading them.
     fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError>;
 

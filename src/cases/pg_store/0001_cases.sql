@@ -1,12 +1,13 @@
 -- Schema 1 of the shared store. Tickets, appointments and outcomes are kept whole as JSON
--- (`body`), with the columns the engine searches or constrains by beside it.
+-- (`body`, json: kept and given back as written, never searched), with the columns the engine
+-- searches or constrains by beside it.
 
 CREATE TABLE tickets (
     number  text PRIMARY KEY,
     region  text NOT NULL,
     status  text NOT NULL,
     opened  timestamptz NOT NULL,
-    body    jsonb NOT NULL
+    body    json NOT NULL
 );
 -- A region's tickets in a status, oldest first, without reading the others.
 CREATE INDEX tickets_by_status ON tickets (status, region, opened, number);
@@ -18,7 +19,7 @@ CREATE TABLE appointments (
     start   timestamp NOT NULL,
     status  text NOT NULL,
     call_id text,
-    body    jsonb NOT NULL
+    body    json NOT NULL
 );
 -- One booking per slot, however many nodes book it at the same instant.
 CREATE UNIQUE INDEX one_booking_per_slot ON appointments (agency, start) WHERE status = 'booked';
@@ -27,14 +28,14 @@ CREATE INDEX appointments_by_call ON appointments (call_id) WHERE call_id IS NOT
 CREATE TABLE call_outcomes (
     call_id text PRIMARY KEY,
     at      timestamptz NOT NULL,
-    body    jsonb NOT NULL
+    body    json NOT NULL
 );
 CREATE INDEX call_outcomes_by_time ON call_outcomes (at);
 
 -- Each operator's latest screen-pop.
 CREATE TABLE operator_calls (
     operator text PRIMARY KEY,
-    body     jsonb NOT NULL
+    body     json NOT NULL
 );
 
 -- The pages' sessions, by the SHA-256 of their token.
@@ -53,7 +54,7 @@ CREATE TABLE events (
     tx   xid8 NOT NULL DEFAULT pg_current_xact_id(),
     at   timestamptz NOT NULL DEFAULT now(),
     kind text NOT NULL,
-    body jsonb NOT NULL
+    body json NOT NULL
 );
 CREATE INDEX events_in_order ON events (tx, id);
 CREATE INDEX events_by_time ON events (at);
