@@ -66,18 +66,12 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let store_url = overrides.store.or_else(|| c.store.url.as_ref().map(|u| u.get_ref().clone()));
     let files = Files::open(&data_dir, store_url).await?;
     let sessions = Arc::new(crate::api::session::Sessions::new(files.feed.is_some()));
-    let store = Arc::clone(&files.store);
-    let (kept, latest) = blocking(move || (store.sessions(), store.latest_calls())).await;
-    match kept {
-        Ok(kept) => {
-            let ended = sessions.restore(kept);
-            let store = Arc::clone(&files.store);
-            drop(tokio::task::spawn_blocking(move || ended.iter().try_for_each(|k| store.drop_session(k))));
-        }
+    match files.store.sessions().await {
+        Ok(kept) => crate::api::session::forget(Arc::clone(&files.store), sessions.restore(kept)),
         Err(e) => warn!("the sessions from before the restart are not known: {e}"),
     }
     let updates = Arc::new(Updates::new(files.feed.clone()));
-    match latest {
+    match files.store.latest_calls().await {
         Ok(calls) => updates.recall(calls),
         Err(e) => warn!("the operators' latest calls are not known: {e}"),
     }
@@ -163,11 +157,6 @@ struct Files {
     feed: Option<Arc<dyn Feed>>,
 }
 
-/// Run `f` on the blocking pool (the stores block their caller).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("a store call panicked")
-}
-
 impl Files {
     async fn open(data_dir: &Path, store_url: Option<String>) -> Result<Files, String> {
         let dir = data_dir.display();
@@ -178,7 +167,7 @@ impl Files {
             OutcomeLog::start(data_dir).map_err(|e| format!("cannot open the outcome log in {dir}: {e}"))?;
         let (store, feed): (Arc<dyn CaseStore>, Option<Arc<dyn Feed>>) = match store_url {
             Some(url) => {
-                let store = blocking(move || PgStore::connect(&url)).await;
+                let store = PgStore::connect(&url).await;
                 let store = Arc::new(store.map_err(|e| format!("cannot open the cases store: {e}"))?);
                 info!(store = store.shown(), "cases store: PostgreSQL");
                 (store.clone(), Some(store))

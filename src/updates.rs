@@ -137,8 +137,8 @@ impl Updates {
             Some(feed) => {
                 let feed = Arc::clone(feed);
                 let (kind, body) = c.to_feed();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = feed.publish(kind, body) {
+                tokio::spawn(async move {
+                    if let Err(e) = feed.publish(kind, body).await {
                         warn!(error = %e, kind, "a call's change did not reach the other nodes' pages");
                     }
                 });
@@ -197,10 +197,9 @@ impl Updates {
         if let Some(changes) = from_backlog {
             return Ok(changes);
         }
-        let feed = self.feed.clone().ok_or(TooOld)?;
-        let read = tokio::task::spawn_blocking(move || feed.since(after, READ_AT_ONCE)).await;
-        match read {
-            Ok(Ok(events)) if events.len() < READ_AT_ONCE => Ok(events
+        let feed = self.feed.as_ref().ok_or(TooOld)?;
+        match feed.since(after, READ_AT_ONCE).await {
+            Ok(events) if events.len() < READ_AT_ONCE => Ok(events
                 .into_iter()
                 .filter_map(|e| Change::from_feed(&e.kind, e.body).map(|c| (e.cursor, c)))
                 .collect()),
@@ -215,16 +214,12 @@ impl Updates {
         let mut at = None;
         let mut failing = false;
         loop {
-            let read = {
-                let feed = Arc::clone(&feed);
-                tokio::task::spawn_blocking(move || match at {
-                    None => feed.head().map(|head| (head, vec![])),
-                    Some(at) => feed.since(at, READ_AT_ONCE).map(|events| (at, events)),
-                })
-                .await
+            let read = match at {
+                None => feed.head().await.map(|head| (head, vec![])),
+                Some(at) => feed.since(at, READ_AT_ONCE).await.map(|events| (at, events)),
             };
             let full = match read {
-                Ok(Ok((head, events))) => {
+                Ok((head, events)) => {
                     if failing {
                         tracing::info!("the shared store's events are read again");
                         failing = false;
@@ -241,14 +236,13 @@ impl Updates {
                     }
                     full
                 }
-                Ok(Err(e)) => {
+                Err(e) => {
                     if !failing {
                         warn!(error = %e, "cannot read the shared store's events; trying again");
                         failing = true;
                     }
                     false
                 }
-                Err(_) => false,
             };
             if full {
                 continue;

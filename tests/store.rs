@@ -15,10 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The store of kind `kind` kept in (or beside) `dir`; opening it again reopens the same one.
-fn open(kind: Store, dir: &Path) -> Arc<dyn CaseStore> {
+async fn open(kind: Store, dir: &Path) -> Arc<dyn CaseStore> {
     match kind {
         Store::Redb => Arc::new(RedbStore::open(&dir.join("cases.redb")).unwrap()),
-        Store::Postgres => Arc::new(PgStore::connect(&kind.url_for(dir)).unwrap()),
+        Store::Postgres => Arc::new(PgStore::connect(&kind.url_for(dir)).await.unwrap()),
     }
 }
 
@@ -48,68 +48,75 @@ fn booking(call: Option<&str>, minute: u32) -> NewAppointment {
     }
 }
 
-fn tickets_are_numbered_kept_changed_and_found_after_reopening(kind: Store) {
+async fn tickets_are_numbered_kept_changed_and_found_after_reopening(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
-    let a = store.create_ticket(new("lazio"), Utc::now()).unwrap();
-    let b = store.create_ticket(new("lombardia"), Utc::now()).unwrap();
+    let store = open(kind, dir.path()).await;
+    let a = store.create_ticket(new("lazio"), Utc::now()).await.unwrap();
+    let b = store.create_ticket(new("lombardia"), Utc::now()).await.unwrap();
     assert_ne!(a.number, b.number);
     assert!(ticket_number::is_valid(&a.number));
-    let taken = store.update_ticket(&a.number, Box::new(|t| t.take("anna", Utc::now()))).unwrap();
+    let taken = store.update_ticket(&a.number, Box::new(|t| t.take("anna", Utc::now()))).await.unwrap();
     assert_eq!(taken.status, TicketStatus::Taken);
-    let refused = store.update_ticket(&a.number, Box::new(|t| t.take("bruno", Utc::now())));
+    let refused = store.update_ticket(&a.number, Box::new(|t| t.take("bruno", Utc::now()))).await;
     assert!(matches!(refused, Err(StoreError::Refused(TicketError::NotOpen { .. }))));
-    assert!(matches!(store.update_ticket("123", Box::new(|_| Ok(()))), Err(StoreError::NotFound(_))));
-    store.update_ticket(&a.number, Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now()))).unwrap();
-    assert_eq!(store.tickets(Some("lazio"), &[]).unwrap().len(), 1);
-    assert_eq!(store.tickets(None, &[TicketStatus::Open]).unwrap()[0].number, b.number);
+    assert!(matches!(store.update_ticket("123", Box::new(|_| Ok(()))).await, Err(StoreError::NotFound(_))));
+    store.update_ticket(&a.number, Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now()))).await.unwrap();
+    assert_eq!(store.tickets(Some("lazio"), &[]).await.unwrap().len(), 1);
+    assert_eq!(store.tickets(None, &[TicketStatus::Open]).await.unwrap()[0].number, b.number);
     drop(store);
-    let again = open(kind, dir.path());
-    let a2 = again.ticket(&a.number).unwrap().unwrap();
+    let again = open(kind, dir.path()).await;
+    let a2 = again.ticket(&a.number).await.unwrap().unwrap();
     assert_eq!(a2.status, TicketStatus::Answered);
     assert_eq!(a2.history.len(), 3);
-    let c = again.create_ticket(new("lazio"), Utc::now()).unwrap();
+    let c = again.create_ticket(new("lazio"), Utc::now()).await.unwrap();
     assert!(![&a.number, &b.number].contains(&&c.number), "the sequence survives a restart");
 }
 
-fn concurrent_writers_share_commits_and_lose_nothing(kind: Store) {
+async fn concurrent_writers_share_commits_and_lose_nothing(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     let handles: Vec<_> = (0..16)
         .map(|_| {
             let s = Arc::clone(&store);
-            std::thread::spawn(move || {
-                (0..25).map(|_| s.create_ticket(new("lazio"), Utc::now()).unwrap().number).collect::<Vec<_>>()
+            tokio::spawn(async move {
+                let mut numbers = vec![];
+                for _ in 0..25 {
+                    numbers.push(s.create_ticket(new("lazio"), Utc::now()).await.unwrap().number);
+                }
+                numbers
             })
         })
         .collect();
-    let mut numbers: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut numbers: Vec<String> = vec![];
+    for h in handles {
+        numbers.extend(h.await.unwrap());
+    }
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 400);
-    assert_eq!(store.tickets(None, &[]).unwrap().len(), 400);
-    assert_eq!(store.ticket_counts(None).unwrap()["lazio"][&TicketStatus::Open], 400, "counted once each");
+    assert_eq!(store.tickets(None, &[]).await.unwrap().len(), 400);
+    assert_eq!(store.ticket_counts(None).await.unwrap()["lazio"][&TicketStatus::Open], 400, "counted once each");
 }
 
-fn appointments_are_found_by_the_call_they_were_booked_in(kind: Store) {
+async fn appointments_are_found_by_the_call_they_were_booked_in(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
-    let a = store.book_appointment(booking(Some("call-1"), 0), Utc::now()).unwrap();
-    store.book_appointment(booking(None, 20), Utc::now()).unwrap();
-    store.book_appointment(booking(Some("call-2"), 40), Utc::now()).unwrap();
-    let b = store.book_appointment(booking(Some("call-1"), 30), Utc::now()).unwrap();
-    let ids: Vec<String> = store.appointments_of_call("call-1").unwrap().into_iter().map(|a| a.id).collect();
+    let store = open(kind, dir.path()).await;
+    let a = store.book_appointment(booking(Some("call-1"), 0), Utc::now()).await.unwrap();
+    store.book_appointment(booking(None, 20), Utc::now()).await.unwrap();
+    store.book_appointment(booking(Some("call-2"), 40), Utc::now()).await.unwrap();
+    let b = store.book_appointment(booking(Some("call-1"), 30), Utc::now()).await.unwrap();
+    let ids: Vec<String> = store.appointments_of_call("call-1").await.unwrap().into_iter().map(|a| a.id).collect();
     assert_eq!(ids, [a.id.clone(), b.id]);
-    store.cancel_appointment(&a.id, "mrossi", Utc::now()).unwrap();
-    let of_call = store.appointments_of_call("call-1").unwrap();
+    store.cancel_appointment(&a.id, "mrossi", Utc::now()).await.unwrap();
+    let of_call = store.appointments_of_call("call-1").await.unwrap();
     assert_eq!(of_call[0].status, AppointmentStatus::Cancelled, "the index gives the stored state");
-    assert!(store.appointments_of_call("call-3").unwrap().is_empty());
+    assert!(store.appointments_of_call("call-3").await.unwrap().is_empty());
 }
 
-fn a_call_outcome_set_again_keeps_the_earlier_one(kind: Store) {
+async fn a_call_outcome_set_again_keeps_the_earlier_one(kind: Store) {
     use centralino::cases::call_outcome::{CallOutcome, Outcome};
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     let start = Utc::now();
     let set = |outcome, note: &str| CallOutcome {
         call_id: "call-1".into(),
@@ -120,74 +127,79 @@ fn a_call_outcome_set_again_keeps_the_earlier_one(kind: Store) {
         at: Utc::now(),
         earlier: vec![],
     };
-    store.set_call_outcome(set(Outcome::NotResolved, "needs the documents")).unwrap();
-    let now = store.set_call_outcome(set(Outcome::TicketOpened, "ticket 123")).unwrap();
+    store.set_call_outcome(set(Outcome::NotResolved, "needs the documents")).await.unwrap();
+    let now = store.set_call_outcome(set(Outcome::TicketOpened, "ticket 123")).await.unwrap();
     assert_eq!(now.outcome, Outcome::TicketOpened);
     assert_eq!(now.earlier.len(), 1);
     assert_eq!(now.earlier[0].outcome, Outcome::NotResolved);
     assert_eq!(now.earlier[0].note, "needs the documents");
     drop(store);
-    let again = open(kind, dir.path());
-    assert_eq!(again.call_outcome("call-1").unwrap(), Some(now));
-    assert_eq!(again.call_outcome("call-2").unwrap(), None);
-    assert_eq!(again.call_outcomes(start).unwrap().len(), 1);
-    assert!(again.call_outcomes(Utc::now()).unwrap().is_empty());
+    let again = open(kind, dir.path()).await;
+    assert_eq!(again.call_outcome("call-1").await.unwrap(), Some(now));
+    assert_eq!(again.call_outcome("call-2").await.unwrap(), None);
+    assert_eq!(again.call_outcomes(start).await.unwrap().len(), 1);
+    assert!(again.call_outcomes(Utc::now()).await.unwrap().is_empty());
 }
 
-fn tickets_are_listed_and_counted_by_status_and_region_from_the_index(kind: Store) {
+async fn tickets_are_listed_and_counted_by_status_and_region_from_the_index(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     let t0 = Utc::now();
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
     // Opened out of order: the list is by opening time, not by number or insertion.
-    let late = store.create_ticket(new("lazio"), at(30)).unwrap();
-    let early = store.create_ticket(new("lazio"), at(10)).unwrap();
-    let middle = store.create_ticket(new("lazio"), at(20)).unwrap();
-    let other = store.create_ticket(new("lombardia"), at(5)).unwrap();
+    let late = store.create_ticket(new("lazio"), at(30)).await.unwrap();
+    let early = store.create_ticket(new("lazio"), at(10)).await.unwrap();
+    let middle = store.create_ticket(new("lazio"), at(20)).await.unwrap();
+    let other = store.create_ticket(new("lombardia"), at(5)).await.unwrap();
     // A region whose id starts like another's is not mixed with it.
-    let near = store.create_ticket(new("lazio2"), at(1)).unwrap();
+    let near = store.create_ticket(new("lazio2"), at(1)).await.unwrap();
     let numbers = |ts: Vec<Ticket>| ts.into_iter().map(|t| t.number).collect::<Vec<_>>();
     let open = [TicketStatus::Open];
     assert_eq!(
-        numbers(store.tickets(Some("lazio"), &open).unwrap()),
+        numbers(store.tickets(Some("lazio"), &open).await.unwrap()),
         [early.number.as_str(), middle.number.as_str(), late.number.as_str()]
     );
-    store.update_ticket(middle.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).unwrap();
-    store.update_ticket(early.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).unwrap();
+    store.update_ticket(middle.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).await.unwrap();
+    store.update_ticket(early.number.as_str(), Box::new(|t| t.take("anna", Utc::now()))).await.unwrap();
     store
         .update_ticket(early.number.as_str(), Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now())))
+        .await
         .unwrap();
     // A refused change leaves the index as it was.
     assert!(
         store
             .update_ticket(late.number.as_str(), Box::new(|t| t.answer("anna", "x", Contact::Phone, Utc::now())))
+            .await
             .is_err()
     );
-    assert_eq!(numbers(store.tickets(Some("lazio"), &open).unwrap()), [late.number.as_str()]);
+    assert_eq!(numbers(store.tickets(Some("lazio"), &open).await.unwrap()), [late.number.as_str()]);
     let working = [TicketStatus::Open, TicketStatus::Taken];
     assert_eq!(
-        numbers(store.tickets(Some("lazio"), &working).unwrap()),
+        numbers(store.tickets(Some("lazio"), &working).await.unwrap()),
         [middle.number.as_str(), late.number.as_str()]
     );
-    assert_eq!(numbers(store.tickets(Some("lazio"), &[TicketStatus::Answered]).unwrap()), [early.number.as_str()]);
     assert_eq!(
-        numbers(store.tickets(None, &open).unwrap()),
+        numbers(store.tickets(Some("lazio"), &[TicketStatus::Answered]).await.unwrap()),
+        [early.number.as_str()]
+    );
+    assert_eq!(
+        numbers(store.tickets(None, &open).await.unwrap()),
         [near.number.as_str(), other.number.as_str(), late.number.as_str()]
     );
-    assert_eq!(store.tickets(Some("lazio"), &[]).unwrap().len(), 3, "every status");
-    assert!(store.tickets(Some("umbria"), &[]).unwrap().is_empty());
-    let counts = store.ticket_counts(None).unwrap();
+    assert_eq!(store.tickets(Some("lazio"), &[]).await.unwrap().len(), 3, "every status");
+    assert!(store.tickets(Some("umbria"), &[]).await.unwrap().is_empty());
+    let counts = store.ticket_counts(None).await.unwrap();
     let lazio = &counts["lazio"];
     assert_eq!((lazio[&TicketStatus::Open], lazio[&TicketStatus::Taken], lazio[&TicketStatus::Answered]), (1, 1, 1));
     assert_eq!(counts["lombardia"][&TicketStatus::Open], 1);
     assert_eq!(counts["lazio2"][&TicketStatus::Open], 1);
-    assert_eq!(store.ticket_counts(Some("lazio")).unwrap().keys().collect::<Vec<_>>(), ["lazio"]);
+    assert_eq!(store.ticket_counts(Some("lazio")).await.unwrap().keys().collect::<Vec<_>>(), ["lazio"]);
     assert!(!counts["lazio"].contains_key(&TicketStatus::Returned), "no zero counts");
 }
 
-fn the_operators_latest_calls_are_kept_one_each(kind: Store) {
+async fn the_operators_latest_calls_are_kept_one_each(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     let pop = |operator: &str, call_id: &str| CallPop {
         operator: operator.into(),
         call_id: call_id.into(),
@@ -206,11 +218,11 @@ fn the_operators_latest_calls_are_kept_one_each(kind: Store) {
         tree: "centralino-unico-nazionale".into(),
         readback_node: Some("appointment_readback".into()),
     };
-    store.set_latest_call(pop("mrossi", "call-1")).unwrap();
-    store.set_latest_call(pop("lbianchi", "call-2")).unwrap();
-    store.set_latest_call(pop("mrossi", "call-3")).unwrap();
+    store.set_latest_call(pop("mrossi", "call-1")).await.unwrap();
+    store.set_latest_call(pop("lbianchi", "call-2")).await.unwrap();
+    store.set_latest_call(pop("mrossi", "call-3")).await.unwrap();
     drop(store);
-    let mut calls = open(kind, dir.path()).latest_calls().unwrap();
+    let mut calls = open(kind, dir.path()).await.latest_calls().await.unwrap();
     calls.sort_by(|a, b| a.operator.cmp(&b.operator));
     assert_eq!(
         calls,
@@ -221,41 +233,48 @@ fn the_operators_latest_calls_are_kept_one_each(kind: Store) {
     );
 }
 
-fn a_slot_is_booked_once_however_many_try_and_is_free_again_when_cancelled(kind: Store) {
+async fn a_slot_is_booked_once_however_many_try_and_is_free_again_when_cancelled(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     let tries: Vec<_> = (0..32)
         .map(|_| {
             let s = Arc::clone(&store);
-            std::thread::spawn(move || s.book_appointment(booking(None, 0), Utc::now()))
+            tokio::spawn(async move { s.book_appointment(booking(None, 0), Utc::now()).await })
         })
         .collect();
-    let results: Vec<_> = tries.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut results = vec![];
+    for h in tries {
+        results.push(h.await.unwrap());
+    }
     let booked: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(booked.len(), 1, "{results:?}");
     assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(StoreError::SlotTaken { .. }))));
     let a = booked[0].clone();
     let day = a.fields.start.date();
     let (from, to) = (day.and_hms_opt(0, 0, 0).unwrap(), day.and_hms_opt(23, 59, 0).unwrap());
-    assert_eq!(store.booked_slots("latina-centro", from, to).unwrap(), [a.fields.start]);
-    let other = store.book_appointment(booking(None, 20), Utc::now()).unwrap();
-    let onto_taken = store.reschedule_appointment(&other.id, a.fields.start, "mrossi", Utc::now());
+    assert_eq!(store.booked_slots("latina-centro", from, to).await.unwrap(), [a.fields.start]);
+    let other = store.book_appointment(booking(None, 20), Utc::now()).await.unwrap();
+    let onto_taken = store.reschedule_appointment(&other.id, a.fields.start, "mrossi", Utc::now()).await;
     assert!(matches!(onto_taken, Err(StoreError::SlotTaken { .. })), "{onto_taken:?}");
-    let moved =
-        store.reschedule_appointment(&other.id, a.fields.start + chrono::Duration::minutes(40), "mrossi", Utc::now());
+    let moved = store
+        .reschedule_appointment(&other.id, a.fields.start + chrono::Duration::minutes(40), "mrossi", Utc::now())
+        .await;
     assert_eq!(moved.unwrap().history.len(), 2);
-    let cancelled = store.cancel_appointment(&a.id, "mrossi", Utc::now()).unwrap();
+    let cancelled = store.cancel_appointment(&a.id, "mrossi", Utc::now()).await.unwrap();
     assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
-    assert!(matches!(store.cancel_appointment(&a.id, "mrossi", Utc::now()), Err(StoreError::Cancelled(_))));
-    assert!(matches!(store.cancel_appointment("A9999999", "mrossi", Utc::now()), Err(StoreError::NoAppointment(_))));
-    let again = store.book_appointment(booking(None, 0), Utc::now()).unwrap();
+    assert!(matches!(store.cancel_appointment(&a.id, "mrossi", Utc::now()).await, Err(StoreError::Cancelled(_))));
+    assert!(matches!(
+        store.cancel_appointment("A9999999", "mrossi", Utc::now()).await,
+        Err(StoreError::NoAppointment(_))
+    ));
+    let again = store.book_appointment(booking(None, 0), Utc::now()).await.unwrap();
     assert_ne!(again.id, a.id, "the freed slot is booked again under a new id");
-    assert_eq!(store.booked_slots("latina-centro", from, to).unwrap().len(), 2, "the slot and the moved one");
+    assert_eq!(store.booked_slots("latina-centro", from, to).await.unwrap().len(), 2, "the slot and the moved one");
 }
 
-fn sessions_are_kept_found_refreshed_and_forgotten(kind: Store) {
+async fn sessions_are_kept_found_refreshed_and_forgotten(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(kind, dir.path());
+    let store = open(kind, dir.path()).await;
     // PostgreSQL keeps instants to the microsecond.
     let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     let session = |seen: i64| StoredSession {
@@ -263,18 +282,18 @@ fn sessions_are_kept_found_refreshed_and_forgotten(kind: Store) {
         started: t0,
         last_seen: t0 + chrono::Duration::seconds(seen),
     };
-    store.save_session("k1", session(0)).unwrap();
-    store.save_session("k2", session(5)).unwrap();
-    store.save_session("k1", session(60)).unwrap();
-    assert_eq!(store.session("k1").unwrap(), Some(session(60)));
-    assert_eq!(store.session("nope").unwrap(), None);
-    store.drop_session("k2").unwrap();
+    store.save_session("k1", session(0)).await.unwrap();
+    store.save_session("k2", session(5)).await.unwrap();
+    store.save_session("k1", session(60)).await.unwrap();
+    assert_eq!(store.session("k1").await.unwrap(), Some(session(60)));
+    assert_eq!(store.session("nope").await.unwrap(), None);
+    store.drop_session("k2").await.unwrap();
     drop(store);
-    let again = open(kind, dir.path());
-    assert_eq!(again.sessions().unwrap(), [("k1".to_string(), session(60))]);
+    let again = open(kind, dir.path()).await;
+    assert_eq!(again.sessions().await.unwrap(), [("k1".to_string(), session(60))]);
 }
 
-on_both_stores!(
+on_both_stores_async!(
     tickets_are_numbered_kept_changed_and_found_after_reopening,
     concurrent_writers_share_commits_and_lose_nothing,
     appointments_are_found_by_the_call_they_were_booked_in,
@@ -289,17 +308,17 @@ on_both_stores!(
 // PostgreSQL only: the schema's versions, and the feed every node reads.
 // ------------------------------------------------------------------------------------------
 
-#[test]
-fn a_database_with_a_newer_schema_is_refused_and_two_nodes_migrate_a_new_one_once() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_with_a_newer_schema_is_refused_and_two_nodes_migrate_a_new_one_once() {
     let url = common::store::fresh_database();
     let nodes: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || PgStore::connect(&url).map(|_| ()))
+            tokio::spawn(async move { PgStore::connect(&url).await.map(|_| ()) })
         })
         .collect();
     for n in nodes {
-        n.join().unwrap().expect("every node starts on the new database");
+        n.await.unwrap().expect("every node starts on the new database");
     }
     let psql = |sql: &str| {
         let out = std::process::Command::new("psql").args([url.as_str(), "-Atc", sql]).output().unwrap();
@@ -313,17 +332,17 @@ fn a_database_with_a_newer_schema_is_refused_and_two_nodes_migrate_a_new_one_onc
         "migrated once"
     );
     psql("INSERT INTO schema_migrations (version) VALUES (99)");
-    match PgStore::connect(&url) {
+    match PgStore::connect(&url).await {
         Err(StoreError::TooNew { found: 99, path, .. }) => assert!(!path.contains("centralino_test:centralino_test")),
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("a newer schema must be refused"),
     }
 }
 
-#[test]
-fn an_unreachable_database_is_a_clear_error_without_the_password() {
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_database_is_a_clear_error_without_the_password() {
     let started = std::time::Instant::now();
-    let refused = PgStore::connect("postgres://centralino:s3cret@127.0.0.1:1/cases");
+    let refused = PgStore::connect("postgres://centralino:s3cret@127.0.0.1:1/cases").await;
     let message = refused.err().expect("nothing listens on port 1").to_string();
     assert!(message.contains("postgres://centralino:***@127.0.0.1:1/cases"), "{message}");
     assert!(!message.contains("s3cret"), "{message}");
@@ -332,41 +351,44 @@ fn an_unreachable_database_is_a_clear_error_without_the_password() {
 
 /// Tickets written by many threads at once, read by a follower while they are written: it sees
 /// every ticket exactly once, and never an event it must later be given before one it has.
-#[test]
-fn a_reader_of_the_feed_sees_every_event_once_whatever_the_order_of_the_commits() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_of_the_feed_sees_every_event_once_whatever_the_order_of_the_commits() {
     use centralino::cases::store::{Cursor, Feed};
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(PgStore::connect(&Store::Postgres.url_for(dir.path())).unwrap());
-    let start = store.head().unwrap();
+    let store = Arc::new(PgStore::connect(&Store::Postgres.url_for(dir.path())).await.unwrap());
+    let start = store.head().await.unwrap();
     let writers: Vec<_> = (0..8)
         .map(|_| {
             let s = Arc::clone(&store);
-            std::thread::spawn(move || {
-                (0..50).map(|_| s.create_ticket(new("lazio"), Utc::now()).unwrap().number).collect::<Vec<_>>()
+            tokio::spawn(async move {
+                let mut numbers = vec![];
+                for _ in 0..50 {
+                    numbers.push(s.create_ticket(new("lazio"), Utc::now()).await.unwrap().number);
+                }
+                numbers
             })
         })
         .collect();
     let mut seen: Vec<(Cursor, String)> = vec![];
     let mut at = start;
-    let read = |at: Cursor, seen: &mut Vec<(Cursor, String)>| {
-        let events = store.since(at, 64).unwrap();
-        for e in &events {
+    while !writers.iter().all(|w| w.is_finished()) {
+        for e in store.since(at, 64).await.unwrap() {
             assert_eq!(e.kind, "ticket");
             seen.push((e.cursor, e.body["number"].as_str().unwrap().to_string()));
+            at = e.cursor;
         }
-        events.last().map_or(at, |e| e.cursor)
-    };
-    while !writers.iter().all(|w| w.is_finished()) {
-        at = read(at, &mut seen);
     }
-    let mut written: Vec<String> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
-    store.publish("call_ended", serde_json::json!({"operator": "mrossi", "call_id": "c1"})).unwrap();
+    let mut written: Vec<String> = vec![];
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    store.publish("call_ended", serde_json::json!({"operator": "mrossi", "call_id": "c1"})).await.unwrap();
     // An event is readable once every transaction begun before it has ended (other tests'
     // included): at most moments later.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut last_kind = String::new();
     while last_kind != "call_ended" && std::time::Instant::now() < until {
-        for e in store.since(at, 64).unwrap() {
+        for e in store.since(at, 64).await.unwrap() {
             at = e.cursor;
             last_kind = e.kind.clone();
             if e.kind == "ticket" {
@@ -383,8 +405,8 @@ fn a_reader_of_the_feed_sees_every_event_once_whatever_the_order_of_the_commits(
 }
 
 /// A database of schema 1 (before the kept ticket counts) gets its counts from its tickets.
-#[test]
-fn a_schema_1_database_is_migrated_and_counts_its_tickets() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schema_1_database_is_migrated_and_counts_its_tickets() {
     let url = common::store::fresh_database();
     let psql = |sql: &str| {
         let out = std::process::Command::new("psql")
@@ -415,14 +437,14 @@ fn a_schema_1_database_is_migrated_and_counts_its_tickets() {
             "INSERT INTO tickets (number, region, status, opened, body) VALUES ('{number}', '{region}', '{status}', now(), '{body}')"
         ));
     }
-    let store = PgStore::connect(&url).unwrap();
-    let counts = store.ticket_counts(None).unwrap();
+    let store = PgStore::connect(&url).await.unwrap();
+    let counts = store.ticket_counts(None).await.unwrap();
     assert_eq!(counts["lazio"], [(TicketStatus::Open, 2), (TicketStatus::Taken, 1)].into());
     assert_eq!(counts["umbria"], [(TicketStatus::Open, 1)].into());
-    store.update_ticket("000000018", Box::new(|t| t.take("anna", Utc::now()))).unwrap();
-    store.create_ticket(new("umbria"), Utc::now()).unwrap();
-    let counts = store.ticket_counts(None).unwrap();
+    store.update_ticket("000000018", Box::new(|t| t.take("anna", Utc::now()))).await.unwrap();
+    store.create_ticket(new("umbria"), Utc::now()).await.unwrap();
+    let counts = store.ticket_counts(None).await.unwrap();
     assert_eq!(counts["lazio"], [(TicketStatus::Open, 1), (TicketStatus::Taken, 2)].into(), "kept as they change");
-    assert_eq!(store.ticket_counts(Some("umbria")).unwrap()["umbria"], [(TicketStatus::Open, 2)].into());
-    assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).unwrap().len(), 2);
+    assert_eq!(store.ticket_counts(Some("umbria")).await.unwrap()["umbria"], [(TicketStatus::Open, 2)].into());
+    assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).await.unwrap().len(), 2);
 }

@@ -7,7 +7,6 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::store_call::blocking;
 use crate::calendar::TIME_ZONE;
 use crate::cases::agenda;
 use crate::cases::appointment::{Appointment, Mode, NewAppointment};
@@ -99,8 +98,7 @@ pub async fn free_slots(
     let mut slots = agenda::slots(a, from, days);
     slots.retain(|s| s.date() <= last_day);
     let (Some(first), Some(last)) = (slots.first().copied(), slots.last().copied()) else { return Ok(Json(vec![])) };
-    let store = state.store.clone();
-    let booked = blocking(move || store.booked_slots(&id, first, last + chrono::Duration::minutes(1))).await?;
+    let booked = state.store.booked_slots(&id, first, last + chrono::Duration::minutes(1)).await?;
     Ok(Json(slots.into_iter().filter(|s| *s >= now && !booked.contains(s)).collect()))
 }
 
@@ -147,8 +145,7 @@ pub async fn book(
         call_id: body.call_id,
         booked_by: op,
     };
-    let store = state.store.clone();
-    let a = blocking(move || store.book_appointment(new, Utc::now())).await?;
+    let a = state.store.book_appointment(new, Utc::now()).await?;
     tracing::info!(id = %a.id, agency = %a.fields.agency, start = %a.fields.start, "appointment booked");
     state.events.publish(Change::Appointment(Box::new(a.clone())));
     Ok((StatusCode::CREATED, Json(a)))
@@ -163,12 +160,7 @@ pub async fn one(
     if let Role::Officer { .. } = p.role {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "appointments are for the contact center's operators"));
     }
-    let store = state.store.clone();
-    let i = id.clone();
-    blocking(move || store.appointment(&i))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::from(StoreError::NoAppointment(id)))
+    state.store.appointment(&id).await?.map(Json).ok_or_else(|| ApiError::from(StoreError::NoAppointment(id)))
 }
 
 /// `POST /api/appointments/{id}/cancel`.
@@ -177,8 +169,7 @@ pub async fn cancel(
     OperatorId(op): OperatorId,
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, ApiError> {
-    let store = state.store.clone();
-    let a = blocking(move || store.cancel_appointment(&id, &op, Utc::now())).await?;
+    let a = state.store.cancel_appointment(&id, &op, Utc::now()).await?;
     state.events.publish(Change::Appointment(Box::new(a.clone())));
     Ok(Json(a))
 }
@@ -196,18 +187,14 @@ pub async fn reschedule(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RescheduleBody>,
 ) -> Result<Json<Appointment>, ApiError> {
-    let store = state.store.clone();
-    let i = id.clone();
-    let current = blocking(move || store.appointment(&i))
-        .await?
-        .ok_or_else(|| ApiError::from(StoreError::NoAppointment(id.clone())))?;
+    let current =
+        state.store.appointment(&id).await?.ok_or_else(|| ApiError::from(StoreError::NoAppointment(id.clone())))?;
     {
         let loaded = state.live.current();
         let a = agency(&loaded.switchboard.config, &current.fields.agency)?;
         agenda::check(a, body.start, now_local()).map_err(|e| ApiError::unprocessable(format!("start: {e}")))?;
     }
-    let store = state.store.clone();
-    let a = blocking(move || store.reschedule_appointment(&id, body.start, &op, Utc::now())).await?;
+    let a = state.store.reschedule_appointment(&id, body.start, &op, Utc::now()).await?;
     state.events.publish(Change::Appointment(Box::new(a.clone())));
     Ok(Json(a))
 }

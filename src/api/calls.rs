@@ -6,7 +6,6 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::store_call::blocking;
 use crate::calendar::TIME_ZONE;
 use crate::calls::CallRecord;
 use crate::cases::call_outcome::{CallOutcome, Outcome};
@@ -58,15 +57,12 @@ pub async fn recent(
         return Err(ApiError::unprocessable(format!("last: 1 to {MAX_LAST} calls")));
     }
     let dir = state.data_dir.clone();
-    let store = state.store.clone();
-    let views = blocking(move || {
-        let (records, _) = crate::calls::log::read_last(&dir, last).unwrap_or_default();
-        records
-            .into_iter()
-            .map(|record| Ok(CallView { outcome: store.call_outcome(&record.call_id)?, record }))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?;
+    let read = tokio::task::spawn_blocking(move || crate::calls::log::read_last(&dir, last).unwrap_or_default());
+    let (records, _) = read.await.map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the call log"))?;
+    let mut views = Vec::with_capacity(records.len());
+    for record in records {
+        views.push(CallView { outcome: state.store.call_outcome(&record.call_id).await?, record });
+    }
     Ok(Json(views))
 }
 
@@ -111,8 +107,7 @@ pub async fn set(
         at: Utc::now(),
         earlier: vec![],
     };
-    let store = state.store.clone();
-    let stored = blocking(move || store.set_call_outcome(outcome)).await?;
+    let stored = state.store.set_call_outcome(outcome).await?;
     state.outcome_log.append(stored.clone());
     tracing::info!(call = %stored.call_id, outcome = stored.outcome.name(), operator = %stored.by, "call outcome");
     Ok(Json(stored))
@@ -125,9 +120,9 @@ pub async fn get(
     Path(call_id): Path<String>,
 ) -> Result<Json<CallOutcome>, ApiError> {
     contact_center_only(&p, "a call's outcome")?;
-    let store = state.store.clone();
-    let id = call_id.clone();
-    blocking(move || store.call_outcome(&id))
+    state
+        .store
+        .call_outcome(&call_id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no outcome is set for call {call_id:?}")))
@@ -145,8 +140,7 @@ pub struct SectionOutcomes {
 pub async fn today(State(state): State<ApiState>, _: Principal) -> Result<Json<Vec<SectionOutcomes>>, ApiError> {
     let midnight = Utc::now().with_timezone(&TIME_ZONE).date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
     let since = TIME_ZONE.from_local_datetime(&midnight).earliest().map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-    let store = state.store.clone();
-    let all = blocking(move || store.call_outcomes(since)).await?;
+    let all = state.store.call_outcomes(since).await?;
     let mut by_section: BTreeMap<String, BTreeMap<&'static str, u32>> = BTreeMap::new();
     for o in all {
         *by_section.entry(o.section).or_default().entry(o.outcome.name()).or_default() += 1;

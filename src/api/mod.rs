@@ -15,7 +15,7 @@ mod metrics;
 mod operators;
 mod pages;
 pub mod session;
-mod store_call;
+mod store_errors;
 mod tickets;
 
 use crate::acd::host::AcdHandle;

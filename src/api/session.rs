@@ -12,6 +12,7 @@ use super::ApiState;
 use super::auth::{Principal, Source, check_password};
 use super::body::JsonBody;
 use super::error::ApiError;
+use crate::cases::CaseStore;
 use crate::cases::store::StoredSession;
 use axum::Json;
 use axum::extract::State;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -157,22 +159,33 @@ fn alive(e: &Entry, now: DateTime<Utc>) -> bool {
 /// the store has it now. A store that cannot answer is a 503.
 pub async fn user(state: &ApiState, token: &str) -> Result<Option<(String, Option<ToSave>)>, ApiError> {
     if state.sessions.shared {
-        let (store, k) = (state.store.clone(), key(token));
-        let stored = super::store_call::blocking(move || store.session(&k)).await?;
-        state.sessions.sync(&key(token), stored);
+        let k = key(token);
+        let stored = state.store.session(&k).await?;
+        state.sessions.sync(&k, stored);
     }
     Ok(state.sessions.user(token))
 }
 
-/// Write a session to the store on the blocking pool; await the handle to know it is durable
+/// Write a session to the store in a task of its own; await the handle to know it is durable
 /// (a failure only costs the session's survival across a restart).
 pub fn save(state: &ApiState, (key, session): ToSave) -> tokio::task::JoinHandle<()> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = store.save_session(&key, session) {
+    tokio::spawn(async move {
+        if let Err(e) = store.save_session(&key, session).await {
             tracing::warn!(error = %e, "a session is not kept across restarts");
         }
     })
+}
+
+/// Forget sessions in the store, in a task of their own.
+pub fn forget(store: Arc<dyn CaseStore>, keys: Vec<String>) {
+    tokio::spawn(async move {
+        for k in keys {
+            if let Err(e) = store.drop_session(&k).await {
+                tracing::warn!(error = %e, "an ended session is still in the store");
+            }
+        }
+    });
 }
 
 /// The session token of a request's cookie.
@@ -200,8 +213,7 @@ pub async fn sign_in(
     let (token, keep, ended) = state.sessions.start(&principal.user);
     // Durable before the cookie is handed out: a restart right after still knows it.
     let _ = save(&state, keep).await;
-    let store = state.store.clone();
-    drop(tokio::task::spawn_blocking(move || ended.iter().try_for_each(|k| store.drop_session(k))));
+    forget(state.store.clone(), ended);
     let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", MAX_AGE.as_secs());
     let mut r = Json(principal).into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
@@ -217,9 +229,7 @@ pub async fn whoami(p: Principal) -> Json<Principal> {
 pub async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Some(t) = cookie(&headers) {
         let key = state.sessions.end(&t);
-        let store = state.store.clone();
-        let forgotten = tokio::task::spawn_blocking(move || store.drop_session(&key)).await;
-        if !matches!(forgotten, Ok(Ok(()))) {
+        if state.store.drop_session(&key).await.is_err() {
             tracing::warn!("a signed-out session could not be removed from the store");
         }
     }

@@ -6,7 +6,6 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::{BodyBytes, JsonBody, from_json};
 use super::error::ApiError;
-use super::store_call::blocking;
 use crate::cases::store::TicketChange;
 use crate::cases::ticket::{Contact, NewTicket, TicketError};
 use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
@@ -105,8 +104,7 @@ pub async fn create(
     JsonBody(body): JsonBody<TicketBody>,
 ) -> Result<(StatusCode, Json<Ticket>), ApiError> {
     let new = new_ticket(&state.live.current().switchboard.config, body, op)?;
-    let store = state.store.clone();
-    let ticket = blocking(move || store.create_ticket(new, chrono::Utc::now())).await?;
+    let ticket = state.store.create_ticket(new, chrono::Utc::now()).await?;
     tracing::info!(number = %ticket.number, region = %ticket.fields.region, "ticket opened");
     state.events.publish(Change::Ticket(Box::new(ticket.clone())));
     Ok((StatusCode::CREATED, Json(ticket)))
@@ -129,9 +127,7 @@ pub async fn one(
     p: Principal,
     Path(number): Path<String>,
 ) -> Result<Json<Ticket>, ApiError> {
-    let store = state.store.clone();
-    let n = number.clone();
-    let t = blocking(move || store.ticket(&n)).await?.ok_or_else(|| ApiError::from(StoreError::NotFound(number)))?;
+    let t = state.store.ticket(&number).await?.ok_or_else(|| ApiError::from(StoreError::NotFound(number)))?;
     may_see(&p, &t.fields.region)?;
     Ok(Json(t))
 }
@@ -174,9 +170,8 @@ pub async fn list(
         (_, asked) => asked,
     };
     let statuses = statuses(q.status.as_deref())?;
-    let store = state.store.clone();
     // The store's JSON as it is: a long list is not decoded and encoded again.
-    let json = blocking(move || store.tickets_json(region.as_deref(), &statuses)).await?;
+    let json = state.store.tickets_json(region.as_deref(), &statuses).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -189,8 +184,7 @@ pub async fn summary(
         Role::Officer { region } => Some(region.clone()),
         _ => None,
     };
-    let store = state.store.clone();
-    let counts = blocking(move || store.ticket_counts(region.as_deref())).await?;
+    let counts = state.store.ticket_counts(region.as_deref()).await?;
     Ok(Json(
         counts
             .into_iter()
@@ -258,9 +252,7 @@ pub async fn work(
         }
         change(t)
     });
-    let store = state.store.clone();
-    let n = number.clone();
-    let t = blocking(move || store.update_ticket(&n, guarded)).await?;
+    let t = state.store.update_ticket(&number, guarded).await?;
     tracing::info!(%number, %action, officer = %p.user, "ticket worked");
     state.events.publish(Change::Ticket(Box::new(t.clone())));
     Ok(Json(t))

@@ -289,8 +289,8 @@ impl<S: Signalling> Host<S> {
 /// restart the operator can still set its outcome. (One operator's calls are connected seconds
 /// apart, so these writes cannot overtake each other.)
 fn keep_latest_call(store: Arc<dyn CaseStore>, pop: CallPop) {
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = store.set_latest_call(pop) {
+    tokio::spawn(async move {
+        if let Err(e) = store.set_latest_call(pop).await {
             warn!(error = %e, "the operator's latest call is not kept");
         }
     });

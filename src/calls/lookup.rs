@@ -8,7 +8,7 @@ use crate::ivr::{FoundAppointment, LookupAnswer, Service};
 use std::sync::Arc;
 use tracing::warn;
 
-/// Ask the store (off the async threads: it blocks); `unavailable` when it cannot answer.
+/// Ask the store; `unavailable` when it cannot answer.
 pub async fn lookup(
     store: &Option<Arc<dyn CaseStore>>,
     service: Service,
@@ -16,23 +16,17 @@ pub async fn lookup(
     call_id: &str,
 ) -> LookupAnswer {
     let Some(store) = store.clone() else { return "unavailable".into() };
-    let call_id = call_id.to_string();
-    let asked = tokio::task::spawn_blocking(move || match service {
+    let asked = match service {
         Service::TicketStatus => {
             let number = input.unwrap_or_default();
-            store.ticket(&number).map(|t| t.map_or("not_found".into(), |t| t.status.name().into()))
+            store.ticket(&number).await.map(|t| t.map_or("not_found".into(), |t| t.status.name().into()))
         }
-        Service::Appointment => store.appointments_of_call(&call_id).map(|a| appointment_answer(&a)),
+        Service::Appointment => store.appointments_of_call(call_id).await.map(|a| appointment_answer(&a)),
+    };
+    asked.unwrap_or_else(|e| {
+        warn!(error = %e, service = service.name(), "cases store unavailable for a lookup");
+        "unavailable".into()
     })
-    .await;
-    match asked {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => {
-            warn!(error = %e, service = service.name(), "cases store unavailable for a lookup");
-            "unavailable".into()
-        }
-        Err(_) => "unavailable".into(),
-    }
 }
 
 /// The latest appointment of the call still booked (a rescheduled one at its new time);

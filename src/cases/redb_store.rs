@@ -158,7 +158,7 @@ impl Stored {
     }
 }
 
-type Reply = mpsc::SyncSender<Result<Stored, StoreError>>;
+type Reply = tokio::sync::oneshot::Sender<Result<Stored, StoreError>>;
 
 /// The redb store; cheap to share (`Arc`).
 pub struct RedbStore {
@@ -217,25 +217,43 @@ impl RedbStore {
         Ok(Self { db, writes: Mutex::new(Some(tx)), writer: Some(writer) })
     }
 
-    /// One JSON value of `table`, from a snapshot of its own.
-    fn read_json<T: serde::de::DeserializeOwned>(
+    /// Read with `f` from a snapshot of its own, on tokio's blocking pool (a read may wait for
+    /// the disk).
+    async fn read<T: Send + 'static>(
         &self,
-        table: TableDefinition<&str, &[u8]>,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(table).map_err(io)?;
-        let value = table.get(key).map_err(io)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+        f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|_| StoreError::Io("a read of the store failed".into()))?
     }
 
-    fn write(&self, w: Write) -> Result<Stored, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+    /// One JSON value of `table`.
+    async fn read_json<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let key = key.to_string();
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(table).map_err(io)?;
+            let value = table.get(key.as_str()).map_err(io)?;
+            value.map(|v| serde_json::from_slice(v.value()).map_err(io)).transpose()
+        })
+        .await
+    }
+
+    /// Hand `w` to the writer thread; its answer comes once the batch it is in is committed.
+    async fn write(&self, w: Write) -> Result<Stored, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || StoreError::Io("the store's writer has stopped".into());
-        let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
-        writes.as_ref().ok_or_else(stopped)?.send((w, reply)).map_err(|_| stopped())?;
-        drop(writes);
-        answer.recv().map_err(|_| stopped())?
+        {
+            let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.as_ref().ok_or_else(stopped)?.send((w, reply)).map_err(|_| stopped())?;
+        }
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -306,181 +324,206 @@ fn migrate(db: &Database, from: u64) -> Result<(), StoreError> {
     txn.commit().map_err(io)
 }
 
+#[async_trait::async_trait]
 impl CaseStore for RedbStore {
-    fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        self.write(Write::Create(new, at))?.ticket()
+    async fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.write(Write::Create(new, at)).await?.ticket()
     }
 
-    fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
-        self.read_json(TICKETS, number)
+    async fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
+        self.read_json(TICKETS, number).await
     }
 
-    fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError> {
-        self.write(Write::Update(number.to_string(), change))?.ticket()
+    async fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError> {
+        self.write(Write::Update(number.to_string(), change)).await?.ticket()
     }
 
-    fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
-        self.write(Write::Book(new, at))?.appointment()
+    async fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
+        self.write(Write::Book(new, at)).await?.appointment()
     }
 
-    fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError> {
-        self.read_json(APPOINTMENTS, id)
+    async fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError> {
+        self.read_json(APPOINTMENTS, id).await
     }
 
-    fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
-        self.write(Write::Cancel { id: id.into(), by: by.into(), at })?.appointment()
+    async fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError> {
+        self.write(Write::Cancel { id: id.into(), by: by.into(), at }).await?.appointment()
     }
 
-    fn reschedule_appointment(
+    async fn reschedule_appointment(
         &self,
         id: &str,
         start: NaiveDateTime,
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<Appointment, StoreError> {
-        self.write(Write::Reschedule { id: id.into(), start, by: by.into(), at })?.appointment()
+        self.write(Write::Reschedule { id: id.into(), start, by: by.into(), at }).await?.appointment()
     }
 
-    fn booked_slots(
+    async fn booked_slots(
         &self,
         agency: &str,
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<NaiveDateTime>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(SLOTS).map_err(io)?;
         let (lo, hi) = (slot_key(agency, from), slot_key(agency, to));
-        let mut out = Vec::new();
-        for row in table.range(lo.as_str()..hi.as_str()).map_err(io)? {
-            let (k, _) = row.map_err(io)?;
-            let time = k.value().rsplit('|').next().unwrap_or_default().to_string();
-            if let Ok(t) = NaiveDateTime::parse_from_str(&time, "%Y-%m-%dT%H:%M") {
-                out.push(t);
-            }
-        }
-        Ok(out)
-    }
-
-    fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let index = txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
-        let table = txn.open_table(APPOINTMENTS).map_err(io)?;
-        let mut out = Vec::new();
-        for id in index.get(call_id).map_err(io)? {
-            let id = id.map_err(io)?;
-            if let Some(v) = table.get(id.value()).map_err(io)? {
-                out.push(serde_json::from_slice::<Appointment>(v.value()).map_err(io)?);
-            }
-        }
-        // Ids are `A` and a zero-padded sequence: their order is the booking order.
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
-    }
-
-    fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError> {
-        self.write(Write::Outcome(outcome))?.outcome()
-    }
-
-    fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError> {
-        self.read_json(CALL_OUTCOMES, call_id)
-    }
-
-    fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let times = txn.open_table(OUTCOME_TIMES).map_err(io)?;
-        let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
-        let mut out = Vec::new();
-        for row in times.range(instant_key(since).as_str()..).map_err(io)? {
-            let (k, _) = row.map_err(io)?;
-            let call_id = k.value().split_once('|').map_or("", |(_, id)| id);
-            if let Some(v) = table.get(call_id).map_err(io)? {
-                out.push(serde_json::from_slice::<CallOutcome>(v.value()).map_err(io)?);
-            }
-        }
-        Ok(out)
-    }
-
-    fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError> {
-        self.write(Write::LatestCall(Box::new(pop))).map(|_| ())
-    }
-
-    fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError> {
-        self.write(Write::Session(key.into(), Some(session))).map(|_| ())
-    }
-
-    fn drop_session(&self, key: &str) -> Result<(), StoreError> {
-        self.write(Write::Session(key.into(), None)).map(|_| ())
-    }
-
-    fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(SESSIONS).map_err(io)?;
-        let mut out = Vec::new();
-        each_json(&table, |key, s| {
-            out.push((key.to_string(), s));
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError> {
-        self.read_json(SESSIONS, key)
-    }
-
-    fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;
-        let mut out = Vec::new();
-        each_json(&table, |_, pop| {
-            out.push(pop);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let index = txn.open_table(TICKET_INDEX).map_err(io)?;
-        let table = txn.open_table(TICKETS).map_err(io)?;
-        let statuses = if statuses.is_empty() { &TicketStatus::ALL[..] } else { statuses };
-        let mut out = Vec::new();
-        for status in statuses {
-            let prefix = match region {
-                Some(r) => format!("{}|{r}|", status.name()),
-                None => format!("{}|", status.name()),
-            };
-            let keys = prefix_range(&prefix);
-            for row in index.range(keys.start.as_str()..keys.end.as_str()).map_err(io)? {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(SLOTS).map_err(io)?;
+            let mut out = Vec::new();
+            for row in table.range(lo.as_str()..hi.as_str()).map_err(io)? {
                 let (k, _) = row.map_err(io)?;
-                let number = k.value().rsplit('|').next().unwrap_or_default().to_string();
-                if let Some(v) = table.get(number.as_str()).map_err(io)? {
-                    out.push(serde_json::from_slice::<Ticket>(v.value()).map_err(io)?);
+                let time = k.value().rsplit('|').next().unwrap_or_default().to_string();
+                if let Ok(t) = NaiveDateTime::parse_from_str(&time, "%Y-%m-%dT%H:%M") {
+                    out.push(t);
                 }
             }
-        }
-        out.sort_by(|a, b| a.opened.cmp(&b.opened).then_with(|| a.number.cmp(&b.number)));
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
 
-    fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let counts = txn.open_table(TICKET_COUNTS).map_err(io)?;
-        let mut out = TicketCounts::new();
-        let rows = match region {
-            Some(r) => {
-                let keys = prefix_range(&format!("{r}|"));
-                counts.range(keys.start.as_str()..keys.end.as_str())
+    async fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError> {
+        let call_id = call_id.to_string();
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let index = txn.open_multimap_table(CALL_APPOINTMENTS).map_err(io)?;
+            let table = txn.open_table(APPOINTMENTS).map_err(io)?;
+            let mut out = Vec::new();
+            for id in index.get(call_id.as_str()).map_err(io)? {
+                let id = id.map_err(io)?;
+                if let Some(v) = table.get(id.value()).map_err(io)? {
+                    out.push(serde_json::from_slice::<Appointment>(v.value()).map_err(io)?);
+                }
             }
-            None => counts.iter(),
-        };
-        for row in rows.map_err(io)? {
-            let (k, n) = row.map_err(io)?;
-            let Some((region, status)) = k.value().split_once('|') else { continue };
-            if let Some(status) = TicketStatus::ALL.into_iter().find(|s| s.name() == status) {
-                out.entry(region.to_string()).or_default().insert(status, n.value() as usize);
+            // Ids are `A` and a zero-padded sequence: their order is the booking order.
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError> {
+        self.write(Write::Outcome(outcome)).await?.outcome()
+    }
+
+    async fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError> {
+        self.read_json(CALL_OUTCOMES, call_id).await
+    }
+
+    async fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let times = txn.open_table(OUTCOME_TIMES).map_err(io)?;
+            let table = txn.open_table(CALL_OUTCOMES).map_err(io)?;
+            let mut out = Vec::new();
+            for row in times.range(instant_key(since).as_str()..).map_err(io)? {
+                let (k, _) = row.map_err(io)?;
+                let call_id = k.value().split_once('|').map_or("", |(_, id)| id);
+                if let Some(v) = table.get(call_id).map_err(io)? {
+                    out.push(serde_json::from_slice::<CallOutcome>(v.value()).map_err(io)?);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError> {
+        self.write(Write::LatestCall(Box::new(pop))).await.map(|_| ())
+    }
+
+    async fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError> {
+        self.write(Write::Session(key.into(), Some(session))).await.map(|_| ())
+    }
+
+    async fn drop_session(&self, key: &str) -> Result<(), StoreError> {
+        self.write(Write::Session(key.into(), None)).await.map(|_| ())
+    }
+
+    async fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        self.read(|db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(SESSIONS).map_err(io)?;
+            let mut out = Vec::new();
+            each_json(&table, |key, s| {
+                out.push((key.to_string(), s));
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError> {
+        self.read_json(SESSIONS, key).await
+    }
+
+    async fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
+        self.read(|db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(OPERATOR_CALLS).map_err(io)?;
+            let mut out = Vec::new();
+            each_json(&table, |_, pop| {
+                out.push(pop);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError> {
+        let region = region.map(String::from);
+        let statuses = if statuses.is_empty() { TicketStatus::ALL.to_vec() } else { statuses.to_vec() };
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let index = txn.open_table(TICKET_INDEX).map_err(io)?;
+            let table = txn.open_table(TICKETS).map_err(io)?;
+            let mut out = Vec::new();
+            for status in statuses {
+                let prefix = match &region {
+                    Some(r) => format!("{}|{r}|", status.name()),
+                    None => format!("{}|", status.name()),
+                };
+                let keys = prefix_range(&prefix);
+                for row in index.range(keys.start.as_str()..keys.end.as_str()).map_err(io)? {
+                    let (k, _) = row.map_err(io)?;
+                    let number = k.value().rsplit('|').next().unwrap_or_default().to_string();
+                    if let Some(v) = table.get(number.as_str()).map_err(io)? {
+                        out.push(serde_json::from_slice::<Ticket>(v.value()).map_err(io)?);
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.opened.cmp(&b.opened).then_with(|| a.number.cmp(&b.number)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError> {
+        let region = region.map(String::from);
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let counts = txn.open_table(TICKET_COUNTS).map_err(io)?;
+            let mut out = TicketCounts::new();
+            let rows = match &region {
+                Some(r) => {
+                    let keys = prefix_range(&format!("{r}|"));
+                    counts.range(keys.start.as_str()..keys.end.as_str())
+                }
+                None => counts.iter(),
+            };
+            for row in rows.map_err(io)? {
+                let (k, n) = row.map_err(io)?;
+                let Some((region, status)) = k.value().split_once('|') else { continue };
+                if let Some(status) = TicketStatus::ALL.into_iter().find(|s| s.name() == status) {
+                    out.entry(region.to_string()).or_default().insert(status, n.value() as usize);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -716,16 +759,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_ticket_index_has_one_key_per_ticket_whatever_it_went_through() {
+    #[tokio::test]
+    async fn the_ticket_index_has_one_key_per_ticket_whatever_it_went_through() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(&dir.path().join("cases.redb")).unwrap();
-        let a = store.create_ticket(new("lazio"), Utc::now()).unwrap();
-        store.create_ticket(new("lombardia"), Utc::now()).unwrap();
-        store.update_ticket(&a.number, Box::new(|t| t.take("anna", Utc::now()))).unwrap();
-        store.update_ticket(&a.number, Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now()))).unwrap();
+        let a = store.create_ticket(new("lazio"), Utc::now()).await.unwrap();
+        store.create_ticket(new("lombardia"), Utc::now()).await.unwrap();
+        store.update_ticket(&a.number, Box::new(|t| t.take("anna", Utc::now()))).await.unwrap();
+        store
+            .update_ticket(&a.number, Box::new(|t| t.answer("anna", "Paid.", Contact::Phone, Utc::now())))
+            .await
+            .unwrap();
         // A refused change leaves the index as it was.
-        assert!(store.update_ticket(&a.number, Box::new(|t| t.take("bruno", Utc::now()))).is_err());
+        assert!(store.update_ticket(&a.number, Box::new(|t| t.take("bruno", Utc::now()))).await.is_err());
         let keys = redb::ReadableTableMetadata::len(&store.db.begin_read().unwrap().open_table(TICKET_INDEX).unwrap())
             .unwrap();
         assert_eq!(keys, 2);
@@ -764,8 +810,8 @@ mod tests {
         txn.commit().unwrap();
     }
 
-    #[test]
-    fn a_schema_1_store_is_migrated_and_keeps_everything() {
+    #[tokio::test]
+    async fn a_schema_1_store_is_migrated_and_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cases.redb");
         let old = |id: &str, call: Option<&str>, minute| Appointment {
@@ -780,13 +826,13 @@ mod tests {
         };
         schema_1_store(&path, &[old("A0000001", Some("call-1"), 0), old("A0000002", None, 20)]);
         let store = RedbStore::open(&path).unwrap();
-        let of_call = store.appointments_of_call("call-1").unwrap();
+        let of_call = store.appointments_of_call("call-1").await.unwrap();
         assert_eq!(of_call.len(), 1, "the call index is built from the stored appointments");
         assert_eq!(of_call[0].id, "A0000001");
-        assert!(store.appointment("A0000002").unwrap().is_some());
-        let taken = store.book_appointment(booking(None, 20), Utc::now());
+        assert!(store.appointment("A0000002").await.unwrap().is_some());
+        let taken = store.book_appointment(booking(None, 20), Utc::now()).await;
         assert!(matches!(taken, Err(StoreError::SlotTaken { .. })), "the old bookings still hold their slots");
-        let next = store.book_appointment(booking(Some("call-1"), 40), Utc::now()).unwrap();
+        let next = store.book_appointment(booking(Some("call-1"), 40), Utc::now()).await.unwrap();
         assert_eq!(next.id, "A0000003", "the sequence goes on");
         drop(store);
         let db = Database::open(&path).unwrap();
@@ -795,7 +841,7 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         drop(db);
         let again = RedbStore::open(&path).unwrap();
-        assert_eq!(again.appointments_of_call("call-1").unwrap().len(), 2, "opened again: no second migration");
+        assert_eq!(again.appointments_of_call("call-1").await.unwrap().len(), 2, "opened again: no second migration");
     }
 
     /// A store of schema 2 (before the ticket and outcome indexes) as that engine wrote it.
@@ -821,8 +867,8 @@ mod tests {
         txn.commit().unwrap();
     }
 
-    #[test]
-    fn a_schema_2_store_gets_its_ticket_and_outcome_indexes() {
+    #[tokio::test]
+    async fn a_schema_2_store_gets_its_ticket_and_outcome_indexes() {
         use crate::cases::call_outcome::Outcome;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cases.redb");
@@ -843,18 +889,18 @@ mod tests {
         let today = outcome("call-2", t0);
         schema_2_store(&path, &[taken.clone(), open.clone()], &[yesterday, today.clone()]);
         let store = RedbStore::open(&path).unwrap();
-        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Open]).unwrap(), [open]);
-        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).unwrap(), [taken]);
-        let counts = store.ticket_counts(None).unwrap();
+        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Open]).await.unwrap(), [open]);
+        assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).await.unwrap(), [taken]);
+        let counts = store.ticket_counts(None).await.unwrap();
         assert_eq!(counts["lazio"], [(TicketStatus::Open, 1), (TicketStatus::Taken, 1)].into());
-        assert_eq!(store.call_outcomes(t0 - chrono::Duration::hours(1)).unwrap(), [today]);
-        assert_eq!(store.call_outcomes(t0 - chrono::Duration::days(2)).unwrap().len(), 2);
-        let next = store.create_ticket(new("lazio"), Utc::now()).unwrap();
+        assert_eq!(store.call_outcomes(t0 - chrono::Duration::hours(1)).await.unwrap(), [today]);
+        assert_eq!(store.call_outcomes(t0 - chrono::Duration::days(2)).await.unwrap().len(), 2);
+        let next = store.create_ticket(new("lazio"), Utc::now()).await.unwrap();
         assert_eq!(next.number, ticket_number::for_ticket(3), "the sequence goes on");
     }
 
-    #[test]
-    fn a_store_from_a_newer_engine_is_refused() {
+    #[tokio::test]
+    async fn a_store_from_a_newer_engine_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cases.redb");
         {

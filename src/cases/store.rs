@@ -2,8 +2,8 @@
 //! replace the embedded store without touching the domain code. Every write returns only once
 //! it is durable: what the engine acknowledged survives a crash.
 //!
-//! The calls block (the embedded store commits with fsync); async callers use
-//! `tokio::task::spawn_blocking`.
+//! The calls are async: the embedded store's writer thread answers through a channel and its
+//! reads run on tokio's blocking pool; the PostgreSQL store awaits its database.
 
 use super::appointment::{Appointment, NewAppointment};
 use super::call_outcome::CallOutcome;
@@ -51,33 +51,34 @@ pub enum StoreError {
 }
 
 /// The cases store.
+#[async_trait::async_trait]
 pub trait CaseStore: Send + Sync + 'static {
     /// Store a new ticket under a fresh number; returns it once durable.
-    fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError>;
+    async fn create_ticket(&self, new: NewTicket, at: DateTime<Utc>) -> Result<Ticket, StoreError>;
     /// The ticket with this number.
-    fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError>;
+    async fn ticket(&self, number: &str) -> Result<Option<Ticket>, StoreError>;
     /// Apply `change` to the ticket atomically (nothing is written if it refuses); returns the
     /// changed ticket once durable.
-    fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError>;
+    async fn update_ticket(&self, number: &str, change: TicketChange) -> Result<Ticket, StoreError>;
     /// Tickets of a region (all regions: `None`) in one of `statuses` (any: empty), oldest first.
     /// Only the matching tickets are read, however many others there are.
-    fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError>;
+    async fn tickets(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<Vec<Ticket>, StoreError>;
     /// [`CaseStore::tickets`] as a JSON array, for a store that can give its stored JSON without
     /// decoding and encoding each ticket again.
-    fn tickets_json(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<String, StoreError> {
-        serde_json::to_string(&self.tickets(region, statuses)?).map_err(|e| StoreError::Io(e.to_string()))
+    async fn tickets_json(&self, region: Option<&str>, statuses: &[TicketStatus]) -> Result<String, StoreError> {
+        serde_json::to_string(&self.tickets(region, statuses).await?).map_err(|e| StoreError::Io(e.to_string()))
     }
     /// How many tickets each region (or only `region`) has in each status, without reading them.
-    fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError>;
+    async fn ticket_counts(&self, region: Option<&str>) -> Result<TicketCounts, StoreError>;
 
     /// Book a slot (checked against the agenda by the caller) atomically: two bookings of one
     /// slot, however simultaneous, give one appointment and one [`StoreError::SlotTaken`].
-    fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
-    fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError>;
+    async fn book_appointment(&self, new: NewAppointment, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
+    async fn appointment(&self, id: &str) -> Result<Option<Appointment>, StoreError>;
     /// Cancel: the slot is free again.
-    fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
+    async fn cancel_appointment(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Appointment, StoreError>;
     /// Move to another free slot of the same agency, atomically (the old slot is freed).
-    fn reschedule_appointment(
+    async fn reschedule_appointment(
         &self,
         id: &str,
         start: NaiveDateTime,
@@ -85,34 +86,34 @@ pub trait CaseStore: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<Appointment, StoreError>;
     /// The booked slots of an agency in `[from, to)`.
-    fn booked_slots(
+    async fn booked_slots(
         &self,
         agency: &str,
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<NaiveDateTime>, StoreError>;
     /// The appointments booked during a call (`call_id` given at booking), in booking order.
-    fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError>;
+    async fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError>;
 
     /// Record a call's outcome; one set before is kept as an earlier outcome. Returns it once durable.
-    fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError>;
-    fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError>;
+    async fn set_call_outcome(&self, outcome: CallOutcome) -> Result<CallOutcome, StoreError>;
+    async fn call_outcome(&self, call_id: &str) -> Result<Option<CallOutcome>, StoreError>;
     /// Outcomes recorded at or after `since`, oldest first (only those are read).
-    fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError>;
+    async fn call_outcomes(&self, since: DateTime<Utc>) -> Result<Vec<CallOutcome>, StoreError>;
 
     /// Keep `pop` as its operator's latest call (replacing the one before), once durable.
-    fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError>;
+    async fn set_latest_call(&self, pop: CallPop) -> Result<(), StoreError>;
     /// Every operator's latest call, as kept by [`CaseStore::set_latest_call`].
-    fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError>;
+    async fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError>;
 
     /// Keep (or refresh) a session under `key`, the hash of its token, once durable.
-    fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError>;
+    async fn save_session(&self, key: &str, session: StoredSession) -> Result<(), StoreError>;
     /// Forget a session (signed out or expired).
-    fn drop_session(&self, key: &str) -> Result<(), StoreError>;
+    async fn drop_session(&self, key: &str) -> Result<(), StoreError>;
     /// Every kept session, by key.
-    fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
+    async fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
     /// The session kept under `key`.
-    fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError>;
+    async fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError>;
 }
 
 /// Where an event is in a [`Feed`]: events are read in the order of (`tx`, `seq`).
@@ -149,14 +150,15 @@ pub struct FeedEvent {
 /// The changes every node's pages are told, kept by a store shared by several engines: the
 /// store's own writes of tickets and appointments add theirs in the same transaction; other
 /// events (the screen-pops) are published here.
+#[async_trait::async_trait]
 pub trait Feed: Send + Sync + 'static {
     /// Add an event for every node, once durable.
-    fn publish(&self, kind: &str, body: serde_json::Value) -> Result<(), StoreError>;
+    async fn publish(&self, kind: &str, body: serde_json::Value) -> Result<(), StoreError>;
     /// Up to `limit` events after `after`, in order. Every event that will ever come after
     /// the last one returned comes after it in this order.
-    fn since(&self, after: Cursor, limit: usize) -> Result<Vec<FeedEvent>, StoreError>;
+    async fn since(&self, after: Cursor, limit: usize) -> Result<Vec<FeedEvent>, StoreError>;
     /// The last event's cursor (where a new reader starts).
-    fn head(&self) -> Result<Cursor, StoreError>;
+    async fn head(&self) -> Result<Cursor, StoreError>;
     /// Told when events may have arrived (from this node at once, from the others through the
     /// database); a reader also looks every second on its own.
     fn waker(&self) -> std::sync::Arc<tokio::sync::Notify>;

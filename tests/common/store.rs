@@ -186,3 +186,22 @@ fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// [`on_both_stores`] for `async fn name(store: Store)`, each run on a runtime of its own.
+#[macro_export]
+macro_rules! on_both_stores_async {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread")]
+                async fn redb() {
+                    super::$name($crate::common::store::Store::Redb).await
+                }
+                #[tokio::test(flavor = "multi_thread")]
+                async fn postgres() {
+                    super::$name($crate::common::store::Store::Postgres).await
+                }
+            }
+        )*
+    };
+}

@@ -1,5 +1,5 @@
-//! Calls into the cases store from the handlers: run off the async workers (the store blocks
-//! until its commit is on disk), its errors turned into the fitting HTTP status.
+//! The cases store's errors, as the fitting HTTP status (503 with Retry-After when the store
+//! cannot answer now).
 
 use super::error::ApiError;
 use crate::cases::StoreError;
@@ -25,12 +25,3 @@ impl From<StoreError> for ApiError {
 /// Seconds a client is told to wait when the store is unavailable (a database restarting
 /// answers again within a few seconds).
 const RETRY_AFTER: u64 = 3;
-
-/// Run a blocking store call on tokio's blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store call failed"))??)
-}
