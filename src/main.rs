@@ -43,6 +43,8 @@ enum Command {
     /// Per-section figures (answered, abandoned, service level, waiting) and operators' states,
     /// from the queue journal.
     Stats(cli::stats::StatsArgs),
+    /// Copy an embedded store into a shared PostgreSQL store (one node growing into several).
+    Migrate(cli::migrate::MigrateArgs),
     /// Print the digest hashes of an operator's password (read from standard input).
     Passwd {
         /// The operator's user name.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Prompts(a) => cli::prompts::run(&paths, a),
         Command::Calls(a) => cli::calls::run(&paths, a),
         Command::Stats(a) => cli::stats::run(&paths, a),
+        Command::Migrate(a) => cli::migrate::run(a),
         Command::Passwd { username } => cli::passwd::run(&paths, &username),
     }
 }

@@ -171,7 +171,140 @@ const UPDATE_APPOINTMENT: &str = "WITH a AS (
         UPDATE appointments SET start = $2, status = $3, body = $4 WHERE id = $1 RETURNING body)
     INSERT INTO events (kind, body) SELECT 'appointment', body FROM a";
 
+/// What `import` did with one kind of record.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Written now.
+    pub copied: usize,
+    /// Found already, the same (an import run again).
+    pub present: usize,
+}
+
+/// What `import` did, per kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    pub tickets: Copied,
+    pub appointments: Copied,
+    pub outcomes: Copied,
+    pub sessions: Copied,
+    pub latest_calls: Copied,
+}
+
+/// Count a row written (`inserted` 1), or found present (0): then it must be the same (`same`
+/// says whether the stored one is), or the import stops without writing anything.
+async fn copy_one(
+    tally: &mut Copied,
+    what: &str,
+    key: &str,
+    inserted: Result<u64, tokio_postgres::Error>,
+    same: impl Future<Output = Result<bool, tokio_postgres::Error>>,
+) -> Result<(), StoreError> {
+    match inserted {
+        Ok(1) => tally.copied += 1,
+        Ok(_) if same.await.map_err(db)? => tally.present += 1,
+        Ok(_) => {
+            return Err(StoreError::Io(format!(
+                "{what} {key} is already in the database with other contents: nothing was copied"
+            )));
+        }
+        Err(e) if is_slot_taken(&e) => {
+            return Err(StoreError::Io(format!(
+                "{what} {key}: its slot is booked by another appointment in the database: nothing was copied"
+            )));
+        }
+        Err(e) => return Err(db(e)),
+    }
+    Ok(())
+}
+
 impl PgStore {
+    /// Copy an embedded store's records (see [`super::redb_store::Everything`]) in one
+    /// transaction: what is there already, the same, is counted as present; a record whose key
+    /// holds something else stops the import with nothing written. Run again, it copies nothing.
+    pub async fn import(&self, e: super::redb_store::Everything) -> Result<Imported, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let mut done = Imported::default();
+        let insert_ticket = tx
+            .prepare_cached(
+                "WITH t AS (
+                    INSERT INTO tickets (number, region, status, opened, body) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (number) DO NOTHING RETURNING region, status)
+                INSERT INTO ticket_counts (region, status, shard, n) SELECT region, status, 0, 1 FROM t
+                ON CONFLICT (region, status, shard) DO UPDATE SET n = ticket_counts.n + 1",
+            )
+            .await
+            .map_err(db)?;
+        for t in &e.tickets {
+            let inserted =
+                tx.execute(&insert_ticket, &[&t.number, &t.fields.region, &t.status.name(), &t.opened, &Json(t)]).await;
+            let same = async {
+                let row = tx.query_one("SELECT body FROM tickets WHERE number = $1", &[&t.number]).await?;
+                Ok(row.get::<_, Json<Ticket>>(0).0 == *t)
+            };
+            copy_one(&mut done.tickets, "ticket", &t.number, inserted, same).await?;
+        }
+        let mut last_appointment = 0i64;
+        for a in &e.appointments {
+            last_appointment = last_appointment.max(a.id.trim_start_matches('A').parse().unwrap_or(0));
+            let status = appointment_status(a);
+            let inserted = tx
+                .execute(
+                "INSERT INTO appointments (id, agency, start, status, call_id, body) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&a.id, &a.fields.agency, &a.fields.start, &status, &a.fields.call_id, &Json(a)],
+                )
+                .await;
+            let same = async {
+                let row = tx.query_one("SELECT body FROM appointments WHERE id = $1", &[&a.id]).await?;
+                Ok(row.get::<_, Json<Appointment>>(0).0 == *a)
+            };
+            copy_one(&mut done.appointments, "appointment", &a.id, inserted, same).await?;
+        }
+        // New bookings are numbered after the copied ones.
+        tx.execute(
+            "SELECT setval('appointment_numbers', $1) WHERE $1 > (SELECT last_value FROM appointment_numbers)",
+            &[&last_appointment],
+        )
+        .await
+        .map_err(db)?;
+        for o in &e.outcomes {
+            let inserted = tx
+                .execute(
+                "INSERT INTO call_outcomes (call_id, at, body) VALUES ($1, $2, $3) ON CONFLICT (call_id) DO NOTHING",
+                &[&o.call_id, &o.at, &Json(o)],
+                )
+                .await;
+            let same = async {
+                let row = tx.query_one("SELECT body FROM call_outcomes WHERE call_id = $1", &[&o.call_id]).await?;
+                Ok(row.get::<_, Json<CallOutcome>>(0).0 == *o)
+            };
+            copy_one(&mut done.outcomes, "call outcome", &o.call_id, inserted, same).await?;
+        }
+        // Sessions and the operators' latest calls: what the database has is as good.
+        for (key, s) in &e.sessions {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO sessions (key, username, started, last_seen) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO NOTHING",
+                    &[key, &s.user, &s.started, &s.last_seen],
+                )
+                .await;
+            copy_one(&mut done.sessions, "session", "", inserted, async { Ok(true) }).await?;
+        }
+        for p in &e.latest_calls {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO operator_calls (operator, body) VALUES ($1, $2) ON CONFLICT (operator) DO NOTHING",
+                    &[&p.operator, &Json(p)],
+                )
+                .await;
+            copy_one(&mut done.latest_calls, "latest call of", &p.operator, inserted, async { Ok(true) }).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(done)
+    }
+
     /// Connect to the database at `url`, creating or migrating its schema; refused when the
     /// database is unreachable (said with the URL without its password) or has a newer schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {

@@ -257,6 +257,68 @@ impl RedbStore {
     }
 }
 
+/// Everything an embedded store keeps (`centralino migrate` copies it to a shared store).
+#[derive(Debug, Default)]
+pub struct Everything {
+    pub tickets: Vec<Ticket>,
+    pub appointments: Vec<Appointment>,
+    pub outcomes: Vec<CallOutcome>,
+    pub sessions: Vec<(String, StoredSession)>,
+    pub latest_calls: Vec<CallPop>,
+}
+
+impl RedbStore {
+    /// Read everything the store at `path` keeps, writing nothing (an older schema is read as it
+    /// is); a file that is not a cases store, or of a newer schema, is refused.
+    pub fn read_everything(path: &Path) -> Result<Everything, StoreError> {
+        let shown = path.display();
+        if !path.is_file() {
+            return Err(StoreError::Io(format!("no cases store at {shown}")));
+        }
+        let db = Database::open(path).map_err(|e| StoreError::Io(format!("{shown}: {e}")))?;
+        let txn = db.begin_read().map_err(io)?;
+        let version = match txn.open_table(META) {
+            Ok(meta) => meta.get("schema_version").map_err(io)?.map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(io(e)),
+        };
+        match version {
+            None => return Err(StoreError::Io(format!("{shown} is not a cases store (it has no schema version)"))),
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew { path: shown.to_string(), found: v, supported: SCHEMA_VERSION });
+            }
+            Some(_) => {}
+        }
+        /// Every value of a table (none when an older schema lacks it).
+        fn all<T: serde::de::DeserializeOwned>(
+            txn: &redb::ReadTransaction,
+            table: TableDefinition<&str, &[u8]>,
+        ) -> Result<Vec<(String, T)>, StoreError> {
+            let table = match txn.open_table(table) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+                Err(e) => return Err(io(e)),
+            };
+            let mut out = Vec::new();
+            each_json(&table, |key, value| {
+                out.push((key.to_string(), value));
+                Ok(())
+            })?;
+            Ok(out)
+        }
+        fn values<T>(rows: Vec<(String, T)>) -> Vec<T> {
+            rows.into_iter().map(|(_, v)| v).collect()
+        }
+        Ok(Everything {
+            tickets: values(all(&txn, TICKETS)?),
+            appointments: values(all(&txn, APPOINTMENTS)?),
+            outcomes: values(all(&txn, CALL_OUTCOMES)?),
+            sessions: all(&txn, SESSIONS)?,
+            latest_calls: values(all(&txn, OPERATOR_CALLS)?),
+        })
+    }
+}
+
 impl Drop for RedbStore {
     /// The writer finishes what it was given and closes the file before the store is gone.
     fn drop(&mut self) {

@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod check;
+pub mod migrate;
 pub mod passwd;
 pub mod prompts;
 pub mod schema;
