@@ -9,6 +9,7 @@ use crate::acd::journal::Journal;
 use crate::acd::{Acd, Event as AcdEvent, rules};
 use crate::calls::{CallLog, OperatorLeg};
 use crate::cases::outcome_log::OutcomeLog;
+use crate::cases::retention::{Purged, Retention};
 use crate::cases::store::Feed;
 use crate::cases::{CaseStore, PgStore, RedbStore};
 use crate::config::{ClockPriority, Config};
@@ -111,6 +112,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let drain_asked = Arc::new(tokio::sync::Notify::new());
     guard.spawn_pruner(server.cancel.child_token());
     tokio::spawn(Arc::clone(&updates).follow(server.cancel.child_token()));
+    tokio::spawn(purge_daily(Arc::clone(&live), files.clone(), server.cancel.child_token()));
     let state = crate::api::ApiState {
         live,
         acd,
@@ -147,7 +149,35 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     Ok(())
 }
 
+/// How often the retention periods are applied (and once at start).
+const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Anonymise or delete what the retention periods of the configuration in service say is due,
+/// in the store and the journals, at start and every [`PURGE_EVERY`], until `stop`.
+async fn purge_daily(live: Arc<Live>, files: Files, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        let retention = Retention::of(&live.current().switchboard.config.retention);
+        match files.purge(&retention, chrono::Utc::now()).await {
+            Ok(done) => info!(?done, "retention applied"),
+            Err(e) => warn!("retention not applied this time: {e}"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+    }
+}
+
+/// What a purge removed from the journals (JSON-lines files), besides the store's [`Purged`].
+#[derive(Debug, Default)]
+pub struct JournalsPruned {
+    pub call_records: usize,
+    pub queue_entries: usize,
+    pub outcome_lines: usize,
+}
+
 /// The files the engine writes, open.
+#[derive(Clone)]
 struct Files {
     log: CallLog,
     journal: Journal,
@@ -158,6 +188,24 @@ struct Files {
 }
 
 impl Files {
+    /// Apply `retention` as of `now` to the store and the journals.
+    async fn purge(
+        &self,
+        retention: &Retention,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Purged, JournalsPruned), String> {
+        let plan = retention.plan(now);
+        let purged = self.store.purge(&plan).await.map_err(|e| e.to_string())?;
+        let mut pruned = JournalsPruned::default();
+        if let Some(before) = plan.records_before {
+            let failed = |e: std::io::Error| format!("cannot prune a journal: {e}");
+            pruned.call_records = self.log.prune(before).await.map_err(failed)?;
+            pruned.queue_entries = self.journal.prune(before).await.map_err(failed)?;
+            pruned.outcome_lines = self.outcomes.prune(before).await.map_err(failed)?;
+        }
+        Ok((purged, pruned))
+    }
+
     async fn open(data_dir: &Path, store_url: Option<String>) -> Result<Files, String> {
         let dir = data_dir.display();
         // The writers' tasks run on their own: their handles are not needed to keep them.

@@ -16,6 +16,12 @@ enum Message<T> {
     Append(T),
     /// Write and fsync what came before, then say so.
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// Rewrite the file without the lines whose `field` is an instant before `before`.
+    Prune {
+        field: &'static str,
+        before: chrono::DateTime<chrono::Utc>,
+        done: tokio::sync::oneshot::Sender<std::io::Result<usize>>,
+    },
 }
 
 impl<T> Clone for JsonlWriter<T> {
@@ -31,12 +37,33 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).read(true).open(path)?;
+        // A line torn by a crash is ended, so that the first new value is not glued to it.
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
         let path = path.to_path_buf();
         let (tx, mut rx) = mpsc::unbounded_channel::<Message<T>>();
         let task = tokio::task::spawn_blocking(move || {
             let mut w = std::io::BufWriter::new(file);
             let handle = |m: Message<T>, w: &mut std::io::BufWriter<std::fs::File>, acks: &mut Vec<_>| match m {
+                Message::Prune { field, before, done } => {
+                    // Here, between appends, nothing appended meanwhile can be lost.
+                    let pruned = w.flush().and_then(|_| prune(&path, field, before));
+                    let reopened = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+                    let ok = reopened.is_ok();
+                    if let Ok(f) = reopened {
+                        *w = std::io::BufWriter::new(f);
+                    }
+                    let _ = done.send(pruned);
+                    ok
+                }
                 Message::Append(v) => {
                     let mut l = serde_json::to_string(&v).expect("values serialise");
                     l.push('\n');
@@ -74,6 +101,16 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
         self.tx.send(Message::Append(value)).is_ok()
     }
 
+    /// Remove the values whose `field` (an RFC 3339 instant) is before `before`: the writer
+    /// rewrites the file between two appends. How many were removed.
+    pub async fn prune(&self, field: &'static str, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Message::Prune { field, before, done })
+            .map_err(|_| std::io::Error::other("the writer has stopped"))?;
+        answer.await.map_err(|_| std::io::Error::other("the writer has stopped"))?
+    }
+
     /// Wait until what was appended before is written and on disk (fsync).
     pub async fn flush(&self) {
         let (ack, done) = tokio::sync::oneshot::channel();
@@ -81,6 +118,48 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
             let _ = done.await;
         }
     }
+}
+
+/// Rewrite the file at `path` without the lines whose `field` is an instant before `before`
+/// (and without lines that are not JSON: torn writes): written beside it, synced, renamed over
+/// it. How many lines were removed. Only for a file no writer is appending to (the writer
+/// prunes its own: [`JsonlWriter::prune`]).
+pub fn prune(path: &Path, field: &str, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut removed = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            removed += 1;
+            continue;
+        };
+        let at = value.get(field).and_then(|t| t.as_str()).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        // A line without the field is kept: only what is known to be old goes.
+        if at.is_some_and(|at| at < before) {
+            removed += 1;
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    if removed == 0 {
+        return Ok(0);
+    }
+    let tmp = path.with_extension("jsonl.pruning");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(kept.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(removed)
 }
 
 /// Read a JSON-lines file (missing: empty); lines that do not parse are skipped and counted.
@@ -161,6 +240,48 @@ mod tests {
         let (values, bad) = read::<u32>(&path).unwrap();
         assert_eq!((values.len(), bad), (10_000, 0));
         assert_eq!(values.last(), Some(&9_999));
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Entry {
+        at: chrono::DateTime<chrono::Utc>,
+        i: u32,
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pruning_removes_only_the_old_lines_and_loses_nothing_appended_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let now = chrono::Utc::now();
+        let old = now - chrono::Duration::days(400);
+        std::fs::write(&path, "{\"torn\": ").unwrap();
+        let (writer, _task) = JsonlWriter::<Entry>::start(&path).unwrap();
+        for i in 0..1000 {
+            writer.append(Entry { at: if i % 2 == 0 { old } else { now }, i });
+        }
+        // Appends from another task while the writer prunes: none is lost.
+        let appender = {
+            let w = writer.clone();
+            tokio::spawn(async move {
+                for i in 1000..3000 {
+                    w.append(Entry { at: now, i });
+                    if i % 100 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        let removed = writer.prune("at", now - chrono::Duration::days(365)).await.unwrap();
+        appender.await.unwrap();
+        writer.flush().await;
+        assert_eq!(removed, 501, "the 500 old entries and the torn line");
+        let (values, bad) = read::<Entry>(&path).unwrap();
+        assert_eq!(bad, 0);
+        let mut kept: Vec<u32> = values.iter().map(|e| e.i).collect();
+        kept.sort();
+        let expected: Vec<u32> = (0..3000).filter(|i| *i >= 1000 || i % 2 == 1).collect();
+        assert_eq!(kept, expected, "every recent entry, appended before or during the pruning");
+        assert_eq!(prune(&path, "at", now - chrono::Duration::days(365)).unwrap(), 0, "nothing more to remove");
     }
 
     #[test]

@@ -45,6 +45,8 @@ enum Command {
     Stats(cli::stats::StatsArgs),
     /// Copy an embedded store into a shared PostgreSQL store (one node growing into several).
     Migrate(cli::migrate::MigrateArgs),
+    /// Apply the retention periods of personal data now (the engine does it every day).
+    Purge(cli::purge::PurgeArgs),
     /// Print the digest hashes of an operator's password (read from standard input).
     Passwd {
         /// The operator's user name.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Calls(a) => cli::calls::run(&paths, a),
         Command::Stats(a) => cli::stats::run(&paths, a),
         Command::Migrate(a) => cli::migrate::run(a),
+        Command::Purge(a) => cli::purge::run(&paths, a),
         Command::Passwd { username } => cli::passwd::run(&paths, &username),
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use centralino::cases::appointment::{AppointmentStatus, NewAppointment};
+use centralino::cases::call_outcome::CallOutcome;
 use centralino::cases::store::StoredSession;
 use centralino::cases::ticket::{Contact, TicketError};
 use centralino::cases::{CaseStore, NewTicket, PgStore, RedbStore, StoreError, Ticket, TicketStatus, ticket_number};
@@ -293,6 +294,82 @@ async fn sessions_are_kept_found_refreshed_and_forgotten(kind: Store) {
     assert_eq!(again.sessions().await.unwrap(), [("k1".to_string(), session(60))]);
 }
 
+async fn retention_anonymises_or_deletes_only_what_is_due(kind: Store) {
+    use centralino::cases::retention::{Disposal, Retention};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(kind, dir.path()).await;
+    let now = Utc::now();
+    let long_ago = now - chrono::Duration::days(400);
+    let recently = now - chrono::Duration::days(10);
+    // Closed long ago, closed recently, open long ago.
+    let old = store.create_ticket(new("lazio"), long_ago).await.unwrap();
+    store.update_ticket(&old.number, Box::new(move |t| t.take("anna", long_ago))).await.unwrap();
+    store
+        .update_ticket(&old.number, Box::new(move |t| t.answer("anna", "Paid on the 1st.", Contact::Phone, long_ago)))
+        .await
+        .unwrap();
+    let fresh = store.create_ticket(new("lazio"), long_ago).await.unwrap();
+    store.update_ticket(&fresh.number, Box::new(move |t| t.take("anna", recently))).await.unwrap();
+    store.update_ticket(&fresh.number, Box::new(move |t| t.give_back("anna", "Not ours.", recently))).await.unwrap();
+    let open_old = store.create_ticket(new("lazio"), long_ago).await.unwrap();
+    // A past appointment and a coming one; outcomes and sessions old and new.
+    let mut past = booking(Some("call-1"), 0);
+    past.start = (long_ago - chrono::Duration::days(1)).naive_utc();
+    let past = store.book_appointment(past, long_ago).await.unwrap();
+    let coming = store.book_appointment(booking(Some("call-1"), 20), now).await.unwrap();
+    let outcome = |call: &str, at| CallOutcome {
+        call_id: call.into(),
+        outcome: centralino::cases::call_outcome::Outcome::Resolved,
+        note: "the citizen's story".into(),
+        section: "pensions".into(),
+        by: "mrossi".into(),
+        at,
+        earlier: vec![],
+    };
+    store.set_call_outcome(outcome("call-old", long_ago)).await.unwrap();
+    store.set_call_outcome(outcome("call-new", now)).await.unwrap();
+    let session = |seen| StoredSession { user: "lverdi".into(), started: seen, last_seen: seen };
+    store.save_session("stale", session(now - chrono::Duration::days(2))).await.unwrap();
+    store.save_session("live", session(now)).await.unwrap();
+
+    let retention = Retention {
+        closed_tickets: Some(chrono::Duration::days(365)),
+        tickets: Disposal::Anonymise,
+        records: Some(chrono::Duration::days(365)),
+    };
+    let done = store.purge(&retention.plan(now)).await.unwrap();
+    assert_eq!(
+        (done.tickets_anonymised, done.tickets_deleted, done.appointments_anonymised, done.outcomes_deleted),
+        (1, 0, 1, 1),
+        "{done:?}"
+    );
+    assert_eq!(done.sessions_deleted, 1, "{done:?}");
+    let gone = store.ticket(&old.number).await.unwrap().unwrap();
+    assert!(gone.anonymised && gone.fields.codice_fiscale.is_empty() && gone.fields.question.is_empty(), "{gone:?}");
+    assert!(!serde_json::to_string(&gone).unwrap().contains("Paid on the 1st."), "the answer goes too");
+    assert_eq!((gone.status, gone.history.len()), (TicketStatus::Answered, 3), "kept for the figures");
+    assert!(!store.ticket(&fresh.number).await.unwrap().unwrap().anonymised, "closed recently: kept");
+    assert!(!store.ticket(&open_old.number).await.unwrap().unwrap().anonymised, "open: kept");
+    let of_call = store.appointments_of_call("call-1").await.unwrap();
+    let by_id = |id: &str| of_call.iter().find(|a| a.id == id).unwrap().clone();
+    assert!(by_id(&past.id).fields.codice_fiscale.is_empty() && by_id(&past.id).fields.phone.is_empty());
+    assert_eq!(by_id(&coming.id), coming, "a coming appointment is kept whole");
+    assert_eq!(store.call_outcome("call-old").await.unwrap(), None);
+    assert!(store.call_outcome("call-new").await.unwrap().is_some());
+    assert_eq!(store.session("stale").await.unwrap(), None);
+    assert!(store.session("live").await.unwrap().is_some());
+    let again = store.purge(&retention.plan(now)).await.unwrap();
+    assert_eq!((again.tickets_anonymised, again.appointments_anonymised, again.outcomes_deleted), (0, 0, 0), "once");
+
+    let delete = Retention { tickets: Disposal::Delete, ..retention };
+    let done = store.purge(&delete.plan(now)).await.unwrap();
+    assert_eq!(done.tickets_deleted, 1, "{done:?}");
+    assert_eq!(store.ticket(&old.number).await.unwrap(), None);
+    let counts = store.ticket_counts(Some("lazio")).await.unwrap();
+    assert_eq!(counts["lazio"], [(TicketStatus::Open, 1), (TicketStatus::Returned, 1)].into(), "counts follow");
+    assert_eq!(store.tickets(Some("lazio"), &[]).await.unwrap().len(), 2);
+}
+
 on_both_stores_async!(
     tickets_are_numbered_kept_changed_and_found_after_reopening,
     concurrent_writers_share_commits_and_lose_nothing,
@@ -302,6 +379,7 @@ on_both_stores_async!(
     the_operators_latest_calls_are_kept_one_each,
     a_slot_is_booked_once_however_many_try_and_is_free_again_when_cancelled,
     sessions_are_kept_found_refreshed_and_forgotten,
+    retention_anonymises_or_deletes_only_what_is_due,
 );
 
 // ------------------------------------------------------------------------------------------

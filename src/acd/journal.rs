@@ -66,6 +66,11 @@ impl Journal {
         self.operators.flush().await;
     }
 
+    /// Remove the entries before `before` from both files (retention); how many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> std::io::Result<usize> {
+        Ok(self.queue.prune("at", before).await? + self.operators.prune("at", before).await?)
+    }
+
     pub fn queue_event(&self, event: QueueEvent) {
         if !self.queue.append(QueueEntry { at: Utc::now(), event }) {
             tracing::error!("queue journal writer has stopped");

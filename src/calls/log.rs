@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// File name of the call log inside the data directory.
 pub const FILE: &str = "calls.jsonl";
+/// The field of a record that retention goes by.
+pub const ENDED: &str = "ended";
 
 /// A handle to append records; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +26,11 @@ impl CallLog {
     /// Wait until the records appended so far are on disk.
     pub async fn flush(&self) {
         self.writer.flush().await
+    }
+
+    /// Remove the records of calls ended before `before` (retention); how many.
+    pub async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
+        self.writer.prune(ENDED, before).await
     }
 
     /// Append a record (never blocks the call).

@@ -10,6 +10,7 @@ pub mod codice_fiscale;
 pub mod outcome_log;
 pub mod pg_store;
 pub mod redb_store;
+pub mod retention;
 pub mod store;
 pub mod ticket;
 pub mod ticket_number;

@@ -30,6 +30,11 @@ impl OutcomeLog {
         self.writer.flush().await
     }
 
+    /// Remove the outcomes set before `before` (retention); how many.
+    pub async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
+        self.writer.prune("at", before).await
+    }
+
     pub fn append(&self, outcome: CallOutcome) {
         if !self.writer.append(outcome) {
             tracing::error!("outcome log writer has stopped; the store still has the outcome");

@@ -30,6 +30,7 @@
 
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
+use super::retention::{Disposal, PurgePlan, Purged};
 use super::store::{CaseStore, Cursor, Feed, FeedEvent, StoreError, StoredSession, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
@@ -505,6 +506,68 @@ impl PgStore {
         }
     }
 
+    async fn purge_async(&self, plan: &PurgePlan) -> Result<Purged, StoreError> {
+        let mut done = Purged::default();
+        let mut c = self.client().await?;
+        if let Some(before) = plan.closed_tickets_before {
+            // Closed before `before` means opened before it too: the read stays narrow.
+            let rows = c
+                .query("SELECT body FROM tickets WHERE status IN ('answered', 'returned') AND opened < $1", &[&before])
+                .await
+                .map_err(db)?;
+            let due: Vec<Ticket> =
+                rows.iter().map(|r| r.get::<_, Json<Ticket>>(0).0).filter(|t| plan.ticket(t).is_some()).collect();
+            for chunk in due.chunks(500) {
+                let tx = c.transaction().await.map_err(db)?;
+                for t in chunk {
+                    if plan.tickets == Disposal::Delete {
+                        tx.execute(
+                            "WITH d AS (DELETE FROM tickets WHERE number = $1 RETURNING region, status)
+                             INSERT INTO ticket_counts (region, status, shard, n)
+                                 SELECT region, status, pg_backend_pid() % $2, -1 FROM d
+                             ON CONFLICT (region, status, shard) DO UPDATE SET n = ticket_counts.n + excluded.n",
+                            &[&t.number, &COUNT_SHARDS],
+                        )
+                        .await
+                        .map_err(db)?;
+                        done.tickets_deleted += 1;
+                    } else {
+                        let mut t = t.clone();
+                        t.anonymise();
+                        tx.execute("UPDATE tickets SET body = $2 WHERE number = $1", &[&t.number, &Json(&t)])
+                            .await
+                            .map_err(db)?;
+                        done.tickets_anonymised += 1;
+                    }
+                }
+                tx.commit().await.map_err(db)?;
+            }
+        }
+        if let Some(before) = plan.records_before {
+            let rows =
+                c.query("SELECT body FROM appointments WHERE start < $1", &[&before.naive_utc()]).await.map_err(db)?;
+            let due: Vec<Appointment> =
+                rows.iter().map(|r| r.get::<_, Json<Appointment>>(0).0).filter(|a| plan.appointment(a)).collect();
+            for mut a in due {
+                a.anonymise();
+                c.execute("UPDATE appointments SET body = $2 WHERE id = $1", &[&a.id, &Json(&a)]).await.map_err(db)?;
+                done.appointments_anonymised += 1;
+            }
+            let deleted = c.execute("DELETE FROM call_outcomes WHERE at < $1", &[&before]).await.map_err(db)?;
+            done.outcomes_deleted = deleted as usize;
+            let deleted = c
+                .execute("DELETE FROM operator_calls WHERE (body->>'arrived')::timestamptz < $1", &[&before])
+                .await
+                .map_err(db)?;
+            done.latest_calls_deleted = deleted as usize;
+        }
+        let short = plan.short_lived_before;
+        done.sessions_deleted =
+            c.execute("DELETE FROM sessions WHERE last_seen < $1", &[&short]).await.map_err(db)? as usize;
+        done.events_deleted = c.execute("DELETE FROM events WHERE at < $1", &[&short]).await.map_err(db)? as usize;
+        Ok(done)
+    }
+
     async fn since_async(&self, after: Cursor, limit: usize) -> Result<Vec<FeedEvent>, StoreError> {
         let c = self.client().await?;
         let read = c
@@ -785,6 +848,13 @@ impl CaseStore for PgStore {
             Ok(row.map(|r| StoredSession { user: r.get(0), started: r.get(1), last_seen: r.get(2) }))
         })
         .await
+    }
+
+    async fn purge(&self, plan: &PurgePlan) -> Result<Purged, StoreError> {
+        // A long history takes longer than a request: bounded by minutes, not seconds.
+        tokio::time::timeout(Duration::from_secs(600), self.purge_async(plan))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the purge did not end within 10 minutes".into())))
     }
 }
 

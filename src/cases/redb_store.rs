@@ -23,6 +23,7 @@
 
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
+use super::retention::{Disposal, PurgePlan, Purged};
 use super::store::{CaseStore, StoreError, StoredSession, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
@@ -121,6 +122,7 @@ enum Write {
     LatestCall(Box<CallPop>),
     /// Keep a session under its key, or forget it (`None`).
     Session(String, Option<StoredSession>),
+    Purge(PurgePlan),
 }
 
 /// What a write stored.
@@ -128,6 +130,7 @@ enum Stored {
     Ticket(Ticket),
     Appointment(Appointment),
     Outcome(CallOutcome),
+    Purged(Purged),
     Nothing,
 }
 
@@ -521,6 +524,13 @@ impl CaseStore for RedbStore {
         self.read_json(SESSIONS, key).await
     }
 
+    async fn purge(&self, plan: &PurgePlan) -> Result<Purged, StoreError> {
+        match self.write(Write::Purge(*plan)).await? {
+            Stored::Purged(p) => Ok(p),
+            _ => Err(mismatch()),
+        }
+    }
+
     async fn latest_calls(&self) -> Result<Vec<CallPop>, StoreError> {
         self.read(|db| {
             let txn = db.begin_read().map_err(io)?;
@@ -783,7 +793,77 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
             t.sessions.remove(key.as_str()).map_err(io)?;
             Ok(Stored::Nothing)
         }
+        Write::Purge(plan) => purge(t, &plan).map(Stored::Purged),
     }
+}
+
+/// The keys of `table` whose JSON value `due` picks.
+fn due_keys<T: serde::de::DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    mut due: impl FnMut(&T) -> bool,
+) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    each_json(table, |key, value: T| {
+        if due(&value) {
+            keys.push(key.to_string());
+        }
+        Ok(())
+    })?;
+    Ok(keys)
+}
+
+/// Carry out a purge in the batch's transaction.
+fn purge(t: &mut Tables<'_>, plan: &PurgePlan) -> Result<Purged, StoreError> {
+    let mut done = Purged::default();
+    for number in due_keys(&t.tickets, |ticket: &Ticket| plan.ticket(ticket).is_some())? {
+        let stored = t.tickets.get(number.as_str()).map_err(io)?.map(|v| serde_json::from_slice(v.value()));
+        let Some(mut ticket): Option<Ticket> = stored.transpose().map_err(io)? else { continue };
+        let before = index_keys(&ticket);
+        match plan.ticket(&ticket) {
+            Some(Disposal::Anonymise) => {
+                ticket.anonymise();
+                put_ticket(t, Some(before), ticket)?;
+                done.tickets_anonymised += 1;
+            }
+            Some(Disposal::Delete) => {
+                t.tickets.remove(number.as_str()).map_err(io)?;
+                t.ticket_index.remove(before.0.as_str()).map_err(io)?;
+                bump(&mut t.ticket_counts, &before.1, -1)?;
+                done.tickets_deleted += 1;
+            }
+            None => {}
+        }
+    }
+    for id in due_keys(&t.appointments, |a: &Appointment| plan.appointment(a))? {
+        let mut a = t.appointment(&id)?;
+        a.anonymise();
+        t.put_appointment(&a)?;
+        done.appointments_anonymised += 1;
+    }
+    if let Some(before) = plan.records_before {
+        let times: Vec<String> = {
+            let mut keys = Vec::new();
+            for row in t.outcome_times.range(..instant_key(before).as_str()).map_err(io)? {
+                keys.push(row.map_err(io)?.0.value().to_string());
+            }
+            keys
+        };
+        for key in times {
+            let call_id = key.split_once('|').map_or("", |(_, id)| id);
+            t.call_outcomes.remove(call_id).map_err(io)?;
+            t.outcome_times.remove(key.as_str()).map_err(io)?;
+            done.outcomes_deleted += 1;
+        }
+        for operator in due_keys(&t.operator_calls, |p: &CallPop| p.arrived < before)? {
+            t.operator_calls.remove(operator.as_str()).map_err(io)?;
+            done.latest_calls_deleted += 1;
+        }
+    }
+    for key in due_keys(&t.sessions, |s: &StoredSession| s.last_seen < plan.short_lived_before)? {
+        t.sessions.remove(key.as_str()).map_err(io)?;
+        done.sessions_deleted += 1;
+    }
+    Ok(done)
 }
 
 /// Store a ticket and move it in the indexes (`before`: its [`index_keys`] as it was stored).

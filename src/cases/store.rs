@@ -7,6 +7,7 @@
 
 use super::appointment::{Appointment, NewAppointment};
 use super::call_outcome::CallOutcome;
+use super::retention::{PurgePlan, Purged};
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
 use crate::vocabulary::CallPop;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -114,6 +115,9 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
     /// The session kept under `key`.
     async fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Anonymise or delete what `plan` says is due (see [`super::retention`]), once durable.
+    async fn purge(&self, plan: &PurgePlan) -> Result<Purged, StoreError>;
 }
 
 /// Where an event is in a [`Feed`]: events are read in the order of (`tx`, `seq`).

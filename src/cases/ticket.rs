@@ -92,6 +92,10 @@ pub struct Ticket {
     pub officer: Option<String>,
     pub opened: DateTime<Utc>,
     pub history: Vec<Change>,
+    /// The citizen's data, the question and the answers were removed after the retention period
+    /// (see [`super::retention`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymised: bool,
 }
 
 /// A change a ticket refuses in its current state.
@@ -119,6 +123,7 @@ impl Ticket {
             officer: None,
             opened: at,
             history: vec![Change { at, by, what: ChangeKind::Opened }],
+            anonymised: false,
         }
     }
 

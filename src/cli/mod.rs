@@ -5,6 +5,7 @@ pub mod check;
 pub mod migrate;
 pub mod passwd;
 pub mod prompts;
+pub mod purge;
 pub mod schema;
 pub mod serve;
 pub mod simulate;

@@ -28,6 +28,9 @@ pub struct Config {
     /// Where tickets, appointments, sessions and outcomes are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// How long personal data is kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     pub regions: BTreeMap<Spanned<String>, Region>,
     pub provinces: BTreeMap<Spanned<String>, Province>,
     pub numbers: Vec<CalledNumber>,
@@ -111,6 +114,31 @@ pub struct StoreConfig {
     /// `postgres://user:password@host:port/database`: the PostgreSQL database shared by every
     /// node of a center.
     pub url: Option<Spanned<String>>,
+}
+
+/// How long personal data is kept (none: for ever). See `docs/retention.md`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days after a ticket is closed (answered or returned) before it is anonymised or deleted.
+    pub closed_tickets_days: Option<Spanned<u32>>,
+    /// What becomes of them.
+    #[serde(default)]
+    pub tickets: Disposal,
+    /// Days call records, queue and operator journals, outcomes and the citizen's data of past
+    /// appointments are kept.
+    pub records_days: Option<Spanned<u32>>,
+}
+
+/// What becomes of a closed ticket past its period.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposal {
+    /// Kept for the figures (number, region, section, status, dates, officers), without the
+    /// citizen's data, the question, the answer or the reason.
+    #[default]
+    Anonymise,
+    Delete,
 }
 
 /// Where the HTTP API listens, and its limits.

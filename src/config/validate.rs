@@ -75,6 +75,21 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         );
     }
 
+    for (days, name) in [
+        (&c.retention.closed_tickets_days, "retention.closed_tickets_days"),
+        (&c.retention.records_days, "retention.records_days"),
+    ] {
+        if let Some(d) = days
+            && !(1..=36_500).contains(d.get_ref())
+        {
+            k.error(
+                d,
+                format!("{name} {} is out of range", d.get_ref()),
+                "use between 1 and 36500 days, or remove it to keep for ever",
+            );
+        }
+    }
+
     let limits = [
         (&c.sip.udp_receive_buffer_kib, 64, 1 << 20, "sip.udp_receive_buffer_kib", "KiB"),
         (&c.sip.drain_seconds, 0, 24 * 3600, "sip.drain_seconds", "seconds"),
