@@ -5,40 +5,21 @@
 
 mod common;
 
-use centralino::cases::appointment::{AppointmentStatus, Mode, NewAppointment};
+use centralino::cases::appointment::{AppointmentStatus, NewAppointment};
 use centralino::cases::call_outcome::{CallOutcome, Outcome};
 use centralino::cases::store::StoredSession;
 use centralino::cases::ticket::Contact;
 use centralino::cases::{CaseStore, NewTicket, PgStore, RedbStore, TicketStatus};
-use centralino::config::TicketSection;
 use chrono::{SubsecRound, Utc};
 use common::store::fresh_database;
 use std::process::Command;
 
 fn ticket(region: &str) -> NewTicket {
-    NewTicket {
-        call_id: Some("call-1".into()),
-        caller: "+393331234567".into(),
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        question: "Where is my pension?".into(),
-        ccm_section: "pensions".into(),
-        region: region.into(),
-        section: TicketSection::Pensions,
-        opened_by: "mrossi".into(),
-    }
+    NewTicket { call_id: Some("call-1".into()), ..common::cases::new_ticket(region) }
 }
 
 fn booking(minute: u32) -> NewAppointment {
-    NewAppointment {
-        agency: "latina-centro".into(),
-        start: chrono::NaiveDate::from_ymd_opt(2026, 12, 14).unwrap().and_hms_opt(9, minute, 0).unwrap(),
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        phone: "+393331234567".into(),
-        subject: "pension".into(),
-        mode: Mode::Counter,
-        call_id: Some("call-1".into()),
-        booked_by: "mrossi".into(),
-    }
+    common::cases::booking(Some("call-1"), minute)
 }
 
 fn migrate(from: &std::path::Path, to: &str) -> (bool, String) {

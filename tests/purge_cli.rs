@@ -5,23 +5,13 @@ mod common;
 
 use centralino::cases::ticket::Contact;
 use centralino::cases::{CaseStore, NewTicket, RedbStore};
-use centralino::config::TicketSection;
 use chrono::{Duration, Utc};
 use std::process::Command;
 
 const RETENTION: &str = "[retention]\nclosed_tickets_days = 365\ntickets = \"delete\"\nrecords_days = 90\n\n[http]";
 
 fn ticket() -> NewTicket {
-    NewTicket {
-        call_id: None,
-        caller: "+393331234567".into(),
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        question: "Where is my pension?".into(),
-        ccm_section: "pensions".into(),
-        region: "lazio".into(),
-        section: TicketSection::Pensions,
-        opened_by: "mrossi".into(),
-    }
+    common::cases::new_ticket("lazio")
 }
 
 fn centralino(args: &[&str]) -> (bool, String) {

@@ -3,12 +3,11 @@
 
 mod common;
 
-use centralino::cases::appointment::{AppointmentStatus, NewAppointment};
+use centralino::cases::appointment::AppointmentStatus;
 use centralino::cases::call_outcome::CallOutcome;
 use centralino::cases::store::StoredSession;
 use centralino::cases::ticket::{Contact, TicketError};
 use centralino::cases::{CaseStore, NewTicket, PgStore, RedbStore, StoreError, Ticket, TicketStatus, ticket_number};
-use centralino::config::TicketSection;
 use centralino::vocabulary::CallPop;
 use chrono::Utc;
 use common::Store;
@@ -24,30 +23,10 @@ async fn open(kind: Store, dir: &Path) -> Arc<dyn CaseStore> {
 }
 
 fn new(region: &str) -> NewTicket {
-    NewTicket {
-        call_id: None,
-        caller: "+393331234567".into(),
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        question: "Where is my pension?".into(),
-        ccm_section: "pensions".into(),
-        region: region.into(),
-        section: TicketSection::Pensions,
-        opened_by: "mrossi".into(),
-    }
+    common::cases::new_ticket(region)
 }
 
-fn booking(call: Option<&str>, minute: u32) -> NewAppointment {
-    NewAppointment {
-        agency: "latina-centro".into(),
-        start: chrono::NaiveDate::from_ymd_opt(2026, 12, 14).unwrap().and_hms_opt(9, minute, 0).unwrap(),
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        phone: "+393331234567".into(),
-        subject: "pension".into(),
-        mode: centralino::cases::appointment::Mode::Counter,
-        call_id: call.map(String::from),
-        booked_by: "mrossi".into(),
-    }
-}
+use common::cases::booking;
 
 async fn tickets_are_numbered_kept_changed_and_found_after_reopening(kind: Store) {
     let dir = tempfile::tempdir().unwrap();
