@@ -1,7 +1,8 @@
 //! Two engine processes on one PostgreSQL database, as two nodes of a center: what one node
 //! acknowledges the other reads, a slot booked through both at once is booked once, an
 //! officer's stream on one node receives what is opened on the other (and what it missed, when
-//! it reconnects to either), and a session lives and ends on both.
+//! it reconnects to either), an operator's console on one node gets the screen-pop of a call
+//! answered on the other, and a session lives and ends on both.
 
 mod common;
 
@@ -165,4 +166,33 @@ fn a_session_started_on_one_node_works_on_the_other_and_a_sign_out_ends_it_on_bo
     assert_eq!(with_cookie(&b, "DELETE", "/api/session", Some(&cookie), None).0, 204);
     assert_eq!(with_cookie(&a, "GET", "/api/session", Some(&cookie), None).0, 401, "signed out on B, ended on A");
     assert_eq!(with_cookie(&b, "GET", "/api/session", Some(&cookie), None).0, 401);
+}
+
+/// A call queued and answered on node A; the operator's console is open on node B: the
+/// screen-pop reaches it (and B knows the operator's call), then the call's end.
+#[test]
+fn the_screen_pop_of_a_call_on_one_node_reaches_the_operators_console_on_the_other() {
+    let (_dir, config) = edited_config(&[MD5_FIRST]);
+    let config = config.to_str().unwrap();
+    let a = Engine::start_on(Store::Postgres, &["--config", config]);
+    let b = Engine::start_beside(&a, &["--config", config]);
+    assert_eq!(http(&a, "POST", "/api/operator/login", MROSSI, None).0, 200);
+    let console = EventStream::open(&b, ("mrossi", "demo-mrossi"), None);
+    thread::scope(|s| {
+        let a = &a;
+        let phone = s.spawn(move || mrossi_answers(a));
+        thread::sleep(Duration::from_millis(1500));
+        let caller = s.spawn(move || pensions_caller(a, "6000", "0 101", 8_000, "5", 300));
+        let pop = wait_for_pop(a, MROSSI);
+        let popped = Instant::now();
+        let call_id = pop["call_id"].as_str().unwrap().to_string();
+        assert!(console.wait_for("event: call\n", 1, Duration::from_secs(3)), "no screen-pop on B: {}", console.text());
+        assert!(popped.elapsed() < Duration::from_secs(1), "within a second: {:?}", popped.elapsed());
+        assert!(console.text().contains(&call_id), "{}", console.text());
+        let (status, on_b) = http(&b, "GET", "/api/operator/call", MROSSI, None);
+        assert_eq!((status, on_b["call_id"].as_str()), (200, Some(call_id.as_str())), "B knows the call: {on_b}");
+        caller.join().unwrap().expect_ok();
+        phone.join().unwrap().expect_ok();
+        assert!(console.wait_for("event: call_ended", 1, Duration::from_secs(5)), "{}", console.text());
+    });
 }
