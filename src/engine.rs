@@ -18,6 +18,7 @@ use crate::live::{Live, Loaded};
 use crate::media::clock::MediaClock;
 use crate::media::receiver::MediaReceiver;
 use crate::password_guard::host::SharedGuard;
+use crate::records::Records;
 use crate::sip::dialer::SipDialer;
 use crate::sip::digest::Algorithm;
 use crate::sip::guard::FaultCounts;
@@ -119,7 +120,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         store: Arc::clone(&files.store),
         sessions,
         events: updates,
-        data_dir,
+        records: Arc::clone(&files.records),
         outcome_log: files.outcomes.clone(),
         guard,
         connections: Default::default(),
@@ -183,6 +184,8 @@ struct Files {
     journal: Journal,
     outcomes: OutcomeLog,
     store: Arc<dyn CaseStore>,
+    /// Where the records are read back.
+    records: Arc<Records>,
     /// The changes every node's pages see, when the store is shared.
     feed: Option<Arc<dyn Feed>>,
 }
@@ -208,24 +211,29 @@ impl Files {
 
     async fn open(data_dir: &Path, store_url: Option<String>) -> Result<Files, String> {
         let dir = data_dir.display();
+        if let Some(url) = store_url {
+            // A center of several nodes: the store and the journals are shared.
+            let store = PgStore::connect(&url).await;
+            let store = Arc::new(store.map_err(|e| format!("cannot open the cases store: {e}"))?);
+            info!(store = store.shown(), "cases store: PostgreSQL");
+            return Ok(Files {
+                log: CallLog::to_store(store.journal("calls", crate::calls::log::ENDED)),
+                journal: Journal::to_store(store.journal("queue", "at"), store.journal("operators", "at")),
+                outcomes: OutcomeLog::none(),
+                records: Arc::new(Records::Shared(Arc::clone(&store))),
+                store: store.clone(),
+                feed: Some(store),
+            });
+        }
         // The writers' tasks run on their own: their handles are not needed to keep them.
         let (log, _) = CallLog::start(data_dir).map_err(|e| format!("cannot open the call log in {dir}: {e}"))?;
         let journal = Journal::start(data_dir).map_err(|e| format!("cannot open the queue journal in {dir}: {e}"))?;
         let (outcomes, _) =
             OutcomeLog::start(data_dir).map_err(|e| format!("cannot open the outcome log in {dir}: {e}"))?;
-        let (store, feed): (Arc<dyn CaseStore>, Option<Arc<dyn Feed>>) = match store_url {
-            Some(url) => {
-                let store = PgStore::connect(&url).await;
-                let store = Arc::new(store.map_err(|e| format!("cannot open the cases store: {e}"))?);
-                info!(store = store.shown(), "cases store: PostgreSQL");
-                (store.clone(), Some(store))
-            }
-            None => {
-                let path = data_dir.join("cases.redb");
-                (Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?), None)
-            }
-        };
-        Ok(Files { log, journal, outcomes, store, feed })
+        let path = data_dir.join("cases.redb");
+        let store = Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?);
+        let records = Arc::new(Records::Files(data_dir.to_path_buf()));
+        Ok(Files { log, journal, outcomes, records, store, feed: None })
     }
 }
 

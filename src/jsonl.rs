@@ -7,7 +7,18 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use tokio::sync::mpsc;
 
-/// A handle to append values to one file; cheap to clone.
+/// Somewhere other than a file to append values to: a journal of the shared store.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Append `values`, in order, durably.
+    async fn append(&self, values: Vec<serde_json::Value>) -> std::io::Result<()>;
+}
+
+/// How long a batch for a [`Sink`] is tried again while the sink fails (a database restarting),
+/// once a second, before it is given up (and said so in the log).
+const SINK_PATIENCE: u32 = 600;
+
+/// A handle to append values to one file (or a [`Sink`]); cheap to clone.
 pub struct JsonlWriter<T> {
     tx: mpsc::UnboundedSender<Message<T>>,
 }
@@ -94,6 +105,49 @@ impl<T: Serialize + Send + 'static> JsonlWriter<T> {
             }
         });
         Ok((Self { tx }, task))
+    }
+
+    /// Start the writer task for `sink`: what is queued is appended in batches; `prune` is the
+    /// sink's owner's business (it answers 0 here).
+    pub fn start_to(sink: std::sync::Arc<dyn Sink>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message<T>>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let (mut batch, mut acks) = (Vec::new(), Vec::new());
+                let mut take = |m: Message<T>| match m {
+                    Message::Append(v) => batch.push(serde_json::to_value(&v).expect("values serialise")),
+                    Message::Flush(ack) => acks.push(ack),
+                    Message::Prune { done, .. } => {
+                        let _ = done.send(Ok(0));
+                    }
+                };
+                take(first);
+                while let Ok(more) = rx.try_recv() {
+                    take(more);
+                }
+                let mut attempt = 0;
+                while !batch.is_empty() {
+                    match sink.append(batch.clone()).await {
+                        Ok(()) => break,
+                        Err(e) if attempt < SINK_PATIENCE => {
+                            if attempt == 0 {
+                                tracing::warn!(error = %e, values = batch.len(), "cannot append to the journal; trying again every second");
+                            }
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, values = batch.len(), "journal values given up");
+                            break;
+                        }
+                    }
+                }
+                for ack in acks {
+                    let _ = ack.send(());
+                }
+            }
+        });
+        Self { tx }
     }
 
     /// Append a value (never blocks); `false` if the writer has stopped.

@@ -16,6 +16,7 @@ pub mod jsonl;
 pub mod live;
 pub mod media;
 pub mod password_guard;
+pub mod records;
 pub mod simulator;
 pub mod sip;
 pub mod switchboard;

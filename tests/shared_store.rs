@@ -168,6 +168,45 @@ fn a_session_started_on_one_node_works_on_the_other_and_a_sign_out_ends_it_on_bo
     assert_eq!(with_cookie(&b, "GET", "/api/session", Some(&cookie), None).0, 401);
 }
 
+/// One call to each node: each node's `GET /api/calls`, and `centralino calls` and `stats` on
+/// the shared store, show both; the queue events of a caller who gave up on B are in the figures.
+#[test]
+fn the_records_of_every_node_are_read_in_one_place() {
+    let (a, b) = two_nodes();
+    let call = |node: &Engine| {
+        let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rtp.local_addr().unwrap().port().to_string();
+        let keys = [("rtp_port", port.as_str()), ("codecs", "0 8 101"), ("dtmf_pt", "101"), ("talk_ms", "500")];
+        sipp(node, "call.xml", Transport::Udp, "0773691001", &keys).expect_ok().call_id()
+    };
+    let (on_a, on_b) = (call(&a), call(&b));
+    // A caller who asks for the pensions section on B: queue events.
+    pensions_caller(&b, "6000", "0 101", 8_000, "5", 300).expect_ok();
+    // Each record waited for: they are appended shortly after their call ends.
+    assert_eq!(a.record(&on_a)["call_id"], json!(on_a));
+    assert_eq!(b.record(&on_b)["call_id"], json!(on_b));
+    let both = |records: &Value| {
+        let ids: Vec<&str> = records.as_array().unwrap().iter().filter_map(|r| r["call_id"].as_str()).collect();
+        ids.contains(&on_a.as_str()) && ids.contains(&on_b.as_str())
+    };
+    let all = b.records().unwrap();
+    assert!(both(&json!(all)), "centralino calls on the shared store: {all:#?}");
+    for node in [&a, &b] {
+        let (status, recent) = http(node, "GET", "/api/calls?last=10", MROSSI, None);
+        assert_eq!(status, 200, "{recent}");
+        assert!(both(&recent), "GET /api/calls on every node: {recent:#}");
+    }
+    let url = Store::Postgres.url_for(a.data.path());
+    let out =
+        std::process::Command::new(BIN).current_dir(ROOT).args(["stats", "--json", "--store", &url]).output().unwrap();
+    let stats: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let pensions = stats["sections"].as_array().unwrap().iter().find(|s| s["section"] == "pensions").cloned();
+    // No operator is logged in: the caller is sent on at once (an overflow), as B's journal says.
+    let seen = |p: &Value| p["entered"].as_u64().unwrap_or(0) + p["overflowed"].as_u64().unwrap_or(0);
+    assert!(pensions.is_some_and(|p| seen(&p) >= 1), "the queue events of B: {stats:#}");
+}
+
 /// A call queued and answered on node A; the operator's console is open on node B: the
 /// screen-pop reaches it (and B knows the operator's call), then the call's end.
 #[test]

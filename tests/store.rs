@@ -505,3 +505,36 @@ async fn a_schema_1_database_is_migrated_and_counts_its_tickets() {
     assert_eq!(store.ticket_counts(Some("umbria")).await.unwrap()["umbria"], [(TicketStatus::Open, 2)].into());
     assert_eq!(store.tickets(Some("lazio"), &[TicketStatus::Taken]).await.unwrap().len(), 2);
 }
+
+/// The shared journal: appended in order by several writers' batches, read whole or its last
+/// values, and its old entries removed by retention.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shared_journal_keeps_the_order_and_its_retention() {
+    use centralino::cases::retention::{Disposal, Retention};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(PgStore::connect(&Store::Postgres.url_for(dir.path())).await.unwrap());
+    let calls = store.journal("calls", "ended");
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(100);
+    let value = |i: u32, at: chrono::DateTime<Utc>| serde_json::json!({"call_id": format!("c{i}"), "ended": at});
+    calls.append((0..5).map(|i| value(i, old)).collect()).await.unwrap();
+    calls.append((5..10).map(|i| value(i, now)).collect()).await.unwrap();
+    store.journal("queue", "at").append(vec![serde_json::json!({"at": now, "event": "x"})]).await.unwrap();
+    let ids = |values: Vec<serde_json::Value>| {
+        values.iter().map(|v| v["call_id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.read_journal("calls", None).await.unwrap()),
+        (0..10).map(|i| format!("c{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(ids(store.read_journal("calls", Some(3)).await.unwrap()), ["c7", "c8", "c9"]);
+    let retention =
+        Retention { closed_tickets: None, tickets: Disposal::Anonymise, records: Some(chrono::Duration::days(90)) };
+    let done = store.purge(&retention.plan(now)).await.unwrap();
+    assert_eq!(done.journal_entries_deleted, 5);
+    assert_eq!(
+        ids(store.read_journal("calls", None).await.unwrap()),
+        (5..10).map(|i| format!("c{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(store.read_journal("queue", None).await.unwrap().len(), 1);
+}

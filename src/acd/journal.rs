@@ -60,6 +60,14 @@ impl Journal {
         Ok(Self { queue, operators })
     }
 
+    /// Append to the shared store's journals instead of files (a center of several nodes).
+    pub fn to_store(
+        queue: std::sync::Arc<dyn crate::jsonl::Sink>,
+        operators: std::sync::Arc<dyn crate::jsonl::Sink>,
+    ) -> Self {
+        Self { queue: JsonlWriter::start_to(queue), operators: JsonlWriter::start_to(operators) }
+    }
+
     /// Wait until both files have what was written so far on disk.
     pub async fn flush(&self) {
         self.queue.flush().await;

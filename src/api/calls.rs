@@ -56,9 +56,10 @@ pub async fn recent(
     if last == 0 || last > MAX_LAST {
         return Err(ApiError::unprocessable(format!("last: 1 to {MAX_LAST} calls")));
     }
-    let dir = state.data_dir.clone();
-    let read = tokio::task::spawn_blocking(move || crate::calls::log::read_last(&dir, last).unwrap_or_default());
-    let (records, _) = read.await.map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the call log"))?;
+    let (records, _) = state.records.calls(Some(last)).await.map_err(|e| ApiError {
+        retry_after: Some(3),
+        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the call log: {e}"))
+    })?;
     let mut views = Vec::with_capacity(records.len());
     for record in records {
         views.push(CallView { outcome: state.store.call_outcome(&record.call_id).await?, record });

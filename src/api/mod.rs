@@ -36,8 +36,8 @@ pub struct ApiState {
     pub sessions: Arc<session::Sessions>,
     /// Live updates for the pages.
     pub events: Arc<crate::updates::Updates>,
-    /// Where the call log is (`GET /api/calls`).
-    pub data_dir: std::path::PathBuf,
+    /// The call records (`GET /api/calls`): the data directory's, or every node's.
+    pub records: Arc<crate::records::Records>,
     /// The copy of the outcomes for `centralino calls`.
     pub outcome_log: crate::cases::outcome_log::OutcomeLog,
     /// Limits on password guessing, shared with SIP.

@@ -23,6 +23,11 @@ impl CallLog {
         Ok((Self { writer }, task))
     }
 
+    /// Append to the shared store's journal instead of a file (a center of several nodes).
+    pub fn to_store(sink: std::sync::Arc<dyn crate::jsonl::Sink>) -> Self {
+        Self { writer: JsonlWriter::start_to(sink) }
+    }
+
     /// Wait until the records appended so far are on disk.
     pub async fn flush(&self) {
         self.writer.flush().await

@@ -1,7 +1,8 @@
 //! A copy of every call outcome as it is set, appended to `<data_dir>/outcomes.jsonl`, for the
 //! files-only tools (`centralino calls`) that cannot open the store while the engine holds it.
 //! The store stays the record: this log is written after the store has acknowledged, and a
-//! crash may lose its last lines, never the store's.
+//! crash may lose its last lines, never the store's. A shared store is read by the tools
+//! directly: with it, there is no copy ([`OutcomeLog::none`]).
 
 use super::call_outcome::CallOutcome;
 use crate::jsonl::{self, JsonlWriter};
@@ -14,29 +15,40 @@ pub const FILE: &str = "outcomes.jsonl";
 /// A handle to append outcomes; cheap to clone.
 #[derive(Clone)]
 pub struct OutcomeLog {
-    writer: JsonlWriter<CallOutcome>,
+    writer: Option<JsonlWriter<CallOutcome>>,
 }
 
 impl OutcomeLog {
     /// Start the writer task for `<data_dir>/outcomes.jsonl`.
     pub fn start(data_dir: &Path) -> std::io::Result<(Self, tokio::task::JoinHandle<()>)> {
         let (writer, task) = JsonlWriter::start(&data_dir.join(FILE))?;
-        Ok((Self { writer }, task))
+        Ok((Self { writer: Some(writer) }, task))
     }
 
-    /// Append an outcome as stored (with its earlier ones).
+    /// No copy: the store is shared, and read by the tools themselves.
+    pub fn none() -> Self {
+        Self { writer: None }
+    }
+
     /// Wait until the outcomes appended so far are on disk.
     pub async fn flush(&self) {
-        self.writer.flush().await
+        if let Some(w) = &self.writer {
+            w.flush().await
+        }
     }
 
     /// Remove the outcomes set before `before` (retention); how many.
     pub async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
-        self.writer.prune("at", before).await
+        match &self.writer {
+            Some(w) => w.prune("at", before).await,
+            None => Ok(0),
+        }
     }
 
     pub fn append(&self, outcome: CallOutcome) {
-        if !self.writer.append(outcome) {
+        if let Some(w) = &self.writer
+            && !w.append(outcome)
+        {
             tracing::error!("outcome log writer has stopped; the store still has the outcome");
         }
     }

@@ -45,8 +45,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 
 /// The migrations, in order: the schema is the last one's number.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("pg_store/0001_cases.sql")), (2, include_str!("pg_store/0002_ticket_counts.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("pg_store/0001_cases.sql")),
+    (2, include_str!("pg_store/0002_ticket_counts.sql")),
+    (3, include_str!("pg_store/0003_journal.sql")),
+];
 /// Shards of each ticket count (see `0002_ticket_counts.sql`).
 const COUNT_SHARDS: i32 = 64;
 /// The schema this engine writes.
@@ -218,7 +221,64 @@ async fn copy_one(
     Ok(())
 }
 
+/// One journal of the shared store (`kind`: `calls`, `queue`, `operators`), whose values'
+/// `field` is the instant retention goes by.
+struct PgJournal {
+    store: Arc<PgStore>,
+    kind: &'static str,
+    field: &'static str,
+}
+
+#[async_trait::async_trait]
+impl crate::jsonl::Sink for PgJournal {
+    async fn append(&self, values: Vec<serde_json::Value>) -> std::io::Result<()> {
+        let append = async {
+            let c = self.store.client().await?;
+            let insert = c
+                .prepare_cached(
+                    "INSERT INTO journal (kind, at, body)
+                     SELECT $1, (j->>$2)::timestamptz, j FROM unnest($3::json[]) WITH ORDINALITY AS v(j, n) ORDER BY n",
+                )
+                .await
+                .map_err(db)?;
+            c.execute(&insert, &[&self.kind, &self.field, &values]).await.map_err(db)?;
+            Ok(())
+        };
+        within(append).await.map_err(|e: StoreError| std::io::Error::other(e.to_string()))
+    }
+}
+
 impl PgStore {
+    /// The journal `kind` (`calls`, `queue`, `operators`) as a place for a journal's writer to
+    /// append to; `field` is its values' instant.
+    pub fn journal(self: &Arc<Self>, kind: &'static str, field: &'static str) -> Arc<dyn crate::jsonl::Sink> {
+        Arc::new(PgJournal { store: Arc::clone(self), kind, field })
+    }
+
+    /// The values of journal `kind` in the order they were appended, or its `last` ones.
+    pub async fn read_journal(&self, kind: &str, last: Option<usize>) -> Result<Vec<serde_json::Value>, StoreError> {
+        let read = async {
+            let c = self.client().await?;
+            let rows = match last {
+                None => c.query("SELECT body FROM journal WHERE kind = $1 ORDER BY id", &[&kind]).await,
+                Some(n) => {
+                    c.query(
+                        "SELECT body FROM (SELECT id, body FROM journal WHERE kind = $1 ORDER BY id DESC LIMIT $2) t
+                         ORDER BY id",
+                        &[&kind, &(n.min(i64::MAX as usize) as i64)],
+                    )
+                    .await
+                }
+            }
+            .map_err(db)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        };
+        // A whole journal takes longer than a request's answer.
+        tokio::time::timeout(Duration::from_secs(120), read)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the journal was not read within 2 minutes".into())))
+    }
+
     /// Copy an embedded store's records (see [`super::redb_store::Everything`]) in one
     /// transaction: what is there already, the same, is counted as present; a record whose key
     /// holds something else stops the import with nothing written. Run again, it copies nothing.
@@ -560,6 +620,8 @@ impl PgStore {
                 .await
                 .map_err(db)?;
             done.latest_calls_deleted = deleted as usize;
+            let deleted = c.execute("DELETE FROM journal WHERE at < $1", &[&before]).await.map_err(db)?;
+            done.journal_entries_deleted = deleted as usize;
         }
         let short = plan.short_lived_before;
         done.sessions_deleted =

@@ -47,6 +47,8 @@ pub struct Purged {
     pub latest_calls_deleted: usize,
     pub sessions_deleted: usize,
     pub events_deleted: usize,
+    /// Call records and queue and operator events of the shared store's journal.
+    pub journal_entries_deleted: usize,
 }
 
 impl Retention {

@@ -1,8 +1,5 @@
 use centralino::acd::journal;
 use centralino::acd::{QueueEvent, QueueEventKind};
-use centralino::calls::log;
-use centralino::cases::outcome_log;
-use centralino::config;
 use centralino::switchboard::Paths;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,32 +16,32 @@ pub struct CallsArgs {
     /// Data directory (default: the configuration's `data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The shared store whose records to read, every node's (default: the configuration's
+    /// `store.url`; none: the data directory's files).
+    #[arg(long)]
+    store: Option<String>,
 }
 
 pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
-    let dir = match args.data_dir {
-        Some(d) => d,
-        None => match config::load(&paths.config) {
-            Ok(c) => PathBuf::from(c.data_dir),
-            Err(d) => {
-                super::report(&d.sorted());
-                return ExitCode::FAILURE;
-            }
-        },
+    let (runtime, records) = match super::open_records(paths, args.data_dir, args.store) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let read = match args.last {
-        Some(n) => log::read_last(&dir, n),
-        None => log::read(&dir),
-    };
-    let (records, bad) = match read {
+    let read = runtime.block_on(async {
+        let calls = records.calls(args.last).await?;
+        Ok::<_, String>((
+            calls,
+            records.queue().await.unwrap_or_default().0,
+            records.outcomes().await.unwrap_or_default(),
+        ))
+    });
+    let ((records, bad), events, outcomes) = match read {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", dir.join(log::FILE).display());
+            eprintln!("error: cannot read the call records: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let (events, _) = journal::read_queue(&dir).unwrap_or_default();
-    let (outcomes, _) = outcome_log::read(&dir).unwrap_or_default();
     let mut by_call: HashMap<&str, Vec<&journal::QueueEntry>> = HashMap::new();
     for e in &events {
         by_call.entry(e.event.call.as_str()).or_default().push(e);
@@ -76,7 +73,7 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
         println!("{} call(s)", records.len());
     }
     if bad > 0 {
-        eprintln!("warning: {bad} line(s) of {} could not be read", dir.join(log::FILE).display());
+        eprintln!("warning: {bad} call record(s) could not be read");
     }
     ExitCode::SUCCESS
 }

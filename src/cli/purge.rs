@@ -1,7 +1,8 @@
 //! `centralino purge`: apply the retention periods of the configuration (`[retention]`) now:
 //! closed tickets anonymised or deleted, call outcomes, operators' latest calls and the
 //! citizen's data of past appointments removed, expired sessions and old page events dropped;
-//! with the embedded store, the call records and journals of the data directory pruned too.
+//! the call records and the queue and operator journals pruned (the data directory's files with
+//! the embedded store, the shared store's journal with PostgreSQL).
 //! A running engine does the same every day by itself.
 
 use centralino::calls::log;
@@ -77,7 +78,10 @@ pub fn run(paths: &Paths, args: PurgeArgs) -> ExitCode {
     line("operators' latest calls deleted", purged.latest_calls_deleted);
     line("sessions deleted", purged.sessions_deleted);
     line("page events deleted", purged.events_deleted);
-    // The journals belong to the engine that writes them: pruned here only when the embedded
+    if !embedded {
+        line("journal entries deleted", purged.journal_entries_deleted);
+    }
+    // The files belong to the engine that writes them: pruned here only when the embedded
     // store could be opened, that is when no engine runs on this data directory.
     if let (true, Some(before)) = (embedded, plan.records_before) {
         for (file, field) in JOURNALS {
@@ -89,8 +93,6 @@ pub fn run(paths: &Paths, args: PurgeArgs) -> ExitCode {
                 }
             }
         }
-    } else if !embedded {
-        println!("the journals of {} are pruned by the engine writing them, every day", dir.display());
     }
     ExitCode::SUCCESS
 }

@@ -1,4 +1,4 @@
-use centralino::acd::{journal, report};
+use centralino::acd::report;
 use centralino::config;
 use centralino::switchboard::Paths;
 use std::path::PathBuf;
@@ -12,6 +12,10 @@ pub struct StatsArgs {
     /// Data directory (default: the configuration's `data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The shared store whose journals to read, every node's (default: the configuration's
+    /// `store.url`; none: the data directory's files).
+    #[arg(long)]
+    store: Option<String>,
 }
 
 pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
@@ -22,16 +26,19 @@ pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = args.data_dir.unwrap_or_else(|| PathBuf::from(&config.data_dir));
     let rules = centralino::acd::rules::section_rules(&config);
-    let (queue, bad_q) = match journal::read_queue(&dir) {
+    let (runtime, records) = match super::open_records(paths, args.data_dir, args.store) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (queue, bad_q) = match runtime.block_on(records.queue()) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", dir.join(journal::QUEUE_FILE).display());
+            eprintln!("error: cannot read the queue journal: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let (ops, bad_o) = journal::read_operators(&dir).unwrap_or_default();
+    let (ops, bad_o) = runtime.block_on(records.operators()).unwrap_or_default();
     let sections = report::sections(
         &queue,
         |s| rules.get(s).map_or(std::time::Duration::from_secs(30), |r| r.service_level),

@@ -196,10 +196,13 @@ impl Engine {
 
     /// Every call record so far (`centralino calls --json`).
     pub fn records(&self) -> Result<Vec<Value>, String> {
+        // An engine on PostgreSQL keeps its records there.
+        let store = std::fs::read_to_string(self.data.path().join("test-store-url")).ok();
         let out = Command::new(BIN)
             .current_dir(ROOT)
             .args(["calls", "--json", "--data-dir"])
             .arg(self.data.path())
+            .args(store.iter().flat_map(|url| ["--store", url.as_str()]))
             .output()
             .map_err(|e| format!("cannot run centralino calls: {e}"))?;
         if !out.status.success() {
