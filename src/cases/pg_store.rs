@@ -20,7 +20,7 @@
 //! the same transaction, so an event exists exactly when its change does. Readers read in the
 //! order of (`tx`, `id`), the writing transaction's id then the row's, and only below the oldest
 //! transaction still running (`pg_snapshot_xmin`): no event can later commit before a reader's
-//! position. Every node reads the table every [`POLL`] and at once after its own writes; NOTIFY
+//! position. Every node reads the table every 100 ms (`updates::LOOK_EVERY`) and at once after its own writes; NOTIFY
 //! was not used because it serialises the committing transactions on one lock, which would cap
 //! the ticket rate, while this indexed read costs a fraction of a millisecond.
 //!
@@ -58,8 +58,6 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 /// Connections kept per node.
 const POOL_SIZE: usize = 8;
-/// How often a node reads the events of the others.
-pub const POLL: Duration = Duration::from_millis(100);
 /// Draws of a random ticket number before giving up (each collides with odds tickets/10^8).
 const DRAWS: usize = 8;
 /// The advisory lock that serialises migrations of one database.

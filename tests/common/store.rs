@@ -116,13 +116,21 @@ impl PrivateServer {
             .max()
             .expect("initdb of an installed PostgreSQL");
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let server = PrivateServer { dir, port: super::ports(1), bin };
+        let mut server = PrivateServer { dir, port: free_port(), bin };
         // PostgreSQL refuses to run as root: as root, its files belong to `postgres`.
         if is_root() {
             server.run("chown", &["-R", "postgres", server.dir.path().to_str().unwrap()], false);
         }
         let data = server.data();
         server.run("initdb", &["-D", &data, "-U", "centralino", "--auth=trust", "-E", "UTF8", "--no-sync"], true);
+        // The port was free when chosen; another program may take it meanwhile: try another.
+        for _ in 0..2 {
+            match server.try_start() {
+                Ok(()) => return server,
+                Err(e) => eprintln!("the private PostgreSQL did not start on port {}: {e}", server.port),
+            }
+            server.port = free_port();
+        }
         server.start_again();
         server
     }
@@ -132,6 +140,12 @@ impl PrivateServer {
     }
 
     fn run(&self, program: &str, args: &[&str], as_postgres: bool) {
+        if let Err(e) = self.try_run(program, args, as_postgres) {
+            panic!("{e}");
+        }
+    }
+
+    fn try_run(&self, program: &str, args: &[&str], as_postgres: bool) -> Result<(), String> {
         let program = if program == "chown" { program.into() } else { self.bin.join(program) };
         let mut c = if as_postgres && is_root() {
             let mut c = Command::new("runuser");
@@ -140,14 +154,16 @@ impl PrivateServer {
         } else {
             Command::new(&program)
         };
-        let out = c.args(args).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-        assert!(
-            out.status.success(),
+        let out = c.args(args).output().map_err(|e| format!("{}: {e}", program.display()))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "{} {args:?}: {}{}",
             program.display(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 
     /// The URL of its database `postgres`.
@@ -161,9 +177,17 @@ impl PrivateServer {
     }
 
     pub fn start_again(&self) {
+        if let Err(e) = self.try_start() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_start(&self) -> Result<(), String> {
         let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.dir.path().display());
-        let log = self.dir.path().join("log").to_string_lossy().into_owned();
-        self.run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"], true);
+        let log = self.dir.path().join("log");
+        let args = ["-D", &self.data(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"];
+        self.try_run("pg_ctl", &args, true)
+            .map_err(|e| format!("{e}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
     }
 }
 
@@ -180,6 +204,12 @@ impl Drop for PrivateServer {
         };
         let _ = c.args(["-D", &data, "-m", "immediate", "stop"]).output();
     }
+}
+
+/// A loopback TCP port nothing listens on now (the system's choice).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
 }
 
 fn is_root() -> bool {
