@@ -8,7 +8,7 @@ use crate::calls::log;
 use crate::cases::call_outcome::CallOutcome;
 use crate::cases::{CaseStore, PgStore, outcome_log};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Where the records are.
@@ -28,17 +28,25 @@ fn parsed<T: serde::de::DeserializeOwned>(values: Vec<serde_json::Value>) -> Rea
     (ok, bad)
 }
 
+/// `read` the data directory `dir` on the blocking pool.
+async fn from_files<T: Send + 'static>(
+    dir: &Path,
+    read: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || read(&dir)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+}
+
 impl Records {
     /// The records of the calls (the `last` ones), in the order they ended.
     pub async fn calls(&self, last: Option<usize>) -> Result<Read<CallRecord>, String> {
         match self {
             Records::Files(dir) => {
-                let dir = dir.clone();
-                let read = tokio::task::spawn_blocking(move || match last {
-                    Some(n) => log::read_last(&dir, n),
-                    None => log::read(&dir),
-                });
-                read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+                from_files(dir, move |d| match last {
+                    Some(n) => log::read_last(d, n),
+                    None => log::read(d),
+                })
+                .await
             }
             Records::Shared(store) => Ok(parsed(store.read_journal("calls", last).await.map_err(|e| e.to_string())?)),
         }
@@ -47,11 +55,7 @@ impl Records {
     /// Every queue event.
     pub async fn queue(&self) -> Result<Read<QueueEntry>, String> {
         match self {
-            Records::Files(dir) => {
-                let dir = dir.clone();
-                let read = tokio::task::spawn_blocking(move || journal::read_queue(&dir));
-                read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
-            }
+            Records::Files(dir) => from_files(dir, journal::read_queue).await,
             Records::Shared(store) => Ok(parsed(store.read_journal("queue", None).await.map_err(|e| e.to_string())?)),
         }
     }
@@ -59,11 +63,7 @@ impl Records {
     /// Every operator's state change.
     pub async fn operators(&self) -> Result<Read<OperatorEntry>, String> {
         match self {
-            Records::Files(dir) => {
-                let dir = dir.clone();
-                let read = tokio::task::spawn_blocking(move || journal::read_operators(&dir));
-                read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
-            }
+            Records::Files(dir) => from_files(dir, journal::read_operators).await,
             Records::Shared(store) => {
                 Ok(parsed(store.read_journal("operators", None).await.map_err(|e| e.to_string())?))
             }
@@ -73,11 +73,7 @@ impl Records {
     /// Each call's outcome, by call id.
     pub async fn outcomes(&self) -> Result<HashMap<String, CallOutcome>, String> {
         match self {
-            Records::Files(dir) => {
-                let dir = dir.clone();
-                let read = tokio::task::spawn_blocking(move || outcome_log::read(&dir));
-                Ok(read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?.0)
-            }
+            Records::Files(dir) => Ok(from_files(dir, outcome_log::read).await?.0),
             Records::Shared(store) => {
                 let all = store.call_outcomes(chrono::DateTime::UNIX_EPOCH).await.map_err(|e| e.to_string())?;
                 Ok(all.into_iter().map(|o| (o.call_id.clone(), o)).collect())
