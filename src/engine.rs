@@ -126,6 +126,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         connections: Default::default(),
         sip_faults,
         drain: Arc::clone(&drain_asked),
+        draining: Arc::clone(&server.shared.draining),
     };
     crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
     // The line test harnesses and operators wait for.

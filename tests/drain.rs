@@ -46,8 +46,12 @@ fn sigterm_lets_calls_in_progress_finish_and_refuses_new_ones() {
         .spawn()
         .expect("run sipp");
     std::thread::sleep(Duration::from_secs(3));
+    let (status, health) = http(&engine, "GET", "/healthz", None, None);
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    let (status, ready) = http(&engine, "GET", "/readyz", None, None);
+    assert_eq!((status, ready["ready"].as_bool()), (200, Some(true)), "{ready}");
 
-    // SIGTERM: the calls go on, new ones and OPTIONS get 503.
+    // SIGTERM: the calls go on, new ones and OPTIONS get 503, and the node says it is not ready.
     let stopped_at = Instant::now();
     // SAFETY: a signal to the engine this test started.
     assert_eq!(unsafe { libc::kill(engine.child.id() as libc::pid_t, libc::SIGTERM) }, 0);
@@ -66,6 +70,9 @@ fn sigterm_lets_calls_in_progress_finish_and_refuses_new_ones() {
     };
     let options = final_answer(&probe, engine.udp, &format!("{}Content-Length: 0\r\n\r\n", head("OPTIONS", 1)));
     assert!(options.starts_with("SIP/2.0 503"), "{options}");
+    let (status, ready) = http(&engine, "GET", "/readyz", None, None);
+    assert_eq!((status, ready["ready"].as_bool()), (503, Some(false)), "{ready}");
+    assert_eq!(http(&engine, "GET", "/healthz", None, None).0, 200, "alive while it drains");
     let sdp = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\n"
     );

@@ -47,6 +47,8 @@ pub struct ApiState {
     pub sip_faults: Arc<crate::sip::guard::FaultCounts>,
     /// Told when an administrator asks the engine to drain and stop.
     pub drain: Arc<tokio::sync::Notify>,
+    /// Set once the engine drains: it takes no new calls (`/readyz` says so).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The routes.
@@ -78,6 +80,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/openapi.json", get(pages::openapi))
         .route("/api/metrics", get(metrics::metrics))
         .route("/api/drain", post(drain))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
         .route("/api/appointments", post(appointments::book))
@@ -89,6 +93,23 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn(no_basic_prompt_for_pages))
         .layer(axum::middleware::from_fn(error::errors_in_json))
         .with_state(state)
+}
+
+/// `GET /healthz`: the engine is up and its HTTP side answers (for a supervisor or a load
+/// balancer; no sign-in, nothing but the status).
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 while the engine takes new calls, 503 once it drains (no sign-in).
+async fn readyz(axum::extract::State(state): axum::extract::State<ApiState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        let body = serde_json::json!({ "ready": false, "why": "draining: no new calls" });
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    } else {
+        axum::Json(serde_json::json!({ "ready": true })).into_response()
+    }
 }
 
 /// `POST /api/drain` (administrators): stop taking calls, let those in progress finish (at most

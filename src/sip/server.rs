@@ -81,7 +81,7 @@ pub struct Shared {
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
     /// Stopping: new calls and OPTIONS get 503, calls in progress go on.
-    pub draining: AtomicBool,
+    pub draining: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -174,7 +174,7 @@ impl SipServer {
             dialogs,
             endpoint: endpoint.inner.clone(),
             active: AtomicUsize::new(0),
-            draining: AtomicBool::new(false),
+            draining: Arc::default(),
         });
         let serve = endpoint.inner.clone();
         tokio::spawn(async move {
