@@ -219,7 +219,10 @@ impl Files {
             info!(store = store.shown(), "cases store: PostgreSQL");
             return Ok(Files {
                 log: CallLog::to_store(store.journal("calls", crate::calls::log::ENDED)),
-                journal: Journal::to_store(store.journal("queue", "at"), store.journal("operators", "at")),
+                journal: Journal::to_store(
+                    store.journal("queue", crate::acd::journal::AT),
+                    store.journal("operators", crate::acd::journal::AT),
+                ),
                 outcomes: OutcomeLog::none(),
                 records: Arc::new(Records::Shared(Arc::clone(&store))),
                 store: store.clone(),

@@ -10,6 +10,8 @@ use std::path::Path;
 
 pub const QUEUE_FILE: &str = "queue.jsonl";
 pub const OPERATORS_FILE: &str = "operators.jsonl";
+/// The field of both journals' entries that retention goes by (their instant).
+pub const AT: &str = "at";
 
 /// A queue event as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +78,7 @@ impl Journal {
 
     /// Remove the entries before `before` from both files (retention); how many.
     pub async fn prune(&self, before: DateTime<Utc>) -> std::io::Result<usize> {
-        Ok(self.queue.prune("at", before).await? + self.operators.prune("at", before).await?)
+        Ok(self.queue.prune(AT, before).await? + self.operators.prune(AT, before).await?)
     }
 
     pub fn queue_event(&self, event: QueueEvent) {

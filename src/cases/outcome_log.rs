@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// File name of the outcome log inside the data directory.
 pub const FILE: &str = "outcomes.jsonl";
+/// The field of an outcome that retention goes by (when it was set).
+pub const AT: &str = "at";
 
 /// A handle to append outcomes; cheap to clone.
 #[derive(Clone)]
@@ -40,7 +42,7 @@ impl OutcomeLog {
     /// Remove the outcomes set before `before` (retention); how many.
     pub async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> std::io::Result<usize> {
         match &self.writer {
-            Some(w) => w.prune("at", before).await,
+            Some(w) => w.prune(AT, before).await,
             None => Ok(0),
         }
     }

@@ -5,7 +5,9 @@
 //! the embedded store, the shared store's journal with PostgreSQL).
 //! A running engine does the same every day by itself.
 
+use centralino::acd::journal;
 use centralino::calls::log;
+use centralino::cases::outcome_log;
 use centralino::cases::retention::{Purged, Retention};
 use centralino::cases::{CaseStore, PgStore, RedbStore};
 use centralino::config;
@@ -26,9 +28,9 @@ pub struct PurgeArgs {
 /// The journals and the field of their lines that retention goes by.
 const JOURNALS: [(&str, &str); 4] = [
     (log::FILE, log::ENDED),
-    (centralino::acd::journal::QUEUE_FILE, "at"),
-    (centralino::acd::journal::OPERATORS_FILE, "at"),
-    (centralino::cases::outcome_log::FILE, "at"),
+    (journal::QUEUE_FILE, journal::AT),
+    (journal::OPERATORS_FILE, journal::AT),
+    (outcome_log::FILE, outcome_log::AT),
 ];
 
 pub fn run(paths: &Paths, args: PurgeArgs) -> ExitCode {
