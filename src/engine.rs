@@ -12,6 +12,7 @@ use crate::cases::outcome_log::OutcomeLog;
 use crate::cases::retention::{Purged, Retention};
 use crate::cases::store::Feed;
 use crate::cases::{CaseStore, PgStore, RedbStore};
+use crate::cluster::{Node, SharedPhones};
 use crate::config::{ClockPriority, Config};
 use crate::descriptors;
 use crate::live::{Live, Loaded};
@@ -22,6 +23,7 @@ use crate::records::Records;
 use crate::sip::dialer::SipDialer;
 use crate::sip::digest::Algorithm;
 use crate::sip::guard::FaultCounts;
+use crate::sip::phone_book::PhoneBook;
 use crate::sip::server::{SipServer, SipServices, SipSettings};
 use crate::switchboard::Paths;
 use crate::updates::Updates;
@@ -42,6 +44,10 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// The cases store's URL.
     pub store: Option<String>,
+    /// This node's link address in a cluster.
+    pub cluster: Option<SocketAddr>,
+    /// This node's name in a cluster.
+    pub node: Option<String>,
 }
 
 /// Run the switchboard until it is stopped; `Err` says why it could not start.
@@ -67,6 +73,14 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     // What must last.
     let store_url = overrides.store.or_else(|| c.store.url.as_ref().map(|u| u.get_ref().clone()));
     let files = Files::open(&data_dir, store_url).await?;
+    let cluster = match (overrides.cluster.or(c.cluster.link), &files.shared) {
+        (None, _) => None,
+        (Some(_), None) => return Err("a node of a cluster needs the shared store: set store.url or --store".into()),
+        (Some(link), Some(store)) => {
+            let name = overrides.node.clone().or_else(|| c.cluster.node.clone()).unwrap_or_else(|| link.to_string());
+            Some((Node { name, link }, Arc::clone(store)))
+        }
+    };
     let sessions = Arc::new(crate::api::session::Sessions::new(files.feed.is_some()));
     match files.store.sessions().await {
         Ok(kept) => crate::api::session::forget(Arc::clone(&files.store), sessions.restore(kept)),
@@ -99,11 +113,26 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         faults: Arc::clone(&sip_faults),
         clock,
         receiver,
+        phone_book: cluster.as_ref().map(|(node, store)| {
+            Arc::new(SharedPhones { store: Arc::clone(store), node: node.name.clone() }) as Arc<dyn PhoneBook>
+        }),
     };
     let server = SipServer::start(settings, services).await.map_err(|e| format!("cannot listen for SIP: {e}"))?;
 
-    // The distribution: its offers ring operators' phones through the SIP adapter.
-    let acd = start_distribution(&live, SipDialer::new(&server.shared), files.journal.clone());
+    // The distribution: its offers ring operators' phones through the SIP adapter. In a
+    // cluster it runs on the node holding its lease, and this node links to it.
+    let dialer = SipDialer::new(&server.shared);
+    let acd = match cluster {
+        None => start_distribution(&live, dialer, files.journal.clone()),
+        Some((node, store)) => {
+            let draining = Arc::clone(&server.shared.draining);
+            let stop = server.cancel.child_token();
+            let journal = files.journal.clone();
+            let joined =
+                crate::cluster::join(node, store, Arc::clone(&live), Box::new(dialer), journal, draining, stop);
+            joined.await?.acd
+        }
+    };
     server.set_distribution(acd.clone());
 
     // The HTTP API and the pages.
@@ -189,6 +218,8 @@ struct Files {
     records: Arc<Records>,
     /// The changes every node's pages see, when the store is shared.
     feed: Option<Arc<dyn Feed>>,
+    /// The shared store, when there is one.
+    shared: Option<Arc<PgStore>>,
 }
 
 impl Files {
@@ -226,7 +257,8 @@ impl Files {
                 outcomes: OutcomeLog::none(),
                 records: Arc::new(Records::Shared(Arc::clone(&store))),
                 store: store.clone(),
-                feed: Some(store),
+                feed: Some(store.clone()),
+                shared: Some(store),
             });
         }
         // The writers' tasks run on their own: their handles are not needed to keep them.
@@ -237,7 +269,7 @@ impl Files {
         let path = data_dir.join("cases.redb");
         let store = Arc::new(RedbStore::open(&path).map_err(|e| format!("cannot open the cases store: {e}"))?);
         let records = Arc::new(Records::Files(data_dir.to_path_buf()));
-        Ok(Files { log, journal, outcomes, records, store, feed: None })
+        Ok(Files { log, journal, outcomes, records, store, feed: None, shared: None })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod calendar;
 pub mod calls;
 pub mod cases;
+pub mod cluster;
 pub mod config;
 pub mod descriptors;
 pub mod diag;

@@ -6,15 +6,39 @@ use super::rules::Route;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// Something that happened, told to the distribution by its host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something that happened, told to the distribution by its host. The events a node of a
+/// cluster sends to the node that runs the distribution travel as JSON; those holding instants
+/// or rules are the host's own and are not serialised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// A caller joins a section's queue. `arrived` orders the queue: a call that was already
     /// waiting elsewhere (a transfer) keeps its first arrival.
+    #[serde(skip)]
     Enqueue {
         call: String,
         section: String,
         arrived: Instant,
+    },
+    /// A caller who was waiting before the distribution was taken over by another node: back
+    /// in the queue at their place (by `arrived`), their wait counted from `entered`. Not a new
+    /// arrival: nothing is recorded and no limit applies.
+    #[serde(skip)]
+    Restore {
+        call: String,
+        section: String,
+        arrived: Instant,
+        entered: Instant,
+    },
+    /// A caller who was talking with `operator` before the distribution was taken over: the
+    /// operator is on that call again.
+    #[serde(skip)]
+    Resume {
+        call: String,
+        section: String,
+        operator: String,
+        arrived: Instant,
+        since: Instant,
     },
     /// The caller hung up (waiting, being offered or connected).
     CallerHangup {
@@ -75,11 +99,13 @@ pub enum Event {
     },
     /// A reloaded configuration: every section's rules and every operator's sections in
     /// priority order (see `reconfigure.rs` for what happens to queues and states).
+    #[serde(skip)]
     Reconfigure {
         sections: std::collections::BTreeMap<String, super::rules::SectionRules>,
         operators: std::collections::BTreeMap<String, Vec<String>>,
     },
     /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
+    #[serde(skip)]
     Tick,
 }
 
@@ -131,7 +157,7 @@ pub enum QueueEventKind {
 }
 
 /// A command the distribution refuses, with what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AcdError {
     #[error("unknown operator {0:?}")]
     UnknownOperator(String),
@@ -149,6 +175,9 @@ pub enum AcdError {
     LoggedOut(String),
     #[error("operator {0:?} has a call ringing or in progress")]
     Busy(String),
+    /// The distribution cannot be reached now (stopped, or moving to another node).
+    #[error("the distribution is unavailable ({0}): try again in a few seconds")]
+    Unavailable(String),
 }
 
 /// Display form of a route in records: `section:<id>`, `node:<id>`, `message:<prompt>`.

@@ -32,7 +32,7 @@ pub enum Notice<L> {
 }
 
 /// A call offered to an operator's phone, and what the phone shows of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Offer {
     pub call: String,
     pub operator: String,
@@ -50,7 +50,7 @@ pub trait Dialer<L>: Send + Sync + 'static {
 }
 
 /// An operator's state as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OperatorView {
     pub operator: String,
     pub state: String,
@@ -63,12 +63,15 @@ pub struct OperatorView {
     pub reachable: bool,
 }
 
-enum Msg<L> {
+/// What a handle sends to the task that runs the distribution (the local [`start`]ed host, or
+/// a cluster node's link to the node that runs it).
+pub enum Msg<L> {
     Join {
         call: String,
         section: String,
         caller: String,
         arrived: Instant,
+        placed: Placed,
         notices: mpsc::UnboundedSender<Notice<L>>,
     },
     /// The call task is gone (its record is written).
@@ -89,7 +92,53 @@ enum Msg<L> {
     Stats {
         reply: oneshot::Sender<(Vec<SectionStats>, Vec<OperatorView>)>,
     },
+    /// End the task (the distribution moves to another node).
+    Stop,
 }
+
+/// Where a joining call stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// It arrives in the queue now.
+    New,
+    /// It was waiting, in this section since `entered`, before the distribution was taken over.
+    Waiting { entered: Instant },
+    /// It was talking with `operator` since `since` before the distribution was taken over.
+    Connected { operator: String, since: Instant },
+}
+
+/// An operator's sign-in as the distribution keeps it across a takeover: the sections they
+/// serve (none: logged out) and their pause, if any (a pending one included).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Presence {
+    pub operator: String,
+    pub serving: Vec<String>,
+    pub paused: Option<String>,
+}
+
+impl Presence {
+    fn of(id: &str, o: &super::Operator) -> Presence {
+        let paused = match &o.state {
+            super::OperatorState::Paused { reason, .. } => Some(reason.clone()),
+            _ => o.pending_pause.clone(),
+        };
+        let serving = if o.logged_in() { o.serving.clone() } else { Vec::new() };
+        Presence { operator: id.to_string(), serving, paused }
+    }
+
+    /// The events that bring a fresh distribution's operator to this presence.
+    pub fn events(&self) -> Vec<Event> {
+        if self.serving.is_empty() {
+            return Vec::new();
+        }
+        let login = Event::Login { operator: self.operator.clone(), sections: Some(self.serving.clone()) };
+        let pause = self.paused.clone().map(|reason| Event::Pause { operator: self.operator.clone(), reason });
+        std::iter::once(login).chain(pause).collect()
+    }
+}
+
+/// Told every operator's presence when it may have changed (to keep it for a takeover).
+pub type PresenceSink = Box<dyn Fn(Presence) + Send>;
 
 /// A handle to the distribution task; cheap to clone.
 pub struct AcdHandle<L> {
@@ -112,8 +161,27 @@ impl<L: Send + 'static> AcdHandle<L> {
         arrived: Instant,
         notices: mpsc::UnboundedSender<Notice<L>>,
     ) {
-        let msg = Msg::Join { call: call.into(), section: section.into(), caller: caller.into(), arrived, notices };
+        self.rejoin(call, section, caller, arrived, Placed::New, notices);
+    }
+
+    /// Queue a call that may have been waiting or connected already (a takeover).
+    pub fn rejoin(
+        &self,
+        call: &str,
+        section: &str,
+        caller: &str,
+        arrived: Instant,
+        placed: Placed,
+        notices: mpsc::UnboundedSender<Notice<L>>,
+    ) {
+        let msg =
+            Msg::Join { call: call.into(), section: section.into(), caller: caller.into(), arrived, placed, notices };
         let _ = self.tx.send(msg);
+    }
+
+    /// End the task behind this handle.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
     }
 
     /// The call has ended (after its [`Event::CallerHangup`] if it was queued or connected).
@@ -130,9 +198,9 @@ impl<L: Send + 'static> AcdHandle<L> {
     pub async fn command(&self, event: Event) -> Result<(), AcdError> {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(Msg::Command { event, reply }).is_err() {
-            return Err(AcdError::UnknownCall("the distribution has stopped".into()));
+            return Err(AcdError::Unavailable("stopped".into()));
         }
-        rx.await.unwrap_or(Err(AcdError::UnknownCall("the distribution has stopped".into())))
+        rx.await.unwrap_or(Err(AcdError::Unavailable("stopped".into())))
     }
 
     /// The operator's phone answered `call`: the leg goes to the call if it is still there,
@@ -150,14 +218,30 @@ impl<L: Send + 'static> AcdHandle<L> {
     }
 }
 
+/// A handle and the messages sent through it, for a task that stands in for the distribution.
+pub fn channel<L>() -> (AcdHandle<L>, mpsc::UnboundedReceiver<Msg<L>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (AcdHandle { tx }, rx)
+}
+
 /// Start the distribution task.
 pub fn start<L: Send + 'static>(acd: Acd, dialer: Box<dyn Dialer<L>>, journal: Option<Journal>) -> AcdHandle<L> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handle = AcdHandle { tx };
+    start_keeping(acd, dialer, journal, None)
+}
+
+/// Start the distribution task, telling `presence` of every operator's presence as it changes.
+pub fn start_keeping<L: Send + 'static>(
+    acd: Acd,
+    dialer: Box<dyn Dialer<L>>,
+    journal: Option<Journal>,
+    presence: Option<PresenceSink>,
+) -> AcdHandle<L> {
+    let (handle, rx) = channel();
     let host = Host {
         acd,
         dialer,
         journal,
+        presence,
         calls: HashMap::new(),
         callers: HashMap::new(),
         ringing: HashMap::new(),
@@ -171,6 +255,7 @@ struct Host<L> {
     acd: Acd,
     dialer: Box<dyn Dialer<L>>,
     journal: Option<Journal>,
+    presence: Option<PresenceSink>,
     /// Queued and connected calls: where to send their notices.
     calls: HashMap<String, mpsc::UnboundedSender<Notice<L>>>,
     /// Who is calling, for the operators' phones.
@@ -195,10 +280,24 @@ impl<L: Send + 'static> Host<L> {
             };
             let Some(msg) = msg else { return };
             match msg {
-                Msg::Join { call, section, caller, arrived, notices } => {
+                Msg::Join { call, section, caller, arrived, placed, notices } => {
                     self.calls.insert(call.clone(), notices);
                     self.callers.insert(call.clone(), caller);
-                    if let Err(e) = self.try_apply(Event::Enqueue { call: call.clone(), section, arrived }) {
+                    let c = call.clone();
+                    let talking = matches!(placed, Placed::Connected { .. });
+                    let event = match placed {
+                        Placed::New => Event::Enqueue { call: c, section, arrived },
+                        Placed::Waiting { entered } => Event::Restore { call: c, section, arrived, entered },
+                        Placed::Connected { operator, since } => {
+                            Event::Resume { call: c, section, operator, arrived, since }
+                        }
+                    };
+                    if let Err(e) = self.try_apply(event) {
+                        if talking {
+                            // The conversation goes on; only the operator's state is unknown here.
+                            warn!(%call, "a conversation carried over is not known to the distribution: {e}");
+                            continue;
+                        }
                         warn!(%call, "cannot queue: {e}");
                         if let Some(n) = self.calls.remove(&call) {
                             let _ = n.send(Notice::Route(Route::Message("queue_timeout".into())));
@@ -242,6 +341,7 @@ impl<L: Send + 'static> Host<L> {
                     let now = Instant::now();
                     let _ = reply.send((self.acd.stats(now), self.operator_views()));
                 }
+                Msg::Stop => return,
             }
         }
     }
@@ -271,11 +371,30 @@ impl<L: Send + 'static> Host<L> {
     }
 
     fn try_apply(&mut self, event: Event) -> Result<(), AcdError> {
+        let signing = match &event {
+            Event::Login { operator, .. }
+            | Event::Logout { operator }
+            | Event::Pause { operator, .. }
+            | Event::Ready { operator } => Some(operator.clone()),
+            _ => None,
+        };
         let actions = self.acd.handle(event, Instant::now())?;
         for action in actions {
+            if let Action::OperatorChanged { operator, .. } = &action {
+                self.tell_presence(operator);
+            }
             self.act(action);
         }
+        if let Some(operator) = signing {
+            self.tell_presence(&operator);
+        }
         Ok(())
+    }
+
+    fn tell_presence(&self, operator: &str) {
+        if let (Some(sink), Some(o)) = (&self.presence, self.acd.operator(operator)) {
+            sink(Presence::of(operator, o));
+        }
     }
 
     fn act(&mut self, action: Action) {

@@ -31,6 +31,12 @@ pub(super) struct Waiting {
     pub hops: u8,
 }
 
+impl Waiting {
+    fn new(section: String, arrived: Instant, entered: Instant, hops: u8) -> Self {
+        Waiting { section, arrived, entered, seq: 0, offered: None, announcing: false, last_announced: None, hops }
+    }
+}
+
 /// A caller talking with an operator.
 #[derive(Debug, Clone)]
 pub(super) struct Connected {
@@ -118,6 +124,32 @@ impl Acd {
                     return Err(AcdError::AlreadyQueued(call));
                 }
                 self.enqueue(call, section, arrived, 0, now, &mut out);
+            }
+            Event::Restore { call, section, arrived, entered } => {
+                if !self.rules.contains_key(&section) {
+                    return Err(AcdError::UnknownSection(section));
+                }
+                if self.waiting.contains_key(&call) || self.connected.contains_key(&call) {
+                    return Err(AcdError::AlreadyQueued(call));
+                }
+                self.insert_waiting(call, section, arrived, entered, 0);
+            }
+            Event::Resume { call, section, operator, arrived, since } => {
+                if !self.rules.contains_key(&section) {
+                    return Err(AcdError::UnknownSection(section));
+                }
+                if !self.operators.contains_key(&operator) {
+                    return Err(AcdError::UnknownOperator(operator));
+                }
+                if self.waiting.contains_key(&call) || self.connected.contains_key(&call) {
+                    return Err(AcdError::AlreadyQueued(call));
+                }
+                if let Some(other) = self.operators[&operator].state.detail().1 {
+                    // Their phone has one call at a time: the one they are on already wins.
+                    return Err(AcdError::Busy(format!("{operator} (on {other})")));
+                }
+                self.set_state(&operator, OperatorState::OnCall { call: call.clone(), since }, &mut out);
+                self.connected.insert(call, Connected { section, operator, arrived, since });
             }
             Event::CallerHangup { call } => self.caller_hangup(&call, now, &mut out)?,
             Event::Key { call, key } => {
@@ -357,17 +389,6 @@ impl Acd {
         out: &mut Vec<Action>,
     ) {
         let rules = &self.rules[&section];
-        let w = Waiting {
-            section: section.clone(),
-            arrived,
-            entered: now,
-            seq: self.seq,
-            offered: None,
-            announcing: false,
-            last_announced: None,
-            hops,
-        };
-        self.seq += 1;
         if hops < MAX_HOPS {
             let full = rules.max_queue.is_some_and(|max| self.queues[&section].len() >= max);
             let overflow = if let (true, Some(r)) = (full, &rules.when_full) {
@@ -379,10 +400,21 @@ impl Acd {
             };
             if let Some((reason, route)) = overflow {
                 self.counters.get_mut(&section).expect("section counters").entered += 1;
+                let w = Waiting::new(section, arrived, now, hops);
                 self.overflow(call, &w, reason, route, now, out);
                 return;
             }
         }
+        let at = self.insert_waiting(call.clone(), section.clone(), arrived, now, hops);
+        self.counters.get_mut(&section).expect("section counters").entered += 1;
+        self.record(&call, &section, QueueEventKind::Entered { ahead: at }, out);
+        out.push(Action::Queued { call: call.clone(), section: section.clone() });
+    }
+
+    /// Put a call at its place in a section's queue (by arrival, then sequence); its index.
+    fn insert_waiting(&mut self, call: String, section: String, arrived: Instant, entered: Instant, hops: u8) -> usize {
+        let w = Waiting { seq: self.seq, ..Waiting::new(section.clone(), arrived, entered, hops) };
+        self.seq += 1;
         let queue = &self.queues[&section];
         let key = (w.arrived, w.seq);
         let at = queue.partition_point(|c| {
@@ -390,10 +422,8 @@ impl Acd {
             (other.arrived, other.seq) < key
         });
         self.queues.get_mut(&section).expect("section queue").insert(at, call.clone());
-        self.counters.get_mut(&section).expect("section counters").entered += 1;
-        self.waiting.insert(call.clone(), w);
-        self.record(&call, &section, QueueEventKind::Entered { ahead: at }, out);
-        out.push(Action::Queued { call: call.clone(), section: section.clone() });
+        self.waiting.insert(call, w);
+        at
     }
 
     fn overflow(

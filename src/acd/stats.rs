@@ -2,12 +2,12 @@
 //! operators of the section by state.
 
 use super::machine::Acd;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// One section's figures at an instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionStats {
     pub section: String,
     pub waiting: usize,
@@ -23,7 +23,7 @@ pub struct SectionStats {
     /// its wait.
     pub service_level_pct: Option<f64>,
     /// Operators logged in to the section, by state name.
-    pub operators: BTreeMap<&'static str, usize>,
+    pub operators: BTreeMap<String, usize>,
 }
 
 impl Acd {
@@ -40,7 +40,7 @@ impl Acd {
                     .unwrap_or(0);
                 let mut operators = BTreeMap::new();
                 for op in self.operators.values().filter(|o| o.logged_in() && o.serving.contains(section)) {
-                    *operators.entry(op.state.name()).or_insert(0) += 1;
+                    *operators.entry(op.state.name().to_string()).or_insert(0) += 1;
                 }
                 let ended = c.answered + c.abandoned;
                 SectionStats {

@@ -45,12 +45,17 @@ impl ApiError {
 
 impl From<AcdError> for ApiError {
     fn from(e: AcdError) -> Self {
+        if let AcdError::Unavailable(_) = e {
+            // Another node is taking the distribution over: a few seconds.
+            return Self { retry_after: Some(3), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()) };
+        }
         let status = match e {
             AcdError::UnknownOperator(_) | AcdError::UnknownCall(_) => StatusCode::NOT_FOUND,
             AcdError::UnknownSection(_) | AcdError::NotSkilled { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AcdError::NotConnected(_) | AcdError::AlreadyQueued(_) | AcdError::LoggedOut(_) | AcdError::Busy(_) => {
                 StatusCode::CONFLICT
             }
+            AcdError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, e.to_string())
     }

@@ -15,7 +15,7 @@ pub mod store;
 pub mod ticket;
 pub mod ticket_number;
 
-pub use pg_store::PgStore;
+pub use pg_store::{LeaseHolder, PgStore, PhoneRow, PresenceRow};
 pub use redb_store::RedbStore;
 pub use store::{CaseStore, StoreError};
 pub use ticket::{NewTicket, Ticket, TicketStatus};

@@ -44,11 +44,15 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 
+mod cluster;
+pub use cluster::{LeaseHolder, PhoneRow, PresenceRow};
+
 /// The migrations, in order: the schema is the last one's number.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("pg_store/0001_cases.sql")),
     (2, include_str!("pg_store/0002_ticket_counts.sql")),
     (3, include_str!("pg_store/0003_journal.sql")),
+    (4, include_str!("pg_store/0004_cluster.sql")),
 ];
 /// Shards of each ticket count (see `0002_ticket_counts.sql`).
 const COUNT_SHARDS: i32 = 64;

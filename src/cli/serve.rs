@@ -33,6 +33,14 @@ pub struct ServeArgs {
     /// configuration's `store.url`, else the embedded store in the data directory).
     #[arg(long)]
     store: Option<String>,
+    /// Take part in a cluster: where the other nodes link to this one (default: the
+    /// configuration's `cluster.link`; needs the shared store).
+    #[arg(long)]
+    cluster: Option<SocketAddr>,
+    /// This node's name in the cluster (default: the configuration's `cluster.node`, else the
+    /// link's address).
+    #[arg(long)]
+    node: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -82,6 +90,8 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         clock_priority: args.clock_priority,
         data_dir: args.data_dir,
         store: args.store,
+        cluster: args.cluster,
+        node: args.node,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -31,6 +31,9 @@ pub struct Config {
     /// How long personal data is kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// This node in a center of several (needs `store.url`).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     pub regions: BTreeMap<Spanned<String>, Region>,
     pub provinces: BTreeMap<Spanned<String>, Province>,
     pub numbers: Vec<CalledNumber>,
@@ -114,6 +117,17 @@ pub struct StoreConfig {
     /// `postgres://user:password@host:port/database`: the PostgreSQL database shared by every
     /// node of a center.
     pub url: Option<Spanned<String>>,
+}
+
+/// A node of a center of several nodes behind a SIP load balancer. See `docs/cluster.md`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Where the other nodes link to this one when it runs the distribution (an address they
+    /// reach). Set, the node takes part in a cluster.
+    pub link: Option<SocketAddr>,
+    /// The node's name, unique in the center (default: the link's address).
+    pub node: Option<String>,
 }
 
 /// How long personal data is kept (none: for ever). See `docs/retention.md`.

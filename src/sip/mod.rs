@@ -9,6 +9,7 @@ pub mod feature_codes;
 pub mod guard;
 pub mod intake;
 pub mod operator_leg;
+pub mod phone_book;
 pub mod register;
 pub mod registrar;
 pub mod sdp_session;

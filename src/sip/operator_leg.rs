@@ -45,13 +45,11 @@ async fn ring_inner(
     cancel: CancellationToken,
 ) -> Result<(), String> {
     let Offer { call, operator, .. } = offer;
-    let binding = shared
-        .registrar
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .binding(operator)
-        .cloned()
-        .ok_or("no phone registered")?;
+    let binding = match &shared.phone_book {
+        Some(book) => book.find(operator).await.map_err(|e| format!("the phone book is unavailable: {e}"))?,
+        None => shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).binding(operator).cloned(),
+    }
+    .ok_or("no phone registered")?;
     let socket = shared.ports.bind().map_err(|e| format!("no RTP port: {e}"))?;
     let rtp_port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);

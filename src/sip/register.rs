@@ -95,8 +95,26 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
         }
         reachable(&shared, user, *up);
     }
-    let headers = reply_headers(reply.headers);
-    let _ = tx.reply_with(StatusCode::from(reply.status), headers, None).await;
+    let mut status = reply.status;
+    let mut headers = reply_headers(reply.headers);
+    if status == 200
+        && let Some(book) = &shared.phone_book
+    {
+        // The other nodes must find the phone before it is told it is registered; if the
+        // phone book cannot keep it, the phone tries again (through another node, behind a
+        // proxy that skips a node answering 503).
+        let binding = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).binding(&to_user).cloned();
+        let kept = match &binding {
+            Some(b) => book.put(&to_user, b).await,
+            None => book.remove(&to_user).await,
+        };
+        if let Err(e) = kept {
+            warn!(operator = %to_user, "the registration cannot be shared with the other nodes: {e}");
+            status = 503;
+            headers = vec![Header::RetryAfter("5".into())];
+        }
+    }
+    let _ = tx.reply_with(StatusCode::from(status), headers, None).await;
 }
 
 /// Expire bindings every few seconds: the operators whose phones went away are unreachable.
@@ -110,6 +128,11 @@ pub fn spawn_sweeper(shared: Arc<Shared>, cancel: tokio_util::sync::Cancellation
                     let gone = shared.registrar.lock().unwrap_or_else(|e| e.into_inner()).expire(SystemTime::now());
                     for user in gone {
                         info!(operator = %user, "operator phone registration expired");
+                        if let Some(book) = &shared.phone_book
+                            && let Err(e) = book.remove(&user).await
+                        {
+                            warn!(operator = %user, "the expired registration stays in the phone book until its own expiry: {e}");
+                        }
                         reachable(&shared, &user, false);
                     }
                 }

@@ -73,6 +73,8 @@ pub struct Shared {
     pub updates: Option<Arc<crate::updates::Updates>>,
     /// Operators' phones.
     pub registrar: Arc<std::sync::Mutex<Registrar>>,
+    /// The phones of every node's registrar, when the nodes of a cluster share them.
+    pub phone_book: Option<Arc<dyn super::phone_book::PhoneBook>>,
     /// Limits on password guessing, shared with the HTTP API.
     pub guard: Arc<SharedGuard>,
     /// The distribution (set once the server exists: its dialer needs the server).
@@ -118,12 +120,14 @@ pub struct SipServices {
     pub guard: Arc<SharedGuard>,
     /// Malformed datagrams, for the metrics.
     pub faults: Arc<FaultCounts>,
+    /// The phones of every node, in a cluster.
+    pub phone_book: Option<Arc<dyn super::phone_book::PhoneBook>>,
 }
 
 impl SipServer {
     /// Bind the transports and start serving.
     pub async fn start(settings: SipSettings, services: SipServices) -> std::io::Result<SipServer> {
-        let SipServices { live, log, clock, receiver, store, updates, guard, faults } = services;
+        let SipServices { live, log, clock, receiver, store, updates, guard, faults, phone_book } = services;
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
         // rsipstack: TCP flows are closed after 300 s idle by default, which kills long calls.
@@ -166,6 +170,7 @@ impl SipServer {
             store,
             updates,
             registrar: Arc::new(std::sync::Mutex::new(Registrar::new(&settings.realm, &settings.digest_algorithms))),
+            phone_book,
             acd: std::sync::OnceLock::new(),
             guard,
             settings,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod cluster;
 pub mod phone;
 pub mod store;
 
@@ -505,11 +506,22 @@ pub fn http(
     auth: Option<(&str, &str)>,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    http_at(engine.http, method, path, auth, body)
+}
+
+/// [`http`] to the HTTP API at `addr`.
+pub fn http_at(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let auth = auth.map(|(u, p)| ("Authorization", format!("Basic {}", base64(&format!("{u}:{p}")))));
     let content = (!body.is_empty()).then(|| ("Content-Type", "application/json".to_string()));
     let headers: Vec<(&str, String)> = auth.into_iter().chain(content).collect();
-    let (status, _, body) = http_raw(engine, method, path, &headers, &body);
+    let (status, _, body) = http_raw_at(addr, method, path, &headers, &body);
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
@@ -581,13 +593,24 @@ pub fn http_raw(
     headers: &[(&str, String)],
     body: &str,
 ) -> (u16, String, String) {
+    http_raw_at(engine.http, method, path, headers, body)
+}
+
+/// [`http_raw`] to the HTTP API at `addr`.
+pub fn http_raw_at(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(engine.http).expect("connect to the HTTP API");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP API");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-        engine.http,
+        addr,
         body.len()
     );
     // The server may answer (413) and close before reading a large body.

@@ -1,0 +1,169 @@
+//! A center of several engine nodes behind a SIP load balancer (Kamailio), sharing one
+//! PostgreSQL database. Each node answers the calls the balancer gives it and keeps their
+//! audio; the distribution of calls to operators (every section's queue, every operator) runs
+//! on the one node holding the distribution's [`lease`], and every node links to it
+//! ([`member`], [`leader`], over the messages of [`wire`]). Operators' phones register with any
+//! node; their bindings are shared in the database, so any node can ring any phone.
+//! `docs/cluster.md` has the design and its failure analysis.
+
+mod leader;
+pub mod lease;
+mod member;
+mod phones;
+pub mod wire;
+
+use crate::acd::host::{AcdHandle, Dialer};
+use crate::acd::journal::Journal;
+use crate::cases::PgStore;
+use crate::live::Live;
+use leader::Leader;
+use lease::{Holder, Lease, RENEW_EVERY, Step};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use phones::SharedPhones;
+
+/// This node in the cluster.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Its name, unique in the center (the logs, the lease, the phone book say it).
+    pub name: String,
+    /// Where the other nodes link to it when it holds the distribution.
+    pub link: SocketAddr,
+}
+
+/// The distribution on this node, whichever node runs it.
+pub struct Cluster<L> {
+    /// What the calls, phones and API use.
+    pub acd: AcdHandle<L>,
+    /// Who holds the distribution now, as this node last saw it.
+    pub holder: watch::Receiver<Option<Holder>>,
+    /// This node's distribution while it holds the lease.
+    leading: Arc<Mutex<Option<Arc<Leader>>>>,
+}
+
+impl<L> Cluster<L> {
+    /// Whether this node runs the distribution now.
+    pub fn leads(&self) -> bool {
+        self.leading.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+}
+
+/// Join the cluster: listen for links, take part in the lease, and link to the holder. Offers
+/// for this node's calls ring through `dialer`; the distribution's queue events go to `journal`
+/// while this node runs it. A `draining` node gives the distribution up and never takes it.
+pub async fn join<L: Send + 'static>(
+    node: Node,
+    store: Arc<PgStore>,
+    live: Arc<Live>,
+    dialer: Box<dyn Dialer<L>>,
+    journal: Journal,
+    draining: Arc<AtomicBool>,
+    stop: CancellationToken,
+) -> Result<Cluster<L>, String> {
+    let listener = TcpListener::bind(node.link)
+        .await
+        .map_err(|e| format!("cannot listen for the cluster on {}: {e}", node.link))?;
+    let link = listener.local_addr().map_err(|e| e.to_string())?;
+    let leading: Arc<Mutex<Option<Arc<Leader>>>> = Arc::default();
+    let (holder_tx, holder) = watch::channel(None);
+
+    // Links from the members, served while this node runs the distribution.
+    let serving = Arc::clone(&leading);
+    let accept_stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = accept_stop.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let _ = stream.set_nodelay(true);
+            let current = serving.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(leader) = current {
+                tokio::spawn(leader.serve(stream));
+            }
+        }
+    });
+
+    // A reload reaches the distribution wherever it runs (here, while this node holds it).
+    let reconfigure = Arc::clone(&leading);
+    live.on_distribution_change(Box::new(move |loaded| {
+        let current = reconfigure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(leader) = current {
+            let config = &loaded.switchboard.config;
+            leader.acd.event(crate::acd::Event::Reconfigure {
+                sections: crate::acd::rules::section_rules(config),
+                operators: config.operator_skills(),
+            });
+        }
+    }));
+
+    let mut lease = Lease::new(Arc::clone(&store), node.name.clone(), link.to_string());
+    let lead = Arc::clone(&leading);
+    let lease_stop = stop.clone();
+    let name = node.name.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RENEW_EVERY);
+        loop {
+            tokio::select! {
+                _ = lease_stop.cancelled() => {
+                    step_down(&lead);
+                    if let Some(epoch) = lease.epoch() {
+                        let _ = store.release_lease(lease::DISTRIBUTION, &name, epoch).await;
+                    }
+                    return;
+                }
+                _ = tick.tick() => {}
+            }
+            let willing = !draining.load(Ordering::Relaxed);
+            match lease.step(willing).await {
+                Step::Took(epoch, secret) => {
+                    let started = Leader::start(
+                        Arc::clone(&store),
+                        &live,
+                        journal.clone(),
+                        &name,
+                        (epoch, secret),
+                        Arc::clone(&lease.fence),
+                    )
+                    .await;
+                    match started {
+                        Ok(leader) => *lead.lock().unwrap_or_else(|e| e.into_inner()) = Some(leader),
+                        Err(e) => {
+                            warn!("cannot run the distribution: {e}; giving the lease up");
+                            let _ = lease.step(false).await;
+                        }
+                    }
+                }
+                Step::Lost => {
+                    info!("this node no longer runs the distribution");
+                    step_down(&lead);
+                }
+                Step::Unchanged => {}
+            }
+            let now = lease.holder().await;
+            holder_tx.send_if_modified(|h| {
+                let changed = *h != now && now.is_some();
+                if changed {
+                    *h = now;
+                }
+                changed
+            });
+        }
+    });
+
+    let acd = member::start(node.name, dialer, holder.clone(), stop);
+    Ok(Cluster { acd, holder, leading })
+}
+
+fn step_down(leading: &Mutex<Option<Arc<Leader>>>) {
+    if let Some(leader) = leading.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        leader.stop();
+    }
+}

@@ -1,0 +1,214 @@
+//! A center of three nodes behind Kamailio (scripts/cluster.sh): callers reach any node
+//! through the proxy and wait in one queue per section, answered strictly in their order of
+//! arrival by operators signed in on any node; the node running the distribution is killed and
+//! another takes it over with the callers of the surviving nodes in their order; every node is
+//! drained and restarted in turn under a steady load without one failed call.
+
+mod common;
+
+use common::cluster::{Cluster, switchboard};
+use common::http_at;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The queue of the cluster switchboard.
+const QUEUE_NUMBER: &str = "0699999999";
+
+/// The clusters are heavy (three engines, Kamailio, hundreds of calls on two cores): one at a
+/// time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn operator(i: usize) -> (String, String) {
+    (format!("op{i}"), format!("pw-op{i}"))
+}
+
+/// Operator `op<i>` does `action` (`login`, `pause`, `ready`) through node `node`'s API.
+fn act(cluster: &Cluster, node: usize, i: usize, action: &str) -> Value {
+    let (user, password) = operator(i);
+    let body = if action == "pause" { json!({"reason": "briefing"}) } else { json!({}) };
+    let (status, answer) =
+        http_at(cluster.http(node), "POST", &format!("/api/operator/{action}"), Some((&user, &password)), Some(&body));
+    assert_eq!(status, 200, "{user} {action} on node {node}: {answer}");
+    answer
+}
+
+/// Wait until `check` holds, or fail with `what` after `within`.
+fn wait_until(within: Duration, what: &str, cluster: &Cluster, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < within, "{what} within {within:?}\n{}", cluster.logs());
+        thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+fn events<'a>(journal: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    journal.iter().filter(move |e| e["event"] == kind && e["section"] == "cluster")
+}
+
+fn reachable(cluster: &Cluster, node: usize, users: &[usize]) -> bool {
+    let (user, password) = operator(users[0]);
+    let (_, all) = http_at(cluster.http(node), "GET", "/api/operators", Some((&user, &password)), None);
+    users.iter().all(|i| {
+        all.as_array().into_iter().flatten().any(|o| o["operator"] == format!("op{i}") && o["reachable"] == true)
+    })
+}
+
+/// The sipp call number in a call id (`<n>-<pid>@<ip>`): the callers' order of arrival.
+fn call_number(call: &str) -> u64 {
+    call.split('-').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// Replay the journal: every caller heard, on entering, the number of callers waiting before
+/// them on every node.
+fn assert_positions_counted_across_nodes(journal: &[Value]) {
+    let mut waiting = HashSet::new();
+    for e in journal.iter().filter(|e| e["section"] == "cluster") {
+        let call = e["call"].as_str().unwrap().to_string();
+        match e["event"].as_str().unwrap() {
+            "entered" => {
+                assert_eq!(e["ahead"].as_u64(), Some(waiting.len() as u64), "position of {call} on entering");
+                waiting.insert(call);
+            }
+            "answered" | "abandoned" | "timed_out" | "overflowed" | "left" => {
+                waiting.remove(&call);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The calls in the order they were first offered to an operator.
+fn first_offers(journal: &[Value]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    events(journal, "offered")
+        .map(|e| e["call"].as_str().unwrap().to_string())
+        .filter(|c| seen.insert(c.clone()))
+        .collect()
+}
+
+#[test]
+fn three_hundred_callers_through_kamailio_are_answered_in_arrival_order_by_operators_on_two_nodes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(3, sb.path());
+    // Two operators' phones register through the proxy; each operator signs in on another node
+    // and pauses, so that the whole queue forms before anyone is answered.
+    let _phones = [cluster.phone("op1", 150, 400), cluster.phone("op2", 150, 400)];
+    wait_until(Duration::from_secs(15), "both phones registered", &cluster, || reachable(&cluster, 3, &[1, 2]));
+    for (node, i) in [(1, 1), (2, 2)] {
+        act(&cluster, node, i, "login");
+        act(&cluster, node, i, "pause");
+    }
+
+    const CALLERS: usize = 300;
+    let mut callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 25, 360);
+    wait_until(Duration::from_secs(60), "every caller waiting", &cluster, || {
+        events(&cluster.queue_journal(), "entered").count() == CALLERS
+    });
+    let journal = cluster.queue_journal();
+    assert_positions_counted_across_nodes(&journal);
+    // The callers reached every node.
+    for node in 1..=3 {
+        let queued = cluster.log(node).matches("\"message\":\"queued\"").count();
+        assert!(queued >= CALLERS / 10, "node {node} took {queued} of the {CALLERS} callers");
+    }
+
+    // Both operators ready, on a third node: the queue empties in order of arrival.
+    act(&cluster, 3, 1, "ready");
+    act(&cluster, 3, 2, "ready");
+    wait_until(Duration::from_secs(240), "every caller answered", &cluster, || {
+        events(&cluster.queue_journal(), "answered").count() == CALLERS
+    });
+    assert_eq!(callers.wait(), Some(0), "every caller's call succeeded: {}", callers.report());
+    let journal = cluster.queue_journal();
+    let offers = first_offers(&journal);
+    assert_eq!(offers.len(), CALLERS);
+    let numbers: Vec<u64> = offers.iter().map(|c| call_number(c)).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "offered in order of arrival: {numbers:?}");
+    let by: HashMap<&str, usize> = events(&journal, "answered").fold(HashMap::new(), |mut m, e| {
+        *m.entry(e["operator"].as_str().unwrap()).or_default() += 1;
+        m
+    });
+    assert!(by.get("op1").is_some_and(|n| *n > 50) && by.get("op2").is_some_and(|n| *n > 50), "both answered: {by:?}");
+    // Positions changed as the queue moved, and were announced on every node.
+    assert!(events(&journal, "announced").count() >= CALLERS, "positions announced as the queue moved");
+}
+
+#[test]
+fn killing_the_node_that_runs_the_distribution_keeps_the_other_nodes_callers_in_order() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(3, sb.path());
+    let _phones = [cluster.phone("op1", 150, 300)];
+    wait_until(Duration::from_secs(15), "the phone registered", &cluster, || reachable(&cluster, 2, &[1]));
+    act(&cluster, 2, 1, "login");
+    act(&cluster, 2, 1, "pause");
+    const CALLERS: usize = 30;
+    let mut callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 10, 240);
+    wait_until(Duration::from_secs(30), "every caller waiting", &cluster, || {
+        events(&cluster.queue_journal(), "entered").count() == CALLERS
+    });
+    let (dead, epoch) = cluster.holder().expect("a node runs the distribution");
+
+    let killed = Instant::now();
+    cluster.kill(dead);
+    let takeover = wait_until(Duration::from_secs(10), "another node took the distribution over", &cluster, || {
+        cluster.holder().is_some_and(|(node, e)| node != dead && e > epoch)
+    });
+    let (new, _) = cluster.holder().unwrap();
+    let survivor = (1..=3).find(|n| *n != dead).unwrap();
+    // New calls are answered by the other nodes at once.
+    let mut one = cluster.callers("cluster_call.xml", "803164", 1, 1, 30);
+    assert_eq!(one.wait(), Some(0), "a new call after the kill: {}", one.report());
+    let new_call = killed.elapsed();
+    eprintln!("takeover by node {new} in {takeover:?}; a new call answered and ended {new_call:?} after the kill");
+
+    // The survivors' callers are back in the queue, in their order; the operator, ready again,
+    // answers them in it.
+    let (user, password) = operator(1);
+    wait_until(Duration::from_secs(10), "the survivors' callers back in the queue", &cluster, || {
+        let (_, sections) = http_at(cluster.http(survivor), "GET", "/api/sections", Some((&user, &password)), None);
+        let waiting = sections.as_array().into_iter().flatten().find(|s| s["section"] == "cluster");
+        waiting.is_some_and(|s| s["waiting"].as_u64().unwrap_or(0) > 0)
+    });
+    let before = cluster.queue_journal().len();
+    act(&cluster, survivor, 1, "ready");
+    let dead_calls: HashSet<String> = {
+        let log = cluster.log(dead);
+        events(&cluster.queue_journal(), "entered")
+            .map(|e| e["call"].as_str().unwrap().to_string())
+            .filter(|c| log.contains(c.as_str()))
+            .collect()
+    };
+    let kept = CALLERS - dead_calls.len();
+    assert!(kept >= CALLERS / 3, "the survivors held {kept} callers");
+    wait_until(Duration::from_secs(90), "every surviving caller answered", &cluster, || {
+        events(&cluster.queue_journal()[before..], "answered").count() == kept
+    });
+    let journal = cluster.queue_journal();
+    let numbers: Vec<u64> = first_offers(&journal[before..]).iter().map(|c| call_number(c)).collect();
+    assert_eq!(numbers.len(), kept);
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "answered in their order of arrival: {numbers:?}");
+    // The dead node's callers are lost with it (their audio ran through it); nobody else.
+    let _ = callers.wait();
+}
+
+#[test]
+fn every_node_drained_and_restarted_in_turn_under_twenty_calls_a_second_fails_no_call() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(3, sb.path());
+    let mut calls = cluster.callers("cluster_call.xml", "803164", 900, 20, 120);
+    thread::sleep(Duration::from_secs(3));
+    for node in 1..=3 {
+        cluster.stop(node);
+        cluster.start(node);
+        // Kamailio's next probe finds it ready.
+        thread::sleep(Duration::from_secs(2));
+    }
+    assert_eq!(calls.wait(), Some(0), "no call failed during the rolling restart: {}", calls.report());
+}
