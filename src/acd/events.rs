@@ -104,6 +104,13 @@ pub enum Event {
         sections: std::collections::BTreeMap<String, super::rules::SectionRules>,
         operators: std::collections::BTreeMap<String, Vec<String>>,
     },
+    /// Callers held on other nodes are coming back after a takeover: no offers and no
+    /// announcements before `until` (so that the first back are not served before callers
+    /// who arrived earlier); `until` in the past ends the wait at once.
+    #[serde(skip)]
+    Gather {
+        until: Instant,
+    },
     /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
     #[serde(skip)]
     Tick,

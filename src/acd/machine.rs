@@ -70,6 +70,8 @@ pub struct Acd {
     pub(super) counters: BTreeMap<String, Counters>,
     /// Operators to log out (and drop, when no longer configured) once not in a call.
     pub(super) retiring: BTreeSet<String>,
+    /// No offers or announcements before this (see [`Event::Gather`]).
+    pub(super) gathering: Option<Instant>,
     seq: u64,
 }
 
@@ -85,6 +87,7 @@ impl Acd {
             operators: operators.into_iter().map(|(id, skills)| (id, Operator::new(skills))).collect(),
             recent_answers: HashMap::new(),
             retiring: BTreeSet::new(),
+            gathering: None,
             seq: 0,
         }
     }
@@ -236,6 +239,7 @@ impl Acd {
                 }
             }
             Event::Reconfigure { sections, operators } => self.reconfigure(sections, operators, now, &mut out),
+            Event::Gather { until } => self.gathering = Some(until),
             Event::Tick => {}
         }
         if !self.retiring.is_empty() {

@@ -12,6 +12,11 @@ impl Acd {
         self.expire_offers(now, out);
         self.end_wrap_ups(now, out);
         self.expire_waits(now, out);
+        match self.gathering {
+            Some(until) if now < until => return,
+            Some(_) => self.gathering = None,
+            None => {}
+        }
         self.distribute(now, out);
         self.announce(now, out);
     }
@@ -33,12 +38,14 @@ impl Acd {
                 _ => None,
             }
         });
+        // While gathering, nothing is offered or announced before it ends.
         let announcements = self
             .queues
             .values()
             .flat_map(|q| q.iter().enumerate())
-            .filter_map(|(ahead, call)| self.announcement_due(call, ahead));
-        offers.chain(wrap_ups).chain(waits).chain(announcements).min()
+            .filter_map(|(ahead, call)| self.announcement_due(call, ahead))
+            .map(|due| self.gathering.map_or(due, |until| due.max(until)));
+        offers.chain(wrap_ups).chain(waits).chain(announcements).chain(self.gathering).min()
     }
 
     /// Ringing too long: the next operator is tried, this one is paused ("no answer").

@@ -25,6 +25,10 @@ use tracing::{debug, info, warn};
 pub const LINK_SILENCE: Duration = Duration::from_secs(5);
 /// How often the operators' phones are looked up in the phone book.
 const PHONES_EVERY: Duration = Duration::from_secs(1);
+/// A node that said it was alive this recently is expected to link after a takeover.
+const ALIVE_WITHIN: Duration = Duration::from_secs(2);
+/// After a takeover, nothing is offered until every node expected has linked, or this long.
+const GATHER_AT_MOST: Duration = Duration::from_secs(3);
 
 type LinkTx = mpsc::UnboundedSender<Down>;
 
@@ -91,12 +95,17 @@ pub struct Leader {
     routes: Arc<Routes>,
     store: Arc<PgStore>,
     stopped: CancellationToken,
-    /// Each member's current link: its id, a token that ends it, and a signal once it ended.
-    members: Mutex<HashMap<String, (u64, CancellationToken, Arc<Ended>)>>,
+    /// Each member's current link.
+    members: Mutex<HashMap<String, MemberLink>>,
     next_link: AtomicU64,
     /// Look at the phone book now (a member saw a phone come or go).
     phones_changed: Notify,
+    /// The nodes alive at the start that have not linked yet (empty: the gathering is over).
+    expected: Mutex<BTreeSet<String>>,
 }
+
+/// A member's link: its id, a token that ends it, and a signal once it has ended.
+type MemberLink = (u64, CancellationToken, Arc<Ended>);
 
 /// Set once a link's calls have been taken out of the distribution.
 #[derive(Default)]
@@ -148,6 +157,10 @@ impl Leader {
                 }
             }
         }
+        // The callers of every node come back before anyone is offered to an operator.
+        let expected: BTreeSet<String> =
+            store.live_nodes(ALIVE_WITHIN).await.map_err(|e| format!("the live nodes: {e}"))?.into_iter().collect();
+        handle.event(Event::Gather { until: std::time::Instant::now() + GATHER_AT_MOST });
         let leader = Arc::new(Leader {
             acd: handle,
             epoch,
@@ -159,6 +172,7 @@ impl Leader {
             members: Default::default(),
             next_link: AtomicU64::new(1),
             phones_changed: Notify::new(),
+            expected: Mutex::new(expected),
         });
         let phones = leader.look_up_phones(&BTreeSet::new()).await.map_err(|e| format!("the phone book: {e}"))?;
         tokio::spawn(Arc::clone(&leader).follow_phones(phones));
@@ -247,6 +261,14 @@ impl Leader {
         for held in calls {
             mine.insert(held.call.clone());
             self.join(id, &tx, held);
+        }
+        let gathered = {
+            let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+            expected.remove(&node) && expected.is_empty()
+        };
+        if gathered {
+            debug!("every node alive has linked: the distribution goes on");
+            self.acd.event(Event::Gather { until: std::time::Instant::now() });
         }
         loop {
             let up = tokio::select! {

@@ -48,6 +48,9 @@ enum State {
     Away,
 }
 
+/// An operator's leg answered: the operator, the leg, and how to hang it up.
+type Answered<L> = (String, L, Box<dyn FnOnce(L) + Send>);
+
 enum Pending {
     Command(oneshot::Sender<Result<(), AcdError>>),
     Stats(oneshot::Sender<(Vec<SectionStats>, Vec<OperatorView>)>),
@@ -73,7 +76,7 @@ struct Member<L> {
     handle: AcdHandle<L>,
     calls: HashMap<String, Call<L>>,
     /// Answered legs waiting for the holder's word.
-    answered: HashMap<String, (String, L, Box<dyn FnOnce(L) + Send>)>,
+    answered: HashMap<String, Answered<L>>,
     rings: HashMap<String, CancellationToken>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
@@ -192,12 +195,8 @@ impl<L: Send + 'static> Member<L> {
             }
             Msg::Event(event) => {
                 match &event {
-                    Event::OfferFailed { call, .. } => {
-                        // Only the failure of a ring still going (a withdrawn one is old news).
-                        if self.rings.remove(call).is_none() {
-                            return;
-                        }
-                    }
+                    // Only the failure of a ring still going (a withdrawn one is old news).
+                    Event::OfferFailed { call, .. } if self.rings.remove(call).is_none() => return,
                     Event::CallerHangup { call } | Event::OperatorHangup { call } => {
                         if let Some(c) = self.calls.get_mut(call) {
                             c.state = State::Away;

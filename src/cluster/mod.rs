@@ -121,6 +121,9 @@ pub async fn join<L: Send + 'static>(
                 }
                 _ = tick.tick() => {}
             }
+            if let Err(e) = store.node_seen(&name, &lease.address).await {
+                tracing::debug!("cannot say this node is alive: {e}");
+            }
             let willing = !draining.load(Ordering::Relaxed);
             match lease.step(willing).await {
                 Step::Took(epoch, secret) => {

@@ -70,7 +70,12 @@ pub fn switchboard() -> tempfile::TempDir {
         .arg(&trees)
         .output()
         .unwrap();
-    assert!(check.status.success(), "the cluster switchboard passes the check: {}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "the cluster switchboard passes the check: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     dir
 }
 
@@ -210,6 +215,7 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Down, and its directory removed (kept with CLUSTER_KEEP=1, to read the logs).
     fn drop(&mut self) {
         let _ = Command::new(Path::new(ROOT).join("scripts/cluster.sh"))
             .arg("down")
@@ -217,6 +223,10 @@ impl Drop for Cluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if std::env::var_os("CLUSTER_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            eprintln!("cluster directory kept: {}", dir.keep().display());
+        }
     }
 }
 
@@ -300,6 +310,24 @@ impl Sipp {
 
     pub fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// When the first 200 OK to an INVITE arrived (sipp's message trace, local time).
+    pub fn first_answer(&self) -> Option<chrono::NaiveDateTime> {
+        let trace = self.file("messages.log");
+        let mut stamp = None;
+        let mut in_ok = false;
+        for line in trace.lines() {
+            if let Some(t) = line.strip_prefix("----------------------------------------------- ") {
+                stamp = chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M:%S%.f").ok();
+                in_ok = false;
+            } else if line.starts_with("SIP/2.0 200") {
+                in_ok = true;
+            } else if in_ok && line.starts_with("CSeq:") && line.contains("INVITE") {
+                return stamp;
+            }
+        }
+        None
     }
 }
 

@@ -34,3 +34,11 @@ CREATE TABLE phone_bindings (
     expires   timestamptz NOT NULL,
     node      text NOT NULL
 );
+
+-- The nodes of the center, as each last said it is alive (every second): the node taking the
+-- distribution over waits for those alive to link before it offers a call.
+CREATE TABLE cluster_nodes (
+    name text PRIMARY KEY,
+    link text NOT NULL,
+    seen timestamptz NOT NULL
+);

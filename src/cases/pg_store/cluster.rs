@@ -210,4 +210,36 @@ impl PgStore {
         })
         .await
     }
+
+    /// Say that node `name` (linked at `link`) is alive now.
+    pub async fn node_seen(&self, name: &str, link: &str) -> Result<(), StoreError> {
+        within(async {
+            let c = self.client().await?;
+            c.execute(
+                "INSERT INTO cluster_nodes (name, link, seen) VALUES ($1, $2, now())
+                 ON CONFLICT (name) DO UPDATE SET link = EXCLUDED.link, seen = EXCLUDED.seen",
+                &[&name, &link],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The nodes that said they were alive within `within`.
+    pub async fn live_nodes(&self, within_: Duration) -> Result<Vec<String>, StoreError> {
+        within(async {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT name FROM cluster_nodes WHERE seen > now() - make_interval(secs => $1) ORDER BY name",
+                    &[&within_.as_secs_f64()],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
+    }
 }
