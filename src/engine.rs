@@ -122,15 +122,17 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     // The distribution: its offers ring operators' phones through the SIP adapter. In a
     // cluster it runs on the node holding its lease, and this node links to it.
     let dialer = SipDialer::new(&server.shared);
-    let acd = match cluster {
-        None => start_distribution(&live, dialer, files.journal.clone()),
+    let (acd, holder) = match cluster {
+        None => (start_distribution(&live, dialer, files.journal.clone()), None),
         Some((node, store)) => {
             let draining = Arc::clone(&server.shared.draining);
             let stop = server.cancel.child_token();
             let journal = files.journal.clone();
+            let name = node.name.clone();
             let joined =
                 crate::cluster::join(node, store, Arc::clone(&live), Box::new(dialer), journal, draining, stop);
-            joined.await?.acd
+            let joined = joined.await?;
+            (joined.acd, Some((name, joined.holder)))
         }
     };
     server.set_distribution(acd.clone());
@@ -156,6 +158,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         sip_faults,
         drain: Arc::clone(&drain_asked),
         draining: Arc::clone(&server.shared.draining),
+        metrics: crate::api::metrics::Sources { sip: Arc::clone(&server.shared), cluster: holder },
     };
     crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
     // The line test harnesses and operators wait for.

@@ -16,6 +16,7 @@ pub mod ivr;
 pub mod jsonl;
 pub mod live;
 pub mod media;
+pub mod metrics;
 pub mod password_guard;
 pub mod records;
 pub mod simulator;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::{Cluster, switchboard};
-use common::http_at;
+use common::{http_at, http_raw_at};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -33,6 +33,11 @@ fn act(cluster: &Cluster, node: usize, i: usize, action: &str) -> Value {
         http_at(cluster.http(node), "POST", &format!("/api/operator/{action}"), Some((&user, &password)), Some(&body));
     assert_eq!(status, 200, "{user} {action} on node {node}: {answer}");
     answer
+}
+
+/// A sample's value in a metrics text.
+fn metric(text: &str, sample: &str) -> Option<i64> {
+    text.lines().find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
 }
 
 /// Wait until `check` holds, or fail with `what` after `within`.
@@ -111,11 +116,22 @@ fn three_hundred_callers_through_kamailio_are_answered_in_arrival_order_by_opera
     });
     let journal = cluster.queue_journal();
     assert_positions_counted_across_nodes(&journal);
-    // The callers reached every node.
+    // The callers reached every node; the node running the distribution counts them all in
+    // its metrics, the others count only their own calls.
+    let (holder, _) = cluster.holder().expect("a node runs the distribution");
+    let mut in_progress = 0;
     for node in 1..=3 {
         let queued = cluster.log(node).matches("\"message\":\"queued\"").count();
         assert!(queued >= CALLERS / 10, "node {node} took {queued} of the {CALLERS} callers");
+        let (status, _, text) = http_raw_at(cluster.http(node), "GET", "/metrics", &[], "");
+        assert_eq!(status, 200, "{text}");
+        let owned = if node == holder { 1 } else { 0 };
+        assert_eq!(metric(&text, "centralino_section_owned{section=\"cluster\"}"), Some(owned), "{text}");
+        let waiting = metric(&text, "centralino_queue_waiting{section=\"cluster\"}");
+        assert_eq!(waiting, (node == holder).then_some(CALLERS as i64), "{text}");
+        in_progress += metric(&text, "centralino_calls_in_progress").unwrap();
     }
+    assert_eq!(in_progress, CALLERS as i64, "each caller in progress on one node");
 
     // Both operators ready, on a third node: the queue empties in order of arrival.
     act(&cluster, 3, 1, "ready");

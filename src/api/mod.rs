@@ -11,7 +11,7 @@ mod calls;
 pub mod connections;
 mod error;
 pub mod events;
-mod metrics;
+pub mod metrics;
 mod operators;
 mod pages;
 pub mod session;
@@ -49,6 +49,8 @@ pub struct ApiState {
     pub drain: Arc<tokio::sync::Notify>,
     /// Set once the engine drains: it takes no new calls (`/readyz` says so).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// What `/metrics` reads besides the above.
+    pub metrics: metrics::Sources,
 }
 
 /// The routes.
@@ -79,6 +81,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/pages/common.js", get(pages::common_js))
         .route("/api/openapi.json", get(pages::openapi))
         .route("/api/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics::open))
         .route("/api/drain", post(drain))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

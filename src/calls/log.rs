@@ -40,6 +40,7 @@ impl CallLog {
 
     /// Append a record (never blocks the call).
     pub fn append(&self, record: CallRecord) {
+        crate::metrics::lasting().call_ended(record.ending.kind());
         if !self.writer.append(record) {
             tracing::error!("call log writer has stopped; a call record is lost");
         }

@@ -40,6 +40,23 @@ impl From<Outcome> for Ending {
     }
 }
 
+impl Ending {
+    /// The kind of ending, as the records and the metrics name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ending::Queued { .. } => "queued",
+            Ending::PortalHangup { .. } => "portal_hangup",
+            Ending::CallerHangup { .. } => "caller_hangup",
+            Ending::Cancelled => "cancelled",
+            Ending::MediaTimeout { .. } => "media_timeout",
+            Ending::Rejected { .. } => "rejected",
+            Ending::Abandoned { .. } => "abandoned",
+            Ending::Answered { .. } => "answered",
+            Ending::QueueMessage { .. } => "queue_message",
+        }
+    }
+}
+
 impl std::fmt::Display for Ending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -108,9 +108,12 @@ pub fn without_password(url: &str) -> String {
 
 /// `f`, or [`StoreError::Unavailable`] when it has not finished within [`ANSWER_WITHIN`].
 async fn within<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    tokio::time::timeout(ANSWER_WITHIN, f).await.unwrap_or_else(|_| {
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(ANSWER_WITHIN, f).await.unwrap_or_else(|_| {
         Err(StoreError::Unavailable(format!("no answer from the database within {} s", ANSWER_WITHIN.as_secs())))
-    })
+    });
+    crate::metrics::lasting().store_answered("postgres", started.elapsed());
+    answer
 }
 
 /// A driver error as the store's: the database away (connection lost, shutting down, out of

@@ -226,10 +226,12 @@ impl RedbStore {
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || f(&db))
+        let (db, started) = (Arc::clone(&self.db), std::time::Instant::now());
+        let answer = tokio::task::spawn_blocking(move || f(&db))
             .await
-            .map_err(|_| StoreError::Io("a read of the store failed".into()))?
+            .map_err(|_| StoreError::Io("a read of the store failed".into()))?;
+        crate::metrics::lasting().store_answered("redb", started.elapsed());
+        answer
     }
 
     /// One JSON value of `table`.
@@ -256,7 +258,10 @@ impl RedbStore {
             let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
             writes.as_ref().ok_or_else(stopped)?.send((w, reply)).map_err(|_| stopped())?;
         }
-        answer.await.map_err(|_| stopped())?
+        let started = std::time::Instant::now();
+        let stored = answer.await.map_err(|_| stopped())?;
+        crate::metrics::lasting().store_answered("redb", started.elapsed());
+        stored
     }
 }
 

@@ -1,0 +1,79 @@
+//! The metrics counted where things happen, for the life of the process, in a Prometheus
+//! registry (prometheus-client, the Prometheus project's Rust client). What is read when the
+//! metrics are asked for (queues, operators, media counters, the lease) is added by the HTTP
+//! side, `api/metrics.rs`.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A metric's labels, `(name, value)`.
+pub type Labels = Vec<(&'static str, String)>;
+
+type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// The metrics kept for the life of the process.
+pub struct Lasting {
+    /// Calls ended, by how (`answered`, `abandoned`, `portal_hangup`...).
+    calls_ended: Family<Labels, Counter>,
+    /// How long the cases store took to answer, by store.
+    store_seconds: HistogramFamily,
+}
+
+fn store_buckets() -> Histogram {
+    // 0.25 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.00025, 2.0, 15))
+}
+
+/// The process's metrics.
+pub fn lasting() -> &'static Lasting {
+    static LASTING: OnceLock<Lasting> = OnceLock::new();
+    LASTING.get_or_init(|| Lasting {
+        calls_ended: Family::default(),
+        store_seconds: Family::new_with_constructor(store_buckets),
+    })
+}
+
+impl Lasting {
+    /// A call ended the way `how` names.
+    pub fn call_ended(&self, how: &str) {
+        self.calls_ended.get_or_create(&vec![("ending", how.to_string())]).inc();
+    }
+
+    /// The `store` (`postgres`, `redb`) answered in `took`.
+    pub fn store_answered(&self, store: &'static str, took: Duration) {
+        self.store_seconds.get_or_create(&vec![("store", store.to_string())]).observe(took.as_secs_f64());
+    }
+
+    /// Add them to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("calls_ended", "Calls ended, by how they ended", self.calls_ended.clone());
+        registry.register(
+            "store_answer_seconds",
+            "Time the cases store took to answer a call, by store",
+            self.store_seconds.clone(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_counted_is_encoded() {
+        let l = Lasting { calls_ended: Family::default(), store_seconds: Family::new_with_constructor(store_buckets) };
+        l.call_ended("answered");
+        l.call_ended("answered");
+        l.store_answered("postgres", Duration::from_millis(3));
+        let mut r = Registry::with_prefix("centralino");
+        l.register(&mut r);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &r).unwrap();
+        assert!(text.contains("centralino_calls_ended_total{ending=\"answered\"} 2"), "{text}");
+        assert!(text.contains("centralino_store_answer_seconds_count{store=\"postgres\"} 1"), "{text}");
+    }
+}
