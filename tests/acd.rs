@@ -572,6 +572,51 @@ fn service_level_and_stats() {
 /// Random sequences of every event, with invariants after each: nobody is lost, no operator is
 /// stuck ringing or on a call that is not theirs, queues stay in arrival order.
 #[test]
+fn a_takeover_brings_callers_back_in_arrival_order_and_offers_nothing_while_gathering() {
+    let mut h = H::one(SectionRules::default(), &["ada", "bob"]);
+    h.ready("ada");
+    h.ready("bob");
+    h.at(100.0);
+    // bob was talking when the distribution moved: he is on that call again.
+    let since = h.t0 + secs(90.0);
+    h.ev(Event::Resume { call: s("t"), section: s("general"), operator: s("bob"), arrived: since, since });
+    assert!(matches!(h.state("bob"), OperatorState::OnCall { call, .. } if call == "t"));
+    let busy = h.refuse(Event::Resume {
+        call: s("u"),
+        section: s("general"),
+        operator: s("bob"),
+        arrived: h.now,
+        since: h.now,
+    });
+    assert!(matches!(busy, AcdError::Busy(_)), "one call per operator: {busy:?}");
+    // Callers come back from several nodes, not in their order; a new one arrives meanwhile.
+    h.ev(Event::Gather { until: h.t0 + secs(103.0) });
+    let (c1, c2) = (h.t0 + secs(80.0), h.t0 + secs(85.0));
+    let out = h.ev(Event::Restore { call: s("c2"), section: s("general"), arrived: c2, entered: c2 });
+    assert!(events(&out).is_empty(), "a caller brought back is not a new arrival: {out:?}");
+    h.at(101.0);
+    h.call("c3", "general");
+    h.ev(Event::Restore { call: s("c1"), section: s("general"), arrived: c1, entered: c1 });
+    assert_eq!(h.acd.queue("general"), [s("c1"), s("c2"), s("c3")], "in their order of arrival");
+    let out = h.run_to(102.9);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Offer { .. } | Action::Announce { .. })),
+        "nothing offered or announced while gathering: {out:?}"
+    );
+    assert_eq!(h.offered("c1"), None);
+    let out = h.run_to(103.0);
+    assert!(out.contains(&Action::Offer { call: s("c1"), operator: s("ada") }), "{out:?}");
+    // A gathering ended early (every node linked) lets the queue move at once.
+    h.ev(Event::Gather { until: h.now + secs(60.0) });
+    h.answer("c1");
+    h.ev(Event::OperatorHangup { call: s("t") });
+    h.ev(Event::Ready { operator: s("bob") });
+    assert_eq!(h.offered("c2"), None, "gathering");
+    let out = h.ev(Event::Gather { until: h.now });
+    assert!(out.contains(&Action::Offer { call: s("c2"), operator: s("bob") }), "{out:?}");
+}
+
+#[test]
 fn random_event_sequences_keep_the_invariants() {
     use rand::{Rng, SeedableRng, rngs::StdRng};
     let sections = ["general", "pensions", "overflow"];
@@ -617,7 +662,7 @@ fn random_event_sequences_keep_the_invariants() {
                 }
                 of_state[rng.random_range(0..of_state.len())].clone()
             };
-            let e = match rng.random_range(0..14) {
+            let e = match rng.random_range(0..17) {
                 0..=2 => {
                     next_call += 1;
                     calls.push(format!("k{next_call}"));
@@ -648,6 +693,22 @@ fn random_event_sequences_keep_the_invariants() {
                 10 => Event::Pause { operator: op, reason: s("p") },
                 11 => Event::Ready { operator: op },
                 12 => Event::Reachable { operator: op, reachable: rng.random_bool(0.8) },
+                // A takeover: callers brought back from before, waiting or talking.
+                13 => {
+                    next_call += 1;
+                    calls.push(format!("k{next_call}"));
+                    let ago = secs(rng.random_range(0.0..60.0));
+                    let arrived = h.now.checked_sub(ago).unwrap_or(h.t0);
+                    let section = s(sections[rng.random_range(0..3)]);
+                    Event::Restore { call: format!("k{next_call}"), section, arrived, entered: arrived }
+                }
+                14 => {
+                    next_call += 1;
+                    calls.push(format!("k{next_call}"));
+                    let section = s(sections[rng.random_range(0..3)]);
+                    Event::Resume { call: format!("k{next_call}"), section, operator: op, arrived: h.now, since: h.now }
+                }
+                15 => Event::Gather { until: h.now + secs(rng.random_range(0.0..3.0)) },
                 _ => Event::Key { call, key: '9' },
             };
             // Refusals are fine (a call that is gone); the state must stay consistent either way.
