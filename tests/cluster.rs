@@ -217,6 +217,70 @@ fn killing_the_node_that_runs_the_distribution_keeps_the_other_nodes_callers_in_
 }
 
 #[test]
+fn a_holder_frozen_past_its_lease_decides_nothing_when_it_wakes_and_every_caller_is_answered_once() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(3, sb.path());
+    // One operator, each conversation 5 s: callers wait behind the first.
+    let _phones = [cluster.phone("op1", 5000, 300)];
+    wait_until(Duration::from_secs(15), "the phone registered", &cluster, || reachable(&cluster, 1, &[1]));
+    act(&cluster, 1, 1, "login");
+    const CALLERS: usize = 8;
+    let callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 8, 240);
+    wait_until(Duration::from_secs(30), "the first caller answered", &cluster, || {
+        events(&cluster.queue_journal(), "answered").count() == 1
+    });
+    let (frozen, epoch) = cluster.holder().expect("a node runs the distribution");
+    cluster.signal(frozen, "STOP");
+    wait_until(Duration::from_secs(10), "another node took the distribution over", &cluster, || {
+        cluster.holder().is_some_and(|(node, e)| node != frozen && e > epoch)
+    });
+    // The conversation in progress ends meanwhile; the frozen holder, woken, would offer the next
+    // caller: its lease has lapsed, it must decide nothing.
+    thread::sleep(Duration::from_secs(4));
+    let woken = chrono::Utc::now();
+    cluster.signal(frozen, "CONT");
+    wait_until(Duration::from_secs(90), "every caller answered", &cluster, || {
+        events(&cluster.queue_journal(), "answered").count() >= CALLERS
+    });
+    thread::sleep(Duration::from_secs(1));
+    let journal = cluster.queue_journal();
+    let answered: Vec<&str> = events(&journal, "answered").map(|e| e["call"].as_str().unwrap()).collect();
+    let once: HashSet<&str> = answered.iter().copied().collect();
+    assert_eq!((answered.len(), once.len()), (CALLERS, CALLERS), "each caller answered once: {answered:?}");
+    let log = cluster.log(frozen);
+    let stale: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("offering the call"))
+        .filter(|l| {
+            let at = serde_json::from_str::<Value>(l).ok().and_then(|v| v["timestamp"].as_str().map(String::from));
+            at.and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|t| t >= woken)
+        })
+        .collect();
+    assert!(stale.is_empty(), "the woken holder offered calls: {stale:?}");
+    assert!(log.contains("no longer this node's to run"), "{}", cluster.logs());
+    drop(callers);
+}
+
+#[test]
+fn an_operator_registered_through_two_nodes_is_rung_on_the_latest_phone_only() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(2, sb.path());
+    let first = cluster.phone_at(cluster.sip(1), "op1", 300, 120);
+    wait_until(Duration::from_secs(15), "the first phone registered", &cluster, || reachable(&cluster, 2, &[1]));
+    let latest = cluster.phone_at(cluster.sip(2), "op1", 300, 120);
+    wait_until(Duration::from_secs(15), "the second registration taken", &cluster, || {
+        cluster.sql("SELECT node FROM phone_bindings WHERE operator = 'op1'") == ["node2"]
+    });
+    act(&cluster, 1, 1, "login");
+    let mut callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, 3, 3, 60);
+    assert_eq!(callers.wait(), Some(0), "{}", callers.report());
+    let invites = |p: &common::cluster::Sipp| p.file("messages.log").matches("INVITE sip:op1@").count();
+    assert_eq!((invites(&first), invites(&latest)), (0, 3), "only the latest phone rings");
+}
+
+#[test]
 fn every_node_drained_and_restarted_in_turn_under_twenty_calls_a_second_fails_no_call() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sb = switchboard();

@@ -140,6 +140,17 @@ impl Presence {
 /// Told every operator's presence when it may have changed (to keep it for a takeover).
 pub type PresenceSink = Box<dyn Fn(Presence) + Send>;
 
+/// Whether this host may still decide (a cluster's lease); once false, the task ends before
+/// deciding anything more.
+pub type Fence = Box<dyn Fn() -> bool + Send>;
+
+/// What a distribution task run for a cluster keeps and checks.
+#[derive(Default)]
+pub struct Keeping {
+    pub presence: Option<PresenceSink>,
+    pub fence: Option<Fence>,
+}
+
 /// A handle to the distribution task; cheap to clone.
 pub struct AcdHandle<L> {
     tx: mpsc::UnboundedSender<Msg<L>>,
@@ -226,22 +237,24 @@ pub fn channel<L>() -> (AcdHandle<L>, mpsc::UnboundedReceiver<Msg<L>>) {
 
 /// Start the distribution task.
 pub fn start<L: Send + 'static>(acd: Acd, dialer: Box<dyn Dialer<L>>, journal: Option<Journal>) -> AcdHandle<L> {
-    start_keeping(acd, dialer, journal, None)
+    start_keeping(acd, dialer, journal, Keeping::default())
 }
 
-/// Start the distribution task, telling `presence` of every operator's presence as it changes.
+/// Start the distribution task, telling `keeping.presence` of every operator's presence as it
+/// changes, and ending as soon as `keeping.fence` says no.
 pub fn start_keeping<L: Send + 'static>(
     acd: Acd,
     dialer: Box<dyn Dialer<L>>,
     journal: Option<Journal>,
-    presence: Option<PresenceSink>,
+    keeping: Keeping,
 ) -> AcdHandle<L> {
     let (handle, rx) = channel();
     let host = Host {
         acd,
         dialer,
         journal,
-        presence,
+        presence: keeping.presence,
+        fence: keeping.fence,
         calls: HashMap::new(),
         callers: HashMap::new(),
         ringing: HashMap::new(),
@@ -256,6 +269,7 @@ struct Host<L> {
     dialer: Box<dyn Dialer<L>>,
     journal: Option<Journal>,
     presence: Option<PresenceSink>,
+    fence: Option<Fence>,
     /// Queued and connected calls: where to send their notices.
     calls: HashMap<String, mpsc::UnboundedSender<Notice<L>>>,
     /// Who is calling, for the operators' phones.
@@ -271,12 +285,18 @@ impl<L: Send + 'static> Host<L> {
         // closes: the task lives as long as the runtime.
         loop {
             let deadline = self.acd.next_deadline().map(tokio::time::Instant::from_std);
+            // None: a deadline is due; Some(None): the channel closed.
             let msg = tokio::select! {
-                m = rx.recv() => m,
-                () = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
-                    self.apply(Event::Tick);
-                    continue;
-                }
+                m = rx.recv() => Some(m),
+                () = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => None,
+            };
+            if self.fence.as_ref().is_some_and(|holds| !holds()) {
+                warn!("the distribution is no longer this node's to run: stopped before deciding more");
+                return;
+            }
+            let Some(msg) = msg else {
+                self.apply(Event::Tick);
+                continue;
             };
             let Some(msg) = msg else { return };
             match msg {

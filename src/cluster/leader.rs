@@ -147,7 +147,11 @@ impl Leader {
         let acd = Acd::new(rules::section_rules(config), config.operator_skills());
         let presence = keep_presence(Arc::clone(&store), node.to_string(), epoch);
         let dialer = Box::new(RemoteDialer { routes: Arc::clone(&routes) });
-        let handle = host::start_keeping(acd, dialer, Some(journal), Some(presence));
+        // A holder whose lease may have lapsed (a process frozen, then woken) decides nothing
+        // more: no offer, no journal entry.
+        let fence = Arc::clone(&routes.fence);
+        let keeping = host::Keeping { presence: Some(presence), fence: Some(Box::new(move || fence.holds(epoch))) };
+        let handle = host::start_keeping(acd, dialer, Some(journal), keeping);
         let kept = store.presences().await.map_err(|e| format!("the operators' presence cannot be read: {e}"))?;
         for p in kept {
             let p = Presence { operator: p.operator, serving: p.serving, paused: p.paused };

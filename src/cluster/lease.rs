@@ -78,7 +78,9 @@ impl Lease {
         let sent = Instant::now();
         if let Some((epoch, _, last)) = &self.held {
             let epoch = *epoch;
-            if !willing {
+            // Past the fence (frozen, or the database too slow for too long), the distribution
+            // has stopped deciding: the holding is over for good, even if a renewal would pass.
+            if !willing || !self.fence.holds(epoch) {
                 let _ = self.store.release_lease(DISTRIBUTION, &self.node, epoch).await;
                 return self.lose();
             }

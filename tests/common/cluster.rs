@@ -156,6 +156,14 @@ impl Cluster {
         self.script(&["start", &node.to_string()]);
     }
 
+    /// Send `signal` (`STOP`, `CONT`...) to node `i`'s process.
+    pub fn signal(&self, node: usize, signal: &str) {
+        let env = read_env(&self.dir.path().join("cluster.env"));
+        let pid = &env[&format!("NODE{node}_PID")];
+        let ok = Command::new("kill").arg(format!("-{signal}")).arg(pid).status().unwrap().success();
+        assert!(ok, "kill -{signal} {pid}");
+    }
+
     pub fn log(&self, node: usize) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("node{node}/engine.log"))).unwrap_or_default()
     }
@@ -195,6 +203,16 @@ impl Cluster {
     /// An operator's phone through the proxy: sipp registers `user`, answers every call it is
     /// offered after `ring_ms`, talks `talk_ms` and hangs up; it stays for `stay_s`.
     pub fn phone(&self, user: &str, talk_ms: u64, stay_s: u64) -> Sipp {
+        self.phone_at(self.proxy(), user, talk_ms, stay_s)
+    }
+
+    /// Node `i`'s own SIP address (bypassing the proxy).
+    pub fn sip(&self, node: usize) -> SocketAddr {
+        self.addr(&format!("NODE{node}_SIP"))
+    }
+
+    /// [`Cluster::phone`] registering at `registrar`.
+    pub fn phone_at(&self, registrar: SocketAddr, user: &str, talk_ms: u64, stay_s: u64) -> Sipp {
         let keys = [
             ("expires", "300".to_string()),
             ("hold_ms", (stay_s * 1000).to_string()),
@@ -205,7 +223,7 @@ impl Cluster {
         let answers = format!("{ROOT}/tests/sipp/operator_hangs_up.xml");
         let password = format!("pw-{user}");
         let extra = ["-au", user, "-ap", &password, "-oocsf", &answers];
-        Sipp::start(self.proxy(), "operator_phone.xml", user, 1, 1, &keys, &extra, stay_s + 30)
+        Sipp::start(registrar, "operator_phone.xml", user, 1, 1, &keys, &extra, stay_s + 30)
     }
 
     /// `calls` callers through the proxy at `rate` per second, each running `scenario`.
