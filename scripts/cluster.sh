@@ -70,7 +70,7 @@ start_node() {
     --sip-udp "$ip:5060" --sip-tcp "$ip:5060" --http "$ip:8080" \
     --rtp-ports "$rtp_lo-$((rtp_lo + RTP_SPAN - 1))" \
     --data-dir "$DIR/node$i" --store "$STORE_URL" \
-    --cluster "$ip:7000" --node "node$i" \
+    --cluster "$ip:7000" --node "node$i" --trusted-proxy "$NET.1" \
     --log-format json "${extra[@]}" \
     >>"$DIR/node$i/engine.log" 2>&1 &
   local pid=$!

@@ -48,6 +48,8 @@ pub struct Overrides {
     pub cluster: Option<SocketAddr>,
     /// This node's name in a cluster.
     pub node: Option<String>,
+    /// More proxies in front whose Via names their client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Run the switchboard until it is stopped; `Err` says why it could not start.
@@ -306,6 +308,7 @@ fn sip_settings(c: &Config, overrides: &Overrides, max_calls: usize) -> SipSetti
         realm: c.sip.realm.clone(),
         digest_algorithms: c.sip.digest_algorithms.get_ref().iter().filter_map(|a| Algorithm::parse(a)).collect(),
         udp_receive_buffer: *c.sip.udp_receive_buffer_kib.get_ref() as usize * 1024,
+        trusted_proxies: c.sip.trusted_proxies.iter().chain(&overrides.trusted_proxies).copied().collect(),
     }
 }
 

@@ -281,6 +281,23 @@ fn an_operator_registered_through_two_nodes_is_rung_on_the_latest_phone_only() {
 }
 
 #[test]
+fn wrong_passwords_through_kamailio_lock_the_guesser_not_the_proxy() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    let cluster = Cluster::up(2, sb.path());
+    // A guesser on another address: 60 wrong passwords through the proxy, spread over the two
+    // nodes by Call-ID: more than the 20 an address may fail on each before its lock.
+    let mut guesser = cluster.guesser("127.0.0.2", 60);
+    assert_ne!(guesser.wait(), Some(0), "the guesses fail: {}", guesser.report());
+    let messages = guesser.file("messages.log");
+    assert!(messages.matches("SIP/2.0 403").count() >= 60, "{}", guesser.report());
+    assert!(messages.contains("too many wrong passwords"), "the guesser's address is locked: {}", guesser.report());
+    // An operator's phone on this address registers through the same proxy.
+    let _phone = cluster.phone("op1", 300, 60);
+    wait_until(Duration::from_secs(15), "the operator's phone registered", &cluster, || reachable(&cluster, 1, &[1]));
+}
+
+#[test]
 fn every_node_drained_and_restarted_in_turn_under_twenty_calls_a_second_fails_no_call() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sb = switchboard();

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// link's address).
     #[arg(long)]
     node: Option<String>,
+    /// A proxy in front (Kamailio) whose Via names its client, for the password guard (with the
+    /// configuration's `sip.trusted_proxies`; repeat for several).
+    #[arg(long)]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -92,6 +96,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
         store: args.store,
         cluster: args.cluster,
         node: args.node,
+        trusted_proxies: args.trusted_proxy,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -99,6 +99,10 @@ pub struct SipConfig {
     /// kernel does not drop good requests before the engine reads them.
     #[serde(default = "spanned::<4096>")]
     pub udp_receive_buffer_kib: Spanned<u32>,
+    /// Proxies in front of the engine (Kamailio): for requests from them, the client that wrong
+    /// passwords count against is the one their Via names.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A default number, without a place in the file.

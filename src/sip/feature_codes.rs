@@ -41,11 +41,12 @@ fn word(code: &str, ok: bool) -> &'static str {
 pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: String, contact: Option<Uri>) {
     let authorization = super::register::authorization(&tx);
     let source = super::register::source_of(&tx).unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
+    let client = super::register::client_of(&tx, source, &shared.settings.trusted_proxies);
     let loaded = shared.live.current();
     let config = &loaded.switchboard.config;
     let hashes = |user: &str| Hashes::of(config, user);
     let auth = shared.check_credentials(|registrar, guard, now| {
-        registrar.authenticate("INVITE", authorization.as_deref(), source, hashes, guard, now)
+        registrar.authenticate("INVITE", authorization.as_deref(), client, hashes, guard, now)
     });
     let operator = match auth {
         Ok(op) => op,

@@ -6,7 +6,7 @@ use super::server::Shared;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, StatusCode, ToTypedHeader, Transport};
 use rsipstack::transaction::Transaction;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
@@ -21,6 +21,28 @@ pub(super) fn source_of(tx: &Transaction) -> Option<SocketAddr> {
     let ip = via.received()?.ok()?;
     let port = via.rport().flatten().or(via.sent_by().port.map(|p| p.into())).unwrap_or(5060);
     Some(SocketAddr::new(ip, port))
+}
+
+/// Who sent the request: its `source`, unless that is one of the `trusted` proxies (Kamailio in
+/// front of a cluster); then the client the proxy took it from, as the Via below the proxy's
+/// says: the `received` address the proxy added, else the Via's sent-by. Wrong passwords count
+/// against the client, so that one guesser does not lock the proxy's address for everyone.
+pub(super) fn client_of(tx: &Transaction, source: SocketAddr, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&source.ip()) {
+        return source.ip();
+    }
+    let below = tx.original.headers.iter().filter_map(|h| match h {
+        Header::Via(v) => v.typed().ok(),
+        _ => None,
+    });
+    let client = below.skip(1).next().and_then(|via| match via.received() {
+        Some(Ok(ip)) => Some(ip),
+        _ => match via.sent_by().host {
+            rsipstack::sip::Host::IpAddr(ip) => Some(ip),
+            rsipstack::sip::Host::Domain(_) => None,
+        },
+    });
+    client.unwrap_or(source.ip())
 }
 
 /// The value of the request's Authorization header.
@@ -67,12 +89,14 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
         _ => "udp",
     };
     let source = source_of(&tx).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let client = client_of(&tx, source, &shared.settings.trusted_proxies);
     let register = Register {
         to_user: &to_user,
         authorization: authorization.as_deref(),
         contact: contact.as_deref().and_then(parse_contact),
         expires,
         source,
+        client,
         transport,
     };
     let loaded = shared.live.current();
@@ -83,7 +107,7 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     // anyone can forge (nonces) only at debug level, so a flood cannot fill the log.
     match reply.status {
         200 | 401 | 403 => {
-            debug!(%source, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER answered")
+            debug!(%source, %client, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER answered")
         }
         _ => warn!(%source, user = %to_user, status = reply.status, reason = reply.reason, "REGISTER refused"),
     }

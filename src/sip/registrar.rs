@@ -8,7 +8,7 @@
 use super::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::password_guard::{Channel, PasswordGuard};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 /// Registrations shorter than this are refused with 423 (RFC 3261 section 10.3 step 7).
@@ -51,7 +51,12 @@ pub struct Register<'a> {
     pub authorization: Option<&'a str>,
     pub contact: Option<ContactField>,
     pub expires: Option<u32>,
+    /// Where the request came from (a phone, or the proxy in front): calls to the phone go
+    /// there.
     pub source: SocketAddr,
+    /// Who sent it: the source, or behind a trusted proxy the proxy's client. Wrong passwords
+    /// count against this address.
+    pub client: IpAddr,
     /// `udp` or `tcp`.
     pub transport: &'a str,
 }
@@ -119,7 +124,7 @@ impl Registrar {
         guard: &mut PasswordGuard,
         now: SystemTime,
     ) -> Reply {
-        let user = match self.authenticate("REGISTER", req.authorization, req.source, hashes, guard, now) {
+        let user = match self.authenticate("REGISTER", req.authorization, req.client, hashes, guard, now) {
             Ok(user) => user,
             Err(reply) => return reply,
         };
@@ -136,7 +141,7 @@ impl Registrar {
         &mut self,
         method: &str,
         authorization: Option<&str>,
-        source: SocketAddr,
+        client: IpAddr,
         hashes: impl Fn(&str) -> Option<Hashes>,
         guard: &mut PasswordGuard,
         now: SystemTime,
@@ -164,7 +169,7 @@ impl Registrar {
         }
         let known = hashes(&creds.username);
         let account = known.as_ref().map(|_| creds.username.as_str());
-        if let Err(locked) = guard.admit(account, source.ip(), now) {
+        if let Err(locked) = guard.admit(account, client, now) {
             let headers = vec![
                 ("Retry-After", locked.retry_after.as_secs().to_string()),
                 (
@@ -185,14 +190,14 @@ impl Registrar {
             digest::same(&digest::expected_response(ha1, method, &creds), &creds.response)
         });
         if !right {
-            guard.failed(account, source.ip(), Channel::Sip, now);
+            guard.failed(account, client, Channel::Sip, now);
             if nonce == NonceCheck::Fresh {
                 self.nonces.failed(&creds.nonce);
             }
             let reason = if known.is_none() { "unknown user" } else { "wrong password" };
             return Err(Reply::new(403, vec![], reason));
         }
-        guard.succeeded(&creds.username, source.ip(), now);
+        guard.succeeded(&creds.username, client, now);
         if nonce == NonceCheck::Stale {
             // The right password on an old nonce: challenge again and say so, the phone retries at once.
             return Err(Reply::new(401, self.challenge(true, now), "stale nonce"));
@@ -307,6 +312,7 @@ mod tests {
             contact: parse_contact(contact),
             expires,
             source: "127.0.0.1:5070".parse().unwrap(),
+            client: [127, 0, 0, 1].into(),
             transport: "udp",
         }
     }
@@ -399,6 +405,7 @@ mod tests {
         let contact = "<sip:mrossi@127.0.0.1:5070>";
         let mut attacker = req(None, contact, None);
         attacker.source = "192.0.2.9:5060".parse().unwrap();
+        attacker.client = [192, 0, 2, 9].into();
         // Forged nonces by the thousand: fresh challenges, no failure counted.
         let c = r.register(&req(None, contact, None), hashes, &mut g, t(0)).headers[0].1.clone();
         for i in 0..1000 {

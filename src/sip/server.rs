@@ -55,6 +55,8 @@ pub struct SipSettings {
     pub digest_algorithms: Vec<super::digest::Algorithm>,
     /// The UDP socket's receive buffer, in bytes.
     pub udp_receive_buffer: usize,
+    /// Proxies in front (Kamailio) whose Via says who their client was.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// What every call leg shares.

@@ -226,6 +226,14 @@ impl Cluster {
         Sipp::start(registrar, "operator_phone.xml", user, 1, 1, &keys, &extra, stay_s + 30)
     }
 
+    /// A guesser on loopback address `ip`: `tries` REGISTERs through the proxy as the unknown
+    /// user `ghost` with a wrong password.
+    pub fn guesser(&self, ip: &str, tries: usize) -> Sipp {
+        let keys = [("expires", "300".to_string()), ("hold_ms", "0".to_string())];
+        let extra = ["-au", "ghost", "-ap", "wrong", "-i", ip];
+        Sipp::start(self.proxy(), "operator_phone.xml", "ghost", tries, tries, &keys, &extra, 30)
+    }
+
     /// `calls` callers through the proxy at `rate` per second, each running `scenario`.
     pub fn callers(&self, scenario: &str, service: &str, calls: usize, rate: usize, within_s: u64) -> Sipp {
         Sipp::start(self.proxy(), scenario, service, calls, rate, &[], &[], within_s)
@@ -283,7 +291,8 @@ impl Sipp {
             .arg(remote.to_string())
             .arg("-sf")
             .arg(Path::new(ROOT).join("tests/sipp").join(scenario))
-            .args(["-s", service, "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-s", service, "-p", &port.to_string()])
+            .args(if extra.contains(&"-i") { &[][..] } else { &["-i", "127.0.0.1"][..] })
             .args(["-m", &calls.to_string(), "-r", &rate.to_string(), "-l", &calls.to_string()])
             .args(["-timeout", &format!("{within_s}s"), "-timeout_error", "-nostdin"])
             .args(["-max_socket", "2000"])
