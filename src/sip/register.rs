@@ -31,11 +31,11 @@ pub(super) fn client_of(tx: &Transaction, source: SocketAddr, trusted: &[IpAddr]
     if !trusted.contains(&source.ip()) {
         return source.ip();
     }
-    let below = tx.original.headers.iter().filter_map(|h| match h {
+    let mut vias = tx.original.headers.iter().filter_map(|h| match h {
         Header::Via(v) => v.typed().ok(),
         _ => None,
     });
-    let client = below.skip(1).next().and_then(|via| match via.received() {
+    let client = vias.nth(1).and_then(|via| match via.received() {
         Some(Ok(ip)) => Some(ip),
         _ => match via.sent_by().host {
             rsipstack::sip::Host::IpAddr(ip) => Some(ip),
