@@ -11,7 +11,8 @@
 #
 # `up` writes DIR/cluster.env (DIR defaults to target/cluster): KAMAILIO_SIP, STORE_URL, NODES,
 # and per node NODE<i>_SIP, NODE<i>_HTTP, NODE<i>_LINK, NODE<i>_PID. The other commands read it
-# (give the same --dir, or CLUSTER_DIR). Kamailio listens on <net>.1:5060; node i on <net>.(10+i)
+# (give the same --dir, or CLUSTER_DIR). CLUSTER_PG_PORT_<i>=PORT at `up` has node i reach
+# PostgreSQL through another port on 127.0.0.1 (a relay a test can cut). Kamailio listens on <net>.1:5060; node i on <net>.(10+i)
 # with SIP on 5060, HTTP on 8080 and its distribution link on 7000; node i's RTP ports are
 # <rtp-from> + (i-1)*<rtp-span> and the span's others (default 1000). Anything after `--` is given to every node's
 # `centralino serve` (for example --trees DIR). The binary is CENTRALINO_BIN, else
@@ -66,10 +67,18 @@ start_node() {
   local -a extra=()
   [ -f "$DIR/serve.args" ] && mapfile -t extra < "$DIR/serve.args"
   mkdir -p "$DIR/node$i"
+  # CLUSTER_PG_PORT_<i> (at `up`): node i reaches PostgreSQL on another port (a test's relay
+  # that can cut it off), remembered as NODE<i>_STORE.
+  local store_var="NODE${i}_STORE" port_var="CLUSTER_PG_PORT_$i"
+  local store=${!store_var:-$STORE_URL}
+  if [ -n "${!port_var:-}" ]; then
+    store=$(echo "$STORE_URL" | sed -E "s#:[0-9]+/#:${!port_var}/#")
+    echo "NODE${i}_STORE=$store" >> "$ENV"
+  fi
   "$BIN" serve \
     --sip-udp "$ip:5060" --sip-tcp "$ip:5060" --http "$ip:8080" \
     --rtp-ports "$rtp_lo-$((rtp_lo + RTP_SPAN - 1))" \
-    --data-dir "$DIR/node$i" --store "$STORE_URL" \
+    --data-dir "$DIR/node$i" --store "$store" \
     --cluster "$ip:7000" --node "node$i" --trusted-proxy "$NET.1" \
     --log-format json "${extra[@]}" \
     >>"$DIR/node$i/engine.log" 2>&1 &

@@ -12,7 +12,7 @@ use crate::cases::outcome_log::OutcomeLog;
 use crate::cases::retention::{Purged, Retention};
 use crate::cases::store::Feed;
 use crate::cases::{CaseStore, PgStore, RedbStore};
-use crate::cluster::{Node, SharedPhones};
+use crate::cluster::{NamedPhones, Node, SharedPhones};
 use crate::config::{ClockPriority, Config};
 use crate::descriptors;
 use crate::live::{Live, Loaded};
@@ -106,6 +106,9 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     // Signalling.
     let guard = Arc::new(SharedGuard::default());
     let sip_faults = Arc::new(FaultCounts::default());
+    // The phones the distribution names in its offers (a node cut off from the database rings
+    // them from there).
+    let named_phones = Arc::new(NamedPhones::default());
     let services = SipServices {
         live: Arc::clone(&live),
         log: files.log.clone(),
@@ -116,7 +119,8 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         clock,
         receiver,
         phone_book: cluster.as_ref().map(|(node, store)| {
-            Arc::new(SharedPhones { store: Arc::clone(store), node: node.name.clone() }) as Arc<dyn PhoneBook>
+            let named = Arc::clone(&named_phones);
+            Arc::new(SharedPhones { store: Arc::clone(store), node: node.name.clone(), named }) as Arc<dyn PhoneBook>
         }),
     };
     let server = SipServer::start(settings, services).await.map_err(|e| format!("cannot listen for SIP: {e}"))?;
@@ -131,8 +135,16 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
             let stop = server.cancel.child_token();
             let journal = files.journal.clone();
             let name = node.name.clone();
-            let joined =
-                crate::cluster::join(node, store, Arc::clone(&live), Box::new(dialer), journal, draining, stop);
+            let joined = crate::cluster::join(
+                node,
+                store,
+                Arc::clone(&live),
+                Box::new(dialer),
+                journal,
+                named_phones,
+                draining,
+                stop,
+            );
             let joined = joined.await?;
             (joined.acd, Some((name, joined.holder)))
         }

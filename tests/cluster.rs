@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cluster::{Cluster, switchboard};
+use common::cluster::{Cluster, PgRelay, switchboard};
 use common::{http_at, http_raw_at};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -259,6 +259,47 @@ fn a_holder_frozen_past_its_lease_decides_nothing_when_it_wakes_and_every_caller
         .collect();
     assert!(stale.is_empty(), "the woken holder offered calls: {stale:?}");
     assert!(log.contains("no longer this node's to run"), "{}", cluster.logs());
+    drop(callers);
+}
+
+#[test]
+fn a_holder_cut_off_from_postgresql_hands_over_and_its_callers_keep_their_places() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = switchboard();
+    // Each node reaches the database through a relay of its own.
+    let relays: Vec<PgRelay> = (0..3).map(|_| PgRelay::start()).collect();
+    let env: Vec<(String, String)> =
+        relays.iter().enumerate().map(|(i, r)| (format!("CLUSTER_PG_PORT_{}", i + 1), r.port.to_string())).collect();
+    let cluster = Cluster::up_with(3, sb.path(), &env);
+    let _phones = [cluster.phone("op1", 150, 300)];
+    wait_until(Duration::from_secs(15), "the phone registered", &cluster, || reachable(&cluster, 1, &[1]));
+    act(&cluster, 1, 1, "login");
+    act(&cluster, 1, 1, "pause");
+    const CALLERS: usize = 9;
+    let callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 9, 240);
+    wait_until(Duration::from_secs(30), "every caller waiting", &cluster, || {
+        events(&cluster.queue_journal(), "entered").count() == CALLERS
+    });
+    let (cut, epoch) = cluster.holder().expect("a node runs the distribution");
+    let survivor = (1..=3).find(|n| *n != cut).unwrap();
+    relays[cut - 1].cut();
+    wait_until(Duration::from_secs(10), "another node took the distribution over", &cluster, || {
+        cluster.holder().is_some_and(|(node, e)| node != cut && e > epoch)
+    });
+    // The cut-off node learns the new holder from its peers and brings its callers back.
+    let (user, password) = operator(1);
+    wait_until(Duration::from_secs(15), "every caller back in the queue", &cluster, || {
+        let (_, sections) = http_at(cluster.http(survivor), "GET", "/api/sections", Some((&user, &password)), None);
+        let cluster_section = sections.as_array().into_iter().flatten().find(|s| s["section"] == "cluster");
+        cluster_section.is_some_and(|s| s["waiting"] == CALLERS)
+    });
+    let before = cluster.queue_journal().len();
+    act(&cluster, survivor, 1, "ready");
+    wait_until(Duration::from_secs(60), "every caller answered", &cluster, || {
+        events(&cluster.queue_journal()[before..], "answered").count() == CALLERS
+    });
+    let numbers: Vec<u64> = first_offers(&cluster.queue_journal()[before..]).iter().map(|c| call_number(c)).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "answered in their order of arrival: {numbers:?}");
     drop(callers);
 }
 

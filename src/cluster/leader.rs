@@ -5,7 +5,7 @@
 //! dialer (the call's audio and the operator's leg stay on the caller's node).
 
 use super::lease::Fence;
-use super::wire::{self, Down, Held, HeldCall, Told, Up};
+use super::wire::{self, Down, Held, HeldCall, Phone, Told, Up};
 use crate::acd::host::{self, AcdHandle, Dialer, Notice, Offer, Placed, Presence};
 use crate::acd::journal::Journal;
 use crate::acd::{Acd, Event, rules};
@@ -38,6 +38,8 @@ struct Routes {
     fence: Arc<Fence>,
     calls: Mutex<HashMap<String, (u64, LinkTx)>>,
     rings: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// The operators' phones as last read from the phone book, named in each offer.
+    phones: Mutex<HashMap<String, Phone>>,
 }
 
 impl Routes {
@@ -71,7 +73,8 @@ impl Dialer<()> for RemoteDialer {
     fn ring(&self, offer: Offer, acd: AcdHandle<()>, cancel: CancellationToken) {
         let call = offer.call.clone();
         let (operator, epoch) = (offer.operator.clone(), self.routes.epoch);
-        if !self.routes.tell(&call, Down::Ring { offer, epoch }) {
+        let phone = self.routes.phones.lock().unwrap_or_else(|e| e.into_inner()).get(&operator).cloned();
+        if !self.routes.tell(&call, Down::Ring { offer, epoch, phone }) {
             acd.event(Event::OfferFailed { call, operator, reason: "the caller's node is unreachable".into() });
             return;
         }
@@ -142,7 +145,13 @@ impl Leader {
         (epoch, secret): (i64, String),
         fence: Arc<Fence>,
     ) -> Result<Arc<Leader>, String> {
-        let routes = Arc::new(Routes { epoch, fence, calls: Default::default(), rings: Default::default() });
+        let routes = Arc::new(Routes {
+            epoch,
+            fence,
+            calls: Default::default(),
+            rings: Default::default(),
+            phones: Default::default(),
+        });
         let config = &live.current().switchboard.config;
         let acd = Acd::new(rules::section_rules(config), config.operator_skills());
         let presence = keep_presence(Arc::clone(&store), node.to_string(), epoch);
@@ -162,8 +171,13 @@ impl Leader {
             }
         }
         // The callers of every node come back before anyone is offered to an operator.
-        let expected: BTreeSet<String> =
-            store.live_nodes(ALIVE_WITHIN).await.map_err(|e| format!("the live nodes: {e}"))?.into_iter().collect();
+        let expected: BTreeSet<String> = store
+            .live_nodes(ALIVE_WITHIN)
+            .await
+            .map_err(|e| format!("the live nodes: {e}"))?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         handle.event(Event::Gather { until: std::time::Instant::now() + GATHER_AT_MOST });
         let leader = Arc::new(Leader {
             acd: handle,
@@ -193,8 +207,15 @@ impl Leader {
     /// The operators whose phones are in the phone book; those that changed since `before`
     /// are told to the distribution.
     async fn look_up_phones(&self, before: &BTreeSet<String>) -> Result<BTreeSet<String>, String> {
-        let now: BTreeSet<String> =
-            self.store.phones(None).await.map_err(|e| e.to_string())?.into_iter().map(|p| p.operator).collect();
+        let rows = self.store.phones(None).await.map_err(|e| e.to_string())?;
+        let now: BTreeSet<String> = rows.iter().map(|p| p.operator.clone()).collect();
+        *self.routes.phones.lock().unwrap_or_else(|e| e.into_inner()) = rows
+            .into_iter()
+            .map(|p| {
+                let expires = wire::wall_ms(p.expires.into());
+                (p.operator, Phone { contact: p.contact, source: p.source, transport: p.transport, expires })
+            })
+            .collect();
         for (operator, reachable) in
             now.difference(before).map(|o| (o, true)).chain(before.difference(&now).map(|o| (o, false)))
         {
@@ -218,7 +239,7 @@ impl Leader {
     }
 
     /// Serve one member's link until it ends; its calls then leave the distribution.
-    pub async fn serve(self: Arc<Self>, stream: TcpStream) {
+    pub async fn serve(self: Arc<Self>, stream: TcpStream, seen: Arc<super::Seen>) {
         let peer = stream.peer_addr().ok();
         let (r, mut w) = stream.into_split();
         let mut r = BufReader::new(r);
@@ -229,7 +250,9 @@ impl Leader {
             return;
         };
         if secret != self.secret || epoch != self.epoch {
-            warn!(?peer, %node, epoch, "a distribution link for another epoch or without the lease's secret: closed");
+            if !seen.redirect(&mut w, epoch, &secret).await {
+                warn!(?peer, %node, epoch, "a distribution link for another epoch or without the lease's secret: closed");
+            }
             return;
         }
         // One link per member: a new one replaces the old, once the old one's calls are out.

@@ -7,10 +7,12 @@
 //! keep their places.
 
 use super::lease::Holder;
+use super::phones::NamedPhones;
 use super::wire::{self, Down, Held, HeldCall, Told, Up};
 use crate::acd::host::{AcdHandle, Dialer, Msg, Notice, OperatorView};
 use crate::acd::{AcdError, Event, SectionStats};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
@@ -72,6 +74,12 @@ enum FromLink {
 
 struct Member<L> {
     node: String,
+    /// The other nodes' link addresses, to ask who holds the distribution when the database
+    /// cannot tell.
+    peers: watch::Receiver<Vec<String>>,
+    /// A holder named by a peer, newer than the database told this node.
+    moved: Option<Holder>,
+    named: Arc<NamedPhones>,
     dialer: Box<dyn Dialer<L>>,
     handle: AcdHandle<L>,
     calls: HashMap<String, Call<L>>,
@@ -85,17 +93,22 @@ struct Member<L> {
     from_link: mpsc::UnboundedSender<FromLink>,
 }
 
-/// Start this node's member task; `holder` says who holds the lease.
+/// Start this node's member task; `holder` says who holds the lease, `peers` where the other
+/// nodes are; the phones named in offers go to `named`.
 pub fn start<L: Send + 'static>(
     node: String,
     dialer: Box<dyn Dialer<L>>,
-    holder: watch::Receiver<Option<Holder>>,
+    (holder, peers): (watch::Receiver<Option<Holder>>, watch::Receiver<Vec<String>>),
+    named: Arc<NamedPhones>,
     stop: CancellationToken,
 ) -> AcdHandle<L> {
     let (handle, inbox) = crate::acd::host::channel();
     let (from_link, links_rx) = mpsc::unbounded_channel();
     let member = Member {
         node,
+        peers,
+        moved: None,
+        named,
         dialer,
         handle: handle.clone(),
         calls: HashMap::new(),
@@ -159,9 +172,14 @@ impl<L: Send + 'static> Member<L> {
                         }
                     }
                     if self.link.is_none() {
-                        let h = holder.borrow().clone();
-                        if let Some(h) = h {
-                            self.connect(&h).await;
+                        // The newer of what the database said and what a peer said.
+                        let told = holder.borrow().clone();
+                        let best = match (told, self.moved.take()) {
+                            (Some(t), Some(m)) => Some(if m.epoch > t.epoch { m } else { t }),
+                            (t, m) => t.or(m),
+                        };
+                        if let Some(h) = best {
+                            self.find(h).await;
                         }
                     }
                 }
@@ -241,12 +259,15 @@ impl<L: Send + 'static> Member<L> {
 
     fn on_down(&mut self, down: Down) {
         match down {
-            Down::Welcome { .. } | Down::Pong => {}
+            Down::Welcome { .. } | Down::Moved { .. } | Down::Pong => {}
             Down::Notice { call, notice } => self.on_notice(call, notice),
-            Down::Ring { offer, epoch } => {
+            Down::Ring { offer, epoch, phone } => {
                 if self.link.as_ref().is_none_or(|l| l.epoch != epoch) {
                     warn!(call = %offer.call, epoch, "an offer from another epoch: not rung");
                     return;
+                }
+                if let Some(phone) = &phone {
+                    self.named.name(&offer.operator, phone);
                 }
                 let cancel = CancellationToken::new();
                 self.rings.insert(offer.call.clone(), cancel.clone());
@@ -333,8 +354,27 @@ impl<L: Send + 'static> Member<L> {
         }
     }
 
-    /// Link to the holder and tell it every call held here.
-    async fn connect(&mut self, holder: &Holder) {
+    /// Link to `holder`; if it is unreachable or no longer holds the distribution, ask the
+    /// peers who does (remembered for the next attempt).
+    async fn find(&mut self, holder: Holder) {
+        match self.connect(&holder).await {
+            Some(moved) => self.moved = Some(moved),
+            None if self.link.is_none() => {
+                let peers = self.peers.borrow().clone();
+                for peer in peers.iter().filter(|p| **p != holder.address) {
+                    if let Some(moved) = ask(peer, &self.node, &holder).await {
+                        info!(%peer, holder = %moved.node, epoch = moved.epoch, "a peer says who runs the distribution now");
+                        self.moved = Some(moved);
+                        return;
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Link to the holder and tell it every call held here; a newer holder if it names one.
+    async fn connect(&mut self, holder: &Holder) -> Option<Holder> {
         let hello = Up::Hello {
             node: self.node.clone(),
             secret: holder.secret.clone(),
@@ -349,20 +389,24 @@ impl<L: Send + 'static> Member<L> {
             wire::send(&mut w, &hello).await?;
             let mut buf = Vec::new();
             match wire::receive::<Down>(&mut r, &mut buf).await? {
-                Some(Down::Welcome { epoch, .. }) if epoch == holder.epoch => Ok((r, w)),
+                Some(Down::Welcome { epoch, .. }) if epoch == holder.epoch => Ok(Ok((r, w))),
+                Some(Down::Moved { node, address, secret, epoch }) if epoch > holder.epoch => {
+                    Ok(Err(Holder { node, address, secret, epoch }))
+                }
                 other => Err(std::io::Error::other(format!("not welcome: {other:?}"))),
             }
         };
         let (mut r, mut w) = match tokio::time::timeout(CONNECT_WITHIN, attempt).await {
-            Ok(Ok(rw)) => rw,
+            Ok(Ok(Ok(rw))) => rw,
+            Ok(Ok(Err(moved))) => return Some(moved),
             Ok(Err(e)) => {
                 debug!(holder = %holder.node, "no link to the distribution yet: {e}");
                 tokio::time::sleep(RETRY).await;
-                return;
+                return None;
             }
             Err(_) => {
                 debug!(holder = %holder.node, "no link to the distribution yet: no answer");
-                return;
+                return None;
             }
         };
         self.links += 1;
@@ -405,6 +449,7 @@ impl<L: Send + 'static> Member<L> {
         });
         info!(holder = %holder.node, epoch = holder.epoch, "linked to the distribution");
         self.link = Some(Link { id, epoch: holder.epoch, tx, stop, heard: Instant::now() });
+        None
     }
 
     /// Every call held in a queue or a conversation, as a new holder must know it.
@@ -429,4 +474,23 @@ impl<L: Send + 'static> Member<L> {
             })
             .collect()
     }
+}
+
+/// Ask the node at `peer` who holds the distribution now, proving that this node knew
+/// `holder` (its epoch and secret).
+async fn ask(peer: &str, node: &str, holder: &Holder) -> Option<Holder> {
+    let question = async {
+        let stream = TcpStream::connect(peer).await.ok()?;
+        let (r, mut w) = stream.into_split();
+        let hello =
+            Up::Hello { node: node.to_string(), secret: holder.secret.clone(), epoch: holder.epoch, calls: Vec::new() };
+        wire::send(&mut w, &hello).await.ok()?;
+        match wire::receive::<Down>(&mut BufReader::new(r), &mut Vec::new()).await.ok()? {
+            Some(Down::Moved { node, address, secret, epoch }) if epoch > holder.epoch => {
+                Some(Holder { node, address, secret, epoch })
+            }
+            _ => None,
+        }
+    };
+    tokio::time::timeout(CONNECT_WITHIN, question).await.ok().flatten()
 }

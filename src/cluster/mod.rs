@@ -26,7 +26,48 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use phones::SharedPhones;
+pub use phones::{NamedPhones, SharedPhones};
+
+/// How recently a node said it was alive to be asked who holds the distribution.
+const PEERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The holders this node has seen, to tell a member that lost track of the distribution (it
+/// cannot read the database) who holds it now: only a member that proves it knew an earlier
+/// holder's secret is told.
+#[derive(Default)]
+pub struct Seen {
+    holders: Mutex<Vec<Holder>>,
+}
+
+impl Seen {
+    fn saw(&self, h: &Holder) {
+        let mut holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        if !holders.iter().any(|k| k.epoch == h.epoch) {
+            holders.push(h.clone());
+            holders.sort_by_key(|k| k.epoch);
+            let excess = holders.len().saturating_sub(8);
+            holders.drain(..excess);
+        }
+    }
+
+    /// Answer a hello for an earlier `epoch` whose `secret` this node knew with who holds the
+    /// distribution now; whether it did.
+    pub(crate) async fn redirect(
+        &self,
+        w: &mut (impl tokio::io::AsyncWrite + Unpin),
+        epoch: i64,
+        secret: &str,
+    ) -> bool {
+        let now = {
+            let holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+            let knew = holders.iter().any(|h| h.epoch == epoch && h.secret == secret);
+            holders.last().filter(|h| knew && h.epoch > epoch).cloned()
+        };
+        let Some(h) = now else { return false };
+        let moved = wire::Down::Moved { node: h.node, address: h.address, secret: h.secret, epoch: h.epoch };
+        wire::send(w, &moved).await.is_ok()
+    }
+}
 
 /// This node in the cluster.
 #[derive(Debug, Clone)]
@@ -57,12 +98,14 @@ impl<L> Cluster<L> {
 /// Join the cluster: listen for links, take part in the lease, and link to the holder. Offers
 /// for this node's calls ring through `dialer`; the distribution's queue events go to `journal`
 /// while this node runs it. A `draining` node gives the distribution up and never takes it.
+#[allow(clippy::too_many_arguments)]
 pub async fn join<L: Send + 'static>(
     node: Node,
     store: Arc<PgStore>,
     live: Arc<Live>,
     dialer: Box<dyn Dialer<L>>,
     journal: Journal,
+    named: Arc<NamedPhones>,
     draining: Arc<AtomicBool>,
     stop: CancellationToken,
 ) -> Result<Cluster<L>, String> {
@@ -72,10 +115,13 @@ pub async fn join<L: Send + 'static>(
     let link = listener.local_addr().map_err(|e| e.to_string())?;
     let leading: Arc<Mutex<Option<Arc<Leader>>>> = Arc::default();
     let (holder_tx, holder) = watch::channel(None);
+    let (peers_tx, peers) = watch::channel(Vec::new());
+    let seen = Arc::new(Seen::default());
 
     // Links from the members, served while this node runs the distribution.
     let serving = Arc::clone(&leading);
     let accept_stop = stop.clone();
+    let accept_seen = Arc::clone(&seen);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -85,8 +131,25 @@ pub async fn join<L: Send + 'static>(
             let Ok((stream, _)) = accepted else { continue };
             let _ = stream.set_nodelay(true);
             let current = serving.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(leader) = current {
-                tokio::spawn(leader.serve(stream));
+            let seen = Arc::clone(&accept_seen);
+            match current {
+                Some(leader) => {
+                    tokio::spawn(leader.serve(stream, seen));
+                }
+                // Not the holder: a member that lost track may be told who is.
+                None => {
+                    tokio::spawn(async move {
+                        let (r, mut w) = stream.into_split();
+                        let mut r = tokio::io::BufReader::new(r);
+                        let mut buf = Vec::new();
+                        let hello = wire::receive::<wire::Up>(&mut r, &mut buf);
+                        if let Ok(Ok(Some(wire::Up::Hello { epoch, secret, .. }))) =
+                            tokio::time::timeout(std::time::Duration::from_secs(2), hello).await
+                        {
+                            seen.redirect(&mut w, epoch, &secret).await;
+                        }
+                    });
+                }
             }
         }
     });
@@ -151,6 +214,17 @@ pub async fn join<L: Send + 'static>(
                 Step::Unchanged => {}
             }
             let now = lease.holder().await;
+            if let Some(h) = &now {
+                seen.saw(h);
+            }
+            if let Ok(nodes) = store.live_nodes(PEERS_WITHIN).await {
+                let links: Vec<String> = nodes.into_iter().filter(|(n, _)| *n != name).map(|(_, link)| link).collect();
+                peers_tx.send_if_modified(|p| {
+                    let changed = *p != links;
+                    *p = links;
+                    changed
+                });
+            }
             holder_tx.send_if_modified(|h| {
                 let changed = *h != now && now.is_some();
                 if changed {
@@ -161,7 +235,7 @@ pub async fn join<L: Send + 'static>(
         }
     });
 
-    let acd = member::start(node.name, dialer, holder.clone(), stop);
+    let acd = member::start(node.name, dialer, (holder.clone(), peers), named, stop);
     Ok(Cluster { acd, holder, leading })
 }
 

@@ -84,6 +84,17 @@ pub enum Told {
     Connect,
 }
 
+/// Where an operator's phone is, as the holder last read the phone book: the member rings it
+/// from this when it cannot read the phone book itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    pub contact: String,
+    pub source: String,
+    pub transport: String,
+    /// ms since the epoch.
+    pub expires: u64,
+}
+
 /// Leader to member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "down", rename_all = "snake_case")]
@@ -91,6 +102,14 @@ pub enum Down {
     /// The answer to a good hello.
     Welcome {
         node: String,
+        epoch: i64,
+    },
+    /// The answer of a node that does not run the distribution to a hello for an epoch it knew:
+    /// who runs it now (a member that cannot read the database learns it from its peers).
+    Moved {
+        node: String,
+        address: String,
+        secret: String,
         epoch: i64,
     },
     Notice {
@@ -101,6 +120,7 @@ pub enum Down {
     Ring {
         offer: Offer,
         epoch: i64,
+        phone: Option<Phone>,
     },
     CancelRing {
         call: String,

@@ -87,6 +87,11 @@ impl Cluster {
     /// `scripts/cluster.sh up --nodes N` with the switchboard in `switchboard`, on loopback
     /// addresses no other test of this run uses.
     pub fn up(nodes: usize, switchboard: &Path) -> Cluster {
+        Self::up_with(nodes, switchboard, &[])
+    }
+
+    /// [`Cluster::up`] with more environment for the script (`CLUSTER_PG_PORT_<i>`).
+    pub fn up_with(nodes: usize, switchboard: &Path, env: &[(String, String)]) -> Cluster {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let net = format!("127.{}.{}", 100 + std::process::id() % 100, NEXT.fetch_add(1, Ordering::Relaxed));
         // 300 RTP ports per node.
@@ -105,6 +110,7 @@ impl Cluster {
             .arg("--trees")
             .arg(switchboard.join("trees"))
             .env("CENTRALINO_BIN", BIN)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run scripts/cluster.sh");
         let env = read_env(&dir.path().join("cluster.env"));
@@ -363,6 +369,57 @@ impl Drop for Sipp {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+/// A relay to PostgreSQL that a test can cut: one node's connections to the database go through
+/// it, and [`PgRelay::cut`] ends them and refuses new ones (that node loses the database, the
+/// others keep it).
+pub struct PgRelay {
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl PgRelay {
+    pub fn start() -> PgRelay {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let server = std::env::var("CENTRALINO_TEST_PG")
+            .ok()
+            .and_then(|u| u.split('@').nth(1).and_then(|h| h.split('/').next()).map(String::from))
+            .unwrap_or_else(|| "127.0.0.1:5432".into());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let (c, o) = (Arc::clone(&cut), Arc::clone(&open));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if c.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let Ok(db) = std::net::TcpStream::connect(&server) else { continue };
+                let mut open = o.lock().unwrap();
+                open.push(client.try_clone().unwrap());
+                open.push(db.try_clone().unwrap());
+                for (mut from, mut to) in [(client.try_clone().unwrap(), db.try_clone().unwrap()), (db, client)] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        PgRelay { port, cut, open }
+    }
+
+    /// Cut: every connection through the relay ends, new ones are refused.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
         }
     }
 }

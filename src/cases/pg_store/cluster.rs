@@ -227,18 +227,18 @@ impl PgStore {
         .await
     }
 
-    /// The nodes that said they were alive within `within`.
-    pub async fn live_nodes(&self, within_: Duration) -> Result<Vec<String>, StoreError> {
+    /// The nodes that said they were alive within `within`: their names and link addresses.
+    pub async fn live_nodes(&self, within_: Duration) -> Result<Vec<(String, String)>, StoreError> {
         within(async {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT name FROM cluster_nodes WHERE seen > now() - make_interval(secs => $1) ORDER BY name",
+                    "SELECT name, link FROM cluster_nodes WHERE seen > now() - make_interval(secs => $1) ORDER BY name",
                     &[&within_.as_secs_f64()],
                 )
                 .await
                 .map_err(db)?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
         .await
     }
