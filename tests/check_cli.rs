@@ -526,7 +526,7 @@ const OVERLAPPING_OFFICE_HOURS: Edit = Edit {
 const UNKNOWN_FIELD: Edit = Edit {
     old: "max_calls = 4000",
     new: "‸max_call = 4000",
-    message: "error: unknown field `max_call`, expected one of `udp`, `tcp`, `realm`, `max_calls`, `ringing`, `answer_delay_ms`, `digest_algorithms`, `drain_seconds`, `udp_receive_buffer_kib`",
+    message: "error: unknown field `max_call`, expected one of `udp`, `tcp`, `realm`, `max_calls`, `ringing`, `answer_delay_ms`, `digest_algorithms`, `drain_seconds`, `udp_receive_buffer_kib`, `trusted_proxies`",
     help: "fix the TOML at this position; docs/configuration.md lists every field",
 };
 

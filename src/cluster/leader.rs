@@ -107,32 +107,9 @@ pub struct Leader {
     expected: Mutex<BTreeSet<String>>,
 }
 
-/// A member's link: its id, a token that ends it, and a signal once it has ended.
-type MemberLink = (u64, CancellationToken, Arc<Ended>);
-
-/// Set once a link's calls have been taken out of the distribution.
-#[derive(Default)]
-struct Ended {
-    done: Mutex<bool>,
-    notify: Notify,
-}
-
-impl Ended {
-    fn set(&self) {
-        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.notify.notify_waiters();
-    }
-
-    async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if *self.done.lock().unwrap_or_else(|e| e.into_inner()) {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+/// A member's link: its id, a token that ends it, and one cancelled once its calls are out of
+/// the distribution.
+type MemberLink = (u64, CancellationToken, CancellationToken);
 
 impl Leader {
     /// Start the distribution at `epoch`: the operators signed in as the last holder left
@@ -257,7 +234,7 @@ impl Leader {
         }
         // One link per member: a new one replaces the old, once the old one's calls are out.
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
-        let (stop, ended) = (self.stopped.child_token(), Arc::new(Ended::default()));
+        let (stop, ended) = (self.stopped.child_token(), CancellationToken::new());
         let previous = self
             .members
             .lock()
@@ -265,23 +242,9 @@ impl Leader {
             .insert(node.clone(), (id, stop.clone(), ended.clone()));
         if let Some((_, old, old_ended)) = previous {
             old.cancel();
-            old_ended.wait().await;
+            old_ended.cancelled().await;
         }
-        let (tx, mut rx) = mpsc::unbounded_channel::<Down>();
-        let writer_stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let down = tokio::select! {
-                    d = rx.recv() => d,
-                    _ = writer_stop.cancelled() => None,
-                };
-                let Some(down) = down else { return };
-                if wire::send(&mut w, &down).await.is_err() {
-                    writer_stop.cancel();
-                    return;
-                }
-            }
-        });
+        let tx = wire::writer::<Down>(w, stop.clone());
         let _ = tx.send(Down::Welcome { node: self.node.clone(), epoch: self.epoch });
         info!(member = %node, calls = calls.len(), "a member joined the distribution");
         let mut mine = HashSet::new();
@@ -339,7 +302,7 @@ impl Leader {
                 members.remove(&node);
             }
         }
-        ended.set();
+        ended.cancel();
         info!(member = %node, "a member left the distribution");
     }
 

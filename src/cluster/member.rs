@@ -396,7 +396,7 @@ impl<L: Send + 'static> Member<L> {
                 other => Err(std::io::Error::other(format!("not welcome: {other:?}"))),
             }
         };
-        let (mut r, mut w) = match tokio::time::timeout(CONNECT_WITHIN, attempt).await {
+        let (mut r, w) = match tokio::time::timeout(CONNECT_WITHIN, attempt).await {
             Ok(Ok(Ok(rw))) => rw,
             Ok(Ok(Err(moved))) => return Some(moved),
             Ok(Err(e)) => {
@@ -412,27 +412,15 @@ impl<L: Send + 'static> Member<L> {
         self.links += 1;
         let id = self.links;
         let stop = CancellationToken::new();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Up>();
-        let writer_stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let up = tokio::select! {
-                    u = rx.recv() => u,
-                    _ = writer_stop.cancelled() => None,
-                };
-                let Some(up) = up else { return };
-                if wire::send(&mut w, &up).await.is_err() {
-                    return;
-                }
-            }
-        });
+        let tx = wire::writer::<Up>(w, stop.clone());
         let (from_link, reader_stop) = (self.from_link.clone(), stop.clone());
         tokio::spawn(async move {
             let mut buf = Vec::new();
             loop {
                 let down = tokio::select! {
                     d = wire::receive::<Down>(&mut r, &mut buf) => d,
-                    _ = reader_stop.cancelled() => return,
+                    // Ended here, or by the writer on a failed write.
+                    _ = reader_stop.cancelled() => Ok(None),
                 };
                 match down {
                     Ok(Some(d)) => {

@@ -84,16 +84,10 @@ pub struct Cluster<L> {
     pub acd: AcdHandle<L>,
     /// Who holds the distribution now, as this node last saw it.
     pub holder: watch::Receiver<Option<Holder>>,
-    /// This node's distribution while it holds the lease.
-    leading: Arc<Mutex<Option<Arc<Leader>>>>,
 }
 
-impl<L> Cluster<L> {
-    /// Whether this node runs the distribution now.
-    pub fn leads(&self) -> bool {
-        self.leading.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-}
+/// This node's distribution while it holds the lease.
+type Leading = Arc<Mutex<Option<Arc<Leader>>>>;
 
 /// Join the cluster: listen for links, take part in the lease, and link to the holder. Offers
 /// for this node's calls ring through `dialer`; the distribution's queue events go to `journal`
@@ -113,51 +107,64 @@ pub async fn join<L: Send + 'static>(
         .await
         .map_err(|e| format!("cannot listen for the cluster on {}: {e}", node.link))?;
     let link = listener.local_addr().map_err(|e| e.to_string())?;
-    let leading: Arc<Mutex<Option<Arc<Leader>>>> = Arc::default();
+    let leading: Leading = Arc::default();
+    let seen = Arc::new(Seen::default());
     let (holder_tx, holder) = watch::channel(None);
     let (peers_tx, peers) = watch::channel(Vec::new());
-    let seen = Arc::new(Seen::default());
+    tokio::spawn(accept_links(listener, Arc::clone(&leading), Arc::clone(&seen), stop.clone()));
+    follow_reloads(&live, Arc::clone(&leading));
+    let holding = Holding {
+        lease: Lease::new(Arc::clone(&store), node.name.clone(), link.to_string()),
+        store,
+        live,
+        journal,
+        leading,
+        seen,
+        draining,
+        holder: holder_tx,
+        peers: peers_tx,
+    };
+    tokio::spawn(holding.run(stop.clone()));
+    let acd = member::start(node.name, dialer, (holder.clone(), peers), named, stop);
+    Ok(Cluster { acd, holder })
+}
 
-    // Links from the members, served while this node runs the distribution.
-    let serving = Arc::clone(&leading);
-    let accept_stop = stop.clone();
-    let accept_seen = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = accept_stop.cancelled() => return,
-                a = listener.accept() => a,
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            let _ = stream.set_nodelay(true);
-            let current = serving.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let seen = Arc::clone(&accept_seen);
-            match current {
-                Some(leader) => {
-                    tokio::spawn(leader.serve(stream, seen));
-                }
-                // Not the holder: a member that lost track may be told who is.
-                None => {
-                    tokio::spawn(async move {
-                        let (r, mut w) = stream.into_split();
-                        let mut r = tokio::io::BufReader::new(r);
-                        let mut buf = Vec::new();
-                        let hello = wire::receive::<wire::Up>(&mut r, &mut buf);
-                        if let Ok(Ok(Some(wire::Up::Hello { epoch, secret, .. }))) =
-                            tokio::time::timeout(std::time::Duration::from_secs(2), hello).await
-                        {
-                            seen.redirect(&mut w, epoch, &secret).await;
-                        }
-                    });
-                }
+/// Serve the members' links while this node runs the distribution; otherwise tell a member
+/// that lost track who does.
+async fn accept_links(listener: TcpListener, leading: Leading, seen: Arc<Seen>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
+        let current = leading.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let seen = Arc::clone(&seen);
+        match current {
+            Some(leader) => {
+                tokio::spawn(leader.serve(stream, seen));
+            }
+            None => {
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let (mut r, mut buf) = (tokio::io::BufReader::new(r), Vec::new());
+                    let hello = wire::receive::<wire::Up>(&mut r, &mut buf);
+                    if let Ok(Ok(Some(wire::Up::Hello { epoch, secret, .. }))) =
+                        tokio::time::timeout(std::time::Duration::from_secs(2), hello).await
+                    {
+                        seen.redirect(&mut w, epoch, &secret).await;
+                    }
+                });
             }
         }
-    });
+    }
+}
 
-    // A reload reaches the distribution wherever it runs (here, while this node holds it).
-    let reconfigure = Arc::clone(&leading);
+/// A reload reaches the distribution wherever it runs (here, while this node holds it).
+fn follow_reloads(live: &Live, leading: Leading) {
     live.on_distribution_change(Box::new(move |loaded| {
-        let current = reconfigure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = leading.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(leader) = current {
             let config = &loaded.switchboard.config;
             leader.acd.event(crate::acd::Event::Reconfigure {
@@ -166,81 +173,85 @@ pub async fn join<L: Send + 'static>(
             });
         }
     }));
+}
 
-    let mut lease = Lease::new(Arc::clone(&store), node.name.clone(), link.to_string());
-    let lead = Arc::clone(&leading);
-    let lease_stop = stop.clone();
-    let name = node.name.clone();
-    tokio::spawn(async move {
+/// This node's part in the lease, every [`RENEW_EVERY`]: say it is alive, renew, take or give
+/// up the lease (starting and stopping the distribution here), and publish who holds it and
+/// where the other nodes are.
+struct Holding {
+    lease: Lease,
+    store: Arc<PgStore>,
+    live: Arc<Live>,
+    journal: Journal,
+    leading: Leading,
+    seen: Arc<Seen>,
+    draining: Arc<AtomicBool>,
+    holder: watch::Sender<Option<Holder>>,
+    peers: watch::Sender<Vec<String>>,
+}
+
+impl Holding {
+    async fn run(mut self, stop: CancellationToken) {
         let mut tick = tokio::time::interval(RENEW_EVERY);
         loop {
             tokio::select! {
-                _ = lease_stop.cancelled() => {
-                    step_down(&lead);
-                    if let Some(epoch) = lease.epoch() {
-                        let _ = store.release_lease(lease::DISTRIBUTION, &name, epoch).await;
+                _ = stop.cancelled() => {
+                    self.step_down();
+                    if let Some(epoch) = self.lease.epoch() {
+                        let _ = self.store.release_lease(lease::DISTRIBUTION, &self.lease.node, epoch).await;
                     }
                     return;
                 }
                 _ = tick.tick() => {}
             }
-            if let Err(e) = store.node_seen(&name, &lease.address).await {
+            if let Err(e) = self.store.node_seen(&self.lease.node, &self.lease.address).await {
                 tracing::debug!("cannot say this node is alive: {e}");
             }
-            let willing = !draining.load(Ordering::Relaxed);
-            match lease.step(willing).await {
-                Step::Took(epoch, secret) => {
-                    let started = Leader::start(
-                        Arc::clone(&store),
-                        &live,
-                        journal.clone(),
-                        &name,
-                        (epoch, secret),
-                        Arc::clone(&lease.fence),
-                    )
-                    .await;
-                    match started {
-                        Ok(leader) => *lead.lock().unwrap_or_else(|e| e.into_inner()) = Some(leader),
-                        Err(e) => {
-                            warn!("cannot run the distribution: {e}; giving the lease up");
-                            let _ = lease.step(false).await;
-                        }
+            self.step().await;
+            self.publish().await;
+        }
+    }
+
+    async fn step(&mut self) {
+        match self.lease.step(!self.draining.load(Ordering::Relaxed)).await {
+            Step::Took(epoch, secret) => {
+                let (store, fence) = (Arc::clone(&self.store), Arc::clone(&self.lease.fence));
+                let node = self.lease.node.clone();
+                match Leader::start(store, &self.live, self.journal.clone(), &node, (epoch, secret), fence).await {
+                    Ok(leader) => *self.leading.lock().unwrap_or_else(|e| e.into_inner()) = Some(leader),
+                    Err(e) => {
+                        warn!("cannot run the distribution: {e}; giving the lease up");
+                        let _ = self.lease.step(false).await;
                     }
                 }
-                Step::Lost => {
-                    info!("this node no longer runs the distribution");
-                    step_down(&lead);
-                }
-                Step::Unchanged => {}
             }
-            let now = lease.holder().await;
-            if let Some(h) = &now {
-                seen.saw(h);
+            Step::Lost => {
+                info!("this node no longer runs the distribution");
+                self.step_down();
             }
-            if let Ok(nodes) = store.live_nodes(PEERS_WITHIN).await {
-                let links: Vec<String> = nodes.into_iter().filter(|(n, _)| *n != name).map(|(_, link)| link).collect();
-                peers_tx.send_if_modified(|p| {
-                    let changed = *p != links;
-                    *p = links;
-                    changed
-                });
-            }
-            holder_tx.send_if_modified(|h| {
-                let changed = *h != now && now.is_some();
-                if changed {
-                    *h = now;
-                }
-                changed
-            });
+            Step::Unchanged => {}
         }
-    });
+    }
 
-    let acd = member::start(node.name, dialer, (holder.clone(), peers), named, stop);
-    Ok(Cluster { acd, holder, leading })
-}
+    async fn publish(&self) {
+        let now = self.lease.holder().await;
+        if let Some(h) = &now {
+            self.seen.saw(h);
+        }
+        if let Ok(nodes) = self.store.live_nodes(PEERS_WITHIN).await {
+            let me = &self.lease.node;
+            let links: Vec<String> = nodes.into_iter().filter(|(n, _)| n != me).map(|(_, link)| link).collect();
+            self.peers.send_if_modified(|p| std::mem::replace(p, links.clone()) != links);
+        }
+        // Nobody (or the database silent): keep the last holder known.
+        if now.is_some() {
+            self.holder.send_if_modified(|h| std::mem::replace(h, now.clone()) != now);
+        }
+    }
 
-fn step_down(leading: &Mutex<Option<Arc<Leader>>>) {
-    if let Some(leader) = leading.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        leader.stop();
+    fn step_down(&self) {
+        if let Some(leader) = self.leading.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            leader.stop();
+        }
     }
 }

@@ -164,6 +164,29 @@ pub async fn send<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> s
     w.write_all(&line).await
 }
 
+/// A task writing what is sent on the returned channel, one message a line, until `stop` or a
+/// write fails (which cancels `stop`: the link is over).
+pub fn writer<T: Serialize + Send + Sync + 'static>(
+    mut w: impl AsyncWrite + Unpin + Send + 'static,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::sync::mpsc::UnboundedSender<T> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<T>();
+    tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = stop.cancelled() => None,
+            };
+            let Some(msg) = msg else { return };
+            if send(&mut w, &msg).await.is_err() {
+                stop.cancel();
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// Read one message; `None` at the end of the stream. A line longer than [`MAX_LINE`] or not
 /// a message is an error (the link is closed).
 pub async fn receive<T: for<'de> Deserialize<'de>>(
