@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cluster::{Cluster, PgRelay, switchboard};
+use common::cluster::{Cluster, PgRelay, Sipp, switchboard};
 use common::{http_at, http_raw_at};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -154,20 +154,27 @@ fn three_hundred_callers_through_kamailio_are_answered_in_arrival_order_by_opera
     assert!(events(&journal, "announced").count() >= CALLERS, "positions announced as the queue moved");
 }
 
+/// op1's phone registered through the proxy, op1 signed in on `node` and paused, then
+/// `callers` callers through the proxy waiting in the queue: the phone and the callers.
+fn paused_operator_and_waiting_callers(cluster: &Cluster, node: usize, callers: usize) -> (Sipp, Sipp) {
+    let phone = cluster.phone("op1", 150, 300);
+    wait_until(Duration::from_secs(15), "the phone registered", cluster, || reachable(cluster, node, &[1]));
+    act(cluster, node, 1, "login");
+    act(cluster, node, 1, "pause");
+    let waiting = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, callers, 10, 240);
+    wait_until(Duration::from_secs(30), "every caller waiting", cluster, || {
+        events(&cluster.queue_journal(), "entered").count() == callers
+    });
+    (phone, waiting)
+}
+
 #[test]
 fn killing_the_node_that_runs_the_distribution_keeps_the_other_nodes_callers_in_order() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sb = switchboard();
     let cluster = Cluster::up(3, sb.path());
-    let _phones = [cluster.phone("op1", 150, 300)];
-    wait_until(Duration::from_secs(15), "the phone registered", &cluster, || reachable(&cluster, 2, &[1]));
-    act(&cluster, 2, 1, "login");
-    act(&cluster, 2, 1, "pause");
     const CALLERS: usize = 30;
-    let callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 10, 240);
-    wait_until(Duration::from_secs(30), "every caller waiting", &cluster, || {
-        events(&cluster.queue_journal(), "entered").count() == CALLERS
-    });
+    let (_phone, callers) = paused_operator_and_waiting_callers(&cluster, 2, CALLERS);
     let (dead, epoch) = cluster.holder().expect("a node runs the distribution");
 
     let killed = (Instant::now(), chrono::Local::now().naive_local());
@@ -271,15 +278,8 @@ fn a_holder_cut_off_from_postgresql_hands_over_and_its_callers_keep_their_places
     let env: Vec<(String, String)> =
         relays.iter().enumerate().map(|(i, r)| (format!("CLUSTER_PG_PORT_{}", i + 1), r.port.to_string())).collect();
     let cluster = Cluster::up_with(3, sb.path(), &env);
-    let _phones = [cluster.phone("op1", 150, 300)];
-    wait_until(Duration::from_secs(15), "the phone registered", &cluster, || reachable(&cluster, 1, &[1]));
-    act(&cluster, 1, 1, "login");
-    act(&cluster, 1, 1, "pause");
     const CALLERS: usize = 9;
-    let callers = cluster.callers("cluster_waiter.xml", QUEUE_NUMBER, CALLERS, 9, 240);
-    wait_until(Duration::from_secs(30), "every caller waiting", &cluster, || {
-        events(&cluster.queue_journal(), "entered").count() == CALLERS
-    });
+    let (_phone, callers) = paused_operator_and_waiting_callers(&cluster, 1, CALLERS);
     let (cut, epoch) = cluster.holder().expect("a node runs the distribution");
     let survivor = (1..=3).find(|n| *n != cut).unwrap();
     relays[cut - 1].cut();
