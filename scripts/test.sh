@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # running engine), baresip-core (a real softphone placing a call), chromium and chromium-driver
 # (the pages in a real browser, driven through WebDriver), iproute2 (ss: the SIP socket's
 # receive buffer in the security tests), postgresql (the shared store), kamailio (the proxy in
-# front of the cluster tests' nodes) and curl (scripts/cluster.sh waits for the nodes with it).
+# front of the cluster tests' nodes), curl (scripts/cluster.sh waits for the nodes with it; the
+# HTTPS tests) and openssl (the HTTPS tests' certificate).
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 need_pkgs=()
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
@@ -21,12 +22,13 @@ command -v ss >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v kamailio >/dev/null 2>&1 || need_pkgs+=(kamailio)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   echo "== installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-for tool in espeak-ng sipp baresip chromium chromedriver ss pg_ctlcluster psql pg_dump kamailio curl; do
+for tool in espeak-ng sipp baresip chromium chromedriver ss pg_ctlcluster psql pg_dump kamailio curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required by the tests and could not be installed" >&2; exit 1; }
 done
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

@@ -65,6 +65,18 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     };
     let data_dir = overrides.data_dir.unwrap_or_else(|| PathBuf::from(&c.data_dir));
     let http = overrides.http.unwrap_or(c.http.listen);
+    // The HTTP API and the pages: HTTPS with a certificate, plain HTTP on loopback only.
+    let tls = match (&c.http.tls_certificate, &c.http.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::api::tls::server_config(Path::new(cert.get_ref()), Path::new(key.get_ref()))?)
+        }
+        _ if !http.ip().is_loopback() => {
+            return Err(format!(
+                "the pages and the API on {http} would be plain HTTP: set http.tls_certificate and http.tls_key, or listen on a loopback address"
+            ));
+        }
+        _ => None,
+    };
     info!(
         trees = loaded.switchboard.trees.len(),
         numbers = c.numbers.len(),
@@ -151,7 +163,6 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     };
     server.set_distribution(acd.clone());
 
-    // The HTTP API and the pages.
     let listener =
         tokio::net::TcpListener::bind(http).await.map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
     let http = listener.local_addr().unwrap_or(http);
@@ -173,6 +184,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         drain: Arc::clone(&drain_asked),
         draining: Arc::clone(&server.shared.draining),
         metrics: crate::api::metrics::Sources { sip: Arc::clone(&server.shared), cluster: holder },
+        tls,
     };
     crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
     // The line test harnesses and operators wait for.

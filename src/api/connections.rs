@@ -124,6 +124,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     counts: Arc<ConnectionCounts>,
     cancel: CancellationToken,
 ) {
@@ -176,12 +177,26 @@ pub async fn serve(
             (id, conn)
         };
         counts.accepted.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(serve_connection(stream, peer, app.clone(), limits, conn, Arc::clone(&open), Arc::clone(&counts)));
+        let (app, open, counts, tls) = (app.clone(), Arc::clone(&open), Arc::clone(&counts), tls.clone());
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => serve_connection(stream, peer, app, limits, conn, open, counts).await,
+                Some(tls) => {
+                    // The handshake is bounded like a request's head.
+                    let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(limits.header_timeout, accept).await {
+                        Ok(Ok(stream)) => serve_connection(stream, peer, app, limits, conn, open, counts).await,
+                        _ => forget(&open, &counts, conn.0),
+                    }
+                }
+            }
+        });
     }
 }
 
 async fn serve_connection(
-    stream: TcpStream,
+    stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     peer: SocketAddr,
     app: Router,
     limits: Limits,
@@ -189,7 +204,6 @@ async fn serve_connection(
     open: Arc<Mutex<Open>>,
     counts: Arc<ConnectionCounts>,
 ) {
-    let _ = stream.set_nodelay(true);
     let tracked = Arc::clone(&conn);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let busy = Busy::new(&tracked);
@@ -211,6 +225,11 @@ async fn serve_connection(
             let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
         }
     }
+    forget(&open, &counts, id);
+}
+
+/// A connection has ended.
+fn forget(open: &Mutex<Open>, counts: &ConnectionCounts, id: u64) {
     let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
     open.conns.remove(&id);
     counts.open.store(open.conns.len(), Ordering::Relaxed);

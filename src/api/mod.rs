@@ -17,6 +17,7 @@ mod pages;
 pub mod session;
 mod store_errors;
 mod tickets;
+pub mod tls;
 
 use crate::acd::host::AcdHandle;
 use crate::calls::OperatorLeg;
@@ -51,6 +52,8 @@ pub struct ApiState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// What `/metrics` reads besides the above.
     pub metrics: metrics::Sources,
+    /// HTTPS (none: plain HTTP on loopback); the session cookie is `Secure` with it.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// The routes.
@@ -160,5 +163,6 @@ pub fn spawn(
     cancel: tokio_util::sync::CancellationToken,
 ) {
     let counts = Arc::clone(&state.connections);
-    tokio::spawn(connections::serve(listener, router(state), limits, counts, cancel));
+    let tls = state.tls.clone();
+    tokio::spawn(connections::serve(listener, router(state), limits, tls, counts, cancel));
 }

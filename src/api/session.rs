@@ -214,7 +214,8 @@ pub async fn sign_in(
     // Durable before the cookie is handed out: a restart right after still knows it.
     let _ = save(&state, keep).await;
     forget(state.store.clone(), ended);
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", MAX_AGE.as_secs());
+    let secure = if state.tls.is_some() { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", MAX_AGE.as_secs());
     let mut r = Json(principal).into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
     Ok(r)
@@ -234,10 +235,9 @@ pub async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> Resp
         }
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("centralino_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    let secure = if state.tls.is_some() { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}");
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
     r
 }
 

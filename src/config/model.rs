@@ -171,6 +171,11 @@ pub struct HttpConfig {
     /// from the previous response (so also the longest idle keep-alive).
     #[serde(default = "spanned::<10>")]
     pub header_timeout_seconds: Spanned<u32>,
+    /// HTTPS: the certificate chain (PEM), with `tls_key`. Without it the pages and the API are
+    /// plain HTTP, which is allowed on a loopback address only.
+    pub tls_certificate: Option<Spanned<String>>,
+    /// HTTPS: the certificate's private key (PEM).
+    pub tls_key: Option<Spanned<String>>,
 }
 
 impl Default for HttpConfig {
@@ -179,6 +184,8 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_connections: spanned::<1024>(),
             header_timeout_seconds: spanned::<10>(),
+            tls_certificate: None,
+            tls_key: None,
         }
     }
 }

@@ -65,6 +65,15 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         );
     }
 
+    match (&c.http.tls_certificate, &c.http.tls_key) {
+        (Some(field), None) | (None, Some(field)) => k.error(
+            field,
+            "http.tls_certificate and http.tls_key go together".into(),
+            "give both PEM files (the certificate chain and its private key), or neither for plain HTTP on loopback",
+        ),
+        _ => {}
+    }
+
     if let Some(url) = &c.store.url
         && !["postgres://", "postgresql://"].iter().any(|p| url.get_ref().starts_with(p))
     {
