@@ -9,6 +9,11 @@ use std::str::FromStr;
 /// The time zone every schedule of the switchboard is written in.
 pub const TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Rome;
 
+/// An instant as people in Italy read it: `2026-07-01 12:00:00 CEST`.
+pub fn italian_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&TIME_ZONE).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
 /// An opening interval within one day, `HH:MM-HH:MM`, start inclusive, end exclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeRange {
@@ -215,6 +220,15 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn instants_read_in_italian_time_with_the_zone() {
+        use chrono::TimeZone;
+        let summer = chrono::Utc.with_ymd_and_hms(2026, 7, 1, 10, 0, 0).unwrap();
+        let winter = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 23, 30, 0).unwrap();
+        assert_eq!(italian_time(summer), "2026-07-01 12:00:00 CEST");
+        assert_eq!(italian_time(winter), "2026-12-08 00:30:00 CET", "the next day in Rome");
     }
 
     #[test]

@@ -99,13 +99,13 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
-    /// One line for `centralino calls`.
+    /// One line for `centralino calls`, the time in Italy's zone (CET or CEST said).
     pub fn summary(&self) -> String {
         let answers =
             if self.answers.is_empty() { String::new() } else { format!(" answers={}", self.answers.join(",")) };
         format!(
             "{} {} {} -> {} ({}) {}s keys={}{} : {}",
-            self.arrived.format("%Y-%m-%d %H:%M:%S"),
+            crate::calendar::italian_time(self.arrived),
             self.call_id,
             self.origin.caller,
             self.origin.number,

@@ -63,7 +63,8 @@ pub fn run(paths: &Paths, args: CallsArgs) -> ExitCode {
         for r in &records {
             println!("{}", r.summary());
             for e in by_call.get(r.call_id.as_str()).into_iter().flatten() {
-                println!("    {} {}", e.at.format("%H:%M:%S"), describe(&e.event));
+                let at = e.at.with_timezone(&centralino::calendar::TIME_ZONE);
+                println!("    {} {}", at.format("%H:%M:%S"), describe(&e.event));
             }
             if let Some(o) = outcomes.get(&r.call_id) {
                 let note = if o.note.is_empty() { String::new() } else { format!(": {}", o.note) };

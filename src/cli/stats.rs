@@ -72,7 +72,8 @@ pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
             println!();
             for o in &operators {
                 let extra = o.reason.as_deref().or(o.call.as_deref()).map(|x| format!(" ({x})")).unwrap_or_default();
-                println!("{:<12} {}{} since {}", o.operator, o.state, extra, o.at.format("%Y-%m-%d %H:%M:%S"));
+                let since = centralino::calendar::italian_time(o.at);
+                println!("{:<12} {}{} since {since}", o.operator, o.state, extra);
             }
         }
     }
