@@ -4,9 +4,10 @@
 //! ring operators' phones through SIP) and the HTTP API; then it waits for SIGTERM, Ctrl-C or a
 //! drain asked through the API, drains the calls in progress and writes everything to disk.
 
-use crate::acd::host::AcdHandle;
+use crate::acd::host::{AcdHandle, Dialer};
 use crate::acd::journal::Journal;
 use crate::acd::{Acd, Event as AcdEvent, rules};
+use crate::browser_phone::BrowserPhones;
 use crate::calls::{CallLog, OperatorLeg};
 use crate::cases::outcome_log::OutcomeLog;
 use crate::cases::retention::{Purged, Retention};
@@ -139,7 +140,9 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
 
     // The distribution: its offers ring operators' phones through the SIP adapter. In a
     // cluster it runs on the node holding its lease, and this node links to it.
-    let dialer = SipDialer::new(&server.shared);
+    // Operators with the console's phone connected are rung there, the others on their SIP phone.
+    let phones = BrowserPhones::new(Arc::clone(&server.shared.ports), server.shared.settings.rtp_ip)?;
+    let dialer = phones.dialer(Arc::clone(&live), Box::new(SipDialer::new(&server.shared)));
     let (acd, holder) = match cluster {
         None => (start_distribution(&live, dialer, files.journal.clone()), None),
         Some((node, store)) => {
@@ -162,6 +165,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         }
     };
     server.set_distribution(acd.clone());
+    phones.set_distribution(acd.clone());
 
     let listener =
         tokio::net::TcpListener::bind(http).await.map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
@@ -185,6 +189,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
         draining: Arc::clone(&server.shared.draining),
         metrics: crate::api::metrics::Sources { sip: Arc::clone(&server.shared), cluster: holder },
         tls,
+        phones,
     };
     crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
     // The line test harnesses and operators wait for.
@@ -303,7 +308,7 @@ impl Files {
 }
 
 /// The distribution task, fed the new rules on every reload that changes them.
-fn start_distribution(live: &Arc<Live>, dialer: SipDialer, journal: Journal) -> AcdHandle<OperatorLeg> {
+fn start_distribution(live: &Arc<Live>, dialer: impl Dialer<OperatorLeg>, journal: Journal) -> AcdHandle<OperatorLeg> {
     let config = &live.current().switchboard.config;
     let acd = Acd::new(rules::section_rules(config), config.operator_skills());
     let handle = crate::acd::host::start(acd, Box::new(dialer), Some(journal));

@@ -4,6 +4,7 @@
 
 pub mod acd;
 pub mod api;
+pub mod browser_phone;
 pub mod calendar;
 pub mod calls;
 pub mod cases;

@@ -3,7 +3,9 @@
 //! keeping the arrival time, limits and overflow, announcements, and a caller leaving at every
 //! instant of the hand-over. Invariants are checked after every event.
 
-use centralino::acd::{Acd, AcdError, Action, Event, NO_ANSWER, OperatorState, QueueEventKind, Route, SectionRules};
+use centralino::acd::{
+    Acd, AcdError, Action, Event, NO_ANSWER, OperatorState, PhoneKind, QueueEventKind, Route, SectionRules,
+};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,7 @@ impl H {
     }
 
     fn ready(&mut self, op: &str) -> Vec<Action> {
-        let mut out = self.ev(Event::Reachable { operator: s(op), reachable: true });
+        let mut out = self.ev(Event::Reachable { operator: s(op), reachable: true, phone: PhoneKind::Sip });
         out.extend(self.ev(Event::Login { operator: s(op), sections: None }));
         out
     }
@@ -336,18 +338,34 @@ fn no_operator_logged_in_with_a_phone_routes_callers() {
     h.ev(Event::Login { operator: s("ada"), sections: None });
     assert_eq!(routes(&h.call("c2", "general")), [(s("c2"), Route::Node(s("closed")))]);
     // Logged in with a phone, even paused, counts: callers wait.
-    h.ev(Event::Reachable { operator: s("ada"), reachable: true });
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Sip });
     h.ev(Event::Pause { operator: s("ada"), reason: s("meeting") });
     assert!(routes(&h.call("c3", "general")).is_empty());
     // The last operator's phone goes away: the waiting callers are routed.
-    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: false });
+    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: false, phone: PhoneKind::Sip });
     assert_eq!(routes(&out), [(s("c3"), Route::Node(s("closed")))]);
     // The same when the last operator logs out.
-    h.ev(Event::Reachable { operator: s("ada"), reachable: true });
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Sip });
     assert!(routes(&h.call("c4", "general")).is_empty());
     let out = h.ev(Event::Logout { operator: s("ada") });
     assert_eq!(routes(&out), [(s("c4"), Route::Node(s("closed")))]);
     assert!(h.acd.queue("general").is_empty());
+}
+
+#[test]
+fn an_operator_is_reachable_while_either_phone_is() {
+    let rules = SectionRules { when_no_operators: Some(Route::Node(s("closed"))), ..Default::default() };
+    let mut h = H::one(rules, &["ada"]);
+    h.ev(Event::Login { operator: s("ada"), sections: None });
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Sip });
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Browser });
+    // The desk phone unregisters: the console's phone still takes calls.
+    h.ev(Event::Reachable { operator: s("ada"), reachable: false, phone: PhoneKind::Sip });
+    h.ev(Event::Pause { operator: s("ada"), reason: s("meeting") });
+    assert!(routes(&h.call("c1", "general")).is_empty(), "the caller waits for ada");
+    // The console's connection is lost too: nobody can take the call.
+    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: false, phone: PhoneKind::Browser });
+    assert_eq!(routes(&out), [(s("c1"), Route::Node(s("closed")))]);
 }
 
 #[test]
@@ -364,7 +382,7 @@ fn maximum_wait_times_out_but_not_while_ringing() {
     h.at(10.0);
     h.call("c2", "general");
     h.at(50.0);
-    h.ev(Event::Reachable { operator: s("ada"), reachable: true });
+    h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Sip });
     // c1 rings from 50 s to 70 s: past its 60 s, but it is being connected.
     assert!(routes(&h.run_to(69.9)).is_empty());
     // At 70 s its ring times out, and it has waited too long: it leaves with c2 (60 s at 70 s).
@@ -433,7 +451,7 @@ fn unreachable_operators_are_never_offered() {
     let mut h = H::one(SectionRules::default(), &["ada"]);
     h.ev(Event::Login { operator: s("ada"), sections: None });
     assert!(offers(&h.call("c1", "general")).is_empty());
-    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: true });
+    let out = h.ev(Event::Reachable { operator: s("ada"), reachable: true, phone: PhoneKind::Sip });
     assert_eq!(offers(&out), [o("c1", "ada")]);
 }
 
@@ -692,7 +710,11 @@ fn random_event_sequences_keep_the_invariants() {
                 9 => Event::Logout { operator: op },
                 10 => Event::Pause { operator: op, reason: s("p") },
                 11 => Event::Ready { operator: op },
-                12 => Event::Reachable { operator: op, reachable: rng.random_bool(0.8) },
+                12 => Event::Reachable {
+                    operator: op,
+                    reachable: rng.random_bool(0.8),
+                    phone: if rng.random_bool(0.5) { PhoneKind::Sip } else { PhoneKind::Browser },
+                },
                 // A takeover: callers brought back from before, waiting or talking.
                 13 => {
                     next_call += 1;

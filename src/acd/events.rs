@@ -92,10 +92,13 @@ pub enum Event {
     Ready {
         operator: String,
     },
-    /// The operator's phone registered (true) or its registration ended (false).
+    /// One of the operator's phones can be called (true: registered, or the console's phone
+    /// connected) or no longer can (false). They are reachable while either can.
     Reachable {
         operator: String,
         reachable: bool,
+        #[serde(default, skip_serializing_if = "PhoneKind::is_sip")]
+        phone: PhoneKind,
     },
     /// A reloaded configuration: every section's rules and every operator's sections in
     /// priority order (see `reconfigure.rs` for what happens to queues and states).
@@ -114,6 +117,23 @@ pub enum Event {
     /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
     #[serde(skip)]
     Tick,
+}
+
+/// Which of an operator's phones an [`Event::Reachable`] is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneKind {
+    /// Their SIP phone (desk phone or softphone), registered.
+    #[default]
+    Sip,
+    /// The phone in their console's browser, connected.
+    Browser,
+}
+
+impl PhoneKind {
+    pub fn is_sip(&self) -> bool {
+        *self == PhoneKind::Sip
+    }
 }
 
 /// What the host must do.

@@ -378,7 +378,7 @@ impl<L: Send + 'static> Host<L> {
                     call: call.map(String::from),
                     sections: o.skills.clone(),
                     serving: o.serving.clone(),
-                    reachable: o.reachable,
+                    reachable: o.reachable(),
                 }
             })
             .collect()

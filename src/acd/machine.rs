@@ -2,7 +2,7 @@
 //! actions out; the host ([`Acd::next_deadline`]) says when to send the next [`Event::Tick`].
 //! Deadlines, distribution and announcements are in [`super::schedule`].
 
-use super::events::{AcdError, Action, Event, QueueEvent, QueueEventKind, route_name};
+use super::events::{AcdError, Action, Event, PhoneKind, QueueEvent, QueueEventKind, route_name};
 use super::operator::{Operator, OperatorState};
 use super::rules::{Route, SectionRules};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -230,10 +230,13 @@ impl Acd {
                     }
                 }
             }
-            Event::Reachable { operator, reachable } => {
+            Event::Reachable { operator, reachable, phone } => {
                 let op = self.operators.get_mut(&operator).ok_or(AcdError::UnknownOperator(operator))?;
-                op.reachable = reachable;
-                if !reachable {
+                match phone {
+                    PhoneKind::Sip => op.sip_phone = reachable,
+                    PhoneKind::Browser => op.browser_phone = reachable,
+                }
+                if !op.reachable() {
                     // Perhaps the last phone that could take the section's callers.
                     self.apply_no_operators(now, &mut out);
                 }
@@ -379,7 +382,7 @@ impl Acd {
     /// Whether a logged-in operator whose phone is registered serves the section (paused or
     /// busy counts: the callers wait for them; a phone that cannot ring does not).
     pub fn attended(&self, section: &str) -> bool {
-        self.operators.values().any(|o| o.logged_in() && o.reachable && o.serving.iter().any(|s| s == section))
+        self.operators.values().any(|o| o.logged_in() && o.reachable() && o.serving.iter().any(|s| s == section))
     }
 
     /// Put a call in a section's queue, or send it on if the section cannot take it.

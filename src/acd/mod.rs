@@ -20,7 +20,7 @@ pub mod rules;
 mod schedule;
 mod stats;
 
-pub use events::{AcdError, Action, Event, QueueEvent, QueueEventKind, route_name};
+pub use events::{AcdError, Action, Event, PhoneKind, QueueEvent, QueueEventKind, route_name};
 pub use machine::Acd;
 pub use operator::{NO_ANSWER, Operator, OperatorState};
 pub use rules::{Route, SectionRules};

@@ -64,8 +64,10 @@ pub struct Operator {
     /// The sections they are logged in to now (a subset of `skills`, in the same order).
     pub serving: Vec<String>,
     pub state: OperatorState,
-    /// Their phone is registered (reachable). An unreachable operator is never offered a call.
-    pub reachable: bool,
+    /// Their SIP phone is registered.
+    pub sip_phone: bool,
+    /// Their console's phone is connected.
+    pub browser_phone: bool,
     /// A pause asked for during a call: it starts when the call ends.
     pub pending_pause: Option<String>,
     /// While ringing: since when they were idle, restored if the caller leaves meanwhile (they
@@ -79,16 +81,22 @@ impl Operator {
             skills,
             serving: Vec::new(),
             state: OperatorState::LoggedOut,
-            reachable: false,
+            sip_phone: false,
+            browser_phone: false,
             pending_pause: None,
             idle_before_offer: None,
         }
     }
 
+    /// One of their phones can be called. An unreachable operator is never offered a call.
+    pub fn reachable(&self) -> bool {
+        self.sip_phone || self.browser_phone
+    }
+
     /// Free and reachable: can be offered a call.
     pub fn idle_since(&self) -> Option<Instant> {
         match self.state {
-            OperatorState::Available { since } if self.reachable => Some(since),
+            OperatorState::Available { since } if self.reachable() => Some(since),
             _ => None,
         }
     }

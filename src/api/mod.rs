@@ -14,6 +14,7 @@ pub mod events;
 pub mod metrics;
 mod operators;
 mod pages;
+mod phone;
 pub mod session;
 mod store_errors;
 mod tickets;
@@ -54,6 +55,8 @@ pub struct ApiState {
     pub metrics: metrics::Sources,
     /// HTTPS (none: plain HTTP on loopback); the session cookie is `Secure` with it.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The consoles' phones (`/api/phone`).
+    pub phones: Arc<crate::browser_phone::BrowserPhones>,
 }
 
 /// The routes.
@@ -68,6 +71,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/operator/transfer", post(operators::transfer))
         .route("/api/operator/call", get(operators::call))
         .route("/api/operator/last-call", get(operators::last_call))
+        .route("/api/phone", post(phone::connect).delete(phone::disconnect))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
         .route("/api/tickets", post(tickets::create).get(tickets::list))
@@ -82,6 +86,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/console", get(pages::console))
         .route("/wallboard", get(pages::wallboard))
         .route("/pages/common.js", get(pages::common_js))
+        .route("/pages/phone.js", get(pages::phone_js))
         .route("/api/openapi.json", get(pages::openapi))
         .route("/api/metrics", get(metrics::metrics))
         .route("/metrics", get(metrics::open))

@@ -40,6 +40,18 @@ pub async fn common_js() -> impl IntoResponse {
     )
 }
 
+/// `GET /pages/phone.js`: the console's phone in the browser.
+pub async fn phone_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("pages/phone.js"),
+    )
+}
+
 /// `GET /api/openapi.json`: the OpenAPI 3.1 description of the API (written by hand beside the
 /// routes; `tests/openapi.rs` checks that every route is described and nothing else).
 pub async fn openapi() -> impl IntoResponse {

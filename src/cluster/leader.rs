@@ -8,7 +8,7 @@ use super::lease::Fence;
 use super::wire::{self, Down, Held, HeldCall, Phone, Told, Up};
 use crate::acd::host::{self, AcdHandle, Dialer, Notice, Offer, Placed, Presence};
 use crate::acd::journal::Journal;
-use crate::acd::{Acd, Event, rules};
+use crate::acd::{Acd, Event, PhoneKind, rules};
 use crate::cases::{PgStore, PresenceRow};
 use crate::live::Live;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -196,7 +196,7 @@ impl Leader {
         for (operator, reachable) in
             now.difference(before).map(|o| (o, true)).chain(before.difference(&now).map(|o| (o, false)))
         {
-            self.acd.event(Event::Reachable { operator: operator.clone(), reachable });
+            self.acd.event(Event::Reachable { operator: operator.clone(), reachable, phone: PhoneKind::Sip });
         }
         Ok(now)
     }

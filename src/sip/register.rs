@@ -168,6 +168,7 @@ pub fn spawn_sweeper(shared: Arc<Shared>, cancel: tokio_util::sync::Cancellation
 /// Tell the distribution whether an operator's phone can be called.
 fn reachable(shared: &Shared, operator: &str, reachable: bool) {
     if let Some(acd) = shared.acd.get() {
-        acd.event(crate::acd::Event::Reachable { operator: operator.to_string(), reachable });
+        let phone = crate::acd::PhoneKind::Sip;
+        acd.event(crate::acd::Event::Reachable { operator: operator.to_string(), reachable, phone });
     }
 }

@@ -64,7 +64,7 @@ pub struct Shared {
     pub settings: SipSettings,
     pub live: Arc<Live>,
     pub log: CallLog,
-    pub ports: PortPool,
+    pub ports: Arc<PortPool>,
     /// Sends every call's RTP.
     pub clock: MediaClock,
     /// Reads every call's RTP and relays bridged calls.
@@ -166,7 +166,7 @@ impl SipServer {
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (lo, hi) = settings.rtp_ports;
         let shared = Arc::new(Shared {
-            ports: PortPool::new(settings.rtp_ip, lo, hi),
+            ports: Arc::new(PortPool::new(settings.rtp_ip, lo, hi)),
             clock,
             receiver,
             store,

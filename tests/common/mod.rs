@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cases;
 pub mod cluster;
 pub mod phone;
 pub mod store;
+pub mod talker;
 
 pub use store::Store;
 
