@@ -68,6 +68,9 @@ pub struct Connection {
     pub ports: Arc<PortPool>,
     /// Set while the connection lives: the registry's view of whether it can take a call.
     pub reachable: Arc<std::sync::atomic::AtomicBool>,
+    /// True once a newer connection of the same operator has replaced this one (which then
+    /// says nothing more to the distribution: the newer one speaks for the phone).
+    pub replaced: Box<dyn Fn() -> bool + Send>,
 }
 
 struct Run {
@@ -313,6 +316,9 @@ impl Run {
                 Output::Reachable(reachable) => {
                     self.c.reachable.store(reachable, std::sync::atomic::Ordering::Relaxed);
                     info!(reachable, "browser phone");
+                    if (self.c.replaced)() {
+                        continue;
+                    }
                     self.c.acd.event(Event::Reachable {
                         operator: self.c.operator.clone(),
                         reachable,
@@ -350,6 +356,8 @@ impl Run {
         if !matches!(ch.write(false, &text), Ok(true)) {
             debug!("the page's channel is full: message dropped");
         }
+        // str0m wants every mutation drained before the next one.
+        self.poll_rtc();
     }
 
     /// The operator answered: an operator leg for the call, bridged by the call's host.

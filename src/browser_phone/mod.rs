@@ -107,6 +107,10 @@ impl BrowserPhones {
             let _ = old.commands.send(Command::Close);
         }
         info!(%operator, port, "browser phone connecting");
+        let weak = Arc::downgrade(self);
+        let me = operator.to_string();
+        let replaced =
+            Box::new(move || weak.upgrade().is_some_and(|phones| phones.lock().get(&me).is_some_and(|e| e.id != id)));
         let connection = Connection {
             operator: operator.into(),
             rtc,
@@ -115,6 +119,7 @@ impl BrowserPhones {
             acd,
             ports: Arc::clone(&self.ports),
             reachable,
+            replaced,
         };
         let phones = Arc::clone(self);
         let operator = operator.to_string();
