@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Browser-bridged calls: callers connected to operators answering in the console's phone
+# (WebRTC: ICE-lite, DTLS-SRTP, G.711), the engine bridging SRTP to the callers' RTP.
+#
+# The bench switchboard (bench/lib.sh bench_switchboard) has --calls generated operators in the
+# section `bench`. bench/webrtc-operators (str0m, one thread) plays every operator's console:
+# it logs the operator in through the API, connects the browser phone exactly as the page does
+# (POST /api/phone, data channel `phone`), --concurrency connections being set up at a time,
+# answers every ring at once and talks (a timestamped PCMU stream). Then sipp places --calls
+# callers (bench/sipp/uac_hold.xml, PCMU, media at the meter) to the bench number: each is
+# queued, offered to a free console, answered and bridged. The meter (bench/rtp-meter --talk)
+# is every caller: it sends a timestamped 20 ms stream and measures what arrives from the
+# consoles; the client measures what arrives from the callers. Both report loss (RTP sequence
+# gaps) and one-way delay in a window that opens --settle s after every call talks.
+#
+#   bench/browser_bridged.sh [--calls 500] [--rate 50] [--window 20] [--settle 5]
+#                            [--concurrency 50] [--sip-port 15060] [--sipp-port 15070] [--meter 19000]
+#
+# Target (issue 16): >= 500 browser-bridged calls, loss < 0.1 %; DTLS handshakes per second.
+# Bounded: every wait has a deadline; sipp's -timeout and --max-run end the run.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+CALLS=500 RATE=50 WINDOW=20 SETTLE=5 CONCURRENCY=50 SIP_PORT=15060 SIPP_PORT=15070 MA=19000
+while (($#)); do
+    case "$1" in
+        --calls) CALLS="$2"; shift 2 ;;
+        --rate) RATE="$2"; shift 2 ;;
+        --window) WINDOW="$2"; shift 2 ;;
+        --settle) SETTLE="$2"; shift 2 ;;
+        --concurrency) CONCURRENCY="$2"; shift 2 ;;
+        --sip-port) SIP_PORT="$2"; shift 2 ;;
+        --sipp-port) SIPP_PORT="$2"; shift 2 ;;
+        --meter) MA="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+need_tools sipp cargo ss awk grep
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+build_all
+CLIENT="$ROOT/target/webrtc-operators/release/webrtc-operators"
+log "cargo build --release (bench/webrtc-operators)"
+(cd "$BENCH_DIR/webrtc-operators" && cargo build --release --quiet --target-dir "$ROOT/target/webrtc-operators") ||
+    die "webrtc-operators build failed"
+WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/centralino-bench-browser.XXXXXX")"
+ENGINE_PID="" MA_PID="" SIPP_PID="" CLIENT_PID=""
+cleanup() {
+    stop_pid "$ENGINE_PID"
+    stop_pid "$SIPP_PID" INT
+    stop_pid "$CLIENT_PID"; stop_pid "$MA_PID"
+}
+trap cleanup EXIT
+
+RAMP=$(((CALLS + RATE - 1) / RATE))
+HOLD_S=$((RAMP + SETTLE + WINDOW + 15))
+log "work directory $WORK"
+bench_switchboard "$WORK" "$CALLS" 1
+start_engine "$WORK" "$SIP_PORT"
+HTTP="$(engine_http "$WORK")"
+[[ -n "$HTTP" ]] || die "no HTTP address in the engine's log"
+
+port_free "$MA" || die "meter port $MA is in use"
+"$METER" --listen "127.0.0.1:$MA" --talk --streams "$CALLS" --settle "$SETTLE" --window "$WINDOW" \
+    --max-wait $((RAMP + 180)) --max-run $((HOLD_S + 300)) >"$WORK/meter.out" 2>"$WORK/meter.err" &
+MA_PID=$!
+
+log "webrtc-operators: $CALLS consoles connect, $CONCURRENCY at a time"
+C0="$(cpu_s "$ENGINE_PID")" T0="$(date +%s.%N)"
+"$CLIENT" --http "$HTTP" --operators "$WORK/operators.csv" --concurrency "$CONCURRENCY" \
+    --settle "$SETTLE" --window "$WINDOW" --max-run $((HOLD_S + 300)) >"$WORK/client.out" 2>"$WORK/client.err" &
+CLIENT_PID=$!
+DEADLINE=$((SECONDS + 120))
+until grep -q 'connections up' "$WORK/client.err"; do
+    ((SECONDS < DEADLINE)) || die "the consoles did not connect within 120 s (see $WORK)"
+    kill -0 "$CLIENT_PID" 2>/dev/null || die "webrtc-operators ended (see $WORK/client.err)"
+    sleep 0.2
+done
+C1="$(cpu_s "$ENGINE_PID")" T1="$(date +%s.%N)"
+grep -q "^connections $CALLS up, 0 failed" "$WORK/client.out" ||
+    die "not every console connected: $(grep '^connections' "$WORK/client.out") (see $WORK/client.err)"
+CONNECT_CPU="$(awk -v a="$C0" -v b="$C1" -v n="$CALLS" 'BEGIN { printf "%.2f", 1000 * (b - a) / n }')"
+
+log "sipp: $CALLS callers at $RATE calls/s, hold ${HOLD_S} s"
+{ echo SEQUENTIAL; echo "$MA;sendrecv;"; } >"$WORK/media.csv"
+(
+    cd "$WORK"
+    exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
+        -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
+        -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
+        -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
+        -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
+        -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
+) >"$WORK/sipp.out" 2>&1 &
+SIPP_PID=$!
+
+DEADLINE=$((SECONDS + RAMP + 90))
+until grep -q 'window started' "$WORK/meter.err" && grep -q 'window started' "$WORK/client.err"; do
+    ((SECONDS < DEADLINE)) || die "the windows did not start (see $WORK)"
+    sleep 0.2
+done
+C2="$(cpu_s "$ENGINE_PID")" T2="$(date +%s.%N)" S0="$(sys_jiffies)" P0="$(proc_snapshot)"
+QUEUE="$WORK/data/queue.jsonl"
+BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" || true)"
+log "windows open with $BRIDGED calls bridged"
+DEADLINE=$((SECONDS + WINDOW + 30))
+until grep -q '^RESULT' "$WORK/meter.out" && grep -q '^RESULT' "$WORK/client.out"; do
+    ((SECONDS < DEADLINE)) || die "the measurements did not report (see $WORK)"
+    sleep 0.2
+done
+C3="$(cpu_s "$ENGINE_PID")" T3="$(date +%s.%N)" S1="$(sys_jiffies)"
+echo "$P0" >"$WORK/procs0.txt"
+proc_snapshot >"$WORK/procs1.txt"
+TOP="$(top_consumers "$WORK/procs0.txt" "$WORK/procs1.txt" "$(awk -v a="$T2" -v b="$T3" 'BEGIN { print b - a }')")"
+RSS="$(rss_kib "$ENGINE_PID")"
+
+val() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
+{
+    echo
+    echo "=== browser-bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s ==="
+    echo "machine   $(machine_line)"
+    echo "consoles  $(grep '^connections' "$WORK/client.out"); engine CPU $CONNECT_CPU ms per connection"
+    echo "queue     answered $(grep -c '"event":"answered"' "$QUEUE" || true), abandoned $(grep -c '"event":"abandoned"' "$QUEUE" || true); bridged at window start: $BRIDGED"
+    awk -v a="$C2" -v b="$C3" -v t0="$T2" -v t1="$T3" 'BEGIN { printf "engine    CPU in the window %.1f%% of one core\n", 100 * (b - a) / (t1 - t0) }'
+    echo "          machine $(sys_busy "$S0" "$S1") in the window; RSS $((RSS / 1024)) MiB"
+    echo "          top processes in the window: $TOP"
+    echo "console -> caller (meter):"
+    grep -E '^  (streams|packets|delay|meter)' "$WORK/meter.out" | sed 's/^  /          /'
+    echo "caller -> console (webrtc-operators):"
+    grep -E '^  ' "$WORK/client.out" | sed 's/^  /          /'
+    awk -v la="$(val "$WORK/meter.out" lost_pct)" -v lb="$(val "$WORK/client.out" lost_pct)" \
+        -v sa="$(val "$WORK/meter.out" streams_in_window)" -v sb="$(val "$WORK/client.out" talking)" \
+        -v pa="$(val "$WORK/meter.out" packets)" -v pb="$(val "$WORK/client.out" packets)" \
+        -v hs="$(val "$WORK/client.out" handshakes_per_s)" \
+        -v w="$(val "$WORK/meter.out" window_s)" -v c="$CALLS" 'BEGIN {
+        nominal = c * 50 * w; ra = 100 * pa / nominal; rb = 100 * pb / nominal
+        ok = (la < 0.1 && lb < 0.1 && sa >= c && sb >= c && ra >= 99 && rb >= 99)
+        printf "RESULT    %s: %d/%d calls, %.1f%% / %.1f%% of the nominal 50 packets/s per stream (target >= 99), loss %s%% / %s%% (target < 0.1); %s DTLS handshakes/s\n", ok ? "PASS" : "MISS", sa, sb, ra, rb, la, lb, hs }'
+    echo "files     $WORK"
+} | tee "$WORK/summary.txt"
+grep -q '^RESULT    PASS' "$WORK/summary.txt"
