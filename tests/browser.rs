@@ -33,7 +33,7 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     loop {
         let e = browser.wait("#signin-error", 5);
         let text = browser.cmd("GET", &format!("/element/{e}/text"), None).unwrap();
-        if text.as_str().is_some_and(|t| t.contains("wrong user name or password")) {
+        if text.as_str().is_some_and(|t| t.contains("nome utente o password errati")) {
             break;
         }
         assert!(Instant::now() < deadline, "no sign-in error shown: {text}");
@@ -66,7 +66,15 @@ fn an_officer_sees_a_new_ticket_arrive_and_takes_it() {
     browser.type_into("#find-number", number);
     browser.click("#find button");
     browser.wait(&format!("#found-{number}[data-status=answered]"), 10);
-    browser.wait_text("#found .history", "answered (phone): Paid on the 16th.", 10);
+    browser.wait_text("#found .history", "evasa (telefono): Paid on the 16th.", 10);
+    // People by name, ticket numbers grouped for reading aloud, dates with the weekday.
+    let found = browser.text(&format!("#found-{number}"));
+    let grouped = format!("N. {} {} {}", &number[..3], &number[3..6], &number[6..]);
+    assert!(found.contains(&grouped) && found.contains("Laura Verdi"), "{found}");
+    assert!(
+        ["lun", "mar", "mer", "gio", "ven", "sab", "dom"].iter().any(|d| found.contains(&format!("{d} "))),
+        "{found}"
+    );
     browser.screenshot("backoffice-found");
 }
 
@@ -94,25 +102,32 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
         let caller = s.spawn(move || pensions_caller(engine, "6000", "0 101", 16_000, "5", 300));
         // The screen-pop.
         let pop = console.wait_text("#pop", "+393331234567", 20);
-        assert!(pop.contains("+390773691001") && pop.contains("LT") && pop.contains("pensions"), "{pop}");
+        // Names, not ids: the number's label, the province and region, the section.
+        for name in ["Direzione provinciale di Latina (+390773691001)", "Latina (Lazio)", "Pensioni", "italiano"] {
+            assert!(pop.contains(name), "{name} in the screen-pop: {pop}");
+        }
         assert!(pop.contains("pensions_menu"), "the portal path: {pop}");
         console.screenshot("console-call");
         console.type_into("#cf", "RSSMRA85T10A562S");
         console.type_into("#question", "When will my pension be paid?");
         console.click("#open-ticket");
-        let result = console.wait_text("#ticket-result", "Ticket", 10);
-        assert!(result.contains("lazio"), "{result}");
+        let result = console.wait_text("#ticket-result", "Pratica n.", 10);
+        assert!(result.contains("direzione regionale Lazio (Pensioni)"), "{result}");
         console.screenshot("console-ticket");
-        let number: String = result.split_whitespace().nth(1).unwrap().to_string();
+        let number = console.attribute("#ticket-result", "data-number");
+        let grouped = format!("{} {} {}", &number[..3], &number[3..6], &number[6..]);
+        assert!(result.contains(&grouped), "the number in groups of three: {result}");
         // An appointment for the same caller, then the read-back: the caller hears it.
         console.click("#slots button");
         console.type_into("#subject", "Pension statement");
         console.click("#book");
-        let booked = console.wait_text("#booking-result", "Booked", 10);
-        assert!(booked.contains("read back"), "{booked}");
+        let booked = console.wait_text("#booking-result", "Prenotato", 10);
+        assert!(booked.contains("Il chiamante può ascoltarlo"), "{booked}");
         console.screenshot("console-booked");
         console.click("#readback:not([hidden])");
-        console.wait_text("#pop", "ended", 10);
+        console.wait_text("#pop-status", "Chiamata terminata", 10);
+        // The screen-pop stays through wrap-up.
+        assert!(console.text("#pop").contains("+393331234567"), "{}", console.text("#pop"));
         caller.join().unwrap().expect_ok();
         phone.join().unwrap().expect_ok();
         number
@@ -132,8 +147,8 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
     let note = "ticket to the regional centre, appointment at the agency";
     console.type_into("#outcome-note", note);
     console.click("#save-outcome");
-    let saved = console.wait_text("#outcome-result", "Outcome saved", 10);
-    assert!(saved.contains("appointment booked"), "{saved}");
+    let saved = console.wait_text("#outcome-result", "Esito salvato", 10);
+    assert!(saved.contains("prenotato un appuntamento"), "{saved}");
     console.screenshot("console-outcome");
     let (status, o) =
         http(&engine, "GET", &format!("/api/calls/{call_id}/outcome"), Some(("mrossi", "demo-mrossi")), None);
@@ -148,14 +163,22 @@ fn the_wallboard_shows_sections_operators_and_tickets() {
     let engine = Engine::start();
     let b = Driver::start();
     b.sign_in(&format!("http://{}/wallboard", engine.http), "admin", "demo-admin");
-    b.wait_text("#sections", "pensions", 10);
+    b.wait_text("#sections", "Pensioni", 10);
     assert_eq!(http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None).0, 200);
     open_ticket(&engine, "When will my pension be paid?");
-    let ops = b.wait_text("#operators", "mrossi", 10);
-    assert!(ops.contains("available") && ops.contains("not registered"), "{ops}");
-    let tickets = b.wait_text("#tickets", "lazio", 10);
-    assert!(tickets.contains("lazio 1"), "one open ticket in Lazio: {tickets}");
+    let ops = b.wait_text("#operators", "Mario Rossi", 10);
+    assert!(ops.contains("disponibile") && ops.contains("non raggiungibile"), "{ops}");
+    let tickets = b.wait_text("#tickets", "Lazio", 10);
+    assert!(tickets.contains("Lazio 1"), "one open ticket in Lazio: {tickets}");
+    assert_eq!(b.attribute("html", "lang"), "it");
     b.screenshot("wallboard");
+    // English on request, remembered: the header's button, then a reload.
+    b.click("#lang");
+    b.wait_text("#operators", "available", 10);
+    assert!(b.text("h1").contains("wallboard") && b.text("#operators").contains("not reachable"), "{}", b.text("body"));
+    b.cmd("POST", "/refresh", Some(json!({}))).unwrap();
+    b.wait_text("#sections", "Longest wait", 10);
+    assert_eq!(b.attribute("html", "lang"), "en");
     // Officers' summary covers their own region only.
     let (_, mine) = http(&engine, "GET", "/api/tickets/summary", Some(("pgallo", "demo-pgallo")), None);
     assert_eq!(mine, json!({}), "Lombardia has none");
@@ -187,12 +210,15 @@ fn a_returned_ticket_reaches_the_contact_center_with_its_reason() {
     give_back(&during, "Belongs to the contributors' office of Milan: open it for Lombardia.");
     b.wait_text(&format!("#returned-{during} .reason"), "contributors' office of Milan", 10);
     assert!(b.find(&format!("#returned-{open}")).is_none(), "an open ticket is not returned");
-    let order: Vec<String> = b
-        .text("#returned-list")
-        .lines()
-        .filter_map(|l| l.strip_prefix("No. ").and_then(|l| l.split(' ').next()).map(String::from))
-        .collect();
-    assert_eq!(order, [during.clone(), before], "newest return first");
+    let ids =
+        json!({"script": "return [...document.querySelectorAll('#returned-list li')].map((li) => li.id)", "args": []});
+    let order = b.cmd("POST", "/execute/sync", Some(ids)).unwrap();
+    assert_eq!(order, json!([format!("returned-{during}"), format!("returned-{before}")]), "newest return first");
+    let meta = b.text(&format!("#returned-{during} .meta"));
+    assert!(
+        meta.contains("Laura Verdi") && meta.contains("Lazio, Pensioni") && meta.contains("aperta da Mario Rossi"),
+        "{meta}"
+    );
     let scroll = json!({"script": "document.getElementById('returned-panel').scrollIntoView()", "args": []});
     b.cmd("POST", "/execute/sync", Some(scroll)).unwrap();
     b.screenshot("console-returned");
@@ -214,7 +240,7 @@ fn the_back_office_rides_out_a_restart_and_says_when_its_session_ended() {
     let b = Driver::start();
     b.sign_in(&format!("http://{addr}/backoffice"), "lverdi", "demo-lverdi");
     b.wait("#board .section[data-section=pensions]", 10);
-    b.wait_text("#live", "live", 10);
+    b.wait_text("#live", "in diretta", 10);
 
     let engine = Engine::start_in(engine.crash(), &["--http", &addr]);
     let number = &open_ticket(&engine, "Opened while the back office was away");
@@ -227,5 +253,5 @@ fn the_back_office_rides_out_a_restart_and_says_when_its_session_ended() {
     let (status, _, _) = http_raw(&engine, "DELETE", "/api/session", &[("Cookie", cookie)], "");
     assert_eq!(status, 204);
     let _engine = Engine::start_in(engine.crash(), &["--http", &addr]);
-    b.wait_text("#signin-error", "sign in again", 30);
+    b.wait_text("#signin-error", "acceda di nuovo", 30);
 }

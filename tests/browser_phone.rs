@@ -124,7 +124,7 @@ fn the_console_answers_a_caller_and_both_hear_each_other() {
         // The console hangs up: the caller gets the switchboard's BYE, the page says so.
         b.click("#hangup");
         caller.join().unwrap().expect_ok();
-        b.wait_text("#phone-state", "You hung up", 10);
+        b.wait_text("#phone-state", "Ha riagganciato", 10);
         (answered, pitch)
     });
     // The console's 1 kHz reached the caller, as G.711 on the caller's RTP.
@@ -173,7 +173,7 @@ fn the_caller_hangs_up_and_the_console_rings_again_after_a_network_interruption(
         b.click("#answer");
         b.wait("#hangup:not([hidden])", 10);
         caller.join().unwrap().expect_ok();
-        b.wait_text("#phone-state", "The call has ended", 10);
+        b.wait_text("#phone-state", "Il chiamante ha riagganciato", 10);
     });
     assert!(b.find("#hangup:not([hidden])").is_none() && b.find("#answer:not([hidden])").is_none());
 

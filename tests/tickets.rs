@@ -69,6 +69,27 @@ fn tickets_are_opened_with_defaults_and_wrong_input_is_explained(store: Store) {
     assert_eq!(status, 401);
     let (status, _) = http(&engine, "GET", "/api/tickets/123456782", MROSSI, None);
     assert_eq!(status, 404);
+    // The pages ask for their errors in Italian; the API's clients get English unless they do.
+    let italian = |lang: &str, method: &str, path: &str, body: &str| {
+        let headers = [
+            ("Authorization", "Basic bXJvc3NpOmRlbW8tbXJvc3Np".to_string()),
+            ("Content-Type", "application/json".to_string()),
+            ("Accept-Language", lang.to_string()),
+        ];
+        let (status, _, body) = http_raw(&engine, method, path, &headers, body);
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str().unwrap().to_string())
+    };
+    let mut bad_cf = ticket_body();
+    bad_cf["codice_fiscale"] = json!("RSSMRA85T10A562T");
+    let (status, e) = italian("it-IT,it;q=0.9,en;q=0.8", "POST", "/api/tickets", &bad_cf.to_string());
+    assert_eq!((status, e.as_str()), (422, "il carattere di controllo non corrisponde: un carattere è sbagliato"));
+    let (_, e) = italian("en-GB,it;q=0.5", "POST", "/api/tickets", &bad_cf.to_string());
+    assert!(e.contains("check character"), "{e}");
+    assert_eq!(italian("it", "GET", "/api/tickets/123456782", "").1, "la pratica n. 123456782 non esiste");
+    assert_eq!(
+        italian("it", "POST", "/api/operator/transfer", r#"{"section": "pensions"}"#).1,
+        "non ha una chiamata in corso da trasferire"
+    );
     // Nothing refused was stored.
     let (_, all) = http(&engine, "GET", "/api/tickets", MROSSI, None);
     assert_eq!(all.as_array().map(Vec::len), Some(1));

@@ -7,6 +7,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::italian;
 use crate::calendar::TIME_ZONE;
 use crate::cases::agenda;
 use crate::cases::appointment::{Appointment, Mode, NewAppointment};
@@ -24,11 +25,9 @@ fn now_local() -> NaiveDateTime {
 }
 
 fn agency<'c>(config: &'c Config, id: &str) -> Result<&'c Agency, ApiError> {
-    config
-        .agencies
-        .iter()
-        .find(|a| a.id.get_ref() == id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no agency {id:?}")))
+    config.agencies.iter().find(|a| a.id.get_ref() == id).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no agency {id:?}")).it(format!("la sede {id} non esiste"))
+    })
 }
 
 /// An agency as listed.
@@ -88,7 +87,7 @@ pub async fn free_slots(
 ) -> Result<Json<Vec<NaiveDateTime>>, ApiError> {
     let days = q.days.unwrap_or(7);
     if !(1..=31).contains(&days) {
-        return Err(ApiError::unprocessable("days: 1 to 31"));
+        return Err(ApiError::unprocessable("days: 1 to 31").it("giorni: da 1 a 31"));
     }
     let loaded = state.live.current();
     let a = agency(&loaded.switchboard.config, &id)?;
@@ -122,18 +121,21 @@ pub async fn book(
     JsonBody(body): JsonBody<BookBody>,
 ) -> Result<(StatusCode, Json<Appointment>), ApiError> {
     let codice_fiscale = codice_fiscale::validate(&body.codice_fiscale)
-        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")))?;
+        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")).it(italian::codice_fiscale(&e)))?;
     if body.subject.trim().is_empty() || body.subject.len() > 1000 {
-        return Err(ApiError::unprocessable("subject: what the appointment is about (1 to 1000 characters)"));
+        return Err(ApiError::unprocessable("subject: what the appointment is about (1 to 1000 characters)")
+            .it("oggetto: di che cosa tratta l'appuntamento (da 1 a 1000 caratteri)"));
     }
     if body.phone.trim().is_empty() || body.phone.len() > 64 {
-        return Err(ApiError::unprocessable("phone: the citizen's number (1 to 64 characters)"));
+        return Err(ApiError::unprocessable("phone: the citizen's number (1 to 64 characters)")
+            .it("telefono: il numero del cittadino (da 1 a 64 caratteri)"));
     }
     {
         let loaded = state.live.current();
         let a = agency(&loaded.switchboard.config, &body.agency)
             .map_err(|e| ApiError::unprocessable(format!("agency: {}", e.message)))?;
-        agenda::check(a, body.start, now_local()).map_err(|e| ApiError::unprocessable(format!("start: {e}")))?;
+        agenda::check(a, body.start, now_local())
+            .map_err(|e| ApiError::unprocessable(format!("start: {e}")).it(italian::agenda(&e)))?;
     }
     let new = NewAppointment {
         agency: body.agency,
@@ -158,7 +160,8 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, ApiError> {
     if let Role::Officer { .. } = p.role {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "appointments are for the contact center's operators"));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "appointments are for the contact center's operators")
+            .it("gli appuntamenti sono per gli operatori del contact center"));
     }
     state.store.appointment(&id).await?.map(Json).ok_or_else(|| ApiError::from(StoreError::NoAppointment(id)))
 }
@@ -192,7 +195,8 @@ pub async fn reschedule(
     {
         let loaded = state.live.current();
         let a = agency(&loaded.switchboard.config, &current.fields.agency)?;
-        agenda::check(a, body.start, now_local()).map_err(|e| ApiError::unprocessable(format!("start: {e}")))?;
+        agenda::check(a, body.start, now_local())
+            .map_err(|e| ApiError::unprocessable(format!("start: {e}")).it(italian::agenda(&e)))?;
     }
     let a = state.store.reschedule_appointment(&id, body.start, &op, Utc::now()).await?;
     state.events.publish(Change::Appointment(Box::new(a.clone())));

@@ -77,7 +77,8 @@ pub fn check_password(state: &ApiState, source: IpAddr, user: &str, password: &s
             }
             _ => {
                 guard.failed(account, source, Channel::Http, now);
-                Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password")
+                    .it("nome utente o password errati"))
             }
         }
     })
@@ -171,7 +172,8 @@ impl FromRequestParts<ApiState> for OperatorId {
         let p = Principal::from_request_parts(parts, state).await?;
         match p.role {
             Role::Operator => Ok(OperatorId(p.user)),
-            _ => Err(ApiError::new(StatusCode::FORBIDDEN, "this is for contact-center operators")),
+            _ => Err(ApiError::new(StatusCode::FORBIDDEN, "this is for contact-center operators")
+                .it("riservato agli operatori del contact center")),
         }
     }
 }

@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 fn contact_center_only(p: &Principal, what: &str) -> Result<(), ApiError> {
     match p.role {
         Role::Officer { .. } => {
-            Err(ApiError::new(StatusCode::FORBIDDEN, format!("{what} is for the contact center's operators")))
+            Err(ApiError::new(StatusCode::FORBIDDEN, format!("{what} is for the contact center's operators"))
+                .it("riservato agli operatori del contact center"))
         }
         Role::Operator | Role::Administrator => Ok(()),
     }
@@ -89,7 +90,8 @@ pub async fn set(
 ) -> Result<Json<CallOutcome>, ApiError> {
     let note = body.note.trim().to_string();
     if note.chars().count() > MAX_NOTE {
-        return Err(ApiError::unprocessable(format!("note: at most {MAX_NOTE} characters")));
+        return Err(ApiError::unprocessable(format!("note: at most {MAX_NOTE} characters"))
+            .it(format!("nota: al massimo {MAX_NOTE} caratteri")));
     }
     let call = state.events.last_call_of(&op).filter(|c| c.call_id == call_id).ok_or_else(|| {
         ApiError::new(
@@ -121,12 +123,10 @@ pub async fn get(
     Path(call_id): Path<String>,
 ) -> Result<Json<CallOutcome>, ApiError> {
     contact_center_only(&p, "a call's outcome")?;
-    state
-        .store
-        .call_outcome(&call_id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no outcome is set for call {call_id:?}")))
+    state.store.call_outcome(&call_id).await?.map(Json).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no outcome is set for call {call_id:?}"))
+            .it("l'esito della chiamata non è ancora registrato")
+    })
 }
 
 /// One section's outcomes of the day.

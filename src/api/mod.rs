@@ -11,7 +11,9 @@ mod calls;
 pub mod connections;
 mod error;
 pub mod events;
+mod italian;
 pub mod metrics;
+mod names;
 mod operators;
 mod pages;
 mod phone;
@@ -74,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/phone", post(phone::connect).delete(phone::disconnect))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
+        .route("/api/names", get(names::names))
         .route("/api/tickets", post(tickets::create).get(tickets::list))
         .route("/api/tickets/summary", get(tickets::summary))
         .route("/api/tickets/{number}", get(tickets::one))

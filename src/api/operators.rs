@@ -14,6 +14,7 @@ async fn view(state: &ApiState, operator: &str) -> Result<OperatorView, ApiError
     let (_, operators) = state.acd.stats().await;
     operators.into_iter().find(|o| o.operator == operator).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, format!("operator {operator:?} is not in the distribution"))
+            .it(format!("l'operatore {operator} non è nella distribuzione"))
     })
 }
 
@@ -60,7 +61,8 @@ pub async fn pause(
 ) -> Result<Json<OperatorView>, ApiError> {
     let reason = body.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 100 {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give a reason of 1 to 100 characters"));
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give a reason of 1 to 100 characters")
+            .it("indichi un motivo da 1 a 100 caratteri"));
     }
     state.acd.command(Event::Pause { operator: op.clone(), reason }).await?;
     Ok(Json(view(&state, &op).await?))
@@ -90,12 +92,18 @@ pub async fn transfer(
     let to = match (body.section, body.node) {
         (Some(s), None) => Route::Section(s),
         (None, Some(n)) => Route::Node(n),
-        _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one of section or node")),
+        _ => {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one of section or node")
+                .it("indichi una sezione oppure un punto del portale"));
+        }
     };
     let me = view(&state, &op).await?;
     let call = match (me.state.as_str(), me.call) {
         ("on_call", Some(call)) => call,
-        _ => return Err(ApiError::new(StatusCode::CONFLICT, "you have no call in progress to transfer")),
+        _ => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "you have no call in progress to transfer")
+                .it("non ha una chiamata in corso da trasferire"));
+        }
     };
     if let Route::Node(n) = &to {
         // The caller goes on in the tree of their call: the node must be one of its.
@@ -108,7 +116,8 @@ pub async fn transfer(
         };
         if !known {
             let of = tree.map_or("any tree".to_string(), |t| format!("the caller's tree {}", t.name));
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{of} has no node {n:?}")));
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{of} has no node {n:?}"))
+                .it(format!("il portale non ha il punto {n}")));
         }
     }
     state.acd.command(Event::Transfer { call, to }).await?;
@@ -120,7 +129,11 @@ pub async fn call(
     State(state): State<ApiState>,
     OperatorId(op): OperatorId,
 ) -> Result<Json<crate::vocabulary::CallPop>, ApiError> {
-    state.events.call_of(&op).map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call in progress"))
+    state
+        .events
+        .call_of(&op)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call in progress").it("nessuna chiamata in corso"))
 }
 
 /// `GET /api/operator/last-call`: the operator's latest call, in progress or ended (404 before
@@ -129,11 +142,10 @@ pub async fn last_call(
     State(state): State<ApiState>,
     OperatorId(op): OperatorId,
 ) -> Result<Json<crate::vocabulary::CallPop>, ApiError> {
-    state
-        .events
-        .last_call_of(&op)
-        .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no call since the engine started"))
+    state.events.last_call_of(&op).map(Json).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no call since the engine started")
+            .it("nessuna chiamata dall'avvio del centralino")
+    })
 }
 
 /// `GET /api/operators`: every operator's state.

@@ -18,7 +18,7 @@ impl From<StoreError> for ApiError {
             }
         };
         let retry_after = matches!(e, StoreError::Unavailable(_) | StoreError::Io(_)).then_some(RETRY_AFTER);
-        ApiError { retry_after, ..ApiError::new(status, e.to_string()) }
+        ApiError { retry_after, ..ApiError::new(status, e.to_string()).it(super::italian::store(&e)) }
     }
 }
 

@@ -6,6 +6,7 @@ use super::ApiState;
 use super::auth::{OperatorId, Principal, Role};
 use super::body::{BodyBytes, JsonBody, from_json};
 use super::error::ApiError;
+use super::italian;
 use crate::cases::store::TicketChange;
 use crate::cases::ticket::{Contact, NewTicket, TicketError};
 use crate::cases::{StoreError, Ticket, TicketStatus, codice_fiscale};
@@ -43,7 +44,7 @@ const MAX_QUESTION: usize = 4000;
 /// Check a body against the configuration and fill the defaults.
 fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<NewTicket, ApiError> {
     let codice_fiscale = codice_fiscale::validate(&body.codice_fiscale)
-        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")))?;
+        .map_err(|e| ApiError::unprocessable(format!("codice_fiscale: {e}")).it(italian::codice_fiscale(&e)))?;
     let question = body.question.trim().to_string();
     if question.is_empty() || question.chars().count() > MAX_QUESTION {
         return Err(ApiError::unprocessable(format!(
@@ -52,11 +53,13 @@ fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<New
     }
     let caller = body.caller.trim().to_string();
     if caller.is_empty() || caller.len() > 64 {
-        return Err(ApiError::unprocessable("caller: the caller's number (1 to 64 characters)"));
+        return Err(ApiError::unprocessable("caller: the caller's number (1 to 64 characters)")
+            .it("chiamante: il numero di chi chiama (da 1 a 64 caratteri)"));
     }
     let ccm =
         config.sections.iter().find(|(id, _)| id.get_ref() == &body.ccm_section).map(|(_, s)| s).ok_or_else(|| {
             ApiError::unprocessable(format!("ccm_section: no section {:?} in the configuration", body.ccm_section))
+                .it(format!("la sezione {} non esiste", body.ccm_section))
         })?;
     let region = match (body.region, body.number) {
         (Some(r), _) => r,
@@ -69,21 +72,30 @@ fn new_ticket(config: &Config, body: TicketBody, operator: String) -> Result<New
                 .map(|c| c.province.get_ref().clone())
                 .ok_or_else(|| {
                     ApiError::unprocessable(format!("number: {n:?} is not a number of the switchboard; give region"))
+                        .it(format!("il numero {n} non è del centralino: indichi la direzione regionale"))
                 })?;
             config
                 .provinces
                 .iter()
                 .find(|(id, _)| id.get_ref() == &province)
                 .map(|(_, p)| p.region.get_ref().clone())
-                .ok_or_else(|| ApiError::unprocessable(format!("number: province {province} has no region")))?
+                .ok_or_else(|| {
+                ApiError::unprocessable(format!("number: province {province} has no region"))
+                    .it(format!("la provincia {province} non ha una regione"))
+            })?
         }
-        (None, None) => return Err(ApiError::unprocessable("region: give the regional centre, or the number called")),
+        (None, None) => {
+            return Err(ApiError::unprocessable("region: give the regional centre, or the number called")
+                .it("indichi la direzione regionale, o il numero chiamato"));
+        }
     };
     if !config.regional_centres.keys().any(|r| r.get_ref() == &region) {
-        return Err(ApiError::unprocessable(format!("region: no regional centre {region:?} in the configuration")));
+        return Err(ApiError::unprocessable(format!("region: no regional centre {region:?} in the configuration"))
+            .it(format!("la direzione regionale {region} non esiste")));
     }
     let section = body.section.or(ccm.ticket_section).ok_or_else(|| {
         ApiError::unprocessable(format!("section: {:?} has no default centre section; give one", body.ccm_section))
+            .it("indichi l'area della direzione regionale (pensioni, prestazioni a sostegno del reddito, contribuenti)")
     })?;
     Ok(NewTicket {
         call_id: body.call_id,
@@ -116,7 +128,8 @@ fn may_see(p: &Principal, region: &str) -> Result<(), ApiError> {
         Role::Officer { region: own } if own != region => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("this ticket belongs to the regional centre of {region}; you work {own}'s"),
-        )),
+        )
+        .it(format!("la pratica è della direzione regionale {region}; Lei lavora per {own}"))),
         _ => Ok(()),
     }
 }
@@ -214,7 +227,8 @@ pub async fn work(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "tickets are worked by the back-office officers of their region",
-        ));
+        )
+        .it("le pratiche sono lavorate dagli addetti del back office della loro regione"));
     };
     // take and release need no body; answer and return take JSON.
     let body: WorkBody = if body.iter().all(u8::is_ascii_whitespace) { WorkBody::default() } else { from_json(&body)? };
@@ -224,17 +238,21 @@ pub async fn work(
         "take" => Box::new(move |t| t.take(&officer, now)),
         "release" => Box::new(move |t| t.release(&officer, now)),
         "answer" => {
-            let answer =
-                body.answer.ok_or_else(|| ApiError::unprocessable("answer: write the answer given to the citizen"))?;
+            let answer = body.answer.ok_or_else(|| {
+                ApiError::unprocessable("answer: write the answer given to the citizen")
+                    .it("risposta: scriva la risposta data al cittadino")
+            })?;
             let contact = body.contact.ok_or_else(|| {
                 ApiError::unprocessable("contact: how the citizen was told (phone, email, pec, letter)")
+                    .it("contatto: come è stato informato il cittadino (telefono, email, PEC, lettera)")
             })?;
             Box::new(move |t| t.answer(&officer, &answer, contact, now))
         }
         "return" => {
-            let reason = body
-                .reason
-                .ok_or_else(|| ApiError::unprocessable("reason: why the ticket goes back to the contact center"))?;
+            let reason = body.reason.ok_or_else(|| {
+                ApiError::unprocessable("reason: why the ticket goes back to the contact center")
+                    .it("motivo: perché la pratica torna al contact center")
+            })?;
             Box::new(move |t| t.give_back(&officer, &reason, now))
         }
         other => {

@@ -190,6 +190,13 @@ impl Driver {
         }
     }
 
+    /// The attribute `name` of the element `css` (empty when absent).
+    pub fn attribute(&self, css: &str, name: &str) -> String {
+        let e = self.wait(css, 10);
+        let v = self.cmd("GET", &format!("/element/{e}/attribute/{name}"), None).unwrap();
+        v.as_str().unwrap_or_default().to_string()
+    }
+
     pub fn sign_in(&self, url: &str, user: &str, password: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url}))).unwrap();
         self.type_into("#username", user);

@@ -4,6 +4,88 @@
 // browser's own password dialog over the page's sign-in form.
 const $ = (id) => document.getElementById(id);
 
+// The pages speak Italian, as the institute's staff do; English on request (?lang=en or the
+// header's button), remembered in this browser. Static texts are written in Italian in the
+// HTML with their English beside them: data-en (the text), data-en-<attribute> (placeholder,
+// aria-label, title); texts made by the scripts are tr("italiano", "English").
+const LANG_KEY = "centralino-lang";
+const LANG = (() => {
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked === "it" || asked === "en") localStorage.setItem(LANG_KEY, asked);
+  return localStorage.getItem(LANG_KEY) === "en" ? "en" : "it";
+})();
+const tr = (it, en) => (LANG === "en" ? en : it);
+const LOCALE = tr("it-IT", "en-GB");
+{
+  document.documentElement.lang = LANG;
+  if (LANG === "en") {
+    for (const e of document.querySelectorAll("*")) {
+      for (const a of [...e.attributes]) {
+        if (a.name === "data-en") e.textContent = a.value;
+        else if (a.name.startsWith("data-en-")) e.setAttribute(a.name.slice(8), a.value);
+      }
+    }
+  }
+  const header = document.querySelector("header");
+  if (header) {
+    const other = tr("en", "it");
+    header.append(el("button", {
+      id: "lang", type: "button", lang: other, text: tr("English", "Italiano"),
+      "aria-label": tr("Pagina in inglese", "Page in Italian"),
+      onclick: () => { localStorage.setItem(LANG_KEY, other); location.search = ""; },
+    }));
+  }
+}
+
+// Dates and times as read in Italy: Rome's time, with the weekday.
+const ROME = { timeZone: "Europe/Rome" };
+const fmtDateTime = (t) => new Date(t).toLocaleString(LOCALE,
+  { ...ROME, weekday: "short", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" });
+const fmtTime = (t) => new Date(t).toLocaleTimeString(LOCALE, ROME);
+// An agenda's local time (2026-12-09T09:30:00, already Rome's) with its weekday.
+const fmtLocal = (s) => {
+  const [d, t] = s.split("T");
+  const [y, m, day] = d.split("-").map(Number);
+  const weekday = new Date(Date.UTC(y, m - 1, day)).toLocaleDateString(LOCALE, { timeZone: "UTC", weekday: "short" });
+  return `${weekday} ${String(day).padStart(2, "0")}/${String(m).padStart(2, "0")}/${y} ${t.slice(0, 5)}`;
+};
+// The API's words (states, sections of the regional centres, outcomes), as the pages say them.
+const WORDS = {
+  state: {
+    logged_out: tr("scollegato", "logged out"), available: tr("disponibile", "available"), ringing: tr("squilla", "ringing"),
+    on_call: tr("in conversazione", "on a call"), wrap_up: tr("post-chiamata", "wrap-up"), paused: tr("in pausa", "paused"),
+  },
+  ticketSection: {
+    pensions: tr("Pensioni", "Pensions"), income_support: tr("Prestazioni a sostegno del reddito", "Income-support benefits"),
+    contributors: tr("Contribuenti", "Contributors"),
+  },
+  ticketStatus: { open: tr("aperta", "open"), taken: tr("presa in carico", "taken"), answered: tr("evasa", "answered"), returned: tr("restituita", "returned") },
+  outcome: {
+    resolved: tr("risolta durante la chiamata", "resolved on the call"), ticket_opened: tr("aperta una pratica Linea INPS", "Linea INPS ticket opened"),
+    appointment_booked: tr("prenotato un appuntamento", "appointment booked"), transferred: tr("trasferita", "transferred"),
+    not_resolved: tr("non risolta", "not resolved"), dropped: tr("linea caduta", "line dropped"),
+  },
+  contact: { phone: tr("telefono", "phone"), email: "email", pec: "PEC", letter: tr("lettera", "letter") },
+  // Pauses the switchboard sets by itself.
+  reason: {
+    "no answer": tr("non ha risposto", "no answer"), phone: tr("dal telefono", "from the phone"),
+    declined: tr("chiamata rifiutata", "call declined"),
+    "the browser phone disconnected": tr("telefono nel browser disconnesso", "the browser phone disconnected"),
+    "the browser phone did not respond": tr("il telefono nel browser non ha risposto", "the browser phone did not respond"),
+    "the browser phone is not connected": tr("telefono nel browser non connesso", "the browser phone is not connected"),
+  },
+  language: { it: tr("italiano", "Italian"), en: tr("inglese", "English"), de: tr("tedesco", "German") },
+};
+const say = (kind, id) => WORDS[kind][id] || id;
+
+// Names instead of ids (GET /api/names), loaded once signed in: sections, regions, provinces,
+// agencies, people, and the label of each number called.
+let NAMES = { sections: {}, regions: {}, provinces: {}, agencies: {}, people: {}, numbers: {} };
+async function loadNames() { NAMES = await api("GET", "/api/names"); }
+const nameOf = (kind, id) => (id && NAMES[kind][id]) || id || "";
+// A ticket number in groups of three digits, as it is read aloud to the caller.
+const groupDigits = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, " ");
+
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -16,7 +98,8 @@ function el(tag, attrs = {}, ...children) {
 async function api(method, path, body) {
   const r = await fetch(path, {
     method, credentials: "same-origin",
-    headers: Object.assign({ "X-Requested-With": "fetch" }, body ? { "Content-Type": "application/json" } : {}),
+    // The API answers its errors in the page's language.
+    headers: Object.assign({ "X-Requested-With": "fetch", "Accept-Language": LANG }, body ? { "Content-Type": "application/json" } : {}),
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = r.status === 204 ? null : await r.json().catch(() => null);
@@ -33,7 +116,8 @@ let ending = false;
 function signedOut() {
   if (ending) return;
   ending = true;
-  sessionStorage.setItem(ENDED, "Your session has ended (signed out, expired, or the switchboard restarted): sign in again.");
+  sessionStorage.setItem(ENDED, tr("La sessione è terminata (uscita, scaduta o centralino riavviato): acceda di nuovo.",
+    "Your session has ended (signed out, expired, or the switchboard restarted): sign in again."));
   location.reload();
 }
 {

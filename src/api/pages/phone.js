@@ -79,7 +79,7 @@ const phone = (() => {
       aliveTimer = setInterval(() => send({ type: "alive" }), 5000);
     };
     channel.onmessage = (e) => heard(JSON.parse(e.data));
-    channel.onclose = () => lost("connection closed");
+    channel.onclose = () => lost(tr("connessione chiusa", "connection closed"));
     conn.ontrack = (e) => {
       const stream = e.streams[0] || new MediaStream([e.track]);
       speaker.srcObject = stream;
@@ -91,9 +91,9 @@ const phone = (() => {
       if (s === "failed" || s === "closed") lost(s);
       else if (s === "disconnected") {
         // Often back within seconds; if not, start again.
-        setState("reconnecting", "network interrupted");
+        setState("reconnecting", tr("rete interrotta", "network interrupted"));
         clearTimeout(lossTimer);
-        lossTimer = setTimeout(() => { if (pc === conn && conn.connectionState !== "connected") lost("network interrupted"); }, 4000);
+        lossTimer = setTimeout(() => { if (pc === conn && conn.connectionState !== "connected") lost(tr("rete interrotta", "network interrupted")); }, 4000);
       } else if (s === "connected" && channel && channel.readyState === "open") {
         clearTimeout(lossTimer);
         setState(current ? "talking" : "ready");
