@@ -31,6 +31,13 @@ fi
 for tool in espeak-ng sipp baresip chromium chromedriver ss pg_ctlcluster psql pg_dump kamailio curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required by the tests and could not be installed" >&2; exit 1; }
 done
+# axe-core (the pages' accessibility test), pinned, from the npm registry into target/npm.
+AXE_VERSION=4.14.1
+command -v npm >/dev/null 2>&1 || { echo "error: npm is required (axe-core for the accessibility test)" >&2; exit 1; }
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" target/npm/node_modules/axe-core/package.json; then
+  echo "== installing axe-core $AXE_VERSION (npm)"
+  npm install --prefix target/npm --no-audit --no-fund --silent "axe-core@$AXE_VERSION"
+fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   echo "== installing rustfmt and clippy"
   rustup component add rustfmt clippy

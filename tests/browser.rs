@@ -248,9 +248,7 @@ fn the_back_office_rides_out_a_restart_and_says_when_its_session_ended() {
     assert!(b.find("#signin:not([hidden])").is_none(), "still signed in after the restart");
 
     // Signed out from elsewhere (another tab, say), then the engine restarts again.
-    let cookie = b.cmd("GET", "/cookie/centralino_session", None).unwrap();
-    let cookie = format!("centralino_session={}", cookie["value"].as_str().unwrap());
-    let (status, _, _) = http_raw(&engine, "DELETE", "/api/session", &[("Cookie", cookie)], "");
+    let (status, _, _) = http_raw(&engine, "DELETE", "/api/session", &[("Cookie", b.session_cookie())], "");
     assert_eq!(status, 204);
     let _engine = Engine::start_in(engine.crash(), &["--http", &addr]);
     b.wait_text("#signin-error", "acceda di nuovo", 30);

@@ -99,13 +99,15 @@ fn the_console_answers_a_caller_and_both_hear_each_other() {
     let (answered, pitch) = thread::scope(|s| {
         let caller = s.spawn(|| caller_until_bye(&engine, &talker));
         let ring = b.wait_text("#phone-ring", "+393331234567", 30);
-        assert!(ring.contains("Pensioni"), "the section's name: {ring}");
+        assert!(ring.starts_with("Chiamata in arrivo") && ring.contains("Pensioni"), "the section's name: {ring}");
         b.screenshot("phone-ringing");
+        assert_eq!(b.axe("/console, a call ringing in the browser"), Vec::<String>::new());
         b.click("#answer");
         b.wait("#hangup:not([hidden])", 10);
         let answered = Instant::now();
         // The screen-pop beside the phone.
         b.wait_text("#pop", "+393331234567", 10);
+        assert_eq!(b.axe("/console, talking in the browser"), Vec::<String>::new());
 
         // The caller's 400 Hz in the page, through the engine, DTLS-SRTP and the browser.
         let deadline = Instant::now() + Duration::from_secs(15);

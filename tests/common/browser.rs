@@ -197,6 +197,42 @@ impl Driver {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    /// axe-core's accessibility check of the page as it is now (scripts/test.sh installs the
+    /// npm package under target/npm): every violation, printed; those of serious or critical
+    /// impact returned.
+    pub fn axe(&self, what: &str) -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/npm/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (scripts/test.sh installs axe-core with npm)"));
+        self.cmd("POST", "/execute/sync", Some(json!({"script": source, "args": []}))).expect("axe-core loads");
+        let run = r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] })
+              .then((r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => n.target.join(" ")) }))))
+              .catch((e) => done({ error: String(e) }));"#;
+        let found = self.cmd("POST", "/execute/async", Some(json!({"script": run, "args": []}))).expect("axe.run");
+        let violations = found.as_array().unwrap_or_else(|| panic!("axe-core on {what}: {found}"));
+        // Straight to stderr, not println!: the results belong in the test output even when
+        // the test passes (libtest captures only the print macros).
+        let mut report = format!("axe-core {what}: {} violation(s)\n", violations.len());
+        let mut serious = Vec::new();
+        for v in violations {
+            let line = format!("{} [{}] {}: {}", v["id"], v["impact"], v["help"], v["nodes"]);
+            report += &format!("  {line}\n");
+            if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
+                serious.push(line);
+            }
+        }
+        let _ = std::io::stderr().write_all(report.as_bytes());
+        serious
+    }
+
+    /// The page's session cookie, as a `Cookie` header's value.
+    pub fn session_cookie(&self) -> String {
+        let cookie = self.cmd("GET", "/cookie/centralino_session", None).unwrap();
+        format!("centralino_session={}", cookie["value"].as_str().unwrap_or_default())
+    }
+
     pub fn sign_in(&self, url: &str, user: &str, password: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url}))).unwrap();
         self.type_into("#username", user);

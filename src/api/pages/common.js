@@ -31,7 +31,6 @@ const LOCALE = tr("it-IT", "en-GB");
     const other = tr("en", "it");
     header.append(el("button", {
       id: "lang", type: "button", lang: other, text: tr("English", "Italiano"),
-      "aria-label": tr("Pagina in inglese", "Page in Italian"),
       onclick: () => { localStorage.setItem(LANG_KEY, other); location.search = ""; },
     }));
   }
