@@ -282,7 +282,7 @@ text = open(src).read()
 # The bench section must not inherit the shipped routes to nodes of the national tree.
 text = text.replace('after_max_wait = { message = "queue_timeout" }\n', '')
 text = text.replace('max_wait_seconds = 1200            # 20 minutes, then:\n', '')
-text = text.replace('when_no_operators = { node = "operator_closed" }\n', '')
+text = text.replace('when_no_operators = { node = "no_operator_now" }\n', '')
 text = text.replace('digest_algorithms = ["SHA-256", "MD5"]', 'digest_algorithms = ["MD5", "SHA-256"]')
 realm = "centralino.inps.example"
 parts = [text, f"""

@@ -776,7 +776,7 @@ fn shipped_configuration_gives_each_section_its_rules() {
     assert_eq!(pensions.leave, Some(('9', Route::Node(s("pensions_menu")))));
     assert_eq!(pensions.max_wait, Some(secs(1200.0)), "from [queue]");
     assert_eq!(pensions.after_max_wait, Some(Route::Message(s("queue_timeout"))));
-    assert_eq!(pensions.when_no_operators, Some(Route::Node(s("operator_closed"))));
+    assert_eq!(pensions.when_no_operators, Some(Route::Node(s("no_operator_now"))));
     assert_eq!((pensions.ring_timeout, pensions.wrap_up), (secs(15.0), secs(10.0)));
     assert!(pensions.announce_wait);
     assert_eq!(rules["general"].max_queue, None);

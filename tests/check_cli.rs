@@ -588,8 +588,8 @@ const QUEUE_LIMIT_WITHOUT_ROUTE: Edit = Edit {
 };
 
 const QUEUE_TWO_TARGETS: Edit = Edit {
-    old: "when_no_operators = { node = \"operator_closed\" }",
-    new: "when_no_operators = { section = ‸\"general\", node = \"operator_closed\" }",
+    old: "when_no_operators = { node = \"no_operator_now\" }",
+    new: "when_no_operators = { section = ‸\"general\", node = \"no_operator_now\" }",
     message: "error: [queue]: a queue route names 2 targets",
     help: "give exactly one of section, node or message",
 };

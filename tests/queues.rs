@@ -79,7 +79,7 @@ fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
     let (_dir, config) = edited_config(&[
         ("announce_min_interval_seconds = 20", "announce_min_interval_seconds = 2"),
         ("announce_every_seconds = 60", "announce_every_seconds = 30"),
-        ("when_no_operators = { node = \"operator_closed\" }\n", ""),
+        ("when_no_operators = { node = \"no_operator_now\" }\n", ""),
     ]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     // mrossi serves pensions but has no phone registered, so nobody answers; without a
@@ -180,5 +180,28 @@ fn callers_wait_in_arrival_order_hear_their_positions_and_leave() {
     assert_eq!(
         (pensions["waiting"].as_u64(), pensions["abandoned"].as_u64(), pensions["entered"].as_u64()),
         (Some(0), Some(2), Some(3))
+    );
+}
+
+/// Inside the contact center's hours (the tests' trees are open around the clock) with no
+/// operator logged in, a caller asking for pensions hears that no operator is free now, not the
+/// closed-hours message, and is taken back to the main menu.
+#[test]
+fn in_hours_with_no_operator_logged_in_the_caller_hears_that_none_is_free() {
+    let engine = Engine::start();
+    let run = pensions_caller(&engine, "9", "0 8 101", 14_000, "5", 300).expect_ok();
+    let r = engine.record(&run.call_id());
+    let path: Vec<&str> = r["path"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let at = path.iter().position(|n| *n == "pensions_queue").unwrap_or_else(|| panic!("queued: {r:#}"));
+    assert_eq!(path[at + 1..].first().copied(), Some("no_operator_now"), "{r:#}");
+    assert_eq!(path[at + 2..].first().copied(), Some("no_operator_free"), "{r:#}");
+    assert!(!path.contains(&"operator_closed"), "the hours are not told while open: {r:#}");
+    let queue = journal(&engine, "queue.jsonl");
+    let left = events_of(&queue, &run.call_id());
+    // Not queued at all: sent on at once, and the journal says why.
+    assert_eq!(kinds(&left), ["overflowed"], "{}", serde_json::to_string_pretty(&queue).unwrap());
+    assert_eq!(
+        (left[0]["reason"].as_str(), left[0]["to"].as_str()),
+        (Some("no_operators"), Some("node:no_operator_now"))
     );
 }
