@@ -106,7 +106,7 @@ fn a_call_pops_up_on_the_console_and_its_ticket_reaches_the_back_office() {
         for name in ["Direzione provinciale di Latina (+390773691001)", "Latina (Lazio)", "Pensioni", "italiano"] {
             assert!(pop.contains(name), "{name} in the screen-pop: {pop}");
         }
-        assert!(pop.contains("pensions_menu"), "the portal path: {pop}");
+        assert!(pop.contains("Menu principale › Pensioni › Coda pensioni"), "the portal path by titles: {pop}");
         console.screenshot("console-call");
         console.type_into("#cf", "RSSMRA85T10A562S");
         console.type_into("#question", "When will my pension be paid?");

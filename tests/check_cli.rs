@@ -214,6 +214,12 @@ broken_tree! {
         "18:16: error: unknown section `pension` (not in the configuration)",
         "    help: did you mean `pensions`?",
     ];
+    titles_of_unknown_nodes_and_empty_titles: "titles-mistakes" => [
+        "6:3: error: unknown node `pension_queue`",
+        "    help: did you mean `pensions_queue`?",
+        "7:3: error: the title of `goodbye` is empty",
+        "    help: write the title, or remove the line",
+    ];
     unreachable_node: "unreachable-node" => [
         "15:3: error: node `pensions_queue` cannot be reached from `start`",
         "    help: lead to it from another node, list it under `entry_points:` if operators send calls there, or remove it",

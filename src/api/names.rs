@@ -1,6 +1,6 @@
 //! `GET /api/names`: what the pages show instead of ids, from the configuration: the names of
 //! sections, regions, provinces, agencies and people (operators, officers, administrators),
-//! and the label of each number citizens call.
+//! the label of each number citizens call, and the titles of the voice portal's nodes.
 
 use super::ApiState;
 use super::auth::Principal;
@@ -21,6 +21,9 @@ pub struct Names {
     people: ById,
     /// The label of each called number (E.164).
     numbers: ById,
+    /// Per tree, the titles of its nodes (a caller's path through the portal, as the console
+    /// shows it).
+    portal: BTreeMap<String, ById>,
 }
 
 fn by_id<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> ById {
@@ -30,6 +33,10 @@ fn by_id<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> ById {
 pub async fn names(State(state): State<ApiState>, _: Principal) -> Json<Names> {
     let live = state.live.current();
     let c = &live.switchboard.config;
+    let portal =
+        live.switchboard.trees.iter().map(|(name, tree)| {
+            (name.clone(), by_id(tree.def.titles.iter().map(|(node, title)| (&node.value, title))))
+        });
     let people = c
         .operators
         .iter()
@@ -43,5 +50,6 @@ pub async fn names(State(state): State<ApiState>, _: Principal) -> Json<Names> {
         agencies: by_id(c.agencies.iter().map(|a| (a.id.get_ref(), &a.name))),
         people: by_id(people),
         numbers: by_id(c.numbers.iter().map(|n| (n.number.get_ref(), &n.label))),
+        portal: portal.collect(),
     })
 }

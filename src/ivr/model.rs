@@ -127,6 +127,11 @@ pub struct TreeFile {
     /// leaving a queue), so they count as reachable.
     #[serde(default)]
     pub entry_points: Vec<At<String>>,
+    /// How the operators' console names nodes in a caller's path through the portal (node ->
+    /// title, in the staff's language); nodes without a title (language choice, hours checks)
+    /// are left out of the path it shows.
+    #[serde(default)]
+    pub titles: IndexMap<At<String>, String>,
     /// Named opening-hours calendars used by `schedule` nodes.
     #[serde(default)]
     pub schedules: IndexMap<At<String>, Schedule>,

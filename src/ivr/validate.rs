@@ -112,6 +112,12 @@ pub fn check_tree(tree: &Tree, ctx: &CheckContext) -> Diagnostics {
     for e in &def.entry_points {
         k.node_ref(e);
     }
+    for (node, title) in &def.titles {
+        k.node_ref(node);
+        if title.trim().is_empty() {
+            k.error(node.pos, format!("the title of `{}` is empty", node.value), "write the title, or remove the line");
+        }
+    }
     if let Some(n) = &def.defaults.on_exhausted {
         k.node_ref(n);
     }
