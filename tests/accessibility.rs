@@ -1,7 +1,7 @@
 //! Every page checked by axe-core in real Chromium, in the states people use it in: signing in,
 //! the console of an operator logged in (phone panel, forms, returned tickets), the back office
-//! with a ticket to take and one taken, the wallboard with an operator on it; in Italian and in
-//! English. Every violation is printed; none may be serious or critical.
+//! with a ticket to take and one taken, the wallboard with an operator on it, an agency's
+//! agenda; in Italian and in English. Every violation is printed; none may be serious or critical.
 
 mod common;
 
@@ -35,6 +35,7 @@ fn every_page_passes_axe_core() {
             ("console", "mrossi", "#state[data-state=available]"),
             ("backoffice", "lverdi", &*format!("#ticket-{taken} .answer")),
             ("wallboard", "admin", "#operators tbody tr"),
+            ("agenda", "mcolombo", "#day:not([hidden]) #title"),
         ] {
             b.cmd("POST", "/url", Some(json!({"url": format!("http://{}/{page}?lang={lang}", engine.http)}))).unwrap();
             b.wait("#signin:not([hidden])", 10);

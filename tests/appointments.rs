@@ -226,7 +226,100 @@ fn the_caller_hears_the_appointment_booked_for_them_and_the_operator_sets_the_ou
     assert_eq!(http(&engine, "GET", "/api/calls?last=0", MROSSI, None).0, 422);
 }
 
+/// An agency's day: its staff read their agenda (by time, booked ones only), not another
+/// agency's, nor tickets or calls; administrators read any agenda and export tickets and calls
+/// as CSV for their spreadsheets.
+fn agency_staff_read_their_agenda_and_administrators_export(store: Store) {
+    let engine = Engine::start_on(store, &[]);
+    let slots = free(&engine, "formia", 21);
+    let day = &slots[0][..10];
+    let same_day: Vec<&String> = slots.iter().filter(|s| s.starts_with(day)).collect();
+    assert!(same_day.len() >= 3, "{slots:?}");
+    // Booked out of order; the last one is cancelled; one at another agency the same day.
+    let mut ids = Vec::new();
+    for start in [same_day[2], same_day[0], same_day[1]] {
+        let (status, a) = http(&engine, "POST", "/api/appointments", MROSSI, Some(&booking("formia", start)));
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(http(&engine, "POST", &format!("/api/appointments/{}/cancel", ids[2]), MROSSI, None).0, 200);
+    let elsewhere = free(&engine, "latina-centro", 21);
+    assert_eq!(
+        http(&engine, "POST", "/api/appointments", MROSSI, Some(&booking("latina-centro", &elsewhere[0]))).0,
+        201
+    );
+
+    let staff = Some(("mcolombo", "demo-mcolombo"));
+    let (status, agenda) = http(&engine, "GET", &format!("/api/agencies/formia/agenda?date={day}"), staff, None);
+    assert_eq!(status, 200, "{agenda}");
+    let starts: Vec<&str> = agenda.as_array().unwrap().iter().map(|a| a["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, [same_day[0].as_str(), same_day[2].as_str()], "by time, the cancelled one left out");
+    assert_eq!(agenda[0]["id"], json!(ids[1]));
+    let next_day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().succ_opt().unwrap();
+    let (_, later) = http(&engine, "GET", &format!("/api/agencies/formia/agenda?date={next_day}"), staff, None);
+    assert!(later.as_array().unwrap().iter().all(|a| !a["start"].as_str().unwrap().starts_with(day)), "{later}");
+    let other_agencys = format!("/api/appointments/{}", elsewhere_id(&engine));
+    let refused = [
+        ("/api/agencies/latina-centro/agenda", staff),
+        (other_agencys.as_str(), staff),
+        ("/api/agencies/formia/agenda", MROSSI),
+        ("/api/agencies/formia/agenda", Some(("lverdi", "demo-lverdi"))),
+        ("/api/tickets", staff),
+        ("/api/tickets/summary", staff),
+        ("/api/calls", staff),
+        ("/api/export/tickets.csv", staff),
+        ("/api/export/calls.csv", MROSSI),
+    ];
+    for (path, who) in refused {
+        assert_eq!(http_status(&engine, path, who), 403, "{path} as {who:?}");
+    }
+    let admin = Some(("admin", "demo-admin"));
+    let (status, agenda) =
+        http(&engine, "GET", &format!("/api/agencies/latina-centro/agenda?date={}", &elsewhere[0][..10]), admin, None);
+    assert_eq!((status, agenda.as_array().map(Vec::len)), (200, Some(1)), "{agenda}");
+
+    // The CSV exports: a byte order mark, semicolons, a header, a row per ticket.
+    let body = json!({
+        "caller": "+393331234567", "codice_fiscale": "RSSMRA85T10A562S", "question": "=1+1; \"quoted\" è",
+        "ccm_section": "pensions", "number": "+390773691001",
+    });
+    let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&body));
+    assert_eq!(status, 201, "{t}");
+    let auth = ("Authorization", "Basic YWRtaW46ZGVtby1hZG1pbg==".to_string());
+    let (status, head, csv) = http_raw(&engine, "GET", "/api/export/tickets.csv", &[auth.clone()], "");
+    assert_eq!(status, 200, "{csv}");
+    assert!(head.to_lowercase().contains("content-type: text/csv"), "{head}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("\u{feff}number;opened;region;section;status"), "{}", lines[0]);
+    assert_eq!(lines.len(), 2, "{csv}");
+    let number = t["number"].as_str().unwrap();
+    assert!(lines[1].starts_with(&format!("{number};")), "{}", lines[1]);
+    assert!(
+        lines[1].contains(
+            ";lazio;pensions;open;;pensions;mrossi;+393331234567;RSSMRA85T10A562S;\"'=1+1; \"\"quoted\"\" è\";"
+        ),
+        "{}",
+        lines[1]
+    );
+    let (status, _, calls) = http_raw(&engine, "GET", "/api/export/calls.csv", &[auth], "");
+    assert_eq!(status, 200, "{calls}");
+    assert!(calls.starts_with("\u{feff}call_id;arrived;answered;ended;caller;number"), "{calls}");
+}
+
+/// The id of an appointment booked at another agency than Formia.
+fn elsewhere_id(engine: &Engine) -> String {
+    let slot = free(engine, "latina-centro", 21).pop().unwrap();
+    let (status, a) = http(engine, "POST", "/api/appointments", MROSSI, Some(&booking("latina-centro", &slot)));
+    assert_eq!(status, 201, "{a}");
+    a["id"].as_str().unwrap().to_string()
+}
+
+fn http_status(engine: &Engine, path: &str, who: Option<(&str, &str)>) -> u16 {
+    http(engine, "GET", path, who, None).0
+}
+
 on_both_stores!(
+    agency_staff_read_their_agenda_and_administrators_export,
     fifty_operators_booking_one_slot_get_one_appointment,
     times_outside_the_agenda_are_refused_and_bookings_move_and_cancel,
     an_acknowledged_booking_survives_sigkill,

@@ -253,3 +253,40 @@ fn the_back_office_rides_out_a_restart_and_says_when_its_session_ended() {
     let _engine = Engine::start_in(engine.crash(), &["--http", &addr]);
     b.wait_text("#signin-error", "acceda di nuovo", 30);
 }
+
+/// An agency's staff member opens the day's agenda: the appointments booked by the contact
+/// center, by time, with the weekday and the operator's name, printable; a day without any
+/// says so.
+#[test]
+fn agency_staff_see_the_days_appointments() {
+    let engine = Engine::start();
+    let mrossi = Some(("mrossi", "demo-mrossi"));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    let (_, slots) = http(&engine, "GET", &format!("/api/agencies/formia/slots?from={tomorrow}&days=14"), mrossi, None);
+    let start = slots[0].as_str().unwrap().to_string();
+    let body = json!({
+        "agency": "formia", "start": start, "codice_fiscale": "RSSMRA85T10A562S", "phone": "+393331234567",
+        "subject": "Estratto conto", "mode": "counter",
+    });
+    let (status, a) = http(&engine, "POST", "/api/appointments", mrossi, Some(&body));
+    assert_eq!(status, 201, "{a}");
+    let b = Driver::start();
+    b.sign_in(&format!("http://{}/agenda", engine.http), "mcolombo", "demo-mcolombo");
+    b.wait("#day:not([hidden])", 10);
+    let pick = format!(
+        "const d = document.getElementById('date'); d.value = '{}'; d.dispatchEvent(new Event('change'));",
+        &start[..10]
+    );
+    b.cmd("POST", "/execute/sync", Some(json!({"script": pick, "args": []}))).unwrap();
+    let row = b.wait_text(&format!("#appointment-{}", a["id"].as_str().unwrap()), "Estratto conto", 10);
+    for text in [&start[11..16], "RSSMRA85T10A562S", "+393331234567", "allo sportello", "Mario Rossi"] {
+        assert!(row.contains(text), "{text} in {row}");
+    }
+    let title = b.text("#title");
+    let weekdays = ["lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"];
+    assert!(title.starts_with("Agenzia INPS di Formia — ") && weekdays.iter().any(|d| title.contains(d)), "{title}");
+    b.screenshot("agenda");
+    b.click("#next");
+    b.wait("#empty:not([hidden])", 10);
+    assert_eq!(b.text("#empty"), "Nessun appuntamento in questo giorno.");
+}

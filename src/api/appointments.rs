@@ -153,7 +153,42 @@ pub async fn book(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-/// `GET /api/appointments/{id}` (operators and administrators).
+/// 403 for a member of another agency's staff.
+fn not_your_agency() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "this is another agency's agenda").it("è l'agenda di un'altra sede")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgendaQuery {
+    /// The day (default today, in Italy).
+    date: Option<NaiveDate>,
+}
+
+/// `GET /api/agencies/{id}/agenda?date=2026-12-09`: the agency's appointments of the day, by
+/// time, for its staff and administrators.
+pub async fn agenda(
+    State(state): State<ApiState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<AgendaQuery>,
+) -> Result<Json<Vec<Appointment>>, ApiError> {
+    match &p.role {
+        Role::Administrator => {}
+        Role::AgencyStaff { agency } if *agency == id => {}
+        Role::AgencyStaff { .. } => return Err(not_your_agency()),
+        Role::Operator | Role::Officer { .. } => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "an agency's agenda is for its staff and administrators")
+                .it("l'agenda di una sede è per il suo personale e gli amministratori"));
+        }
+    }
+    agency(&state.live.current().switchboard.config, &id)?;
+    let day = q.date.unwrap_or_else(|| now_local().date());
+    let from = day.and_hms_opt(0, 0, 0).expect("midnight");
+    Ok(Json(state.store.agenda(&id, from, from + chrono::Days::new(1)).await?))
+}
+
+/// `GET /api/appointments/{id}` (operators, administrators, the agency's staff).
 pub async fn one(
     State(state): State<ApiState>,
     p: Principal,
@@ -163,7 +198,11 @@ pub async fn one(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "appointments are for the contact center's operators")
             .it("gli appuntamenti sono per gli operatori del contact center"));
     }
-    state.store.appointment(&id).await?.map(Json).ok_or_else(|| ApiError::from(StoreError::NoAppointment(id)))
+    let found = state.store.appointment(&id).await?;
+    match (found, &p.role) {
+        (Some(a), Role::AgencyStaff { agency }) if *agency != a.fields.agency => Err(not_your_agency()),
+        (found, _) => found.map(Json).ok_or_else(|| ApiError::from(StoreError::NoAppointment(id))),
+    }
 }
 
 /// `POST /api/appointments/{id}/cancel`.

@@ -30,6 +30,10 @@ pub enum Role {
         region: String,
     },
     Administrator,
+    /// Staff of this local agency.
+    AgencyStaff {
+        agency: String,
+    },
 }
 
 /// An authenticated user.
@@ -52,6 +56,12 @@ pub fn lookup(config: &Config, user: &str) -> Option<(Principal, String)> {
         return Some((
             p(&o.display_name, Role::Officer { region: o.region.get_ref().clone() }),
             o.ha1_md5.get_ref().clone(),
+        ));
+    }
+    if let Some(s) = config.agency_staff.iter().find(|s| s.username.get_ref() == user) {
+        return Some((
+            p(&s.display_name, Role::AgencyStaff { agency: s.agency.get_ref().clone() }),
+            s.ha1_md5.get_ref().clone(),
         ));
     }
     config

@@ -16,10 +16,11 @@ use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Calls are the contact center's: operators and administrators see them, officers do not.
+/// Calls are the contact center's: operators and administrators see them, officers and agency
+/// staff do not.
 fn contact_center_only(p: &Principal, what: &str) -> Result<(), ApiError> {
     match p.role {
-        Role::Officer { .. } => {
+        Role::Officer { .. } | Role::AgencyStaff { .. } => {
             Err(ApiError::new(StatusCode::FORBIDDEN, format!("{what} is for the contact center's operators"))
                 .it("riservato agli operatori del contact center"))
         }

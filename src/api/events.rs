@@ -23,16 +23,14 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 /// What `p` may see of `c`, as an SSE event.
 fn event_for(p: &Principal, c: &Change) -> Option<Event> {
     match c {
-        Change::Ticket(t) => {
-            if let Role::Officer { region } = &p.role
-                && *region != t.fields.region
-            {
-                return None;
-            }
-            Event::default().event("ticket").json_data(t).ok()
-        }
-        Change::Appointment(a) => match p.role {
+        Change::Ticket(t) => match &p.role {
+            Role::Officer { region } if *region != t.fields.region => None,
+            Role::AgencyStaff { .. } => None,
+            _ => Event::default().event("ticket").json_data(t).ok(),
+        },
+        Change::Appointment(a) => match &p.role {
             Role::Officer { .. } => None,
+            Role::AgencyStaff { agency } if *agency != a.fields.agency => None,
             _ => Event::default().event("appointment").json_data(a).ok(),
         },
         // The screen-pop goes to the operator who has the call (and administrators).

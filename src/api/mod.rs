@@ -11,6 +11,7 @@ mod calls;
 pub mod connections;
 mod error;
 pub mod events;
+mod export;
 mod italian;
 pub mod metrics;
 mod names;
@@ -98,6 +99,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/agencies", get(appointments::agencies))
         .route("/api/agencies/{id}/slots", get(appointments::free_slots))
+        .route("/api/agencies/{id}/agenda", get(appointments::agenda))
+        .route("/agenda", get(pages::agenda))
+        .route("/api/export/tickets.csv", get(export::tickets))
+        .route("/api/export/calls.csv", get(export::calls))
         .route("/api/appointments", post(appointments::book))
         .route("/api/appointments/{id}", get(appointments::one))
         .route("/api/appointments/{id}/cancel", post(appointments::cancel))

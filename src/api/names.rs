@@ -17,7 +17,7 @@ pub struct Names {
     regions: ById,
     provinces: ById,
     agencies: ById,
-    /// Operators', officers' and administrators' display names by user name.
+    /// Operators', officers', administrators' and agency staff's display names by user name.
     people: ById,
     /// The label of each called number (E.164).
     numbers: ById,
@@ -42,7 +42,8 @@ pub async fn names(State(state): State<ApiState>, _: Principal) -> Json<Names> {
         .iter()
         .map(|o| (o.username.get_ref(), &o.display_name))
         .chain(c.officers.iter().map(|o| (o.username.get_ref(), &o.display_name)))
-        .chain(c.administrators.iter().map(|a| (a.username.get_ref(), &a.display_name)));
+        .chain(c.administrators.iter().map(|a| (a.username.get_ref(), &a.display_name)))
+        .chain(c.agency_staff.iter().map(|s| (s.username.get_ref(), &s.display_name)));
     Json(Names {
         sections: by_id(c.sections.iter().map(|(id, s)| (id.get_ref(), &s.name))),
         regions: by_id(c.regions.iter().map(|(id, r)| (id.get_ref(), &r.name))),

@@ -20,6 +20,14 @@ pub async fn console() -> impl IntoResponse {
     )
 }
 
+/// `GET /agenda`: an agency's appointments of a day, printable (its staff and administrators).
+pub async fn agenda() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        Html(include_str!("pages/agenda.html")),
+    )
+}
+
 /// `GET /wallboard`: supervisors' view of the sections, the operators and the tickets.
 pub async fn wallboard() -> impl IntoResponse {
     (

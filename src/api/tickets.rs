@@ -122,8 +122,20 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ticket)))
 }
 
+/// Tickets are the contact center's and the regional centres': not the agencies'.
+fn not_agency_staff(p: &Principal) -> Result<(), ApiError> {
+    match p.role {
+        Role::AgencyStaff { .. } => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "tickets are for the contact center and the regional centres")
+                .it("le pratiche sono per il contact center e le direzioni regionali"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether `p` may see tickets of `region`.
 fn may_see(p: &Principal, region: &str) -> Result<(), ApiError> {
+    not_agency_staff(p)?;
     match &p.role {
         Role::Officer { region: own } if own != region => Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -173,6 +185,7 @@ pub async fn list(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::response::Response, ApiError> {
+    not_agency_staff(&p)?;
     let region = match (&p.role, q.region) {
         (Role::Officer { region }, asked) => {
             if let Some(a) = asked {
@@ -193,6 +206,7 @@ pub async fn summary(
     State(state): State<ApiState>,
     p: Principal,
 ) -> Result<Json<std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>>, ApiError> {
+    not_agency_staff(&p)?;
     let region = match &p.role {
         Role::Officer { region } => Some(region.clone()),
         _ => None,

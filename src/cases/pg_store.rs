@@ -807,6 +807,27 @@ impl CaseStore for PgStore {
         .await
     }
 
+    async fn agenda(
+        &self,
+        agency: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        within(async {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT body FROM appointments
+                     WHERE agency = $1 AND status = 'booked' AND start >= $2 AND start < $3 ORDER BY start",
+                    &[&agency, &from, &to],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(|r| r.get::<_, Json<Appointment>>(0).0).collect())
+        })
+        .await
+    }
+
     async fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError> {
         within(async {
             let c = self.client().await?;

@@ -453,6 +453,30 @@ impl CaseStore for RedbStore {
         .await
     }
 
+    async fn agenda(
+        &self,
+        agency: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let (lo, hi) = (slot_key(agency, from), slot_key(agency, to));
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(io)?;
+            let slots = txn.open_table(SLOTS).map_err(io)?;
+            let table = txn.open_table(APPOINTMENTS).map_err(io)?;
+            let mut out = Vec::new();
+            // The slots index holds booked appointments only, by agency and time.
+            for row in slots.range(lo.as_str()..hi.as_str()).map_err(io)? {
+                let (_, id) = row.map_err(io)?;
+                if let Some(v) = table.get(id.value()).map_err(io)? {
+                    out.push(serde_json::from_slice::<Appointment>(v.value()).map_err(io)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError> {
         let call_id = call_id.to_string();
         self.read(move |db| {

@@ -93,6 +93,13 @@ pub trait CaseStore: Send + Sync + 'static {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<NaiveDateTime>, StoreError>;
+    /// An agency's booked appointments starting in `[from, to)`, in order of time (its agenda).
+    async fn agenda(
+        &self,
+        agency: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<Appointment>, StoreError>;
     /// The appointments booked during a call (`call_id` given at booking), in booking order.
     async fn appointments_of_call(&self, call_id: &str) -> Result<Vec<Appointment>, StoreError>;
 

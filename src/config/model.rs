@@ -47,8 +47,24 @@ pub struct Config {
     /// Administrators (every region's tickets, every page).
     #[serde(default)]
     pub administrators: Vec<Administrator>,
+    /// Staff of a local agency (they read their agency's agenda).
+    #[serde(default)]
+    pub agency_staff: Vec<AgencyStaff>,
     #[serde(default)]
     pub agencies: Vec<Agency>,
+}
+
+/// A member of a local agency's staff: reads the agency's appointments (`/agenda`); signs in to
+/// the API and pages only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyStaff {
+    pub username: Spanned<String>,
+    pub display_name: String,
+    /// The agency (an `[[agencies]]` id) whose agenda they read.
+    pub agency: Spanned<String>,
+    /// MD5(username:realm:password), lowercase hex, as for operators.
+    pub ha1_md5: Spanned<String>,
 }
 
 /// A back-office officer of a regional consultancy centre; signs in to the API and pages only.

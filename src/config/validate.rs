@@ -192,14 +192,15 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         .officers
         .iter()
         .map(|o| (&o.username, &o.ha1_md5, "officer"))
-        .chain(c.administrators.iter().map(|a| (&a.username, &a.ha1_md5, "administrator")));
+        .chain(c.administrators.iter().map(|a| (&a.username, &a.ha1_md5, "administrator")))
+        .chain(c.agency_staff.iter().map(|s| (&s.username, &s.ha1_md5, "agency staff member")));
     for (username, ha1, role) in staff {
         let u = username.get_ref();
         if !users.insert(u.clone()) {
             k.error(
                 username,
                 format!("user `{u}` is defined twice"),
-                "user names of operators, officers and administrators must be unique",
+                "user names of operators, officers, administrators and agency staff must be unique",
             );
         }
         if !is_hex_hash(ha1.get_ref(), 32) {
@@ -212,6 +213,14 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
     }
     for o in &c.officers {
         k.reference("regional centre", "regional_centres", &o.region, &c.regional_centres);
+    }
+    for s in &c.agency_staff {
+        let agency = s.agency.get_ref();
+        if !c.agencies.iter().any(|a| a.id.get_ref() == agency) {
+            let ids = c.agencies.iter().map(|a| a.id.get_ref().as_str());
+            let hint = did_you_mean(agency, ids).unwrap_or_else(|| "name the id of an [[agencies]] entry".into());
+            k.error(&s.agency, format!("unknown agency `{agency}`"), hint);
+        }
     }
 
     for (region, centre) in &c.regional_centres {
