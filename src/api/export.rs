@@ -150,7 +150,7 @@ pub async fn calls(State(state): State<ApiState>, p: Principal) -> Result<impl I
                 word(&r.ending),
                 ending["section"].as_str().unwrap_or_default().to_string(),
                 ending["operator"].as_str().unwrap_or_default().to_string(),
-                outcome.map(|o| word(&o.outcome)).unwrap_or_default(),
+                outcome.map(|o| word(o.outcome)).unwrap_or_default(),
                 outcome.map(|o| o.note.clone()).unwrap_or_default(),
             ]
         })
