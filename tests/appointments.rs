@@ -286,7 +286,7 @@ fn agency_staff_read_their_agenda_and_administrators_export(store: Store) {
     let (status, t) = http(&engine, "POST", "/api/tickets", MROSSI, Some(&body));
     assert_eq!(status, 201, "{t}");
     let auth = ("Authorization", "Basic YWRtaW46ZGVtby1hZG1pbg==".to_string());
-    let (status, head, csv) = http_raw(&engine, "GET", "/api/export/tickets.csv", &[auth.clone()], "");
+    let (status, head, csv) = http_raw(&engine, "GET", "/api/export/tickets.csv", std::slice::from_ref(&auth), "");
     assert_eq!(status, 200, "{csv}");
     assert!(head.to_lowercase().contains("content-type: text/csv"), "{head}");
     let lines: Vec<&str> = csv.lines().collect();
