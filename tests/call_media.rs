@@ -170,7 +170,11 @@ async fn prompts_are_paced_rtp_and_keys_drive_the_portal() {
     assert_eq!(record.keys, "16");
     assert_eq!(record.language, Some(Lang::It));
     assert_eq!(record.answers, ["office_info"]);
-    assert!(record.path.starts_with(&["language_choice".to_string(), "opening_check".into()]), "{:?}", record.path);
+    assert!(
+        record.path.starts_with(&["language_entry".to_string(), "language_choice".into(), "opening_check".into()]),
+        "{:?}",
+        record.path
+    );
     assert!(record.path.contains(&"office_info".to_string()), "{:?}", record.path);
     assert!(matches!(record.ending, Ending::CallerHangup { .. }), "{:?}", record.ending);
 }

@@ -625,7 +625,7 @@ const OFFICER_SAME_NAME_AS_OPERATOR: Edit = Edit {
     old: "username = \"pgallo\"",
     new: "username = ‸\"mrossi\"",
     message: "error: user `mrossi` is defined twice",
-    help: "user names of operators, officers and administrators must be unique",
+    help: "user names of operators, officers, administrators and agency staff must be unique",
 };
 
 /// An agency's address edited after its recording was made: callers would hear the old one.

@@ -224,7 +224,7 @@ fn run_national_routes(language_key: &str, language: &str) -> (BTreeSet<String>,
         failures.check(r.answers == route.answers, &row, format!("answers are not {:?}", route.answers), &r);
         failures.check(r.language == language, &row, format!("language is not {language}"), &r);
         failures.check(
-            r.path.first().map(String::as_str) == Some("language_choice"),
+            r.path.iter().take(2).map(String::as_str).eq(["language_entry", "language_choice"]),
             &row,
             "does not start at the language choice".into(),
             &r,
@@ -646,4 +646,46 @@ fn bad_keys_and_times_are_errors() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+}
+
+/// The province of Bolzano/Bozen is bilingual by law: its callers choose Italian, German or
+/// English, and in German they hear German prompts, numbers, hours and dates; callers elsewhere
+/// are offered Italian and English only.
+#[test]
+fn callers_of_bolzano_can_choose_german() {
+    const BOLZANO: &str = "0471 452300";
+    let r = simulate(BOLZANO, MONDAY, "2,6,w,w", "");
+    assert_eq!(r.language, "de", "{r:#?}");
+    assert_eq!(r.path[..2], ["language_entry", "language_choice_bolzano"], "{r:#?}");
+    let said = r.transcript.join("\n");
+    assert!(r.transcript[0].contains("Für Deutsch drücken Sie 2"), "{said}");
+    for german in [
+        "Willkommen beim Multikanal-Contact-Center",
+        "Renten, drücken Sie 1.",
+        "Der Sitz des NISF in Ihrer Provinz befindet sich in",
+        "von Montag bis Freitag von acht Uhr bis dreizehn Uhr",
+    ] {
+        assert!(said.contains(german), "{german:?} in\n{said}");
+    }
+    // Italian and English as before, with their keys in this menu.
+    assert_eq!(simulate(BOLZANO, MONDAY, "1,w", "").language, "it");
+    assert_eq!(simulate(BOLZANO, MONDAY, "3,w", "").language, "en");
+    // Elsewhere the choice is Italian or English: 2 is English, and no German is heard.
+    let latina = simulate(LATINA, MONDAY, "2,w", "");
+    assert_eq!((latina.language.as_str(), &latina.path[1]), ("en", &"language_choice".to_string()), "{latina:#?}");
+    // The appointment read back in German: weekday, ordinal date, time with "Uhr".
+    let r = simulate_with(
+        BOLZANO,
+        MONDAY,
+        "h",
+        "appointment=counter",
+        &["--from", "appointment_readback", "--language", "de"],
+    );
+    let said = r.transcript.join("\n");
+    assert!(
+        said.contains(
+            "Wir erinnern Sie an Ihren Termin am Schalter, vereinbart für Montag dreißigster November um acht Uhr"
+        ),
+        "{said}"
+    );
 }

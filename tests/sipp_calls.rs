@@ -437,6 +437,7 @@ fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
         &r,
         open,
         &[
+            "language_entry",
             "language_choice",
             "opening_check",
             "GREETING",
@@ -461,6 +462,7 @@ fn rfc4733_keys_from_sipp_captures_walk_the_portal() {
         &r,
         open,
         &[
+            "language_entry",
             "language_choice",
             "opening_check",
             "GREETING",
@@ -505,7 +507,15 @@ fn sip_info_keys_walk_the_portal() {
     assert_path(
         &r,
         open,
-        &["language_choice", "opening_check", "GREETING", "main_menu", "pensions_menu", "pension_documents"],
+        &[
+            "language_entry",
+            "language_choice",
+            "opening_check",
+            "GREETING",
+            "main_menu",
+            "pensions_menu",
+            "pension_documents",
+        ],
     );
     assert_eq!(r["answers"], json!(["pension_documents"]), "{}", ctx());
     assert_eq!(r["ending"], json!({"kind": "caller_hangup", "node": "pension_documents"}), "{}", ctx());
@@ -519,8 +529,9 @@ fn sip_info_keys_walk_the_portal() {
     assert_latina_answered(&r, &dtmf);
     let ctx = || format!("record {r:#}\n{}", dtmf.report());
     assert_eq!(r["keys"], "10", "{}", ctx());
-    let open_path = ["language_choice", "opening_check", "welcome", "no_operator_now", "no_operator_free"];
-    let closed_path = ["language_choice", "opening_check", "closed_notice", "operator_closed"];
+    let open_path =
+        ["language_entry", "language_choice", "opening_check", "welcome", "no_operator_now", "no_operator_free"];
+    let closed_path = ["language_entry", "language_choice", "opening_check", "closed_notice", "operator_closed"];
     let path = strs(&r["path"]);
     match open {
         Some(true) => assert_eq!(path, open_path, "{}", ctx()),
@@ -563,7 +574,7 @@ fn caller_bye_mid_prompt_is_answered_and_recorded() {
     let r = engine.record(&run.call_id());
     assert_latina_answered(&r, &run);
     assert_eq!(r["ending"], json!({"kind": "caller_hangup", "node": "language_choice"}), "{r:#}\n{}", run.report());
-    assert_eq!(r["path"], json!(["language_choice"]), "{r:#}");
+    assert_eq!(r["path"], json!(["language_entry", "language_choice"]), "{r:#}");
     assert_eq!(r["keys"], "", "{r:#}");
     // The prompt stops with the call: nothing arrives after the 200 to the BYE.
     thread::sleep(Duration::from_millis(300));

@@ -439,7 +439,7 @@ fn baresip_calls_presses_1_for_italian_and_hangs_up() {
     assert_eq!(r["language"], "it", "Italian{}", context());
     let path: Vec<&str> = r["path"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(
-        path.starts_with(&["language_choice", "opening_check"]),
+        path.starts_with(&["language_entry", "language_choice", "opening_check"]),
         "the path starts language_choice -> opening_check (path {path:?}){}",
         context()
     );

@@ -31,7 +31,7 @@ pub struct SimulateArgs {
     /// Enter the portal at this node, as after an operator's transfer (e.g. `appointment_readback`).
     #[arg(long)]
     from: Option<String>,
-    /// The language the caller chose earlier in the call (with `--from`): `it`, `en`.
+    /// The language the caller chose earlier in the call (with `--from`): `it`, `en`, `de`.
     #[arg(long, requires = "from")]
     language: Option<String>,
     /// Press keys while prompts play (type-ahead), not after them.

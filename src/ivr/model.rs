@@ -19,19 +19,22 @@ pub enum Lang {
     It,
     /// English
     En,
+    /// Deutsch (the province of Bolzano/Bozen is bilingual by law)
+    De,
 }
 
 impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
+    pub const ALL: [Lang; 3] = [Lang::It, Lang::En, Lang::De];
 
     pub fn code(self) -> &'static str {
         match self {
             Lang::It => "it",
             Lang::En => "en",
+            Lang::De => "de",
         }
     }
 
-    /// The language of a code (`it`, `en`).
+    /// The language of a code (`it`, `en`, `de`).
     pub fn parse(code: &str) -> Option<Lang> {
         Lang::ALL.into_iter().find(|l| l.code() == code)
     }

@@ -58,6 +58,56 @@ const UNITS_EN: [&str; 20] = [
     "nineteen",
 ];
 const TENS_EN: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const UNITS_DE: [&str; 20] = [
+    "null",
+    "eins",
+    "zwei",
+    "drei",
+    "vier",
+    "fünf",
+    "sechs",
+    "sieben",
+    "acht",
+    "neun",
+    "zehn",
+    "elf",
+    "zwölf",
+    "dreizehn",
+    "vierzehn",
+    "fünfzehn",
+    "sechzehn",
+    "siebzehn",
+    "achtzehn",
+    "neunzehn",
+];
+const TENS_DE: [&str; 10] =
+    ["", "", "zwanzig", "dreißig", "vierzig", "fünfzig", "sechzig", "siebzig", "achtzig", "neunzig"];
+
+/// German words for 0-99: the unit before the tens, joined by "und" (einundzwanzig).
+fn de_below_100(n: u32) -> String {
+    if n < 20 {
+        return UNITS_DE[n as usize].to_string();
+    }
+    let (t, u) = (n / 10, n % 10);
+    match u {
+        0 => TENS_DE[t as usize].to_string(),
+        1 => format!("einund{}", TENS_DE[t as usize]),
+        _ => format!("{}und{}", UNITS_DE[u as usize], TENS_DE[t as usize]),
+    }
+}
+
+/// German ordinals for the days of the month, as dates are read: "erster", "siebter",
+/// "zwanzigster", "einundzwanzigster".
+fn de_ordinal(n: u32) -> String {
+    match n {
+        1 => "erster".into(),
+        3 => "dritter".into(),
+        7 => "siebter".into(),
+        8 => "achter".into(),
+        2..=19 => format!("{}ter", UNITS_DE[n as usize]),
+        _ => format!("{}ster", de_below_100(n)),
+    }
+}
 
 /// Italian words for 0-99, with the elisions of the language (ventuno, ventotto, ventitré).
 fn it_below_100(n: u32) -> String {
@@ -104,6 +154,7 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
         let text = match lang {
             Lang::It => it_below_100(n),
             Lang::En => en_below_100(n),
+            Lang::De => de_below_100(n),
         };
         out.push((format!("n{n}"), text));
     }
@@ -112,12 +163,16 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
             Lang::It if h == 1 => "cento".to_string(),
             Lang::It => format!("{}cento", UNITS_IT[h as usize]),
             Lang::En => format!("{} hundred", UNITS_EN[h as usize]),
+            Lang::De if h == 1 => "einhundert".to_string(),
+            Lang::De => format!("{}hundert", UNITS_DE[h as usize]),
         };
         out.push((format!("n{}", h * 100), text));
         let text = match lang {
             Lang::It if h == 1 => "mille".to_string(),
             Lang::It => format!("{}mila", UNITS_IT[h as usize]),
             Lang::En => format!("{} thousand", UNITS_EN[h as usize]),
+            Lang::De if h == 1 => "eintausend".to_string(),
+            Lang::De => format!("{}tausend", UNITS_DE[h as usize]),
         };
         out.push((format!("n{}", h * 1000), text));
     }
@@ -125,63 +180,91 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
     // ("primo dicembre", "2 dicembre"), so only `d1` exists in Italian.
     match lang {
         Lang::En => out.extend((1..=31).map(|d| (format!("d{d}"), en_ordinal(d)))),
+        Lang::De => out.extend((1..=31).map(|d| (format!("d{d}"), de_ordinal(d)))),
         Lang::It => out.push(("d1".into(), "primo".into())),
     }
-    let fixed: &[(&str, &str, &str)] = &[
-        ("mon", "lunedì", "Monday"),
-        ("tue", "martedì", "Tuesday"),
-        ("wed", "mercoledì", "Wednesday"),
-        ("thu", "giovedì", "Thursday"),
-        ("fri", "venerdì", "Friday"),
-        ("sat", "sabato", "Saturday"),
-        ("sun", "domenica", "Sunday"),
-        ("from_day", "dal", "from"),
-        ("to_day", "al", "to"),
-        ("from_time", "dalle", "from"),
-        ("to_time", "alle", "to"),
-        ("at_time", "alle ore", "at"),
-        ("and", "e", "and"),
-        ("oh", "zero", "oh"),
-        ("closed", "chiuso", "closed"),
-        ("jan", "gennaio", "January"),
-        ("feb", "febbraio", "February"),
-        ("mar", "marzo", "March"),
-        ("apr", "aprile", "April"),
-        ("may", "maggio", "May"),
-        ("jun", "giugno", "June"),
-        ("jul", "luglio", "July"),
-        ("aug", "agosto", "August"),
-        ("sep", "settembre", "September"),
-        ("oct", "ottobre", "October"),
-        ("nov", "novembre", "November"),
-        ("dec", "dicembre", "December"),
-        ("star", "asterisco", "star"),
+    // (word, Italian, English, German)
+    let fixed: &[(&str, &str, &str, &str)] = &[
+        ("mon", "lunedì", "Monday", "Montag"),
+        ("tue", "martedì", "Tuesday", "Dienstag"),
+        ("wed", "mercoledì", "Wednesday", "Mittwoch"),
+        ("thu", "giovedì", "Thursday", "Donnerstag"),
+        ("fri", "venerdì", "Friday", "Freitag"),
+        ("sat", "sabato", "Saturday", "Samstag"),
+        ("sun", "domenica", "Sunday", "Sonntag"),
+        ("from_day", "dal", "from", "von"),
+        ("to_day", "al", "to", "bis"),
+        ("from_time", "dalle", "from", "von"),
+        ("to_time", "alle", "to", "bis"),
+        ("at_time", "alle ore", "at", "um"),
+        ("and", "e", "and", "und"),
+        ("oh", "zero", "oh", "null"),
+        ("hours", "", "", "Uhr"),
+        ("closed", "chiuso", "closed", "geschlossen"),
+        ("jan", "gennaio", "January", "Januar"),
+        ("feb", "febbraio", "February", "Februar"),
+        ("mar", "marzo", "March", "März"),
+        ("apr", "aprile", "April", "April"),
+        ("may", "maggio", "May", "Mai"),
+        ("jun", "giugno", "June", "Juni"),
+        ("jul", "luglio", "July", "Juli"),
+        ("aug", "agosto", "August", "August"),
+        ("sep", "settembre", "September", "September"),
+        ("oct", "ottobre", "October", "Oktober"),
+        ("nov", "novembre", "November", "November"),
+        ("dec", "dicembre", "December", "Dezember"),
+        ("star", "asterisco", "star", "Stern"),
         (
             "hold",
             "Resti in linea, per favore: la sua chiamata riceverà risposta dal primo operatore disponibile.",
             "Please hold: your call will be answered by the first available operator.",
+            "Bitte bleiben Sie in der Leitung: Ihr Anruf wird vom nächsten freien Mitarbeiter entgegengenommen.",
         ),
-        ("hash", "cancelletto", "hash"),
+        ("hash", "cancelletto", "hash", "Raute"),
         (
             "queue_next",
             "Lei è il primo in attesa: sarà messo in contatto con il primo operatore disponibile.",
             "You are next in line: you will be connected to the first available operator.",
+            "Sie sind als Nächster an der Reihe: Sie werden mit dem nächsten freien Mitarbeiter verbunden.",
         ),
-        ("queue_ahead_one", "C'è una persona in attesa prima di lei.", "There is one caller ahead of you."),
-        ("queue_ahead_before", "Ci sono", "There are"),
-        ("queue_ahead_after", "persone in attesa prima di lei.", "callers ahead of you."),
-        ("queue_wait_before", "L'attesa stimata è di circa", "The estimated wait is about"),
-        ("queue_wait_short", "L'attesa stimata è inferiore a un minuto.", "The estimated wait is under one minute."),
-        ("one_minute", "un minuto.", "one minute."),
-        ("minutes", "minuti.", "minutes."),
-        ("op_logged_in", "Accesso effettuato: è in servizio.", "You are logged in."),
-        ("op_logged_out", "Uscita effettuata.", "You are logged out."),
-        ("op_paused", "Pausa attivata.", "You are paused."),
-        ("op_ready", "È di nuovo disponibile.", "You are available again."),
-        ("op_refused", "Operazione non possibile ora.", "Not possible now."),
+        (
+            "queue_ahead_one",
+            "C'è una persona in attesa prima di lei.",
+            "There is one caller ahead of you.",
+            "Vor Ihnen wartet noch ein Anrufer.",
+        ),
+        ("queue_ahead_before", "Ci sono", "There are", "Vor Ihnen warten noch"),
+        ("queue_ahead_after", "persone in attesa prima di lei.", "callers ahead of you.", "Anrufer."),
+        (
+            "queue_wait_before",
+            "L'attesa stimata è di circa",
+            "The estimated wait is about",
+            "Die voraussichtliche Wartezeit beträgt etwa",
+        ),
+        (
+            "queue_wait_short",
+            "L'attesa stimata è inferiore a un minuto.",
+            "The estimated wait is under one minute.",
+            "Die voraussichtliche Wartezeit beträgt weniger als eine Minute.",
+        ),
+        ("one_minute", "un minuto.", "one minute.", "eine Minute."),
+        ("minutes", "minuti.", "minutes.", "Minuten."),
+        ("op_logged_in", "Accesso effettuato: è in servizio.", "You are logged in.", "Sie sind angemeldet."),
+        ("op_logged_out", "Uscita effettuata.", "You are logged out.", "Sie sind abgemeldet."),
+        ("op_paused", "Pausa attivata.", "You are paused.", "Pause eingeschaltet."),
+        ("op_ready", "È di nuovo disponibile.", "You are available again.", "Sie sind wieder verfügbar."),
+        ("op_refused", "Operazione non possibile ora.", "Not possible now.", "Jetzt nicht möglich."),
     ];
-    for (name, it, en) in fixed {
-        out.push((name.to_string(), if lang == Lang::It { it } else { en }.to_string()));
+    for (name, it, en, de) in fixed {
+        let text = match lang {
+            Lang::It => it,
+            Lang::En => en,
+            Lang::De => de,
+        };
+        // A word one language does not say ("Uhr") is not recorded in the others.
+        if !text.is_empty() {
+            out.push((name.to_string(), text.to_string()));
+        }
     }
     out
 }
@@ -251,30 +334,32 @@ pub fn digits(s: &str) -> Vec<Word> {
         .collect()
 }
 
-/// A time of day: "8 e 30" in Italian, "8 30" / "8 oh 5" in English.
+/// A time of day: "8 e 30" in Italian, "8 30" / "8 oh 5" in English, "8 Uhr 30" in German.
 pub fn time(lang: Lang, t: chrono::NaiveTime) -> Vec<Word> {
-    if t == crate::calendar::END_OF_DAY {
-        return number(24);
+    let (h, m) = if t == crate::calendar::END_OF_DAY { (24, 0) } else { (t.hour(), t.minute()) };
+    let mut out = number(h);
+    if lang == Lang::De {
+        out.push("hours".into());
     }
-    let mut out = number(t.hour());
-    let m = t.minute();
     if m > 0 {
         match lang {
             Lang::It => out.push("and".into()),
             Lang::En if m < 10 => out.push("oh".into()),
-            Lang::En => {}
+            Lang::En | Lang::De => {}
         }
         out.extend(number(m));
     }
     out
 }
 
-/// A date: "ventitré novembre", "primo dicembre" / "November twenty-third".
+/// A date: "ventitré novembre", "primo dicembre" / "November twenty-third" / "dreiundzwanzigster
+/// November".
 pub fn date(lang: Lang, d: NaiveDate) -> Vec<Word> {
     let month =
         ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][d.month0() as usize];
     match lang {
         Lang::En => vec![month.to_string(), format!("d{}", d.day())],
+        Lang::De => vec![format!("d{}", d.day()), month.to_string()],
         Lang::It if d.day() == 1 => vec!["d1".to_string(), month.to_string()],
         Lang::It => {
             let mut out = number(d.day());
@@ -380,8 +465,29 @@ mod tests {
     }
 
     #[test]
+    fn german_numbers_dates_and_times() {
+        assert_eq!(text(Lang::De, &number(1)), "eins");
+        assert_eq!(text(Lang::De, &number(21)), "einundzwanzig");
+        assert_eq!(text(Lang::De, &number(37)), "siebenunddreißig");
+        assert_eq!(text(Lang::De, &number(2026)), "zweitausend sechsundzwanzig");
+        assert_eq!(text(Lang::De, &number(115)), "einhundert fünfzehn");
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(text(Lang::De, &day(Lang::De, d("2026-12-15"))), "Dienstag fünfzehnter Dezember");
+        assert_eq!(text(Lang::De, &date(Lang::De, d("2026-12-01"))), "erster Dezember");
+        assert_eq!(text(Lang::De, &date(Lang::De, d("2026-12-07"))), "siebter Dezember");
+        assert_eq!(text(Lang::De, &date(Lang::De, d("2026-12-23"))), "dreiundzwanzigster Dezember");
+        let t = |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert_eq!(text(Lang::De, &time(Lang::De, t("08:30"))), "acht Uhr dreißig");
+        assert_eq!(text(Lang::De, &time(Lang::De, t("14:00"))), "vierzehn Uhr");
+        assert_eq!(
+            text(Lang::De, &queue_position(3, Some(std::time::Duration::from_secs(200)))),
+            "Vor Ihnen warten noch drei Anrufer. Die voraussichtliche Wartezeit beträgt etwa vier Minuten."
+        );
+    }
+
+    #[test]
     fn every_number_to_999_is_speakable() {
-        for lang in [Lang::It, Lang::En] {
+        for lang in Lang::ALL {
             for n in 0..=9999 {
                 for w in number(n) {
                     assert!(word_text(lang, &w).is_some(), "{lang} {n} {w}");

@@ -21,6 +21,7 @@ fn voice(lang: Lang) -> &'static str {
     match lang {
         Lang::It => "it",
         Lang::En => "en-gb",
+        Lang::De => "de",
     }
 }
 
