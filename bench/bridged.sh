@@ -100,17 +100,8 @@ for i in range(1, n + 1):
 PY
 
 log "sipp: $CALLS callers at $RATE calls/s, hold ${HOLD_S} s"
-{ echo SEQUENTIAL; echo "$MA;sendrecv;"; } >"$WORK/media.csv"
-(
-    cd "$WORK"
-    exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
-        -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-        -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
-        -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
-        -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
-        -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
-) >"$WORK/sipp.out" 2>&1 &
-SIPP_PID=$!
+media_csv "$WORK/media.csv" "$MA"
+start_hold_callers
 
 DEADLINE=$((SECONDS + RAMP + 60))
 until grep -q 'window started' "$WORK/meter_a.err" && grep -q 'window started' "$WORK/meter_b.err"; do

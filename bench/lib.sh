@@ -112,6 +112,22 @@ start_meter() {
     kill -0 "$METER_PID" 2>/dev/null || { cat "$dir/meter.err" >&2; die "the RTP meter did not start"; }
 }
 
+# sipp callers to the bench number, CALLS of them at RATE a second, each holding HOLD_S s with
+# its media at the address list of media_csv (bench/sipp/uac_hold.xml by default); sets SIPP_PID.
+# Reads SIP_PORT, SIPP_PORT, RAMP and WORK.
+start_hold_callers() {
+    (
+        cd "$WORK"
+        exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
+            -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
+            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
+            -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
+            -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
+            -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
+    ) >"$WORK/sipp.out" 2>&1 &
+    SIPP_PID=$!
+}
+
 # media_csv FILE METER_PORT [EVERY DISCARD_PORT]: sipp -inf file; every EVERY-th call sends
 # its media to the meter (sendrecv), the others to the meter's unread discard port (recvonly).
 media_csv() {

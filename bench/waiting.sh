@@ -59,16 +59,7 @@ QUEUE="$WORK/data/queue.jsonl"
 count() { grep -c "\"event\":\"$1\"" "$QUEUE" 2>/dev/null || true; }
 
 log "sipp: $CALLS callers at $RATE calls/s to the bench queue, hold ${HOLD_S} s"
-(
-    cd "$WORK"
-    exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
-        -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-        -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
-        -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
-        -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
-        -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
-) >"$WORK/sipp.out" 2>&1 &
-SIPP_PID=$!
+start_hold_callers
 
 DEADLINE=$((SECONDS + RAMP + 60))
 until (($(count entered) >= CALLS)); do

@@ -245,3 +245,26 @@ fn a_console_closed_while_ringing_passes_the_call_on() {
     assert!(rung >= paused && rung - offered < chrono::Duration::seconds(5), "passed on at once: {states:?}");
     at("lferrari", "on_call");
 }
+
+/// The browser refuses the microphone: the page says so, the box is unticked, and the operator
+/// is not reachable by the browser phone (the distribution never rings a console that cannot
+/// answer).
+#[test]
+fn a_refused_microphone_is_said_and_the_console_is_not_rung() {
+    let engine = Engine::start();
+    // A fake device, but no automatic consent: the permission is refused through WebDriver.
+    let b = Driver::start_with(&["--use-fake-device-for-media-stream"]);
+    b.sign_in(&format!("http://{}/console", engine.http), "mrossi", "demo-mrossi");
+    b.click("#login");
+    b.wait("#state[data-state=available]", 10);
+    let deny = json!({"descriptor": {"name": "microphone"}, "state": "denied"});
+    b.cmd("POST", "/permissions", Some(deny)).unwrap();
+    b.click("#phone-on");
+    wait_phone(&b, "no_microphone", 20);
+    let said = b.text("#phone-state");
+    assert!(said.starts_with("Il browser non ha consentito il microfono"), "{said}");
+    assert_eq!(script(&b, "return document.getElementById('phone-on').checked;"), false);
+    let (_, ops) = http(&engine, "GET", "/api/operators", Some(("admin", "demo-admin")), None);
+    let mrossi = ops.as_array().unwrap().iter().find(|o| o["operator"] == "mrossi").unwrap();
+    assert_eq!((mrossi["state"].as_str(), mrossi["reachable"].as_bool()), (Some("available"), Some(false)), "{mrossi}");
+}

@@ -28,19 +28,31 @@ impl Driver {
             .into_iter()
             .find(|b| Command::new(b).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()))
             .expect("chromedriver is required (apt-get install chromium chromium-driver; scripts/test.sh installs it)");
-        let port = ports(1);
-        let child = Command::new(bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let mut d = Driver { child, port, session: String::new() };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while d.call("GET", "/status", None).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(100));
+        // The port is free when chosen but may be taken before chromedriver binds it (tests
+        // run in parallel): a chromedriver that exits is started again on another port.
+        let mut d = None;
+        for _ in 0..3 {
+            let port = ports(1);
+            let child = Command::new(bin)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver");
+            let mut started = Driver { child, port, session: String::new() };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while started.call("GET", "/status", None).is_err() {
+                if started.child.try_wait().is_ok_and(|exited| exited.is_some()) || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if started.call("GET", "/status", None).is_ok() {
+                d = Some(started);
+                break;
+            }
         }
+        let mut d = d.expect("chromedriver did not start (three tries)");
         let mut all = vec![
             "--headless=new",
             "--no-sandbox",

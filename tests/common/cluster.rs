@@ -41,7 +41,7 @@ pub fn switchboard() -> tempfile::TempDir {
     for default in [
         "after_max_wait = { message = \"queue_timeout\" }\n",
         "max_wait_seconds = 1200            # 20 minutes, then:\n",
-        "when_no_operators = { node = \"operator_closed\" }\n",
+        "when_no_operators = { node = \"no_operator_now\" }\n",
     ] {
         assert!(text.contains(default), "the shipped configuration has {default}");
         text = text.replace(default, "");
