@@ -108,6 +108,33 @@ async function api(method, path, body) {
   return data;
 }
 
+// The sign-in form of every page (an empty <form id="signin"></form> in the page), and what
+// follows it: `start(principal)` once signed in, or at once when the session cookie is still
+// good. `roles` (optional) are the roles the page is for; others are told `refused`.
+function signIn(start, roles, refused) {
+  const form = $("signin");
+  form.replaceChildren(
+    el("h2", { text: tr("Accesso", "Sign in") }),
+    el("label", { for: "username", text: tr("Nome utente", "User name") }),
+    el("input", { id: "username", autocomplete: "username", required: "" }),
+    el("label", { for: "password", text: "Password" }),
+    el("input", { id: "password", type: "password", autocomplete: "current-password", required: "" }),
+    el("button", { type: "submit", id: "signin-button", text: tr("Accedi", "Sign in") }),
+    el("p", { class: "error", id: "signin-error", role: "alert" }));
+  const allowed = (p) => !roles || roles.includes(p.role);
+  const go = (p) => { form.hidden = true; return start(p); };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const p = await api("POST", "/api/session", { username: $("username").value, password: $("password").value });
+      if (!allowed(p)) throw new Error(refused);
+      $("signin-error").textContent = "";
+      await go(p);
+    } catch (err) { $("signin-error").textContent = err.message; }
+  });
+  api("GET", "/api/session").then((p) => { if (allowed(p)) return go(p); }).catch(() => {});
+}
+
 // Back to the sign-in form when the session has ended, saying why, instead of a page that
 // looks alive and no longer changes. The reason survives the reload in sessionStorage.
 const ENDED = "centralino-session-ended";
