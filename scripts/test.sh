@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # (the pages in a real browser, driven through WebDriver), iproute2 (ss: the SIP socket's
 # receive buffer in the security tests), postgresql (the shared store), kamailio (the proxy in
 # front of the cluster tests' nodes), curl (scripts/cluster.sh waits for the nodes with it; the
-# HTTPS tests) and openssl (the HTTPS tests' certificate).
+# HTTPS tests), openssl (the HTTPS tests' certificate) and npm (axe-core, the pages' accessibility
+# test).
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 need_pkgs=()
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
@@ -23,17 +24,17 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v kamailio >/dev/null 2>&1 || need_pkgs+=(kamailio)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 if ((${#need_pkgs[@]})); then
   echo "== installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-for tool in espeak-ng sipp baresip chromium chromedriver ss pg_ctlcluster psql pg_dump kamailio curl openssl; do
+for tool in espeak-ng sipp baresip chromium chromedriver ss pg_ctlcluster psql pg_dump kamailio curl openssl npm; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required by the tests and could not be installed" >&2; exit 1; }
 done
 # axe-core (the pages' accessibility test), pinned, from the npm registry into target/npm.
 AXE_VERSION=4.14.1
-command -v npm >/dev/null 2>&1 || { echo "error: npm is required (axe-core for the accessibility test)" >&2; exit 1; }
 if ! grep -qs "\"version\": \"$AXE_VERSION\"" target/npm/node_modules/axe-core/package.json; then
   echo "== installing axe-core $AXE_VERSION (npm)"
   npm install --prefix target/npm --no-audit --no-fund --silent "axe-core@$AXE_VERSION"
