@@ -103,33 +103,13 @@ log "sipp: $CALLS callers at $RATE calls/s, hold ${HOLD_S} s"
 media_csv "$WORK/media.csv" "$MA"
 start_hold_callers
 
-DEADLINE=$((SECONDS + RAMP + 60))
-until grep -q 'window started' "$WORK/meter_a.err" && grep -q 'window started' "$WORK/meter_b.err"; do
-    ((SECONDS < DEADLINE)) || die "the meters' windows did not start (see $WORK)"
-    sleep 0.2
-done
-C0="$(cpu_s "$ENGINE_PID")" T0="$(date +%s.%N)" S0="$(sys_jiffies)" P0="$(proc_snapshot)"
-QUEUE="$WORK/data/queue.jsonl"
-BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" || true)"
-log "windows open with $BRIDGED calls bridged"
-DEADLINE=$((SECONDS + WINDOW + 30))
-until grep -q '^RESULT' "$WORK/meter_a.out" && grep -q '^RESULT' "$WORK/meter_b.out"; do
-    ((SECONDS < DEADLINE)) || die "the meters did not report (see $WORK)"
-    sleep 0.2
-done
-C1="$(cpu_s "$ENGINE_PID")" T1="$(date +%s.%N)" S1="$(sys_jiffies)"
-echo "$P0" >"$WORK/procs0.txt"
-proc_snapshot >"$WORK/procs1.txt"
-TOP="$(top_consumers "$WORK/procs0.txt" "$WORK/procs1.txt" "$(awk -v a="$T0" -v b="$T1" 'BEGIN { print b - a }')")"
-RSS="$(rss_kib "$ENGINE_PID")"
-
-val() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
+measure_window "$WORK/meter_a.err" "$WORK/meter_b.err" "$WORK/meter_a.out" "$WORK/meter_b.out"
 {
     echo
     echo "=== bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s ==="
     echo "machine   $(machine_line)"
     echo "queue     answered $(grep -c '"event":"answered"' "$QUEUE" || true), abandoned $(grep -c '"event":"abandoned"' "$QUEUE" || true); bridged at window start: $BRIDGED"
-    awk -v a="$C0" -v b="$C1" -v t0="$T0" -v t1="$T1" 'BEGIN { printf "engine    CPU in the window %.1f%% of one core\n", 100 * (b - a) / (t1 - t0) }'
+    echo "engine    CPU in the window $WINDOW_CPU% of one core"
     echo "          machine $(sys_busy "$S0" "$S1") in the window; RSS $((RSS / 1024)) MiB"
     echo "          top processes in the window: $TOP"
     for side in a b; do
@@ -138,11 +118,11 @@ val() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
         echo "$what:"
         grep -E '^  (streams|packets|delay|meter)' "$f" | sed 's/^  /          /'
     done
-    awk -v la="$(val "$WORK/meter_a.out" lost_pct)" -v lb="$(val "$WORK/meter_b.out" lost_pct)" \
-        -v da="$(val "$WORK/meter_a.out" delay_p99_ms)" -v db="$(val "$WORK/meter_b.out" delay_p99_ms)" \
-        -v sa="$(val "$WORK/meter_a.out" streams_in_window)" -v sb="$(val "$WORK/meter_b.out" streams_in_window)" \
-        -v pa="$(val "$WORK/meter_a.out" packets)" -v pb="$(val "$WORK/meter_b.out" packets)" \
-        -v w="$(val "$WORK/meter_a.out" window_s)" -v c="$CALLS" 'BEGIN {
+    awk -v la="$(result_field "$WORK/meter_a.out" lost_pct)" -v lb="$(result_field "$WORK/meter_b.out" lost_pct)" \
+        -v da="$(result_field "$WORK/meter_a.out" delay_p99_ms)" -v db="$(result_field "$WORK/meter_b.out" delay_p99_ms)" \
+        -v sa="$(result_field "$WORK/meter_a.out" streams_in_window)" -v sb="$(result_field "$WORK/meter_b.out" streams_in_window)" \
+        -v pa="$(result_field "$WORK/meter_a.out" packets)" -v pb="$(result_field "$WORK/meter_b.out" packets)" \
+        -v w="$(result_field "$WORK/meter_a.out" window_s)" -v c="$CALLS" 'BEGIN {
         # The load counts only if it was offered: every stream at 50 packets/s each way.
         nominal = c * 50 * w; ra = 100 * pa / nominal; rb = 100 * pb / nominal
         ok = (la < 0.1 && lb < 0.1 && da < 1 && db < 1 && sa >= c && sb >= c && ra >= 99 && rb >= 99)

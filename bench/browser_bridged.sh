@@ -67,7 +67,7 @@ port_free "$MA" || die "meter port $MA is in use"
 MA_PID=$!
 
 log "webrtc-operators: $CALLS consoles connect, $CONCURRENCY at a time"
-C0="$(cpu_s "$ENGINE_PID")" T0="$(date +%s.%N)"
+C0="$(cpu_s "$ENGINE_PID")"
 "$CLIENT" --http "$HTTP" --operators "$WORK/operators.csv" --concurrency "$CONCURRENCY" \
     --settle "$SETTLE" --window "$WINDOW" --max-run $((HOLD_S + 300)) >"$WORK/client.out" 2>"$WORK/client.err" &
 CLIENT_PID=$!
@@ -77,7 +77,7 @@ until grep -q 'connections up' "$WORK/client.err"; do
     kill -0 "$CLIENT_PID" 2>/dev/null || die "webrtc-operators ended (see $WORK/client.err)"
     sleep 0.2
 done
-C1="$(cpu_s "$ENGINE_PID")" T1="$(date +%s.%N)"
+C1="$(cpu_s "$ENGINE_PID")"
 grep -q "^connections $CALLS up, 0 failed" "$WORK/client.out" ||
     die "not every console connected: $(grep '^connections' "$WORK/client.out") (see $WORK/client.err)"
 CONNECT_CPU="$(awk -v a="$C0" -v b="$C1" -v n="$CALLS" 'BEGIN { printf "%.2f", 1000 * (b - a) / n }')"
@@ -86,45 +86,25 @@ log "sipp: $CALLS callers at $RATE calls/s, hold ${HOLD_S} s"
 media_csv "$WORK/media.csv" "$MA"
 start_hold_callers
 
-DEADLINE=$((SECONDS + RAMP + 90))
-until grep -q 'window started' "$WORK/meter.err" && grep -q 'window started' "$WORK/client.err"; do
-    ((SECONDS < DEADLINE)) || die "the windows did not start (see $WORK)"
-    sleep 0.2
-done
-C2="$(cpu_s "$ENGINE_PID")" T2="$(date +%s.%N)" S0="$(sys_jiffies)" P0="$(proc_snapshot)"
-QUEUE="$WORK/data/queue.jsonl"
-BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" || true)"
-log "windows open with $BRIDGED calls bridged"
-DEADLINE=$((SECONDS + WINDOW + 30))
-until grep -q '^RESULT' "$WORK/meter.out" && grep -q '^RESULT' "$WORK/client.out"; do
-    ((SECONDS < DEADLINE)) || die "the measurements did not report (see $WORK)"
-    sleep 0.2
-done
-C3="$(cpu_s "$ENGINE_PID")" T3="$(date +%s.%N)" S1="$(sys_jiffies)"
-echo "$P0" >"$WORK/procs0.txt"
-proc_snapshot >"$WORK/procs1.txt"
-TOP="$(top_consumers "$WORK/procs0.txt" "$WORK/procs1.txt" "$(awk -v a="$T2" -v b="$T3" 'BEGIN { print b - a }')")"
-RSS="$(rss_kib "$ENGINE_PID")"
-
-val() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
+measure_window "$WORK/meter.err" "$WORK/client.err" "$WORK/meter.out" "$WORK/client.out"
 {
     echo
     echo "=== browser-bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s ==="
     echo "machine   $(machine_line)"
     echo "consoles  $(grep '^connections' "$WORK/client.out"); engine CPU $CONNECT_CPU ms per connection"
     echo "queue     answered $(grep -c '"event":"answered"' "$QUEUE" || true), abandoned $(grep -c '"event":"abandoned"' "$QUEUE" || true); bridged at window start: $BRIDGED"
-    awk -v a="$C2" -v b="$C3" -v t0="$T2" -v t1="$T3" 'BEGIN { printf "engine    CPU in the window %.1f%% of one core\n", 100 * (b - a) / (t1 - t0) }'
+    echo "engine    CPU in the window $WINDOW_CPU% of one core"
     echo "          machine $(sys_busy "$S0" "$S1") in the window; RSS $((RSS / 1024)) MiB"
     echo "          top processes in the window: $TOP"
     echo "console -> caller (meter):"
     grep -E '^  (streams|packets|delay|meter)' "$WORK/meter.out" | sed 's/^  /          /'
     echo "caller -> console (webrtc-operators):"
     grep -E '^  ' "$WORK/client.out" | sed 's/^  /          /'
-    awk -v la="$(val "$WORK/meter.out" lost_pct)" -v lb="$(val "$WORK/client.out" lost_pct)" \
-        -v sa="$(val "$WORK/meter.out" streams_in_window)" -v sb="$(val "$WORK/client.out" talking)" \
-        -v pa="$(val "$WORK/meter.out" packets)" -v pb="$(val "$WORK/client.out" packets)" \
-        -v hs="$(val "$WORK/client.out" handshakes_per_s)" \
-        -v w="$(val "$WORK/meter.out" window_s)" -v c="$CALLS" 'BEGIN {
+    awk -v la="$(result_field "$WORK/meter.out" lost_pct)" -v lb="$(result_field "$WORK/client.out" lost_pct)" \
+        -v sa="$(result_field "$WORK/meter.out" streams_in_window)" -v sb="$(result_field "$WORK/client.out" talking)" \
+        -v pa="$(result_field "$WORK/meter.out" packets)" -v pb="$(result_field "$WORK/client.out" packets)" \
+        -v hs="$(result_field "$WORK/client.out" handshakes_per_s)" \
+        -v w="$(result_field "$WORK/meter.out" window_s)" -v c="$CALLS" 'BEGIN {
         nominal = c * 50 * w; ra = 100 * pa / nominal; rb = 100 * pb / nominal
         ok = (la < 0.1 && lb < 0.1 && sa >= c && sb >= c && ra >= 99 && rb >= 99)
         printf "RESULT    %s: %d/%d calls, %.1f%% / %.1f%% of the nominal 50 packets/s per stream (target >= 99), loss %s%% / %s%% (target < 0.1); %s DTLS handshakes/s\n", ok ? "PASS" : "MISS", sa, sb, ra, rb, la, lb, hs }'

@@ -112,6 +112,38 @@ start_meter() {
     kill -0 "$METER_PID" 2>/dev/null || { cat "$dir/meter.err" >&2; die "the RTP meter did not start"; }
 }
 
+# The measured window of a bridged run (the callers' side A, the operators' side B): waits,
+# bounded, until both sides' windows started (`window started` in their stderr files ERR_A,
+# ERR_B), then until both reported (`RESULT` in OUT_A, OUT_B). Sets QUEUE, BRIDGED (calls
+# answered when the window opened), WINDOW_CPU (the engine's, % of one core), S0/S1 (machine
+# jiffies), TOP (the top processes in the window) and RSS (the engine's, KiB).
+measure_window() {
+    local err_a="$1" err_b="$2" out_a="$3" out_b="$4" c0 c1 t0 t1 p0 deadline
+    deadline=$((SECONDS + RAMP + 90))
+    until grep -q 'window started' "$err_a" && grep -q 'window started' "$err_b"; do
+        ((SECONDS < deadline)) || die "the measurement windows did not start (see $WORK)"
+        sleep 0.2
+    done
+    c0="$(cpu_s "$ENGINE_PID")" t0="$(date +%s.%N)" S0="$(sys_jiffies)" p0="$(proc_snapshot)"
+    QUEUE="$WORK/data/queue.jsonl"
+    BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" || true)"
+    log "windows open with $BRIDGED calls bridged"
+    deadline=$((SECONDS + WINDOW + 30))
+    until grep -q '^RESULT' "$out_a" && grep -q '^RESULT' "$out_b"; do
+        ((SECONDS < deadline)) || die "the measurements did not report (see $WORK)"
+        sleep 0.2
+    done
+    c1="$(cpu_s "$ENGINE_PID")" t1="$(date +%s.%N)" S1="$(sys_jiffies)"
+    echo "$p0" >"$WORK/procs0.txt"
+    proc_snapshot >"$WORK/procs1.txt"
+    TOP="$(top_consumers "$WORK/procs0.txt" "$WORK/procs1.txt" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")"
+    RSS="$(rss_kib "$ENGINE_PID")"
+    WINDOW_CPU="$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", 100 * (b - a) / (t1 - t0) }')"
+}
+
+# A field of the RESULT line of a meter's or client's output: `result_field FILE KEY`.
+result_field() { sed -E "s/.* $2=([^ ]*).*/\1/" <<<"$(grep '^RESULT' "$1")"; }
+
 # sipp callers to the bench number, CALLS of them at RATE a second, each holding HOLD_S s with
 # its media at the address list of media_csv (bench/sipp/uac_hold.xml by default); sets SIPP_PID.
 # Reads SIP_PORT, SIPP_PORT, RAMP and WORK.

@@ -58,15 +58,22 @@ pub async fn recent(
     if last == 0 || last > MAX_LAST {
         return Err(ApiError::unprocessable(format!("last: 1 to {MAX_LAST} calls")));
     }
-    let (records, _) = state.records.calls(Some(last)).await.map_err(|e| ApiError {
-        retry_after: Some(3),
-        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the call log: {e}"))
-    })?;
+    let records = call_log(&state, Some(last)).await?;
     let mut views = Vec::with_capacity(records.len());
     for record in records {
         views.push(CallView { outcome: state.store.call_outcome(&record.call_id).await?, record });
     }
     Ok(Json(views))
+}
+
+/// The call records kept (the `last` ones), oldest first; 503 while they cannot be read.
+pub(super) async fn call_log(state: &ApiState, last: Option<usize>) -> Result<Vec<CallRecord>, ApiError> {
+    let (records, _) = state.records.calls(last).await.map_err(|e| ApiError {
+        retry_after: Some(3),
+        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the call log: {e}"))
+            .it("il registro delle chiamate non risponde: riprovi tra qualche secondo")
+    })?;
+    Ok(records)
 }
 
 /// Longest note kept.

@@ -123,10 +123,7 @@ pub async fn tickets(State(state): State<ApiState>, p: Principal) -> Result<impl
 /// operator set.
 pub async fn calls(State(state): State<ApiState>, p: Principal) -> Result<impl IntoResponse, ApiError> {
     administrators_only(&p)?;
-    let (records, _) = state.records.calls(None).await.map_err(|e| ApiError {
-        retry_after: Some(3),
-        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the call log: {e}"))
-    })?;
+    let records = super::calls::call_log(&state, None).await?;
     let since = records.iter().map(|r| r.arrived).min().unwrap_or_default();
     let outcomes: HashMap<String, _> =
         state.store.call_outcomes(since).await?.into_iter().map(|o| (o.call_id.clone(), o)).collect();
