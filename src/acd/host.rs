@@ -301,8 +301,8 @@ impl<L: Send + 'static> Host<L> {
             let Some(msg) = msg else { return };
             match msg {
                 Msg::Join { call, section, caller, arrived, placed, notices } => {
-                    self.calls.insert(call.clone(), notices);
-                    self.callers.insert(call.clone(), caller);
+                    // A refused join puts back what was there (the same call id already queued).
+                    let before = (self.calls.insert(call.clone(), notices), self.callers.insert(call.clone(), caller));
                     let c = call.clone();
                     let talking = matches!(placed, Placed::Connected { .. });
                     let event = match placed {
@@ -319,7 +319,17 @@ impl<L: Send + 'static> Host<L> {
                             continue;
                         }
                         warn!(%call, "cannot queue: {e}");
-                        if let Some(n) = self.calls.remove(&call) {
+                        let refused = match before {
+                            (Some(notices), caller) => {
+                                self.callers.extend(caller.map(|c| (call.clone(), c)));
+                                self.calls.insert(call.clone(), notices)
+                            }
+                            (None, _) => {
+                                self.callers.remove(&call);
+                                self.calls.remove(&call)
+                            }
+                        };
+                        if let Some(n) = refused {
                             let _ = n.send(Notice::Route(Route::Message("queue_timeout".into())));
                         }
                     }
@@ -458,5 +468,37 @@ impl<L: Send + 'static> Host<L> {
         if let Some(n) = self.calls.get(call) {
             let _ = n.send(notice);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acd::rules::SectionRules;
+    use std::collections::BTreeMap;
+
+    struct NoPhones;
+    impl Dialer<()> for NoPhones {
+        fn ring(&self, _: Offer, _: AcdHandle<()>, _: CancellationToken) {}
+    }
+
+    /// A second join under a call id already queued (a proxy's second try of the same INVITE
+    /// through another node) is sent away, and the call already queued keeps its notices.
+    #[tokio::test]
+    async fn a_second_join_of_a_queued_call_id_is_sent_away_and_the_first_keeps_its_place() {
+        let sections = BTreeMap::from([("pensions".to_string(), SectionRules::default())]);
+        let acd = start::<()>(Acd::new(sections, BTreeMap::new()), Box::new(NoPhones), None);
+        let (first, mut first_told) = mpsc::unbounded_channel();
+        let (second, mut second_told) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        acd.join("c1", "pensions", "+39333", now, first);
+        acd.join("c1", "pensions", "+39334", now, second);
+        let (sections, _) = acd.stats().await;
+        assert_eq!(sections.iter().find(|s| s.section == "pensions").map(|s| s.waiting), Some(1));
+        assert!(matches!(second_told.try_recv(), Ok(Notice::Route(Route::Message(m))) if m == "queue_timeout"));
+        while let Ok(notice) = first_told.try_recv() {
+            assert!(!matches!(notice, Notice::Route(_)), "the first copy was sent away: {notice:?}");
+        }
+        assert!(!first_told.is_closed(), "the queued call lost its notices");
     }
 }

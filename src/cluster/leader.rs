@@ -249,8 +249,10 @@ impl Leader {
         info!(member = %node, calls = calls.len(), "a member joined the distribution");
         let mut mine = HashSet::new();
         for held in calls {
-            mine.insert(held.call.clone());
-            self.join(id, &tx, held);
+            let call = held.call.clone();
+            if self.join(id, &tx, held) {
+                mine.insert(call);
+            }
         }
         let gathered = {
             let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
@@ -310,12 +312,16 @@ impl Leader {
         match up {
             Up::Hello { .. } => {}
             Up::Join { call, section, caller, arrived } => {
-                mine.insert(call.clone());
-                let held = HeldCall { call, section, caller, arrived, state: Held::Waiting { entered: 0 } };
-                self.join_as(link, tx, held, Placed::New);
+                let held =
+                    HeldCall { call: call.clone(), section, caller, arrived, state: Held::Waiting { entered: 0 } };
+                if self.join_as(link, tx, held, Placed::New) {
+                    mine.insert(call);
+                }
             }
             Up::Left { call } => {
-                mine.remove(&call);
+                if !mine.remove(&call) {
+                    return;
+                }
                 self.routes.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call);
                 self.routes.end_ring(&call);
                 self.acd.left(&call);
@@ -355,19 +361,31 @@ impl Leader {
     }
 
     /// A call the member held before this link: back at its place.
-    fn join(&self, link: u64, tx: &LinkTx, held: HeldCall) {
+    fn join(&self, link: u64, tx: &LinkTx, held: HeldCall) -> bool {
         let placed = match &held.state {
             Held::Waiting { entered } => Placed::Waiting { entered: wire::instant_of(*entered) },
             Held::Connected { operator, since } => {
                 Placed::Connected { operator: operator.clone(), since: wire::instant_of(*since) }
             }
         };
-        self.join_as(link, tx, held, placed);
+        self.join_as(link, tx, held, placed)
     }
 
-    fn join_as(&self, link: u64, tx: &LinkTx, held: HeldCall, placed: Placed) {
+    /// False when another member already holds a call of this id: a proxy that gave up on a
+    /// frozen node sent the same INVITE on, and the frozen node, woken, answered its copy too.
+    /// That copy is sent away; the caller keeps the place they have.
+    fn join_as(&self, link: u64, tx: &LinkTx, held: HeldCall, placed: Placed) -> bool {
         let HeldCall { call, section, caller, arrived, .. } = held;
-        self.routes.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(call.clone(), (link, tx.clone()));
+        {
+            let mut calls = self.routes.calls.lock().unwrap_or_else(|e| e.into_inner());
+            if calls.get(&call).is_some_and(|(other, _)| *other != link) {
+                warn!(%call, "the same call is already held through another node: this copy is sent away");
+                let route = rules::Route::Message("queue_timeout".into());
+                let _ = tx.send(Down::Notice { call, notice: Told::Route { route } });
+                return false;
+            }
+            calls.insert(call.clone(), (link, tx.clone()));
+        }
         let (notices, mut told) = mpsc::unbounded_channel::<Notice<()>>();
         self.acd.rejoin(&call, &section, &caller, wire::instant_of(arrived), placed, notices);
         // What the distribution tells the call goes to whichever link holds it then.
@@ -386,6 +404,7 @@ impl Leader {
                 routes.tell(&call, Down::Notice { call: call.clone(), notice });
             }
         });
+        true
     }
 }
 
