@@ -144,7 +144,16 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let phones = BrowserPhones::new(Arc::clone(&server.shared.ports), server.shared.settings.rtp_ip)?;
     let dialer = phones.dialer(Arc::clone(&live), Box::new(SipDialer::new(&server.shared)));
     let (acd, holder) = match cluster {
-        None => (start_distribution(&live, dialer, files.journal.clone()), None),
+        None => {
+            let acd = start_distribution(&live, dialer, files.journal.clone(), Arc::clone(&files.store));
+            match crate::callbacks::restore(files.store.as_ref(), &acd).await {
+                Ok(0) => {}
+                Ok(n) => info!(requests = n, "pending callbacks back at their places"),
+                Err(e) => warn!("pending callbacks cannot be read: {e}"),
+            }
+            tokio::spawn(crate::callbacks::follow_hours(Arc::clone(&live), acd.clone(), server.cancel.child_token()));
+            (acd, None)
+        }
         Some((node, store)) => {
             let draining = Arc::clone(&server.shared.draining);
             let stop = server.cancel.child_token();
@@ -308,10 +317,16 @@ impl Files {
 }
 
 /// The distribution task, fed the new rules on every reload that changes them.
-fn start_distribution(live: &Arc<Live>, dialer: impl Dialer<OperatorLeg>, journal: Journal) -> AcdHandle<OperatorLeg> {
+fn start_distribution(
+    live: &Arc<Live>,
+    dialer: impl Dialer<OperatorLeg>,
+    journal: Journal,
+    store: Arc<dyn CaseStore>,
+) -> AcdHandle<OperatorLeg> {
     let config = &live.current().switchboard.config;
     let acd = Acd::new(rules::section_rules(config), config.operator_skills());
-    let handle = crate::acd::host::start(acd, Box::new(dialer), Some(journal));
+    let keeping = crate::acd::host::Keeping { callbacks: Some(crate::callbacks::keep_in(store)), ..Default::default() };
+    let handle = crate::acd::host::start_keeping(acd, Box::new(dialer), Some(journal), keeping);
     let reconfigure = handle.clone();
     live.on_distribution_change(Box::new(move |loaded| {
         let config = &loaded.switchboard.config;

@@ -6,6 +6,7 @@ pub mod acd;
 pub mod api;
 pub mod browser_phone;
 pub mod calendar;
+pub mod callbacks;
 pub mod calls;
 pub mod cases;
 pub mod cluster;

@@ -8,6 +8,7 @@ use centralino::acd::{Event as AcdEvent, Route};
 use centralino::calls::machine::{Call, Input, Now, Output, Settings, Watch};
 use centralino::calls::{CallRecord, Ending};
 use centralino::ivr::{CallFacts, Key, LookupAnswer, Session, parse_tree};
+use centralino::vocabulary::NumberingPlan;
 use chrono::{TimeZone, Utc};
 use std::path::Path;
 use std::sync::Arc;
@@ -57,6 +58,7 @@ fn settings(distribution: bool, late_offer: bool) -> Settings {
         max_hold: Duration::from_secs(MAX_HOLD),
         distribution,
         late_offer,
+        plan: NumberingPlan::default(),
     }
 }
 
@@ -79,6 +81,7 @@ fn record() -> CallRecord {
         keys: String::new(),
         answers: vec![],
         ending: Ending::CallerHangup { node: String::new() },
+        callback_of: None,
     }
 }
 
@@ -291,7 +294,7 @@ fn a_transfer_while_an_operator_rings_bridges_in_the_new_section() {
     // The distribution moves the caller (an overflow) while an operator's phone rings.
     let mut h = H::new(true, false);
     h.queued();
-    h.input(Input::Announce { ahead: 2, wait: None });
+    h.input(Input::Announce { ahead: 2, wait: None, callback: None });
     assert_eq!(h.input(Input::StopAnnouncement), [Output::HoldMusic]);
     assert_eq!(h.input(Input::PlaybackDone), [], "the stopped announcement is not reported done");
     assert_eq!(h.input(Input::Queued { section: "income".into() }), []);
@@ -359,7 +362,7 @@ fn a_caller_on_hold_is_not_timed_out_and_the_silence_counts_again_from_the_resum
 fn the_position_is_announced_and_reported_done() {
     let mut h = H::new(true, false);
     h.queued();
-    let out = h.input(Input::Announce { ahead: 3, wait: Some(Duration::from_secs(120)) });
+    let out = h.input(Input::Announce { ahead: 3, wait: Some(Duration::from_secs(120)), callback: None });
     assert!(matches!(&out[..], [Output::Play { .. }]), "{out:?}");
     let out = h.input(Input::PlaybackDone);
     assert_eq!(out, [Output::Tell(AcdEvent::AnnouncementDone { call: "c1".into() }), Output::HoldMusic]);
@@ -390,7 +393,7 @@ fn late_inputs_after_the_end_are_ignored() {
         Input::Media { receiving: true },
         Input::Key(Key('1')),
         Input::PlaybackDone,
-        Input::Announce { ahead: 1, wait: None },
+        Input::Announce { ahead: 1, wait: None, callback: None },
         Input::Route(Route::Message("x".into())),
         Input::OperatorHangup,
         Input::Queued { section: "income".into() },
@@ -439,7 +442,9 @@ fn random_inputs_keep_the_invariants() {
                     drop(h.input(Input::LookupResult(LookupAnswer::from(result))));
                 }
                 7 if holds => drop(h.input(Input::Queued { section: section.into() })),
-                8 if holds => drop(h.input(Input::Announce { ahead: rng.random_range(0..5), wait: None })),
+                8 if holds => {
+                    drop(h.input(Input::Announce { ahead: rng.random_range(0..5), wait: None, callback: None }))
+                }
                 9 if holds => drop(h.input(Input::StopAnnouncement)),
                 10 if holds && rng.random_bool(0.5) => {
                     let route = match rng.random_range(0..3) {

@@ -108,6 +108,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
         keys: String::new(),
         answers: vec![],
         ending: Ending::Cancelled,
+        callback_of: None,
     };
     let parts = Parts {
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
@@ -123,6 +124,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
         max_hold: Duration::from_secs(30),
         distribution: false,
         late_offer: false,
+        plan: Default::default(),
     };
     let call = Call::new(session, record, settings, host::now());
     let (sig_tx, sig_rx) = mpsc::channel(8);

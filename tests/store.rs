@@ -197,6 +197,7 @@ async fn the_operators_latest_calls_are_kept_one_each(kind: Store) {
         waited_s: 12,
         tree: "centralino-unico-nazionale".into(),
         readback_node: Some("appointment_readback".into()),
+        called_back: None,
     };
     store.set_latest_call(pop("mrossi", "call-1")).await.unwrap();
     store.set_latest_call(pop("lbianchi", "call-2")).await.unwrap();

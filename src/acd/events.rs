@@ -3,6 +3,7 @@
 
 use super::operator::OperatorState;
 use super::rules::Route;
+use crate::vocabulary::{CallPop, CallbackNumber};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,42 @@ pub enum Event {
     Gather {
         until: Instant,
     },
+    /// A waiting caller who was offered callback asks to be called back on `number` (checked
+    /// against the numbering plan by the call): they keep their place and may hang up. Refused
+    /// ([`Action::CallbackRefused`]) when the number already has a request pending, or the
+    /// section or the calling number `caller` has made too many.
+    RequestCallback {
+        call: String,
+        number: CallbackNumber,
+        caller: String,
+        /// What the operator will see of the call that asked (carried, not read).
+        facts: Box<CallPop>,
+    },
+    /// The citizen called back answered and pressed 1: the operator kept for them is offered
+    /// the call (its notices now go to the call that reached the citizen).
+    CallbackAnswered {
+        call: String,
+    },
+    /// The attempt failed (busy, no answer, rejected, no key pressed, the trunk refused): the
+    /// operator kept is free again; the request waits for its next attempt, or ends after the
+    /// last.
+    CallbackFailed {
+        call: String,
+        reason: String,
+    },
+    /// An operator or administrator cancels a pending request.
+    CancelCallback {
+        call: String,
+        by: String,
+    },
+    /// A request kept across a restart: back at its place, `attempts` already made.
+    #[serde(skip)]
+    RestoreCallback(PendingCallback),
+    /// The section's callback hours opened or closed (callbacks are made only while open).
+    CallbackHours {
+        section: String,
+        open: bool,
+    },
     /// Time passed: deadlines (ring timeouts, wrap-up, maximum waits, announcements) are due.
     #[serde(skip)]
     Tick,
@@ -143,8 +180,25 @@ pub enum Action {
     Offer { call: String, operator: String },
     /// Stop ringing (ring timeout, the caller left).
     CancelOffer { call: String, operator: String },
-    /// Tell the caller how many callers are ahead (0: they are next), and the estimated wait.
-    Announce { call: String, ahead: usize, wait: Option<Duration> },
+    /// Tell the caller how many callers are ahead (0: they are next), and the estimated wait;
+    /// with `callback`, offer callback on that key.
+    Announce { call: String, ahead: usize, wait: Option<Duration>, callback: Option<char> },
+    /// The caller pressed the callback key: ask for the number to call back.
+    AskCallbackNumber { call: String },
+    /// The request is taken: the caller keeps their place (`ahead` before them) and may hang up.
+    CallbackAccepted { call: String, ahead: usize, wait: Option<Duration> },
+    /// The request is refused: the caller stays on the line in the queue.
+    CallbackRefused { call: String, reason: CallbackRefusal },
+    /// Call the citizen back through the trunk, `operator` kept for them; report
+    /// [`Event::CallbackAnswered`] or [`Event::CallbackFailed`].
+    CallBack(CallBack),
+    /// Stop the attempt (it took longer than the section allows): it has been counted failed.
+    CancelCallBack { call: String },
+    /// Keep this pending request in the store (on request, and after each failed attempt).
+    KeepCallback(PendingCallback),
+    /// The request is over (called, given up, cancelled): out of the store. With `gave_up`,
+    /// every attempt failed.
+    DropCallback { call: String, gave_up: Option<PendingCallback> },
     /// The call is now waiting in this section's queue (on joining, and after a transfer or an
     /// overflow moved it).
     Queued { call: String, section: String },
@@ -181,6 +235,52 @@ pub enum QueueEventKind {
     Left { key: char, to: String },
     Transferred { operator: String, to: String },
     Ended { operator: String, talk_ms: u64 },
+    CallbackRequested { number: String },
+    CallbackDialled { operator: String, attempt: u32 },
+    CallbackFailed { operator: String, attempt: u32, reason: String },
+    CallbackAnswered { operator: String },
+    CallbackGaveUp { attempts: u32 },
+    CallbackCancelled { by: String },
+}
+
+/// An attempt to call a citizen back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallBack {
+    /// The request (the id of the call that asked for it).
+    pub call: String,
+    pub section: String,
+    pub number: CallbackNumber,
+    pub operator: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub facts: Box<CallPop>,
+}
+
+/// A pending request as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCallback {
+    pub call: String,
+    pub section: String,
+    pub number: CallbackNumber,
+    pub caller: String,
+    /// The caller's first arrival in a queue: their place.
+    pub arrived: Instant,
+    pub attempts: u32,
+    pub facts: Box<CallPop>,
+}
+
+/// Why a callback request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackRefusal {
+    /// The number already has a request pending.
+    AlreadyPending,
+    /// The section holds as many pending requests as it may.
+    SectionFull,
+    /// The calling number has asked too often today.
+    TooOften,
+    /// The caller is no longer waiting (or the section offers no callback).
+    NotWaiting,
 }
 
 /// A command the distribution refuses, with what is wrong.

@@ -4,7 +4,7 @@
 //! journal). Generic over the operator leg `L` that a dialer hands to a call, so the
 //! distribution knows nothing of SIP or RTP.
 
-use super::events::{AcdError, Action, Event};
+use super::events::{AcdError, Action, CallBack, CallbackRefusal, Event, PendingCallback};
 use super::journal::Journal;
 use super::machine::Acd;
 use super::rules::Route;
@@ -18,8 +18,16 @@ use tracing::{debug, info, warn};
 /// What the distribution tells a queued call.
 #[derive(Debug)]
 pub enum Notice<L> {
-    /// Say the position (and estimated wait), then report [`Event::AnnouncementDone`].
-    Announce { ahead: usize, wait: Option<Duration> },
+    /// Say the position (and estimated wait, and the callback offer on its key), then report
+    /// [`Event::AnnouncementDone`].
+    Announce { ahead: usize, wait: Option<Duration>, callback: Option<char> },
+    /// The caller pressed the callback key: ask the number to call back, then report
+    /// [`Event::RequestCallback`].
+    AskCallbackNumber,
+    /// The callback request is taken: say so, and when to expect the call; then hang up.
+    CallbackAccepted { ahead: usize, wait: Option<Duration> },
+    /// The callback request is refused: say why; the caller waits on.
+    CallbackRefused(CallbackRefusal),
     /// Stop the announcement (back to the hold music): an operator is being rung.
     StopAnnouncement,
     /// The call waits in this section's queue now (joined, moved by an overflow, or transferred
@@ -47,7 +55,32 @@ pub trait Dialer<L>: Send + Sync + 'static {
     /// Ring the offer's operator. Report the outcome to `acd` with [`AcdHandle::answered`] or
     /// an [`Event::OfferFailed`]; stop ringing (CANCEL) when `cancel` fires.
     fn ring(&self, offer: Offer, acd: AcdHandle<L>, cancel: CancellationToken);
+
+    /// Call a citizen back through the trunk; report [`Event::CallbackFailed`], or let the call
+    /// that reached them join with [`AcdHandle::called_back`]; stop when `cancel` fires.
+    fn call_back(&self, attempt: CallBack, acd: AcdHandle<L>, cancel: CancellationToken)
+    where
+        L: Send + 'static,
+    {
+        let _ = cancel;
+        let reason = "this node has no trunk to call out".to_string();
+        acd.event(Event::CallbackFailed { call: attempt.call, reason });
+    }
 }
+
+/// A pending callback request to keep in the store, or to drop from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackChange {
+    Keep(PendingCallback),
+    /// Over; with the request when every attempt failed.
+    Drop {
+        call: String,
+        gave_up: Option<PendingCallback>,
+    },
+}
+
+/// Told every change of the pending callback requests (to keep them across a restart).
+pub type CallbackSink = Box<dyn Fn(CallbackChange) + Send>;
 
 /// An operator's state as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -105,6 +138,8 @@ pub enum Placed {
     Waiting { entered: Instant },
     /// It was talking with `operator` since `since` before the distribution was taken over.
     Connected { operator: String, since: Instant },
+    /// The citizen of this callback request answered and pressed 1.
+    CalledBack,
 }
 
 /// An operator's sign-in as the distribution keeps it across a takeover: the sections they
@@ -149,6 +184,7 @@ pub type Fence = Box<dyn Fn() -> bool + Send>;
 pub struct Keeping {
     pub presence: Option<PresenceSink>,
     pub fence: Option<Fence>,
+    pub callbacks: Option<CallbackSink>,
 }
 
 /// A handle to the distribution task; cheap to clone.
@@ -173,6 +209,12 @@ impl<L: Send + 'static> AcdHandle<L> {
         notices: mpsc::UnboundedSender<Notice<L>>,
     ) {
         self.rejoin(call, section, caller, arrived, Placed::New, notices);
+    }
+
+    /// The citizen called back for request `call` answered and pressed 1: their call takes the
+    /// request's place; the kept operator's phone rings.
+    pub fn called_back(&self, call: &str, section: &str, number: &str, notices: mpsc::UnboundedSender<Notice<L>>) {
+        self.rejoin(call, section, number, Instant::now(), Placed::CalledBack, notices);
     }
 
     /// Queue a call that may have been waiting or connected already (a takeover).
@@ -255,6 +297,7 @@ pub fn start_keeping<L: Send + 'static>(
         journal,
         presence: keeping.presence,
         fence: keeping.fence,
+        callbacks: keeping.callbacks,
         calls: HashMap::new(),
         callers: HashMap::new(),
         ringing: HashMap::new(),
@@ -270,6 +313,7 @@ struct Host<L> {
     journal: Option<Journal>,
     presence: Option<PresenceSink>,
     fence: Option<Fence>,
+    callbacks: Option<CallbackSink>,
     /// Queued and connected calls: where to send their notices.
     calls: HashMap<String, mpsc::UnboundedSender<Notice<L>>>,
     /// Who is calling, for the operators' phones.
@@ -311,6 +355,7 @@ impl<L: Send + 'static> Host<L> {
                         Placed::Connected { operator, since } => {
                             Event::Resume { call: c, section, operator, arrived, since }
                         }
+                        Placed::CalledBack => Event::CallbackAnswered { call: c },
                     };
                     if let Err(e) = self.try_apply(event) {
                         if talking {
@@ -443,7 +488,28 @@ impl<L: Send + 'static> Host<L> {
                     c.cancel();
                 }
             }
-            Action::Announce { call, ahead, wait } => self.notify(&call, Notice::Announce { ahead, wait }),
+            Action::Announce { call, ahead, wait, callback } => {
+                self.notify(&call, Notice::Announce { ahead, wait, callback })
+            }
+            Action::AskCallbackNumber { call } => self.notify(&call, Notice::AskCallbackNumber),
+            Action::CallbackAccepted { call, ahead, wait } => {
+                self.notify(&call, Notice::CallbackAccepted { ahead, wait })
+            }
+            Action::CallbackRefused { call, reason } => self.notify(&call, Notice::CallbackRefused(reason)),
+            Action::CallBack(attempt) => {
+                info!(call = %attempt.call, operator = %attempt.operator, attempt = attempt.attempt, "calling back");
+                let cancel = CancellationToken::new();
+                self.ringing.insert(attempt.call.clone(), cancel.clone());
+                self.dialer.call_back(attempt, self.handle.clone(), cancel);
+            }
+            Action::CancelCallBack { call } => {
+                debug!(%call, "callback attempt stopped");
+                if let Some(c) = self.ringing.remove(&call) {
+                    c.cancel();
+                }
+            }
+            Action::KeepCallback(pending) => self.keep(CallbackChange::Keep(pending)),
+            Action::DropCallback { call, gave_up } => self.keep(CallbackChange::Drop { call, gave_up }),
             Action::StopAnnouncement { call } => self.notify(&call, Notice::StopAnnouncement),
             Action::Queued { call, section } => self.notify(&call, Notice::Queued { section }),
             Action::Route { call, route } => {
@@ -461,6 +527,12 @@ impl<L: Send + 'static> Host<L> {
                     j.operator_state(&operator, &state);
                 }
             }
+        }
+    }
+
+    fn keep(&self, change: CallbackChange) {
+        if let Some(sink) = &self.callbacks {
+            sink(change);
         }
     }
 

@@ -28,6 +28,11 @@ impl Acd {
                 }
             }
         }
+        for (call, w) in &self.waiting {
+            if w.callback.is_some() && (w.offered.is_some() || w.announcing) {
+                return Err(format!("the callback request {call} is offered or announced to"));
+            }
+        }
         if queued.len() != self.waiting.len() {
             return Err("a waiting call is in no queue".into());
         }
@@ -46,6 +51,20 @@ impl Acd {
                 }
                 OperatorState::Ringing { .. } => {}
                 _ if !offered.is_empty() => return Err(format!("{id} is {} but offered {offered:?}", op.state.name())),
+                _ => {}
+            }
+            let kept: Vec<&String> = self
+                .waiting
+                .iter()
+                .filter(|(_, w)| w.callback.as_ref().and_then(|c| c.dialling.as_ref()).is_some_and(|(o, _)| o == id))
+                .map(|(c, _)| c)
+                .collect();
+            match &op.state {
+                OperatorState::Reserved { call, .. } if kept != [call] => {
+                    return Err(format!("{id} is kept for {call} but dials {kept:?}"));
+                }
+                OperatorState::Reserved { .. } => {}
+                _ if !kept.is_empty() => return Err(format!("{id} is {} but kept for {kept:?}", op.state.name())),
                 _ => {}
             }
             match &op.state {

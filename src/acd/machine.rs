@@ -5,6 +5,7 @@
 use super::events::{AcdError, Action, Event, PhoneKind, QueueEvent, QueueEventKind, route_name};
 use super::operator::{Operator, OperatorState};
 use super::rules::{Route, SectionRules};
+use crate::vocabulary::{CallPop, CallbackNumber};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
@@ -29,12 +30,42 @@ pub(super) struct Waiting {
     /// The last announcement: callers ahead then, and when.
     pub last_announced: Option<(usize, Instant)>,
     pub hops: u8,
+    /// Callback has been offered to this caller (the key works from then on).
+    pub callback_offered: bool,
+    /// A request to be called back, holding the place of a caller who has hung up.
+    pub callback: Option<Callback>,
 }
 
 impl Waiting {
     fn new(section: String, arrived: Instant, entered: Instant, hops: u8) -> Self {
-        Waiting { section, arrived, entered, seq: 0, offered: None, announcing: false, last_announced: None, hops }
+        Waiting {
+            section,
+            arrived,
+            entered,
+            seq: 0,
+            offered: None,
+            announcing: false,
+            last_announced: None,
+            hops,
+            callback_offered: false,
+            callback: None,
+        }
     }
+}
+
+/// A pending callback request.
+#[derive(Debug, Clone)]
+pub(super) struct Callback {
+    pub number: CallbackNumber,
+    /// The number that asked (its requests are counted).
+    pub caller: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// No attempt before this (the interval after a failed one).
+    pub not_before: Option<Instant>,
+    /// The attempt in progress: the operator kept for it, and since when.
+    pub dialling: Option<(String, Instant)>,
+    pub facts: Box<CallPop>,
 }
 
 /// A caller talking with an operator.
@@ -72,6 +103,10 @@ pub struct Acd {
     pub(super) retiring: BTreeSet<String>,
     /// No offers or announcements before this (see [`Event::Gather`]).
     pub(super) gathering: Option<Instant>,
+    /// Sections whose callback hours are closed: no attempts there.
+    pub(super) callbacks_closed: BTreeSet<String>,
+    /// Per calling number, when it asked for callback in the last 24 hours.
+    pub(super) callback_requests: HashMap<String, VecDeque<Instant>>,
     seq: u64,
 }
 
@@ -88,6 +123,8 @@ impl Acd {
             recent_answers: HashMap::new(),
             retiring: BTreeSet::new(),
             gathering: None,
+            callbacks_closed: BTreeSet::new(),
+            callback_requests: HashMap::new(),
             seq: 0,
         }
     }
@@ -157,6 +194,12 @@ impl Acd {
             Event::CallerHangup { call } => self.caller_hangup(&call, now, &mut out)?,
             Event::Key { call, key } => {
                 let Some(w) = self.waiting.get(&call) else { return Err(AcdError::UnknownCall(call)) };
+                if w.callback.is_none()
+                    && w.callback_offered
+                    && self.rules[&w.section].callback.as_ref().is_some_and(|c| c.key == key)
+                {
+                    out.push(Action::AskCallbackNumber { call: call.clone() });
+                }
                 if let Some((leave, route)) = self.rules[&w.section].leave.clone()
                     && leave == key
                 {
@@ -214,7 +257,9 @@ impl Acd {
                     self.operators.get_mut(&operator).ok_or_else(|| AcdError::UnknownOperator(operator.clone()))?;
                 match op.state {
                     OperatorState::LoggedOut => return Err(AcdError::LoggedOut(operator)),
-                    OperatorState::Ringing { .. } | OperatorState::OnCall { .. } => op.pending_pause = Some(reason),
+                    OperatorState::Ringing { .. } | OperatorState::OnCall { .. } | OperatorState::Reserved { .. } => {
+                        op.pending_pause = Some(reason)
+                    }
                     _ => self.pause_now(&operator, reason, now, &mut out),
                 }
             }
@@ -223,7 +268,9 @@ impl Acd {
                     self.operators.get_mut(&operator).ok_or_else(|| AcdError::UnknownOperator(operator.clone()))?;
                 match op.state {
                     OperatorState::LoggedOut => return Err(AcdError::LoggedOut(operator)),
-                    OperatorState::Ringing { .. } | OperatorState::OnCall { .. } => op.pending_pause = None,
+                    OperatorState::Ringing { .. } | OperatorState::OnCall { .. } | OperatorState::Reserved { .. } => {
+                        op.pending_pause = None
+                    }
                     OperatorState::Available { .. } => {}
                     OperatorState::WrapUp { .. } | OperatorState::Paused { .. } => {
                         self.set_state(&operator, OperatorState::Available { since: now }, &mut out)
@@ -243,6 +290,25 @@ impl Acd {
             }
             Event::Reconfigure { sections, operators } => self.reconfigure(sections, operators, now, &mut out),
             Event::Gather { until } => self.gathering = Some(until),
+            Event::RequestCallback { call, number, caller, facts } => {
+                self.request_callback(call, number, caller, facts, now, &mut out)?
+            }
+            Event::CallbackAnswered { call } => self.callback_answered(call, now, &mut out)?,
+            Event::CallbackFailed { call, reason } => self.callback_failed(&call, reason, now, &mut out)?,
+            Event::CancelCallback { call, by } => self.cancel_callback(&call, by, now, &mut out)?,
+            Event::RestoreCallback(p) => {
+                if !self.rules.contains_key(&p.section) {
+                    return Err(AcdError::UnknownSection(p.section));
+                }
+                if self.waiting.contains_key(&p.call) || self.connected.contains_key(&p.call) {
+                    return Err(AcdError::AlreadyQueued(p.call));
+                }
+                self.insert_waiting(p.call.clone(), p.section, p.arrived, p.arrived, 0);
+                let (number, caller, attempts, facts) = (p.number, p.caller, p.attempts, p.facts);
+                let callback = Callback { number, caller, attempts, not_before: None, dialling: None, facts };
+                self.waiting.get_mut(&p.call).expect("inserted").callback = Some(callback);
+            }
+            Event::CallbackHours { section, open } => self.callback_hours(section, open, now, &mut out)?,
             Event::Tick => {}
         }
         if !self.retiring.is_empty() {
@@ -292,8 +358,10 @@ impl Acd {
             self.end_connected(call, now, out);
             return Ok(());
         }
-        if !self.waiting.contains_key(call) {
-            return Err(AcdError::UnknownCall(call.to_string()));
+        let Some(w) = self.waiting.get(call) else { return Err(AcdError::UnknownCall(call.to_string())) };
+        if w.callback.is_some() {
+            // The line that asked for the callback has ended: the request keeps the place.
+            return Ok(());
         }
         let w = self.remove_waiting(call, now, out);
         self.counters.get_mut(&w.section).expect("section counters").abandoned += 1;
@@ -338,7 +406,9 @@ impl Acd {
         let op = self.operators.get(operator).ok_or_else(|| AcdError::UnknownOperator(operator.to_string()))?;
         match &op.state {
             OperatorState::LoggedOut => return Ok(()),
-            OperatorState::OnCall { .. } => return Err(AcdError::Busy(operator.to_string())),
+            OperatorState::OnCall { .. } | OperatorState::Reserved { .. } => {
+                return Err(AcdError::Busy(operator.to_string()));
+            }
             OperatorState::Ringing { call, .. } => {
                 let call = call.clone();
                 out.push(Action::CancelOffer { call: call.clone(), operator: operator.to_string() });
@@ -367,12 +437,18 @@ impl Acd {
         let unattended: Vec<String> = self
             .rules
             .iter()
-            .filter(|(s, r)| r.when_no_operators.is_some() && !self.attended(s) && !self.queue(s).is_empty())
+            .filter(|(s, r)| {
+                r.when_no_operators.is_some()
+                    && !self.attended(s)
+                    && self.queue(s).iter().any(|c| self.waiting[c].callback.is_none())
+            })
             .map(|(s, _)| s.clone())
             .collect();
         for section in unattended {
             let route = self.rules[&section].when_no_operators.clone().expect("filtered");
-            for call in self.queues[&section].clone() {
+            let on_the_line: Vec<String> =
+                self.queues[&section].iter().filter(|c| self.waiting[*c].callback.is_none()).cloned().collect();
+            for call in on_the_line {
                 let w = self.remove_waiting(&call, now, out);
                 self.overflow(call, &w, "no_operators", route.clone(), now, out);
             }
@@ -468,15 +544,15 @@ impl Acd {
         if w.announcing {
             out.push(Action::StopAnnouncement { call: call.to_string() });
         }
+        if let Some((operator, _)) = w.callback.as_ref().and_then(|c| c.dialling.as_ref()) {
+            out.push(Action::CancelCallBack { call: call.to_string() });
+            self.release_kept(operator, now, out);
+        }
         if let Some((operator, _)) = &w.offered {
             let op = self.operators.get_mut(operator).expect("offered operator");
             if matches!(&op.state, OperatorState::Ringing { call: c, .. } if c == call) {
                 out.push(Action::CancelOffer { call: call.to_string(), operator: operator.clone() });
-                let since = op.idle_before_offer.take().unwrap_or(now);
-                match op.pending_pause.take() {
-                    Some(reason) => self.set_state(operator, OperatorState::Paused { reason, since: now }, out),
-                    None => self.set_state(operator, OperatorState::Available { since }, out),
-                }
+                self.release_kept(operator, now, out);
             }
         }
         w

@@ -8,6 +8,7 @@
 //! routes. Events and the current time in, [`Action`]s out; the host rings phones, plays
 //! announcements and persists the [`QueueEvent`]s.
 
+mod callbacks;
 mod events;
 pub mod host;
 mod invariants;
@@ -20,8 +21,11 @@ pub mod rules;
 mod schedule;
 mod stats;
 
-pub use events::{AcdError, Action, Event, PhoneKind, QueueEvent, QueueEventKind, route_name};
+pub use events::{
+    AcdError, Action, CallBack, CallbackRefusal, Event, PendingCallback, PhoneKind, QueueEvent, QueueEventKind,
+    route_name,
+};
 pub use machine::Acd;
 pub use operator::{NO_ANSWER, Operator, OperatorState};
-pub use rules::{Route, SectionRules};
+pub use rules::{CallbackOffer, CallbackRules, Route, SectionRules};
 pub use stats::SectionStats;

@@ -19,6 +19,11 @@ pub enum OperatorState {
         call: String,
         since: Instant,
     },
+    /// Kept for a citizen being called back (their phone rings once the citizen has answered).
+    Reserved {
+        call: String,
+        since: Instant,
+    },
     /// After a call, until this instant.
     WrapUp {
         until: Instant,
@@ -37,6 +42,7 @@ impl OperatorState {
             Self::Available { .. } => "available",
             Self::Ringing { .. } => "ringing",
             Self::OnCall { .. } => "on_call",
+            Self::Reserved { .. } => "reserved",
             Self::WrapUp { .. } => "wrap_up",
             Self::Paused { .. } => "paused",
         }
@@ -48,7 +54,7 @@ impl OperatorState {
     pub fn detail(&self) -> (Option<&str>, Option<&str>) {
         match self {
             Self::Paused { reason, .. } => (Some(reason), None),
-            Self::Ringing { call, .. } | Self::OnCall { call, .. } => (None, Some(call)),
+            Self::Ringing { call, .. } | Self::OnCall { call, .. } | Self::Reserved { call, .. } => (None, Some(call)),
             _ => (None, None),
         }
     }

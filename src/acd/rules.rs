@@ -1,9 +1,10 @@
 //! How a section's queue behaves: ring timeout, wrap-up, announcements, limits and overflow.
 //! Built from the configuration (`[queue]` defaults and each `[sections.<id>.queue]`).
 
-use crate::config::{Config, RouteConfig};
+use crate::config::{AtClosing, CallbackSettings, Config, Offer, RouteConfig};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use toml::Spanned;
 
 /// Where a caller goes when they leave a queue other than to an operator.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +44,39 @@ pub struct SectionRules {
     pub when_no_operators: Option<Route>,
     /// A key that takes a waiting caller out of the queue, and where to.
     pub leave: Option<(char, Route)>,
+    /// Callback instead of waiting, when the section offers it.
+    pub callback: Option<CallbackRules>,
+}
+
+/// When a section offers callback and how it calls back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRules {
+    pub offer: CallbackOffer,
+    /// The key a waiting caller presses once offered.
+    pub key: char,
+    /// Calls to the citizen at most.
+    pub attempts: u32,
+    /// Between attempts.
+    pub retry: Duration,
+    /// Longest an attempt may take (the trunk's ringing and the greeting) before it counts as
+    /// failed: the reserved operator is not held longer.
+    pub attempt_timeout: Duration,
+    /// Requests still pending when the section closes are cancelled (else kept).
+    pub cancel_at_closing: bool,
+    /// Pending requests the section holds at most.
+    pub per_section: usize,
+    /// Requests one calling number may make in 24 hours.
+    pub per_caller_per_day: usize,
+}
+
+/// When the callback is offered to a waiting caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackOffer {
+    Always,
+    /// After this long in the queue.
+    AfterWait(Duration),
+    /// When the estimated wait is longer than this.
+    LongWait(Duration),
 }
 
 impl Default for SectionRules {
@@ -60,6 +94,7 @@ impl Default for SectionRules {
             after_max_wait: None,
             when_no_operators: None,
             leave: None,
+            callback: None,
         }
     }
 }
@@ -103,10 +138,43 @@ pub fn section_rules(config: &Config) -> BTreeMap<String, SectionRules> {
                     .as_ref()
                     .and_then(|k| k.get_ref().chars().next())
                     .zip(q.leave_to.as_ref().and_then(route)),
+                callback: callback_rules(config, &q.callback),
             };
             (id.get_ref().clone(), rules)
         })
         .collect()
+}
+
+/// A section's callback rules (its own value, else `[queue.callback]`'s, else the default); none
+/// when it does not offer callback or there is no trunk to call through.
+fn callback_rules(config: &Config, own: &CallbackSettings) -> Option<CallbackRules> {
+    let d = &config.queue.callback;
+    let trunk = config.trunk.as_ref()?;
+    let get = |a: &Option<Spanned<u32>>, b: &Option<Spanned<u32>>| a.as_ref().or(b.as_ref()).map(|v| *v.get_ref());
+    let minutes = |m: u32| Duration::from_secs(u64::from(m) * 60);
+    let offer = match *own.offer.as_ref().or(d.offer.as_ref())?.get_ref() {
+        Offer::Never => return None,
+        Offer::Always => CallbackOffer::Always,
+        Offer::AfterWait => CallbackOffer::AfterWait(Duration::from_secs(
+            get(&own.after_seconds, &d.after_seconds).unwrap_or(60).into(),
+        )),
+        Offer::LongWait => {
+            CallbackOffer::LongWait(minutes(get(&own.estimated_wait_minutes, &d.estimated_wait_minutes).unwrap_or(5)))
+        }
+    };
+    let key = own.key.as_ref().or(d.key.as_ref()).and_then(|k| k.get_ref().chars().next()).unwrap_or('5');
+    let at_closing = own.at_closing.or(d.at_closing).unwrap_or_default();
+    Some(CallbackRules {
+        offer,
+        key,
+        attempts: get(&own.attempts, &d.attempts).unwrap_or(3).max(1),
+        retry: minutes(get(&own.retry_minutes, &d.retry_minutes).unwrap_or(10)),
+        // The citizen's phone rings, then the greeting is said up to three times.
+        attempt_timeout: Duration::from_secs(u64::from(trunk.ring_seconds) + 60),
+        cancel_at_closing: at_closing == AtClosing::Cancel,
+        per_section: *config.callback.per_section.get_ref() as usize,
+        per_caller_per_day: *config.callback.per_caller_per_day.get_ref() as usize,
+    })
 }
 
 /// A configured route, if exactly one target is given.

@@ -10,6 +10,7 @@ impl Acd {
     /// Everything due at `now`, in order: expiries, distribution, announcements.
     pub(super) fn step(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.expire_offers(now, out);
+        self.expire_callbacks(now, out);
         self.end_wrap_ups(now, out);
         self.expire_waits(now, out);
         match self.gathering {
@@ -33,8 +34,8 @@ impl Acd {
         });
         let waits = self.waiting.values().filter_map(|w| {
             let rules = &self.rules[&w.section];
-            match (rules.max_wait, &rules.after_max_wait, &w.offered) {
-                (Some(max), Some(_), None) => Some(w.entered + max),
+            match (rules.max_wait, &rules.after_max_wait, &w.offered, &w.callback) {
+                (Some(max), Some(_), None, None) => Some(w.entered + max),
                 _ => None,
             }
         });
@@ -45,7 +46,13 @@ impl Acd {
             .flat_map(|q| q.iter().enumerate())
             .filter_map(|(ahead, call)| self.announcement_due(call, ahead))
             .map(|due| self.gathering.map_or(due, |until| due.max(until)));
-        offers.chain(wrap_ups).chain(waits).chain(announcements).chain(self.gathering).min()
+        offers
+            .chain(wrap_ups)
+            .chain(waits)
+            .chain(announcements)
+            .chain(self.gathering)
+            .chain(self.callback_deadlines())
+            .min()
     }
 
     /// Ringing too long: the next operator is tried, this one is paused ("no answer").
@@ -93,6 +100,7 @@ impl Acd {
             .filter(|(_, w)| {
                 let rules = &self.rules[&w.section];
                 w.offered.is_none()
+                    && w.callback.is_none()
                     && rules.after_max_wait.is_some()
                     && rules.max_wait.is_some_and(|max| w.entered + max <= now)
             })
@@ -119,8 +127,12 @@ impl Acd {
             let serving = self.operators[&operator].serving.clone();
             let next = serving
                 .iter()
-                .find_map(|section| self.queues[section].iter().find(|c| self.waiting[*c].offered.is_none()).cloned());
+                .find_map(|section| self.queues[section].iter().find(|c| self.ready_for_operator(c, now)).cloned());
             let Some(call) = next else { continue };
+            if self.waiting[&call].callback.is_some() {
+                self.call_back(call, operator, since, now, out);
+                continue;
+            }
             let w = self.waiting.get_mut(&call).expect("queued call");
             w.offered = Some((operator.clone(), now));
             let (section, announcing) = (w.section.clone(), std::mem::take(&mut w.announcing));
@@ -139,15 +151,16 @@ impl Acd {
     /// interval otherwise. Never while it is offered or already hearing one.
     fn announcement_due(&self, call: &str, ahead: usize) -> Option<Instant> {
         let w = &self.waiting[call];
-        if w.offered.is_some() || w.announcing {
+        if w.offered.is_some() || w.announcing || w.callback.is_some() {
             return None;
         }
         let rules = &self.rules[&w.section];
-        Some(match w.last_announced {
+        let due = match w.last_announced {
             None => w.entered,
             Some((was, at)) if was != ahead => at + rules.announce_min_interval,
             Some((_, at)) => at + rules.announce_every,
-        })
+        };
+        Some(self.callback_offer_due(call).map_or(due, |offer| due.min(offer)))
     }
 
     fn announce(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -161,12 +174,14 @@ impl Acd {
                 .collect();
             for (ahead, call) in due {
                 let wait = self.estimated_wait(&section, ahead);
+                let callback = self.callback_key(&call, wait, now);
                 let w = self.waiting.get_mut(&call).expect("queued call");
                 w.announcing = true;
                 w.last_announced = Some((ahead, now));
+                w.callback_offered |= callback.is_some();
                 let kind = QueueEventKind::Announced { ahead, wait_s: wait.map(|d| d.as_secs()) };
                 self.record(&call, &section, kind, out);
-                out.push(Action::Announce { call, ahead, wait });
+                out.push(Action::Announce { call, ahead, wait, callback });
             }
         }
     }
@@ -174,7 +189,7 @@ impl Acd {
     /// From the section's recent answers: the time per answered call, times the callers up to
     /// and including this one. `None` when the section does not announce waits or has fewer
     /// than three recent answers.
-    fn estimated_wait(&self, section: &str, ahead: usize) -> Option<Duration> {
+    pub(super) fn estimated_wait(&self, section: &str, ahead: usize) -> Option<Duration> {
         if !self.rules[section].announce_wait {
             return None;
         }

@@ -10,7 +10,11 @@ use std::time::Instant;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionStats {
     pub section: String,
+    /// Callers on the line waiting.
     pub waiting: usize,
+    /// Callback requests holding a place (the one being called included).
+    #[serde(default)]
+    pub callbacks: usize,
     pub longest_wait_s: u64,
     pub entered: u64,
     pub answered: u64,
@@ -33,8 +37,10 @@ impl Acd {
             .iter()
             .map(|(section, c)| {
                 let queue = self.queue(section);
+                let callbacks = self.callbacks(section).count();
                 let longest = queue
                     .iter()
+                    .filter(|call| self.waiting[*call].callback.is_none())
                     .map(|call| now.saturating_duration_since(self.waiting[call].entered).as_secs())
                     .max()
                     .unwrap_or(0);
@@ -45,7 +51,8 @@ impl Acd {
                 let ended = c.answered + c.abandoned;
                 SectionStats {
                     section: section.clone(),
-                    waiting: queue.len(),
+                    waiting: queue.len() - callbacks,
+                    callbacks,
                     longest_wait_s: longest,
                     entered: c.entered,
                     answered: c.answered,

@@ -190,4 +190,9 @@ impl Dialer<OperatorLeg> for ConsoleFirst {
             None => self.sip.ring(offer, acd, cancel),
         }
     }
+
+    /// Callbacks go out through the SIP trunk.
+    fn call_back(&self, attempt: crate::acd::CallBack, acd: AcdHandle<OperatorLeg>, cancel: CancellationToken) {
+        self.sip.call_back(attempt, acd, cancel);
+    }
 }

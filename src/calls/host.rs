@@ -5,6 +5,7 @@
 
 use super::OperatorLeg;
 use super::call_media::{Bridged, CallMedia, MediaEvent, OperatorEvent};
+use super::callback_call::CallBackCall;
 use super::lookup::lookup;
 use super::machine::{Call, Input, Now, Output};
 use super::record::CallRecord;
@@ -70,10 +71,59 @@ pub fn now() -> Now {
     Now { at: std::time::Instant::now(), wall: Utc::now() }
 }
 
+/// A call's pure machine as its host drives it: an incoming [`Call`], or a [`CallBackCall`].
+pub trait Machine: Send {
+    fn handle(&mut self, input: Input, now: Now);
+    fn handle_timeout(&mut self, now: Now);
+    fn poll_output(&mut self) -> Option<Output>;
+    fn poll_timeout(&self) -> Option<std::time::Instant>;
+    fn record(&self) -> &CallRecord;
+    fn into_record(self) -> CallRecord;
+    fn is_ended(&self) -> bool;
+    /// The id the distribution knows the call by.
+    fn queue_id(&self) -> &str {
+        &self.record().call_id
+    }
+}
+
+macro_rules! machine {
+    ($t:ty $(, $queue_id:ident)?) => {
+        impl Machine for $t {
+            fn handle(&mut self, input: Input, now: Now) {
+                <$t>::handle(self, input, now)
+            }
+            fn handle_timeout(&mut self, now: Now) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_output(&mut self) -> Option<Output> {
+                <$t>::poll_output(self)
+            }
+            fn poll_timeout(&self) -> Option<std::time::Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn record(&self) -> &CallRecord {
+                <$t>::record(self)
+            }
+            fn into_record(self) -> CallRecord {
+                <$t>::into_record(self)
+            }
+            fn is_ended(&self) -> bool {
+                <$t>::is_ended(self)
+            }
+            $(fn $queue_id(&self) -> &str {
+                <$t>::queue_id(self)
+            })?
+        }
+    };
+}
+
+machine!(Call);
+machine!(CallBackCall, queue_id);
+
 /// Run `call` to its end; returns its record. `socket` and `media` start the caller's media
 /// at the answer.
-pub async fn run<S: Signalling>(
-    call: Call,
+pub async fn run<S: Signalling, M: Machine>(
+    call: M,
     socket: UdpSocket,
     media: Negotiated,
     parts: Parts,
@@ -94,8 +144,8 @@ pub async fn run<S: Signalling>(
     host.run().await
 }
 
-struct Host<S> {
-    call: Call,
+struct Host<S, M> {
+    call: M,
     parts: Parts,
     signalling: S,
     /// The RTP socket and the agreed media until the answer.
@@ -108,7 +158,7 @@ struct Host<S> {
     bridged: Option<Bridged>,
 }
 
-impl<S: Signalling> Host<S> {
+impl<S: Signalling, M: Machine> Host<S, M> {
     async fn run(mut self) -> CallRecord {
         // One timer for everything the call waits for, re-armed only when the machine's
         // deadline changes. Frames are the media clock's business: the call wakes only when
@@ -193,7 +243,13 @@ impl<S: Signalling> Host<S> {
                 Output::Join { section, arrived } => {
                     if let Some(acd) = &self.parts.acd {
                         let r = self.call.record();
-                        acd.join(&r.call_id, &section, &r.origin.caller, arrived, self.notices_tx.clone());
+                        acd.join(self.call.queue_id(), &section, &r.origin.caller, arrived, self.notices_tx.clone());
+                    }
+                }
+                Output::CalledBack { section } => {
+                    if let Some(acd) = &self.parts.acd {
+                        let number = &self.call.record().origin.number;
+                        acd.called_back(self.call.queue_id(), &section, number, self.notices_tx.clone());
                     }
                 }
                 Output::Tell(event) => {
@@ -203,7 +259,7 @@ impl<S: Signalling> Host<S> {
                 }
                 Output::Leave => {
                     if let Some(acd) = &self.parts.acd {
-                        acd.left(&self.call.record().call_id);
+                        acd.left(self.call.queue_id());
                     }
                 }
                 Output::Bridge => {
@@ -261,7 +317,10 @@ impl<S: Signalling> Host<S> {
 
     fn on_notice(&mut self, notice: Notice<OperatorLeg>) {
         let input = match notice {
-            Notice::Announce { ahead, wait } => Input::Announce { ahead, wait },
+            Notice::Announce { ahead, wait, callback } => Input::Announce { ahead, wait, callback },
+            Notice::AskCallbackNumber => Input::AskCallbackNumber,
+            Notice::CallbackAccepted { ahead, wait } => Input::CallbackAccepted { ahead, wait },
+            Notice::CallbackRefused(reason) => Input::CallbackRefused(reason),
             Notice::StopAnnouncement => Input::StopAnnouncement,
             Notice::Queued { section } => Input::Queued { section },
             Notice::Route(route) => Input::Route(route),

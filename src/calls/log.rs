@@ -82,6 +82,7 @@ mod tests {
             keys: "16".into(),
             answers: vec!["office_info".into()],
             ending: Ending::Queued { section: "general".into() },
+            callback_of: None,
         }
     }
 

@@ -12,9 +12,9 @@ mod watch;
 pub use watch::Watch;
 
 use super::record::{CallRecord, Ending};
-use crate::acd::{Event as AcdEvent, Route};
+use crate::acd::{CallbackRefusal, Event as AcdEvent, Route};
 use crate::ivr::{Action, Event, Key, Lang, LookupAnswer, Service, Session, Time, Utterance, speech};
-use crate::vocabulary::CallPop;
+use crate::vocabulary::{CallPop, CallbackNumber, NumberingPlan};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tracing::{debug, info};
@@ -46,6 +46,8 @@ pub struct Settings {
     pub distribution: bool,
     /// The INVITE had no offer: ours goes in the 200 and the portal starts with the answer.
     pub late_offer: bool,
+    /// The numbers a callback may be asked for.
+    pub plan: NumberingPlan,
 }
 
 /// Something that happened to the call.
@@ -68,8 +70,15 @@ pub enum Input {
     /// The distribution: the call waits in this section's queue (joined, moved by an overflow,
     /// or transferred there by its operator).
     Queued { section: String },
-    /// The distribution: say the position, then report the announcement done.
-    Announce { ahead: usize, wait: Option<Duration> },
+    /// The distribution: say the position (and offer callback on this key), then report the
+    /// announcement done.
+    Announce { ahead: usize, wait: Option<Duration>, callback: Option<char> },
+    /// The distribution: the callback key was pressed; ask for the number.
+    AskCallbackNumber,
+    /// The distribution took the callback request: the caller keeps their place.
+    CallbackAccepted { ahead: usize, wait: Option<Duration> },
+    /// The distribution refused the callback request: the caller waits on.
+    CallbackRefused(CallbackRefusal),
     /// The distribution: back to the hold music, an operator is being rung.
     StopAnnouncement,
     /// The distribution: leave the queue for the portal or a last message.
@@ -110,6 +119,11 @@ pub enum Output {
         section: String,
         arrived: Instant,
     },
+    /// Take the callback request's place in this section's queue (the citizen called back
+    /// pressed 1); the distribution's notices come back as inputs.
+    CalledBack {
+        section: String,
+    },
     /// Tell the distribution.
     Tell(AcdEvent),
     /// The call has ended: the distribution forgets it (only after a [`Output::Join`]).
@@ -147,6 +161,14 @@ enum Phase {
         announcing: bool,
         since: Instant,
     },
+    /// A waiting caller asking to be called back (still in the queue meanwhile).
+    CallbackRequest {
+        section: String,
+        since: Instant,
+        step: RequestStep,
+        /// Numbers typed and refused so far.
+        refused: u8,
+    },
     /// Without a distribution: the holding message loops until `until`.
     Holding {
         until: Instant,
@@ -160,6 +182,27 @@ enum Phase {
     Farewell(Ending),
     Ended,
 }
+
+/// Where a callback request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RequestStep {
+    /// The number is read back: 1 confirms, 2 gives another; no key by `until`: back to waiting.
+    Confirm { number: CallbackNumber, until: Instant },
+    /// A number is being keyed in, ended with # or a pause (`until`); * gives up.
+    Typing { digits: String, until: Instant },
+    /// The distribution has been asked; its answer comes.
+    Asked,
+    /// A refusal plays; then back to waiting.
+    Refused,
+}
+
+/// How long the caller has to confirm the number read back (the reading included).
+const CONFIRM_WAIT: Duration = Duration::from_secs(25);
+/// How long the caller has to start keying a number (the prompt included), and between keys.
+const FIRST_DIGIT_WAIT: Duration = Duration::from_secs(20);
+const NEXT_DIGIT_WAIT: Duration = Duration::from_secs(5);
+/// Numbers refused before the caller is sent back to waiting.
+const MAX_REFUSED: u8 = 2;
 
 /// One call, from the INVITE to the record.
 pub struct Call {
@@ -224,6 +267,10 @@ impl Call {
             Phase::Ringing { until } => return Some(*until),
             Phase::Ended => return None,
             Phase::Holding { until } => Some(*until),
+            Phase::CallbackRequest {
+                step: RequestStep::Confirm { until, .. } | RequestStep::Typing { until, .. },
+                ..
+            } => Some(*until),
             _ => None,
         };
         let silence = self.receiving.then(|| self.heard + self.settings.media_timeout);
@@ -253,12 +300,42 @@ impl Call {
                 }
             }
             Input::Queued { section } => self.queued(section, now),
-            Input::Announce { ahead, wait } => {
-                if let Phase::Queued { announcing, .. } = &mut self.phase {
+            Input::Announce { ahead, wait, callback } => match &mut self.phase {
+                Phase::Queued { announcing, .. } => {
                     *announcing = true;
-                    let items = speech::queue_position(ahead, wait).into_iter().map(Utterance::Word).collect();
-                    debug!(ahead, ?wait, "announcing the position");
-                    self.out.push_back(Output::Play { lang: self.session.language(), items });
+                    let mut words = speech::queue_position(ahead, wait);
+                    if let Some(key) = callback {
+                        words.push("callback_offer".into());
+                        words.extend(speech::digits(&key.to_string()));
+                    }
+                    debug!(ahead, ?wait, ?callback, "announcing the position");
+                    self.play_words(words);
+                }
+                // Busy with the request: the announcement is skipped.
+                _ => self.tell_announcement_done(),
+            },
+            Input::AskCallbackNumber => self.ask_callback_number(now),
+            Input::CallbackAccepted { ahead, wait } => {
+                if let Phase::CallbackRequest { section, step: RequestStep::Asked, .. } = &self.phase {
+                    info!(%section, "callback requested: the caller keeps their place");
+                    let ending = Ending::CallbackRequested { section: section.clone() };
+                    let mut words = vec!["callback_accepted".to_string()];
+                    words.extend(speech::queue_position(ahead, wait));
+                    words.push("callback_goodbye".into());
+                    self.play_words(words);
+                    self.phase = Phase::Farewell(ending);
+                }
+            }
+            Input::CallbackRefused(reason) => {
+                if let Phase::CallbackRequest { step: step @ RequestStep::Asked, .. } = &mut self.phase {
+                    info!(?reason, "callback refused");
+                    *step = RequestStep::Refused;
+                    let word = match reason {
+                        CallbackRefusal::AlreadyPending => "callback_already_pending",
+                        CallbackRefusal::TooOften => "callback_too_often",
+                        CallbackRefusal::SectionFull | CallbackRefusal::NotWaiting => "callback_not_now",
+                    };
+                    self.play_words(vec![word.into(), "callback_stay".into()]);
                 }
             }
             Input::StopAnnouncement => {
@@ -331,6 +408,16 @@ impl Call {
         if self.portal_deadline.is_some_and(|d| d <= now.at) {
             self.drive(Event::Timeout, now);
         }
+        if let Phase::CallbackRequest { step, .. } = &self.phase {
+            match step {
+                RequestStep::Confirm { until, .. } if *until <= now.at => {
+                    info!("no confirmation of the number: back to waiting");
+                    self.back_to_waiting(now);
+                }
+                RequestStep::Typing { until, .. } if *until <= now.at => self.number_keyed(now),
+                _ => {}
+            }
+        }
         self.after_input(now);
     }
 
@@ -361,6 +448,7 @@ impl Call {
     fn key(&mut self, key: Key, now: Now) {
         match &self.phase {
             Phase::Portal => self.drive(Event::Key(key), now),
+            Phase::CallbackRequest { .. } => self.request_key(key.0, now),
             Phase::Queued { .. } => {
                 let call = self.record.call_id.clone();
                 self.out.push_back(Output::Tell(AcdEvent::Key { call, key: key.0 }));
@@ -383,6 +471,7 @@ impl Call {
                 self.out.push_back(Output::Hangup);
                 self.end(ending, now);
             }
+            Phase::CallbackRequest { step: RequestStep::Refused, .. } => self.back_to_waiting(now),
             _ => {}
         }
     }
@@ -393,7 +482,9 @@ impl Call {
                 info!("ended before the answer");
                 Ending::Cancelled
             }
-            Phase::Queued { section, .. } => Ending::Abandoned { section: section.clone() },
+            Phase::Queued { section, .. } | Phase::CallbackRequest { section, .. } => {
+                Ending::Abandoned { section: section.clone() }
+            }
             Phase::Bridged { section, operator } => {
                 Ending::Answered { section: section.clone(), operator: operator.clone() }
             }
@@ -409,7 +500,7 @@ impl Call {
 
     /// A queued or connected caller has gone: the distribution is told.
     fn tell_caller_gone(&mut self) {
-        if matches!(self.phase, Phase::Queued { .. } | Phase::Bridged { .. }) {
+        if matches!(self.phase, Phase::Queued { .. } | Phase::Bridged { .. } | Phase::CallbackRequest { .. }) {
             let call = self.record.call_id.clone();
             self.out.push_back(Output::Tell(AcdEvent::CallerHangup { call }));
         }
@@ -417,7 +508,7 @@ impl Call {
 
     fn queued(&mut self, section: String, now: Now) {
         match &mut self.phase {
-            Phase::Queued { section: current, .. } => {
+            Phase::Queued { section: current, .. } | Phase::CallbackRequest { section: current, .. } => {
                 if *current != section {
                     info!(from = %current, to = %section, "moved to another queue");
                     *current = section;
@@ -436,7 +527,9 @@ impl Call {
     /// The section the call waits in or was connected from.
     fn section(&self) -> Option<String> {
         match &self.phase {
-            Phase::Queued { section, .. } | Phase::Bridged { section, .. } => Some(section.clone()),
+            Phase::Queued { section, .. } | Phase::Bridged { section, .. } | Phase::CallbackRequest { section, .. } => {
+                Some(section.clone())
+            }
             _ => None,
         }
     }
@@ -445,7 +538,7 @@ impl Call {
     /// call is neither.
     fn leave_queue(&mut self) -> bool {
         match self.phase {
-            Phase::Queued { .. } => true,
+            Phase::Queued { .. } | Phase::CallbackRequest { .. } => true,
             Phase::Bridged { .. } => {
                 self.end_bridge();
                 true
@@ -458,10 +551,13 @@ impl Call {
     }
 
     fn operator_answered(&mut self, operator: String, now: Now) {
-        let Phase::Queued { section, since, .. } = &self.phase else {
+        let (Phase::Queued { section, since, .. } | Phase::CallbackRequest { section, since, .. }) = &self.phase else {
             debug!(%operator, "an operator answered a call no longer waiting: released");
             return self.out.push_back(Output::Release);
         };
+        if matches!(self.phase, Phase::CallbackRequest { .. }) {
+            self.out.push_back(Output::StopPlayback);
+        }
         info!(%operator, %section, "connected to the operator");
         let pop = self.screen_pop(&operator, section, now.at.saturating_duration_since(*since));
         self.out.push_back(Output::Bridge);
@@ -551,6 +647,132 @@ impl Call {
         };
     }
 
+    fn play_words(&mut self, words: Vec<String>) {
+        let items = words.into_iter().map(Utterance::Word).collect();
+        self.out.push_back(Output::Play { lang: self.session.language(), items });
+    }
+
+    fn tell_announcement_done(&mut self) {
+        let call = self.record.call_id.clone();
+        self.out.push_back(Output::Tell(AcdEvent::AnnouncementDone { call }));
+    }
+
+    /// The callback key was pressed: read back the number the caller calls from, or ask for
+    /// one when it cannot be called back (withheld, abroad, a switchboard's).
+    fn ask_callback_number(&mut self, now: Now) {
+        let Phase::Queued { section, since, announcing } = &self.phase else {
+            return debug!("callback asked by a call not waiting: ignored");
+        };
+        let (section, since, announcing) = (section.clone(), *since, *announcing);
+        if announcing {
+            self.tell_announcement_done();
+        }
+        info!("callback asked: confirming the number");
+        self.out.push_back(Output::StopPlayback);
+        let step = RequestStep::Asked;
+        self.phase = Phase::CallbackRequest { section, since, step, refused: 0 };
+        match self.settings.plan.check(&self.record.origin.caller) {
+            Ok(number) => self.confirm_number(number, now),
+            Err(_) => self.ask_to_type(Vec::new(), now),
+        }
+    }
+
+    fn set_step(&mut self, new: RequestStep) {
+        if let Phase::CallbackRequest { step, .. } = &mut self.phase {
+            *step = new;
+        }
+    }
+
+    fn confirm_number(&mut self, number: CallbackNumber, now: Now) {
+        let mut words = vec!["callback_confirm_before".to_string()];
+        words.extend(speech::digits(&number.dialled()));
+        words.push("callback_confirm_after".into());
+        self.play_words(words);
+        self.set_step(RequestStep::Confirm { number, until: now.at + CONFIRM_WAIT });
+    }
+
+    /// Ask for a number, after `before` (why the last one was refused).
+    fn ask_to_type(&mut self, mut before: Vec<String>, now: Now) {
+        before.push("callback_type_number".into());
+        self.play_words(before);
+        self.set_step(RequestStep::Typing { digits: String::new(), until: now.at + FIRST_DIGIT_WAIT });
+    }
+
+    fn request_key(&mut self, key: char, now: Now) {
+        let Phase::CallbackRequest { step, .. } = &mut self.phase else { return };
+        match (step, key) {
+            (RequestStep::Confirm { number, .. }, '1') => {
+                let number = number.clone();
+                self.out.push_back(Output::StopPlayback);
+                self.set_step(RequestStep::Asked);
+                let (call, caller) = (self.record.call_id.clone(), self.record.origin.caller.clone());
+                let section = self.section().unwrap_or_default();
+                let facts = Box::new(self.screen_pop("", &section, now.at.saturating_duration_since(self.since())));
+                self.out.push_back(Output::Tell(AcdEvent::RequestCallback { call, number, caller, facts }));
+            }
+            (RequestStep::Confirm { .. }, '2') => {
+                self.out.push_back(Output::StopPlayback);
+                self.ask_to_type(Vec::new(), now);
+            }
+            (RequestStep::Typing { .. }, '*') => {
+                info!("callback abandoned by the caller: back to waiting");
+                self.back_to_waiting(now);
+            }
+            (RequestStep::Typing { .. }, '#') => self.number_keyed(now),
+            (RequestStep::Typing { digits, until }, d @ '0'..='9') => {
+                if digits.is_empty() {
+                    self.out.push_back(Output::StopPlayback);
+                }
+                // Longer than any number: the rest is ignored and the number refused.
+                if digits.len() < 20 {
+                    digits.push(d);
+                }
+                *until = now.at + NEXT_DIGIT_WAIT;
+            }
+            _ => debug!(%key, "key ignored in the callback request"),
+        }
+    }
+
+    /// The keyed number is complete (# or a pause): read back, or refused.
+    fn number_keyed(&mut self, now: Now) {
+        let Phase::CallbackRequest { step: RequestStep::Typing { digits, .. }, refused, .. } = &mut self.phase else {
+            return;
+        };
+        if digits.is_empty() {
+            return self.back_to_waiting(now);
+        }
+        match self.settings.plan.check(digits) {
+            Ok(number) => self.confirm_number(number, now),
+            Err(why) => {
+                *refused += 1;
+                info!(refusal = why.name(), "a number that cannot be called back");
+                if *refused >= MAX_REFUSED {
+                    self.set_step(RequestStep::Refused);
+                    self.play_words(vec!["callback_number_refused".into(), "callback_stay".into()]);
+                } else {
+                    self.ask_to_type(vec!["callback_number_refused".into()], now);
+                }
+            }
+        }
+    }
+
+    /// Out of the callback request, waiting on the line at the same place.
+    fn back_to_waiting(&mut self, _now: Now) {
+        if let Phase::CallbackRequest { section, since, .. } = &self.phase {
+            self.phase = Phase::Queued { section: section.clone(), announcing: false, since: *since };
+            self.out.push_back(Output::StopPlayback);
+            self.out.push_back(Output::HoldMusic);
+        }
+    }
+
+    /// When the call joined its current queue.
+    fn since(&self) -> Instant {
+        match &self.phase {
+            Phase::Queued { since, .. } | Phase::CallbackRequest { since, .. } => *since,
+            _ => self.heard,
+        }
+    }
+
     /// The screen-pop of the call as it is connected to `operator`.
     fn screen_pop(&self, operator: &str, section: &str, waited: Duration) -> CallPop {
         let trace = self.session.trace();
@@ -567,6 +789,7 @@ impl Call {
             waited_s: waited.as_secs(),
             tree: self.session.tree().name.clone(),
             readback_node: self.session.tree().appointment_readback().map(String::from),
+            called_back: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod call_media;
+pub mod callback_call;
 pub mod host;
 pub mod log;
 pub mod lookup;

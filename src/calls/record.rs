@@ -28,6 +28,10 @@ pub enum Ending {
     Answered { section: String, operator: String },
     /// Sent out of the queue to a message, then the call ended (full, waited too long...).
     QueueMessage { section: String, prompt: String },
+    /// The caller asked to be called back, keeping their place, and hung up.
+    CallbackRequested { section: String },
+    /// A citizen called back did not press 1 (or hung up first).
+    CallbackUnconfirmed { section: String },
 }
 
 impl From<Outcome> for Ending {
@@ -53,6 +57,8 @@ impl Ending {
             Ending::Abandoned { .. } => "abandoned",
             Ending::Answered { .. } => "answered",
             Ending::QueueMessage { .. } => "queue_message",
+            Ending::CallbackRequested { .. } => "callback_requested",
+            Ending::CallbackUnconfirmed { .. } => "callback_unconfirmed",
         }
     }
 }
@@ -73,6 +79,8 @@ impl std::fmt::Display for Ending {
             Ending::Abandoned { section } => write!(f, "hung up waiting in {section}"),
             Ending::Answered { section, operator } => write!(f, "answered by {operator} ({section})"),
             Ending::QueueMessage { section, prompt } => write!(f, "left {section} with message {prompt}"),
+            Ending::CallbackRequested { section } => write!(f, "asked to be called back ({section})"),
+            Ending::CallbackUnconfirmed { section } => write!(f, "called back, did not press 1 ({section})"),
         }
     }
 }
@@ -96,6 +104,9 @@ pub struct CallRecord {
     /// Self-service answers given.
     pub answers: Vec<String>,
     pub ending: Ending,
+    /// A callback: the id of the call that asked for it (this call went out to the citizen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_of: Option<String>,
 }
 
 impl CallRecord {

@@ -17,5 +17,5 @@ pub mod ticket_number;
 
 pub use pg_store::{LeaseHolder, PgStore, PhoneRow, PresenceRow};
 pub use redb_store::RedbStore;
-pub use store::{CaseStore, StoreError};
+pub use store::{CaseStore, StoreError, StoredCallback};
 pub use ticket::{NewTicket, Ticket, TicketStatus};

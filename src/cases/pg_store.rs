@@ -31,7 +31,9 @@
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
 use super::retention::{Disposal, PurgePlan, Purged};
-use super::store::{CaseStore, Cursor, Feed, FeedEvent, StoreError, StoredSession, TicketChange, TicketCounts};
+use super::store::{
+    CaseStore, Cursor, Feed, FeedEvent, StoreError, StoredCallback, StoredSession, TicketChange, TicketCounts,
+};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
 use crate::vocabulary::CallPop;
@@ -53,6 +55,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("pg_store/0002_ticket_counts.sql")),
     (3, include_str!("pg_store/0003_journal.sql")),
     (4, include_str!("pg_store/0004_cluster.sql")),
+    (5, include_str!("pg_store/0005_callbacks.sql")),
 ];
 /// Shards of each ticket count (see `0002_ticket_counts.sql`).
 const COUNT_SHARDS: i32 = 64;
@@ -901,6 +904,34 @@ impl CaseStore for PgStore {
             .await
             .map_err(db)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn keep_callback(&self, call: &str, callback: Option<StoredCallback>) -> Result<(), StoreError> {
+        within(async {
+            let c = self.client().await?;
+            match callback {
+                Some(cb) => c
+                    .execute(
+                        "INSERT INTO callbacks (call_id, body) VALUES ($1, $2)
+                         ON CONFLICT (call_id) DO UPDATE SET body = excluded.body",
+                        &[&call, &Json(&cb)],
+                    )
+                    .await
+                    .map_err(db)?,
+                None => c.execute("DELETE FROM callbacks WHERE call_id = $1", &[&call]).await.map_err(db)?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn callbacks(&self) -> Result<Vec<StoredCallback>, StoreError> {
+        within(async {
+            let c = self.client().await?;
+            let rows = c.query("SELECT body FROM callbacks", &[]).await.map_err(db)?;
+            Ok(rows.iter().map(|r| r.get::<_, Json<StoredCallback>>(0).0).collect())
         })
         .await
     }

@@ -24,7 +24,7 @@
 use super::appointment::{Appointment, AppointmentChange, AppointmentChangeKind, AppointmentStatus, NewAppointment};
 use super::call_outcome::CallOutcome;
 use super::retention::{Disposal, PurgePlan, Purged};
-use super::store::{CaseStore, StoreError, StoredSession, TicketChange, TicketCounts};
+use super::store::{CaseStore, StoreError, StoredCallback, StoredSession, TicketChange, TicketCounts};
 use super::ticket::{NewTicket, Ticket, TicketStatus};
 use super::ticket_number;
 use crate::vocabulary::CallPop;
@@ -51,6 +51,8 @@ const TICKET_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("ticket_c
 const OUTCOME_TIMES: TableDefinition<&str, ()> = TableDefinition::new("outcome_times");
 const OPERATOR_CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("operator_calls");
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// Pending callback requests by the id of the call that asked.
+const CALLBACKS: TableDefinition<&str, &[u8]> = TableDefinition::new("callbacks");
 
 /// Instants in index keys: fixed width, so that keys sort as the instants do.
 fn instant_key(at: DateTime<Utc>) -> String {
@@ -122,6 +124,7 @@ enum Write {
     LatestCall(Box<CallPop>),
     /// Keep a session under its key, or forget it (`None`).
     Session(String, Option<StoredSession>),
+    Callback(String, Option<Box<StoredCallback>>),
     Purge(PurgePlan),
 }
 
@@ -188,6 +191,7 @@ impl RedbStore {
                 txn.open_table(OUTCOME_TIMES).map_err(io)?;
                 txn.open_table(OPERATOR_CALLS).map_err(io)?;
                 txn.open_table(SESSIONS).map_err(io)?;
+                txn.open_table(CALLBACKS).map_err(io)?;
                 let found = meta.get("schema_version").map_err(io)?.map(|v| v.value());
                 if found.is_none() {
                     meta.insert("schema_version", SCHEMA_VERSION).map_err(io)?;
@@ -553,6 +557,24 @@ impl CaseStore for RedbStore {
         self.read_json(SESSIONS, key).await
     }
 
+    async fn keep_callback(&self, call: &str, callback: Option<StoredCallback>) -> Result<(), StoreError> {
+        self.write(Write::Callback(call.into(), callback.map(Box::new))).await.map(|_| ())
+    }
+
+    async fn callbacks(&self) -> Result<Vec<StoredCallback>, StoreError> {
+        self.read(|db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(CALLBACKS).map_err(io)?;
+            let mut out = Vec::new();
+            each_json(&table, |_, c| {
+                out.push(c);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn purge(&self, plan: &PurgePlan) -> Result<Purged, StoreError> {
         match self.write(Write::Purge(*plan)).await? {
             Stored::Purged(p) => Ok(p),
@@ -654,6 +676,7 @@ fn write_loop(db: &Database, rx: mpsc::Receiver<(Write, Reply)>) {
                     outcome_times: txn.open_table(OUTCOME_TIMES).map_err(io)?,
                     operator_calls: txn.open_table(OPERATOR_CALLS).map_err(io)?,
                     sessions: txn.open_table(SESSIONS).map_err(io)?,
+                    callbacks: txn.open_table(CALLBACKS).map_err(io)?,
                 };
                 for (w, reply) in batch.drain(..) {
                     let result = apply(&mut t, w);
@@ -690,6 +713,7 @@ struct Tables<'t> {
     outcome_times: redb::Table<'t, &'static str, ()>,
     operator_calls: redb::Table<'t, &'static str, &'static [u8]>,
     sessions: redb::Table<'t, &'static str, &'static [u8]>,
+    callbacks: redb::Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -820,6 +844,15 @@ fn apply(t: &mut Tables<'_>, w: Write) -> Result<Stored, StoreError> {
         }
         Write::Session(key, None) => {
             t.sessions.remove(key.as_str()).map_err(io)?;
+            Ok(Stored::Nothing)
+        }
+        Write::Callback(call, Some(callback)) => {
+            let json = serde_json::to_vec(&callback).map_err(io)?;
+            t.callbacks.insert(call.as_str(), json.as_slice()).map_err(io)?;
+            Ok(Stored::Nothing)
+        }
+        Write::Callback(call, None) => {
+            t.callbacks.remove(call.as_str()).map_err(io)?;
             Ok(Stored::Nothing)
         }
         Write::Purge(plan) => purge(t, &plan).map(Stored::Purged),

@@ -9,7 +9,7 @@ use super::appointment::{Appointment, NewAppointment};
 use super::call_outcome::CallOutcome;
 use super::retention::{PurgePlan, Purged};
 use super::ticket::{NewTicket, Ticket, TicketError, TicketStatus};
-use crate::vocabulary::CallPop;
+use crate::vocabulary::{CallPop, CallbackNumber};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -27,6 +27,22 @@ pub struct StoredSession {
     pub user: String,
     pub started: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+}
+
+/// A pending callback request, kept so that a restart keeps it at its place (the
+/// distribution's `PendingCallback` with wall-clock times).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredCallback {
+    pub call: String,
+    pub section: String,
+    pub number: CallbackNumber,
+    /// The number that asked.
+    pub caller: String,
+    /// The caller's first arrival in a queue: their place.
+    pub arrived: DateTime<Utc>,
+    pub attempts: u32,
+    /// What the operator will see of the call that asked.
+    pub facts: CallPop,
 }
 
 /// What went wrong in the store.
@@ -122,6 +138,11 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
     /// The session kept under `key`.
     async fn session(&self, key: &str) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Keep a pending callback request (replacing its earlier state), or forget it.
+    async fn keep_callback(&self, call: &str, callback: Option<StoredCallback>) -> Result<(), StoreError>;
+    /// Every pending callback request, in no particular order.
+    async fn callbacks(&self) -> Result<Vec<StoredCallback>, StoreError>;
 
     /// Anonymise or delete what `plan` says is due (see [`super::retention`]), once durable.
     async fn purge(&self, plan: &PurgePlan) -> Result<Purged, StoreError>;

@@ -96,6 +96,16 @@ fn describe(e: &QueueEvent) -> String {
         QueueEventKind::Left { key, to } => format!("left with key {key} for {to}"),
         QueueEventKind::Transferred { operator, to } => format!("transferred by {operator} to {to}"),
         QueueEventKind::Ended { operator, talk_ms } => format!("ended, {} s with {operator}", talk_ms / 1000),
+        QueueEventKind::CallbackRequested { number } => format!("callback asked on {number}, place kept"),
+        QueueEventKind::CallbackDialled { operator, attempt } => {
+            format!("calling back (attempt {attempt}), {operator} kept")
+        }
+        QueueEventKind::CallbackFailed { operator, attempt, reason } => {
+            format!("callback attempt {attempt} failed ({reason}), {operator} released")
+        }
+        QueueEventKind::CallbackAnswered { operator } => format!("called back, ringing {operator}"),
+        QueueEventKind::CallbackGaveUp { attempts } => format!("callback given up after {attempts} attempts"),
+        QueueEventKind::CallbackCancelled { by } => format!("callback cancelled by {by}"),
     };
     format!("{}: {what}", e.section)
 }

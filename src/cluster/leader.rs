@@ -136,7 +136,11 @@ impl Leader {
         // A holder whose lease may have lapsed (a process frozen, then woken) decides nothing
         // more: no offer, no journal entry.
         let fence = Arc::clone(&routes.fence);
-        let keeping = host::Keeping { presence: Some(presence), fence: Some(Box::new(move || fence.holds(epoch))) };
+        let keeping = host::Keeping {
+            presence: Some(presence),
+            fence: Some(Box::new(move || fence.holds(epoch))),
+            callbacks: None,
+        };
         let handle = host::start_keeping(acd, dialer, Some(journal), keeping);
         let kept = store.presences().await.map_err(|e| format!("the operators' presence cannot be read: {e}"))?;
         for p in kept {
@@ -393,9 +397,14 @@ impl Leader {
         tokio::spawn(async move {
             while let Some(notice) = told.recv().await {
                 let notice = match notice {
-                    Notice::Announce { ahead, wait } => {
-                        Told::Announce { ahead, wait_ms: wait.map(|w| w.as_millis() as u64) }
+                    Notice::Announce { ahead, wait, callback } => {
+                        Told::Announce { ahead, wait_ms: wait.map(|w| w.as_millis() as u64), callback }
                     }
+                    Notice::AskCallbackNumber => Told::AskCallbackNumber,
+                    Notice::CallbackAccepted { ahead, wait } => {
+                        Told::CallbackAccepted { ahead, wait_ms: wait.map(|w| w.as_millis() as u64) }
+                    }
+                    Notice::CallbackRefused(reason) => Told::CallbackRefused { reason },
                     Notice::StopAnnouncement => Told::StopAnnouncement,
                     Notice::Queued { section } => Told::Queued { section },
                     Notice::Route(route) => Told::Route { route },

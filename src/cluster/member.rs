@@ -308,7 +308,14 @@ impl<L: Send + 'static> Member<L> {
             return;
         };
         let notice = match notice {
-            Told::Announce { ahead, wait_ms } => Notice::Announce { ahead, wait: wait_ms.map(Duration::from_millis) },
+            Told::Announce { ahead, wait_ms, callback } => {
+                Notice::Announce { ahead, wait: wait_ms.map(Duration::from_millis), callback }
+            }
+            Told::AskCallbackNumber => Notice::AskCallbackNumber,
+            Told::CallbackAccepted { ahead, wait_ms } => {
+                Notice::CallbackAccepted { ahead, wait: wait_ms.map(Duration::from_millis) }
+            }
+            Told::CallbackRefused { reason } => Notice::CallbackRefused(reason),
             Told::StopAnnouncement => Notice::StopAnnouncement,
             Told::Queued { section } => {
                 c.section = section.clone();

@@ -5,7 +5,7 @@
 //! milliseconds since the Unix epoch (wall clocks of a center's nodes are kept by NTP).
 
 use crate::acd::host::{Offer, OperatorView};
-use crate::acd::{AcdError, Event, Route, SectionStats};
+use crate::acd::{AcdError, CallbackRefusal, Event, Route, SectionStats};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -77,10 +77,27 @@ pub enum Up {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Told {
-    Announce { ahead: usize, wait_ms: Option<u64> },
+    Announce {
+        ahead: usize,
+        wait_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback: Option<char>,
+    },
+    AskCallbackNumber,
+    CallbackAccepted {
+        ahead: usize,
+        wait_ms: Option<u64>,
+    },
+    CallbackRefused {
+        reason: CallbackRefusal,
+    },
     StopAnnouncement,
-    Queued { section: String },
-    Route { route: Route },
+    Queued {
+        section: String,
+    },
+    Route {
+        route: Route,
+    },
     Connect,
 }
 

@@ -2,12 +2,14 @@
 //! regions, sections, operators, regional centres and agencies. Loaded with serde + toml and
 //! cross-checked, so that every mistake is reported with its file, line and column.
 
+mod callback;
 pub mod credentials;
 mod model;
 pub mod numbers;
 mod queues;
 mod validate;
 
+pub use callback::{AtClosing, CallbackLimits, CallbackSettings, Offer, TrunkConfig};
 pub use model::*;
 pub use queues::{QueueSettings, RouteConfig};
 pub(crate) use validate::Checker;

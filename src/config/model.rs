@@ -52,6 +52,11 @@ pub struct Config {
     pub agency_staff: Vec<AgencyStaff>,
     #[serde(default)]
     pub agencies: Vec<Agency>,
+    /// Whom callbacks may call and how often.
+    #[serde(default)]
+    pub callback: super::callback::CallbackLimits,
+    /// The carrier's trunk for outgoing calls; without it no section may offer callback.
+    pub trunk: Option<super::callback::TrunkConfig>,
 }
 
 /// A member of a local agency's staff: reads the agency's appointments (`/agenda`); signs in to

@@ -35,6 +35,9 @@ pub struct QueueSettings {
     /// A key that takes a waiting caller out of the queue, to `leave_to`.
     pub leave_key: Option<Spanned<String>>,
     pub leave_to: Option<RouteConfig>,
+    /// Callback instead of waiting.
+    #[serde(default)]
+    pub callback: super::callback::CallbackSettings,
 }
 
 /// Exactly one of: another section, a node of the section's tree, or a prompt of that tree

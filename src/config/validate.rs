@@ -298,6 +298,7 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         );
     }
     k.queue_settings("[queue]", None, &c.queue, c);
+    super::callback::check_limits(&mut k, c.trunk.as_ref(), &c.callback);
     for (id, section) in &c.sections {
         k.queue_settings(&format!("section `{}`", id.get_ref()), Some(id), &section.queue, c);
     }
@@ -386,6 +387,7 @@ impl Checker<'_> {
                 "move it under [sections.<id>.queue]",
             );
         }
+        super::callback::check_settings(self, what, &q.callback, q.leave_key.as_ref(), c.trunk.is_some());
         let routes = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
         for r in routes.into_iter().flatten() {
             let given = [&r.section, &r.node, &r.message].iter().filter(|t| t.is_some()).count();

@@ -254,6 +254,84 @@ pub fn words(lang: Lang) -> Vec<(Word, String)> {
         ("op_paused", "Pausa attivata.", "You are paused.", "Pause eingeschaltet."),
         ("op_ready", "È di nuovo disponibile.", "You are available again.", "Sie sind wieder verfügbar."),
         ("op_refused", "Operazione non possibile ora.", "Not possible now.", "Jetzt nicht möglich."),
+        (
+            "callback_offer",
+            "Se preferisce essere richiamato senza perdere il suo posto in coda, prema il tasto",
+            "To be called back without losing your place in the queue, press",
+            "Wenn Sie lieber zurückgerufen werden möchten, ohne Ihren Platz in der Warteschlange zu verlieren, drücken Sie die Taste",
+        ),
+        (
+            "callback_confirm_before",
+            "La richiameremo al numero",
+            "We will call you back on",
+            "Wir rufen Sie zurück unter der Nummer",
+        ),
+        (
+            "callback_confirm_after",
+            "Per confermare prema 1. Per indicare un altro numero prema 2.",
+            "To confirm, press 1. To give another number, press 2.",
+            "Zur Bestätigung drücken Sie die 1. Für eine andere Nummer drücken Sie die 2.",
+        ),
+        (
+            "callback_type_number",
+            "Digiti il numero italiano, fisso o cellulare, al quale vuole essere richiamato, seguito dal tasto cancelletto.",
+            "Please key in the Italian landline or mobile number to call you back on, followed by the hash key.",
+            "Bitte geben Sie die italienische Festnetz- oder Mobilnummer für den Rückruf ein, gefolgt von der Rautetaste.",
+        ),
+        (
+            "callback_number_refused",
+            "Non possiamo richiamare questo numero: si possono indicare solo numeri italiani fissi o cellulari.",
+            "We cannot call this number back: only Italian landline and mobile numbers can be given.",
+            "Diese Nummer können wir nicht zurückrufen: Es sind nur italienische Festnetz- und Mobilnummern möglich.",
+        ),
+        (
+            "callback_accepted",
+            "Grazie. La sua richiesta è registrata e lei mantiene il suo posto in coda.",
+            "Thank you. Your request is registered and you keep your place in the queue.",
+            "Vielen Dank. Ihr Wunsch ist registriert und Sie behalten Ihren Platz in der Warteschlange.",
+        ),
+        (
+            "callback_goodbye",
+            "La richiameremo quando sarà il suo turno. Ora può riagganciare. Arrivederci.",
+            "We will call you back when it is your turn. You may hang up now. Goodbye.",
+            "Wir rufen Sie zurück, wenn Sie an der Reihe sind. Sie können jetzt auflegen. Auf Wiederhören.",
+        ),
+        (
+            "callback_already_pending",
+            "Per questo numero c'è già una richiesta di richiamata in attesa.",
+            "A callback to this number is already waiting.",
+            "Für diese Nummer wartet bereits ein Rückruf.",
+        ),
+        (
+            "callback_not_now",
+            "Non possiamo accettare altre richieste di richiamata in questo momento.",
+            "We cannot take more callback requests at the moment.",
+            "Wir können im Moment keine weiteren Rückrufwünsche annehmen.",
+        ),
+        (
+            "callback_too_often",
+            "Da questo numero sono già arrivate troppe richieste di richiamata oggi.",
+            "Too many callback requests have come from this number today.",
+            "Von dieser Nummer sind heute schon zu viele Rückrufwünsche gekommen.",
+        ),
+        (
+            "callback_stay",
+            "Resti in linea: mantiene il suo posto in coda.",
+            "Please stay on the line: you keep your place in the queue.",
+            "Bitte bleiben Sie in der Leitung: Sie behalten Ihren Platz in der Warteschlange.",
+        ),
+        (
+            "callback_greeting",
+            "Buongiorno, la richiama l'INPS per la sua richiesta al contact center. Per parlare con un operatore, prema 1.",
+            "Hello, this is INPS calling you back about your request to the contact center. To speak with an operator, press 1.",
+            "Guten Tag, hier ruft Sie das INPS wegen Ihrer Anfrage an das Kontaktzentrum zurück. Um mit einem Mitarbeiter zu sprechen, drücken Sie die 1.",
+        ),
+        (
+            "callback_connecting",
+            "Grazie, la mettiamo in contatto con un operatore.",
+            "Thank you, we are connecting you to an operator.",
+            "Danke, wir verbinden Sie mit einem Mitarbeiter.",
+        ),
     ];
     for (name, it, en, de) in fixed {
         let text = match lang {

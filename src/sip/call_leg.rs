@@ -106,6 +106,7 @@ async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<Dia
         max_hold: s.max_hold,
         distribution: shared.acd.get().is_some(),
         late_offer,
+        plan: shared.live.current().switchboard.config.callback.plan(),
     };
     if s.ringing {
         let _ = dialog.ringing(None, None);

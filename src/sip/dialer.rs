@@ -3,6 +3,7 @@
 //! [`OperatorLeg`] for the caller's call task to bridge.
 
 use super::server::Shared;
+use crate::acd::CallBack;
 use crate::acd::Event;
 use crate::acd::host::{AcdHandle, Dialer, Offer};
 use crate::calls::OperatorLeg;
@@ -27,6 +28,16 @@ impl Dialer<OperatorLeg> for SipDialer {
             let reason = super::operator_leg::ring(&shared, &offer, &acd, cancel).await;
             if let Err(reason) = reason {
                 acd.event(Event::OfferFailed { call: offer.call, operator: offer.operator, reason });
+            }
+        });
+    }
+
+    fn call_back(&self, attempt: CallBack, acd: AcdHandle<OperatorLeg>, cancel: CancellationToken) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        tokio::spawn(async move {
+            let call = attempt.call.clone();
+            if let Err(reason) = super::trunk::call_back(&shared, attempt, acd.clone(), cancel).await {
+                acd.event(Event::CallbackFailed { call, reason });
             }
         });
     }

@@ -14,3 +14,4 @@ pub mod register;
 pub mod registrar;
 pub mod sdp_session;
 pub mod server;
+pub mod trunk;

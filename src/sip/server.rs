@@ -84,6 +84,8 @@ pub struct Shared {
     pub dialogs: Arc<DialogLayer>,
     pub endpoint: EndpointInnerRef,
     pub active: AtomicUsize,
+    /// Outgoing calls (callbacks) through the trunk now.
+    pub outgoing: AtomicUsize,
     /// Stopping: new calls and OPTIONS get 503, calls in progress go on.
     pub draining: Arc<AtomicBool>,
 }
@@ -181,6 +183,7 @@ impl SipServer {
             dialogs,
             endpoint: endpoint.inner.clone(),
             active: AtomicUsize::new(0),
+            outgoing: AtomicUsize::new(0),
             draining: Arc::default(),
         });
         let serve = endpoint.inner.clone();
@@ -364,6 +367,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
         keys: String::new(),
         answers: Vec::new(),
         ending: Ending::Cancelled,
+        callback_of: None,
     };
 
     if shared.draining.load(Ordering::Relaxed) {

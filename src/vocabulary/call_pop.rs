@@ -27,4 +27,8 @@ pub struct CallPop {
     /// The tree's node that reads back an appointment booked during the call, if it has one
     /// (the console's "read it back to the caller").
     pub readback_node: Option<String>,
+    /// A callback: the number the citizen was called back on (the facts are those of the call
+    /// that asked for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_back: Option<String>,
 }

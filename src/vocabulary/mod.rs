@@ -3,6 +3,8 @@
 
 mod call_origin;
 mod call_pop;
+mod callback_number;
 
 pub use call_origin::CallOrigin;
 pub use call_pop::CallPop;
+pub use callback_number::{CallbackNumber, NumberingPlan, Refusal};

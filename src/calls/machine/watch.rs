@@ -48,6 +48,8 @@ impl Watch {
             Input::OperatorAnswered { .. } => self.leg_waiting = true,
             // The distribution lets go of a call it routes out of the queue.
             Input::Route(Route::Node(_) | Route::Message(_)) => self.in_distribution = false,
+            // The request takes the call's place: the distribution no longer holds the call.
+            Input::CallbackAccepted { .. } => self.in_distribution = false,
             _ => {}
         }
         self.announce_asked = matches!(input, Input::Announce { .. });
@@ -86,12 +88,15 @@ impl Watch {
                 self.in_distribution = true;
             }
             Output::Leave => self.leaves += 1,
+            Output::CalledBack { .. } => return Err("an incoming call never takes a request's place".into()),
             Output::Tell(AcdEvent::CallerHangup { .. } | AcdEvent::OperatorHangup { .. }) => {
                 check(self.in_distribution, "a hang-up told for a call the distribution does not hold")?;
                 self.in_distribution = false;
             }
             Output::Tell(AcdEvent::AnnouncementDone { .. }) => {
-                check(std::mem::take(&mut self.announcing), "an announcement done that was not playing")?;
+                // Done at once when the call is busy with a callback request.
+                let playing = std::mem::take(&mut self.announcing) || self.announce_asked;
+                check(playing, "an announcement done that was not playing")?;
             }
             Output::Tell(_) => {}
             Output::Bridge => {
@@ -132,7 +137,9 @@ impl Watch {
         match &r.ending {
             Ending::Cancelled => check(self.answers == 0, "a cancelled call was not answered"),
             Ending::Answered { .. } => check(self.bridges > 0, "an answered call was bridged"),
-            Ending::Abandoned { .. } | Ending::QueueMessage { .. } => check(self.joins > 0, "the call was queued"),
+            Ending::Abandoned { .. } | Ending::QueueMessage { .. } | Ending::CallbackRequested { .. } => {
+                check(self.joins > 0, "the call was queued")
+            }
             _ => Ok(()),
         }
     }
