@@ -4,7 +4,7 @@
 //! stopping while queued, a re-INVITE while bridged, late inputs after the end). A [`Watch`]
 //! checks the invariants after every input; random sequences of inputs run the same checks.
 
-use centralino::acd::{Event as AcdEvent, Route};
+use centralino::acd::{CallbackRefusal, Event as AcdEvent, Route};
 use centralino::calls::machine::{Call, Input, Now, Output, Settings, Watch};
 use centralino::calls::{CallRecord, Ending};
 use centralino::ivr::{CallFacts, Key, LookupAnswer, Session, parse_tree};
@@ -409,16 +409,18 @@ fn late_inputs_after_the_end_are_ignored() {
 #[test]
 fn random_inputs_keep_the_invariants() {
     use rand::{Rng, SeedableRng, rngs::StdRng};
-    const KINDS: usize = 15;
+    const KINDS: usize = 18;
     let mut reached = [0usize; KINDS];
     let mut endings = std::collections::BTreeMap::<String, usize>::new();
-    for seed in 0..3000u64 {
+    for seed in 0..6000u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut h = H::new(rng.random_bool(0.8), rng.random_bool(0.3));
         for _ in 0..rng.random_range(5..60) {
             // Half the inputs of a queued or connected call come from the distribution.
-            let kind = if h.watch.in_distribution() && rng.random_bool(0.5) {
-                rng.random_range(7..13)
+            let kind = if h.watch.requested() && rng.random_bool(0.3) {
+                16
+            } else if h.watch.in_distribution() && rng.random_bool(0.5) {
+                [7, 8, 9, 10, 11, 12, 15, 16, 17][rng.random_range(0..9)]
             } else {
                 rng.random_range(0..KINDS)
             };
@@ -432,7 +434,7 @@ fn random_inputs_keep_the_invariants() {
                 0 if rng.random_bool(0.2) => drop(h.input(Input::CallerHangup)),
                 1 => drop(h.input(Input::Media { receiving: rng.random_bool(0.7) })),
                 2 | 3 => {
-                    let key = ['1', '1', '2', '3', '9', '*', '#'][rng.random_range(0..7)];
+                    let key = ['1', '1', '2', '3', '9', '*', '#', '0', '6', '5'][rng.random_range(0..10)];
                     drop(h.input(Input::Key(Key(key))));
                 }
                 4 => drop(h.input(Input::PlaybackDone)),
@@ -461,6 +463,18 @@ fn random_inputs_keep_the_invariants() {
                 12 if holds && rng.random_bool(0.5) => drop(h.input(Input::OperatorHangup)),
                 13 => drop(h.wait(rng.random_range(0.0..(2.0 * MEDIA_TIMEOUT as f64)))),
                 14 => drop(h.input(Input::Heard(h.now))),
+                15 if holds => {
+                    h.input(Input::AskCallbackNumber);
+                    // Mostly confirmed at once, as callers do.
+                    if rng.random_bool(0.7) {
+                        h.input(Input::Key(Key('1')));
+                    }
+                }
+                // The distribution takes a request only from a caller still waiting.
+                16 if h.watch.requested() && !h.call.is_bridged() => {
+                    drop(h.input(Input::CallbackAccepted { ahead: rng.random_range(0..5), wait: None }))
+                }
+                17 if holds => drop(h.input(Input::CallbackRefused(CallbackRefusal::AlreadyPending))),
                 _ => reached[kind] -= usize::from(!h.call.is_ended()),
             }
         }
@@ -481,11 +495,222 @@ fn random_inputs_keep_the_invariants() {
         *endings.entry(ending.split([' ', '{']).next().unwrap_or_default().to_string()).or_default() += 1;
     }
     for (kind, n) in reached.iter().enumerate() {
-        assert!(*n >= 200, "input kind {kind} reached only {n} times: {reached:?}");
+        assert!(*n >= 150, "input kind {kind} reached only {n} times: {reached:?}");
     }
-    for ending in
-        ["Cancelled", "CallerHangup", "PortalHangup", "MediaTimeout", "Abandoned", "Answered", "QueueMessage", "Queued"]
-    {
+    for ending in [
+        "Cancelled",
+        "CallerHangup",
+        "PortalHangup",
+        "MediaTimeout",
+        "Abandoned",
+        "Answered",
+        "QueueMessage",
+        "Queued",
+        "CallbackRequested",
+    ] {
         assert!(endings.get(ending).copied().unwrap_or(0) >= 10, "ending {ending} reached too rarely: {endings:?}");
     }
+}
+
+/// The words of an output's playback, joined.
+fn said(out: &[Output]) -> String {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Play { items, .. } => Some(format!("{items:?}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_waiting_caller_confirms_their_number_and_hangs_up_keeping_their_place() {
+    let mut h = H::new(true, false);
+    h.queued();
+    let out = h.input(Input::Announce { ahead: 3, wait: None, callback: Some('5') });
+    assert!(said(&out).contains("callback_offer") && said(&out).contains("n5"), "{out:?}");
+    h.input(Input::PlaybackDone);
+    let out = h.input(Input::AskCallbackNumber);
+    // The number they call from, read back digit by digit.
+    let words = said(&out);
+    assert!(words.contains("callback_confirm_before"), "{out:?}");
+    assert!(words.contains("Word(\"n3\"), Word(\"n3\"), Word(\"n3\"), Word(\"n1\")"), "{words}");
+    let out = h.input(Input::Key(Key('1')));
+    let asked = out.iter().find_map(|o| match o {
+        Output::Tell(AcdEvent::RequestCallback { call, number, caller, facts }) => {
+            Some((call.clone(), number.e164().to_string(), caller.clone(), facts.path.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        asked,
+        Some((
+            "c1".into(),
+            "+393331234567".into(),
+            "+393331234567".into(),
+            vec!["main_menu".into(), "pensions_queue".into()]
+        ))
+    );
+    let out = h.input(Input::CallbackAccepted { ahead: 2, wait: Some(Duration::from_secs(300)) });
+    let words = said(&out);
+    assert!(words.contains("callback_accepted") && words.contains("callback_goodbye"), "{words}");
+    let out = h.input(Input::PlaybackDone);
+    assert_eq!(out, [Output::Hangup, Output::Leave, Output::Ended], "no hang-up told: the request keeps the place");
+    assert_eq!(h.call.record().ending, Ending::CallbackRequested { section: "pensions".into() });
+}
+
+#[test]
+fn a_typed_number_must_pass_the_plan_and_a_caller_hanging_up_before_confirming_leaves_no_request() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.input(Input::AskCallbackNumber);
+    // Another number: a premium-rate one is refused, then a landline is read back.
+    let out = h.input(Input::Key(Key('2')));
+    assert!(said(&out).contains("callback_type_number"), "{out:?}");
+    for k in "899123456".chars() {
+        h.input(Input::Key(Key(k)));
+    }
+    let out = h.input(Input::Key(Key('#')));
+    let words = said(&out);
+    assert!(words.contains("callback_number_refused") && words.contains("callback_type_number"), "{out:?}");
+    let mut out = vec![];
+    for k in "0773691001".chars() {
+        out = h.input(Input::Key(Key(k)));
+    }
+    assert!(out.is_empty());
+    // A pause ends the number.
+    let out = h.wait(6.0);
+    assert!(said(&out).contains("callback_confirm_before"), "{out:?}");
+    // The caller hangs up before confirming: an abandoned caller, told as such.
+    let out = h.input(Input::CallerHangup);
+    assert!(out.contains(&tell_hangup()), "{out:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Tell(AcdEvent::RequestCallback { .. }))));
+    assert_eq!(h.call.record().ending, Ending::Abandoned { section: "pensions".into() });
+}
+
+#[test]
+fn a_refused_request_and_an_unconfirmed_number_leave_the_caller_waiting() {
+    let mut h = H::new(true, false);
+    h.queued();
+    h.input(Input::AskCallbackNumber);
+    h.input(Input::Key(Key('1')));
+    let out = h.input(Input::CallbackRefused(CallbackRefusal::AlreadyPending));
+    assert!(said(&out).contains("callback_already_pending"), "{out:?}");
+    assert!(h.input(Input::PlaybackDone).contains(&Output::HoldMusic));
+    // An operator frees up: the caller is connected as usual.
+    h.bridged("mrossi");
+    // Another caller asks but never confirms: back to waiting after the pause.
+    let mut h = H::new(true, false);
+    h.queued();
+    h.input(Input::AskCallbackNumber);
+    let out = h.talk(30.0);
+    assert!(out.contains(&Output::HoldMusic), "{out:?}");
+    h.bridged("lbianchi");
+}
+
+#[test]
+fn the_citizen_called_back_presses_one_and_is_connected_with_the_original_facts() {
+    use centralino::calls::callback_call::CallBackCall;
+    use centralino::vocabulary::CallPop;
+    let t0 = Instant::now();
+    let now = H::at(t0, t0);
+    let facts = CallPop {
+        operator: String::new(),
+        call_id: "asked".into(),
+        origin: Default::default(),
+        section: "pensions".into(),
+        path: vec!["main_menu".into(), "pensions_queue".into()],
+        keys: "1".into(),
+        language: "en".into(),
+        arrived: now.wall - chrono::TimeDelta::minutes(20),
+        waited_s: 0,
+        tree: "t".into(),
+        readback_node: None,
+        called_back: None,
+    };
+    let number = NumberingPlan::default().check("3331234567").unwrap();
+    let attempt = centralino::acd::CallBack {
+        call: "asked".into(),
+        section: "pensions".into(),
+        number,
+        operator: "mrossi".into(),
+        attempt: 1,
+        facts: Box::new(facts),
+    };
+    let mut call = CallBackCall::new(attempt, record(), Duration::from_secs(30), now);
+    let drain = |c: &mut CallBackCall| std::iter::from_fn(|| c.poll_output()).collect::<Vec<_>>();
+    let out = drain(&mut call);
+    assert_eq!(out[0], Output::Answer);
+    assert!(
+        matches!(&out[1], Output::Play { lang: centralino::ivr::Lang::En, items } if format!("{items:?}").contains("callback_greeting"))
+    );
+    call.handle(Input::Key(Key('1')), now);
+    let out = drain(&mut call);
+    assert!(out.contains(&Output::CalledBack { section: "pensions".into() }), "{out:?}");
+    assert_eq!(call.queue_id(), "asked");
+    call.handle(Input::OperatorAnswered { operator: "mrossi".into() }, now);
+    let out = drain(&mut call);
+    let pop = out.iter().find_map(|o| match o {
+        Output::ScreenPop(p) => Some(p.clone()),
+        _ => None,
+    });
+    let pop = pop.expect("a screen-pop");
+    assert_eq!(
+        (pop.operator.as_str(), pop.called_back.as_deref(), pop.waited_s),
+        ("mrossi", Some("+393331234567"), 1200)
+    );
+    assert_eq!(pop.path, ["main_menu", "pensions_queue"]);
+    call.handle(Input::OperatorHangup, now);
+    let out = drain(&mut call);
+    assert!(out.contains(&Output::Leave) && out.ends_with(&[Output::Ended]), "{out:?}");
+}
+
+#[test]
+fn a_citizen_who_never_presses_one_fails_the_attempt_after_three_greetings() {
+    use centralino::calls::callback_call::CallBackCall;
+    let t0 = Instant::now();
+    let facts = centralino::vocabulary::CallPop {
+        operator: String::new(),
+        call_id: "asked".into(),
+        origin: Default::default(),
+        section: "pensions".into(),
+        path: vec![],
+        keys: String::new(),
+        language: "it".into(),
+        arrived: Utc::now(),
+        waited_s: 0,
+        tree: "t".into(),
+        readback_node: None,
+        called_back: None,
+    };
+    let attempt = centralino::acd::CallBack {
+        call: "asked".into(),
+        section: "pensions".into(),
+        number: NumberingPlan::default().check("0773691001").unwrap(),
+        operator: "mrossi".into(),
+        attempt: 1,
+        facts: Box::new(facts),
+    };
+    let mut call = CallBackCall::new(attempt, record(), Duration::from_secs(120), H::at(t0, t0));
+    let mut greetings = 0;
+    let mut t = t0;
+    let mut all = vec![];
+    while !call.is_ended() {
+        let out: Vec<Output> = std::iter::from_fn(|| call.poll_output()).collect();
+        greetings += out.iter().filter(|o| matches!(o, Output::Play { .. })).count();
+        let played = out.iter().any(|o| matches!(o, Output::Play { .. }));
+        all.extend(out);
+        if played {
+            call.handle(Input::PlaybackDone, H::at(t0, t));
+        } else {
+            t = call.poll_timeout().expect("a timer while the greeting waits");
+            call.handle_timeout(H::at(t0, t));
+        }
+    }
+    all.extend(std::iter::from_fn(|| call.poll_output()));
+    assert_eq!(greetings, 3);
+    assert!(
+        all.contains(&Output::Tell(AcdEvent::CallbackFailed { call: "asked".into(), reason: "no key pressed".into() }))
+    );
+    assert!(!all.contains(&Output::Leave), "it never took the request's place");
+    assert_eq!(call.record().ending, Ending::CallbackUnconfirmed { section: "pensions".into() });
 }

@@ -28,6 +28,8 @@ pub struct Watch {
     /// A position announcement plays (its end is reported to the distribution).
     announcing: bool,
     announce_asked: bool,
+    /// A callback request was told and not yet answered.
+    requested: bool,
     /// Every output so far, for messages.
     log: Vec<Output>,
 }
@@ -42,6 +44,11 @@ impl Watch {
         self.in_distribution
     }
 
+    /// A callback request was told and not yet answered by the distribution.
+    pub fn requested(&self) -> bool {
+        self.requested
+    }
+
     /// Note an input about to be fed to the call.
     pub fn before(&mut self, input: &Input) {
         match input {
@@ -49,7 +56,8 @@ impl Watch {
             // The distribution lets go of a call it routes out of the queue.
             Input::Route(Route::Node(_) | Route::Message(_)) => self.in_distribution = false,
             // The request takes the call's place: the distribution no longer holds the call.
-            Input::CallbackAccepted { .. } => self.in_distribution = false,
+            Input::CallbackAccepted { .. } if std::mem::take(&mut self.requested) => self.in_distribution = false,
+            Input::CallbackRefused(_) => self.requested = false,
             _ => {}
         }
         self.announce_asked = matches!(input, Input::Announce { .. });
@@ -98,11 +106,17 @@ impl Watch {
                 let playing = std::mem::take(&mut self.announcing) || self.announce_asked;
                 check(playing, "an announcement done that was not playing")?;
             }
+            Output::Tell(AcdEvent::RequestCallback { .. }) => {
+                check(self.in_distribution, "a callback asked for a call the distribution does not hold")?;
+                self.requested = true;
+            }
             Output::Tell(_) => {}
             Output::Bridge => {
                 check(std::mem::take(&mut self.leg_waiting), "bridged without a leg")?;
                 check(!self.bridged, "bridged twice")?;
                 self.bridged = true;
+                // A connected call's request is refused by the distribution.
+                self.requested = false;
                 self.bridges += 1;
             }
             Output::Release => check(std::mem::take(&mut self.leg_waiting), "released without a leg")?,
