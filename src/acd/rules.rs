@@ -168,7 +168,7 @@ fn callback_rules(config: &Config, own: &CallbackSettings) -> Option<CallbackRul
         offer,
         key,
         attempts: get(&own.attempts, &d.attempts).unwrap_or(3).max(1),
-        retry: minutes(get(&own.retry_minutes, &d.retry_minutes).unwrap_or(10)),
+        retry: Duration::from_secs(get(&own.retry_seconds, &d.retry_seconds).unwrap_or(600).into()),
         // The citizen's phone rings, then the greeting is said up to three times.
         attempt_timeout: Duration::from_secs(u64::from(trunk.ring_seconds) + 60),
         cancel_at_closing: at_closing == AtClosing::Cancel,

@@ -19,8 +19,8 @@ pub struct CallbackSettings {
     pub key: Option<Spanned<String>>,
     /// Calls to the citizen at most (default 3).
     pub attempts: Option<Spanned<u32>>,
-    /// Minutes between attempts (default 10).
-    pub retry_minutes: Option<Spanned<u32>>,
+    /// Seconds between attempts (default 600).
+    pub retry_seconds: Option<Spanned<u32>>,
     /// A schedule of the section's tree: callbacks are made only while it is open.
     pub hours: Option<Spanned<String>>,
     /// What becomes of requests still pending when the hours close.
@@ -159,7 +159,7 @@ pub(super) fn check_settings(
     }
     let ranges = [
         (&own.attempts, 1, 10, "attempts"),
-        (&own.retry_minutes, 1, 24 * 60, "retry_minutes"),
+        (&own.retry_seconds, 5, 24 * 3600, "retry_seconds"),
         (&own.after_seconds, 0, 3600, "after_seconds"),
         (&own.estimated_wait_minutes, 1, 240, "estimated_wait_minutes"),
     ];

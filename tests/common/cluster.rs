@@ -279,8 +279,9 @@ pub struct Sipp {
 }
 
 impl Sipp {
+    /// `calls` calls of tests/sipp/`scenario` to `remote`, at `rate` per second, within `within_s`.
     #[allow(clippy::too_many_arguments)]
-    fn start(
+    pub fn start(
         remote: SocketAddr,
         scenario: &str,
         service: &str,
@@ -290,11 +291,30 @@ impl Sipp {
         extra: &[&str],
         within_s: u64,
     ) -> Sipp {
+        Sipp::launch(Some(remote), ports(1), scenario, service, calls, rate, keys, extra, within_s)
+    }
+
+    /// A sipp server on `port` taking `calls` calls with tests/sipp/`scenario`, within `within_s`.
+    pub fn serve(port: u16, scenario: &str, calls: usize, keys: &[(&str, String)], within_s: u64) -> Sipp {
+        Sipp::launch(None, port, scenario, "s", calls, 1, keys, &[], within_s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        remote: Option<SocketAddr>,
+        port: u16,
+        scenario: &str,
+        service: &str,
+        calls: usize,
+        rate: usize,
+        keys: &[(&str, String)],
+        extra: &[&str],
+        within_s: u64,
+    ) -> Sipp {
         let dir = tempfile::tempdir().unwrap();
-        let port = ports(1);
         let mut cmd = Command::new("sipp");
         cmd.current_dir(dir.path())
-            .arg(remote.to_string())
+            .args(remote.map(|r| r.to_string()))
             .arg("-sf")
             .arg(Path::new(ROOT).join("tests/sipp").join(scenario))
             .args(["-s", service, "-p", &port.to_string()])
