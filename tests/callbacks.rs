@@ -21,8 +21,13 @@ const MRO: Option<(&str, &str)> = Some(("mrossi", "demo-mrossi"));
 /// The shipped configuration offering callback in every section, through a trunk at
 /// `trunk_port`, with `retry_seconds` between attempts; callers wait with no operator logged in.
 fn callback_config(trunk_port: u16, retry_seconds: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+    edited_config_with(callback_config_edits(trunk_port, retry_seconds), &[])
+}
+
+/// [`callback_config`]'s edits of the shipped configuration.
+fn callback_config_edits(trunk_port: u16, retry_seconds: u32) -> Vec<(String, String)> {
     let trunk = format!("[trunk]\naddress = \"sip:127.0.0.1:{trunk_port}\"\n");
-    edited_config(&[
+    let edits: [(&str, &str); 10] = [
         ("offer = \"never\"                    # set \"long_wait\" once [trunk] is configured", "offer = \"always\""),
         ("retry_seconds = 600                # between attempts", &format!("retry_seconds = {retry_seconds}")),
         ("# [trunk]\n# address = \"sip:carrier.example.it:5060\"\n", &trunk),
@@ -34,7 +39,15 @@ fn callback_config(trunk_port: u16, retry_seconds: u32) -> (tempfile::TempDir, s
         // The sipp callers send no RTP.
         ("media_timeout_seconds = 30", "media_timeout_seconds = 300"),
         ("wrap_up_seconds = 10 ", "wrap_up_seconds = 0 "),
-    ])
+    ];
+    edits.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// The shipped configuration with `edits` and `more`.
+fn edited_config_with(edits: Vec<(String, String)>, more: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let all: Vec<(&str, &str)> =
+        edits.iter().map(|(a, b)| (a.as_str(), b.as_str())).chain(more.iter().copied()).collect();
+    edited_config(&all)
 }
 
 fn start(config: &std::path::Path, data: Option<tempfile::TempDir>) -> Engine {
@@ -186,4 +199,168 @@ fn a_caller_called_back_at_their_turn_is_connected_to_the_operator_kept_for_them
     assert_eq!((out["number"].as_str(), out["ending"]["kind"].as_str()), (Some("+393330000002"), Some("answered")));
     let p = pensions(&engine);
     assert_eq!((p["waiting"].as_u64(), p["callbacks"].as_u64()), (Some(0), Some(0)), "{p:#}");
+}
+
+/// mrossi signs in and pauses: callers wait (and ask) until `ready`.
+fn paused(engine: &Engine) {
+    let (status, body) = http(engine, "POST", "/api/operator/login", MRO, None);
+    assert_eq!(status, 200, "{body}");
+    let reason = serde_json::json!({"reason": "briefing"});
+    let (status, body) = http(engine, "POST", "/api/operator/pause", MRO, Some(&reason));
+    assert_eq!(status, 200, "{body}");
+}
+
+fn ready(engine: &Engine) {
+    let (status, body) = http(engine, "POST", "/api/operator/ready", MRO, None);
+    assert_eq!(status, 200, "{body}");
+}
+
+fn registered(engine: &Engine) {
+    wait_until(Duration::from_secs(10), "mrossi's phone registered", engine, || {
+        let (_, ops) = http(engine, "GET", "/api/operators", MRO, None);
+        ops.as_array().into_iter().flatten().any(|o| o["operator"] == "mrossi" && o["reachable"] == true)
+    });
+}
+
+#[test]
+fn busy_refused_and_unanswered_attempts_free_the_operator_and_are_retried() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let trunk = ports(1);
+    let (_dir, config) = edited_config_with(callback_config_edits(trunk, 5), &[("attempts = 3 ", "attempts = 4 ")]);
+    let engine = start(&config, None);
+    let _phone = mrossi_phone(&engine, 80);
+    registered(&engine);
+    paused(&engine);
+    let mut asking = asker(&engine, "+393330000004", 9000);
+    wait_until(Duration::from_secs(40), "the request taken", &engine, || {
+        !events(&engine, "callback_requested").is_empty()
+    });
+    assert_eq!(asking.wait(), Some(0), "{}", asking.report());
+    // Busy, then the carrier refuses, then nobody answers, then the citizen answers.
+    let mut busy = carrier(trunk, "486", 1, 30);
+    ready(&engine);
+    assert_eq!(busy.wait(), Some(0), "{}", busy.report());
+    for answer in ["403", "180", "200"] {
+        let mut next = carrier(trunk, answer, 1, 40);
+        assert_eq!(next.wait(), Some(0), "carrier answering {answer}: {}", next.report());
+    }
+    wait_until(Duration::from_secs(10), "the callback answered", &engine, || !events(&engine, "answered").is_empty());
+    let failed: Vec<(u64, String)> = events(&engine, "callback_failed")
+        .iter()
+        .map(|e| (e["attempt"].as_u64().unwrap(), e["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert_eq!((failed[0].0, failed[0].1.as_str()), (1, "busy"));
+    assert!(failed[1].1.starts_with("403"), "{failed:?}");
+    assert_eq!(failed[2].1, "no answer", "{failed:?}");
+    // Between attempts the operator was free at once, not held for the retry.
+    let states: Vec<String> = journal(&engine, "operators.jsonl")
+        .iter()
+        .filter(|e| e["operator"] == "mrossi")
+        .map(|e| e["state"].as_str().unwrap().to_string())
+        .collect();
+    let from_ready = &states[states.iter().position(|s| s == "paused").unwrap() + 1..];
+    assert_eq!(
+        from_ready[..9],
+        ["available", "reserved", "available", "reserved", "available", "reserved", "available", "reserved", "ringing"],
+        "{states:?}"
+    );
+    let dialled: Vec<u64> =
+        events(&engine, "callback_dialled").iter().map(|e| e["attempt"].as_u64().unwrap()).collect();
+    assert_eq!(dialled, [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_restart_keeps_pending_requests_in_their_order() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let trunk = ports(1);
+    let (_dir, config) = callback_config(trunk, 30);
+    let engine = start(&config, None);
+    let mut first = asker(&engine, "+393330000005", 9000);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut second = asker(&engine, "+393330000006", 9000);
+    wait_until(Duration::from_secs(40), "both requests taken", &engine, || {
+        events(&engine, "callback_requested").len() == 2
+    });
+    assert_eq!((first.wait(), second.wait()), (Some(0), Some(0)));
+    // kill -9, and the engine again on the same data.
+    let data = engine.crash();
+    let engine = start(&config, Some(data));
+    let p = pensions(&engine);
+    assert_eq!((p["waiting"].as_u64(), p["callbacks"].as_u64()), (Some(0), Some(2)), "{p:#}");
+    let mut carrier = carrier(trunk, "200", 2, 90);
+    let _phone = mrossi_phone(&engine, 60);
+    registered(&engine);
+    ready_from_start(&engine);
+    assert_eq!(carrier.wait(), Some(0), "{}", carrier.report());
+    let invites = invites(&carrier);
+    assert_eq!(invites.len(), 2, "{invites:?}");
+    assert!(invites[0].contains("+393330000005") && invites[1].contains("+393330000006"), "in order: {invites:?}");
+}
+
+fn ready_from_start(engine: &Engine) {
+    let (status, body) = http(engine, "POST", "/api/operator/login", MRO, None);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Fraud attempts: a caller keys in a premium-rate and then a foreign number instead of their
+/// own, a second request comes from a number with one pending: all refused, and the trunk sees
+/// only the one allowed.
+#[test]
+fn numbers_that_may_not_be_called_never_reach_the_trunk() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The trunk: a socket that notes every INVITE and answers nothing.
+    let trunk_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    trunk_socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let trunk = trunk_socket.local_addr().unwrap().port();
+    let (_dir, config) = callback_config(trunk, 30);
+    let engine = start(&config, None);
+    let _phone = mrossi_phone(&engine, 80);
+    registered(&engine);
+    paused(&engine);
+    let digits = |n: &str, p: &str| -> Vec<(String, String)> {
+        n.chars().enumerate().map(|(i, c)| (format!("{p}{}", i + 1), c.to_string())).collect()
+    };
+    let mut keys: Vec<(String, String)> = vec![
+        ("caller".into(), "+393330000008".into()),
+        ("rtp_port".into(), ports(1).to_string()),
+        ("wait_ms".into(), "9000".into()),
+        ("stay_ms".into(), "1000".into()),
+    ];
+    keys.extend(digits("8991234567", "a"));
+    keys.extend(digits("0041441234", "b"));
+    let keys: Vec<(&str, String)> = keys.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut abroad = Sipp::start(engine.udp, "callback_typed.xml", "0773691001", 1, 1, &keys, &[], 90);
+    let mut allowed = asker(&engine, "+393330000007", 9000);
+    wait_until(Duration::from_secs(40), "the allowed request taken", &engine, || {
+        !events(&engine, "callback_requested").is_empty()
+    });
+    let mut again = asker(&engine, "+393330000007", 9000);
+    assert_eq!(abroad.wait(), Some(0), "{}", abroad.report());
+    assert_eq!(again.wait(), Some(0), "{}", again.report());
+    assert_eq!(allowed.wait(), Some(0), "{}", allowed.report());
+    assert_eq!(events(&engine, "callback_requested").len(), 1, "only the allowed request");
+    let abroad_record = engine.record(&call_of(&engine, "+393330000008"));
+    assert_eq!(abroad_record["ending"]["kind"], "abandoned", "still waiting when they hung up: {abroad_record:#}");
+    let log = engine.log_text();
+    assert!(
+        log.contains("\"refusal\":\"premium\"") && log.contains("\"refusal\":\"international\""),
+        "{}",
+        tail(&log, 40)
+    );
+    // The operator is ready: only the allowed number is called.
+    ready(&engine);
+    let mut seen = Vec::new();
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < until {
+        if let Ok(n) = trunk_socket.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Some(line) = text.lines().next().filter(|l| l.starts_with("INVITE ")) {
+                seen.push(line.to_string());
+            }
+        }
+    }
+    assert!(!seen.is_empty(), "the allowed request is called");
+    assert!(seen.iter().all(|l| l.starts_with("INVITE sip:+393330000007@")), "{seen:?}");
 }

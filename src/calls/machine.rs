@@ -667,7 +667,7 @@ impl Call {
         if announcing {
             self.tell_announcement_done();
         }
-        info!("callback asked: confirming the number");
+        info!("callback asked");
         self.out.push_back(Output::StopPlayback);
         let step = RequestStep::Asked;
         self.phase = Phase::CallbackRequest { section, since, step, refused: 0 };
