@@ -164,9 +164,18 @@ fn a_caller_called_back_at_their_turn_is_connected_to_the_operator_kept_for_them
     let asked = call_of(&engine, "+393330000002");
     let record = engine.record(&asked);
     assert_eq!(record["ending"]["kind"], "callback_requested", "{record:#}");
-    // The wallboard's figures: two on the line, one request.
+    // The wallboard's figures: two on the line, one request (its number only for operators).
     let p = pensions(&engine);
     assert_eq!((p["waiting"].as_u64(), p["callbacks"].as_u64()), (Some(2), Some(1)), "{p:#}");
+    assert!(p.get("requests").is_none(), "{p:#}");
+    let (status, list) = http(&engine, "GET", "/api/callbacks", MRO, None);
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0]["number"].as_str(), list[0]["ahead"].as_u64()), (Some("+393330000002"), Some(1)));
+    assert_eq!(http(&engine, "GET", "/api/callbacks", Some(("lverdi", "demo-lverdi")), None).0, 403);
+    assert_eq!(http(&engine, "GET", "/api/callbacks", Some(("admin", "demo-admin")), None).1, serde_json::json!(list));
+    assert_eq!(http(&engine, "POST", "/api/callbacks/nothing/cancel", MRO, None).0, 404);
     // The operator starts: the first caller, then the request (called back), then the third.
     let (status, body) = http(&engine, "POST", "/api/operator/login", MRO, None);
     assert_eq!(status, 200, "{body}");
@@ -353,7 +362,7 @@ fn numbers_that_may_not_be_called_never_reach_the_trunk() {
     let mut seen = Vec::new();
     let until = Instant::now() + Duration::from_secs(6);
     let mut buf = [0u8; 4096];
-    while Instant::now() < until {
+    while Instant::now() < until && seen.is_empty() {
         if let Ok(n) = trunk_socket.recv(&mut buf) {
             let text = String::from_utf8_lossy(&buf[..n]).to_string();
             if let Some(line) = text.lines().next().filter(|l| l.starts_with("INVITE ")) {
@@ -363,4 +372,28 @@ fn numbers_that_may_not_be_called_never_reach_the_trunk() {
     }
     assert!(!seen.is_empty(), "the allowed request is called");
     assert!(seen.iter().all(|l| l.starts_with("INVITE sip:+393330000007@")), "{seen:?}");
+    // Nobody answers: the operator cancels the request from the console; the attempt stops
+    // (CANCEL to the trunk) and the operator is free again.
+    let (_, list) = http(&engine, "GET", "/api/callbacks", MRO, None);
+    assert_eq!(list[0]["calling"], "mrossi", "{list}");
+    let call = list[0]["call"].as_str().unwrap().to_string();
+    let (status, body) = http(&engine, "POST", &format!("/api/callbacks/{call}/cancel"), MRO, None);
+    assert_eq!(status, 200, "{body}");
+    wait_until(Duration::from_secs(5), "the operator free and no request left", &engine, || {
+        let (_, me) = http(&engine, "GET", "/api/operator", MRO, None);
+        let (_, list) = http(&engine, "GET", "/api/callbacks", MRO, None);
+        me["state"] == "available" && list.as_array().is_some_and(|l| l.is_empty())
+    });
+    // The trunk sent no provisional response, so no CANCEL (RFC 3261 9.1): the INVITE's
+    // transaction ends on its own; nothing new is dialled.
+    let mut calls = std::collections::BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        if let Ok(n) = trunk_socket.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            calls.extend(text.lines().filter(|l| l.to_ascii_lowercase().starts_with("call-id:")).map(String::from));
+        }
+    }
+    assert!(calls.len() <= 1, "one attempt only: {calls:?}");
+    assert_eq!(events(&engine, "callback_cancelled")[0]["by"], "mrossi");
 }

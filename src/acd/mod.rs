@@ -28,4 +28,4 @@ pub use events::{
 pub use machine::Acd;
 pub use operator::{NO_ANSWER, Operator, OperatorState};
 pub use rules::{CallbackOffer, CallbackRules, Route, SectionRules};
-pub use stats::SectionStats;
+pub use stats::{CallbackView, SectionStats};

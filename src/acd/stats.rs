@@ -28,6 +28,28 @@ pub struct SectionStats {
     pub service_level_pct: Option<f64>,
     /// Operators logged in to the section, by state name.
     pub operators: BTreeMap<String, usize>,
+    /// The pending callback requests, in their order (shown to operators and administrators
+    /// only: `GET /api/callbacks`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<CallbackView>,
+}
+
+/// A pending callback request as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackView {
+    /// The id of the call that asked (cancel it with this).
+    pub call: String,
+    pub section: String,
+    /// The number to call, E.164.
+    pub number: String,
+    /// Callers on the line and requests ahead of it.
+    pub ahead: usize,
+    /// Seconds since the caller's first arrival.
+    pub waited_s: u64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The operator kept for the attempt in progress, if one is.
+    pub calling: Option<String>,
 }
 
 impl Acd {
@@ -49,6 +71,23 @@ impl Acd {
                     *operators.entry(op.state.name().to_string()).or_insert(0) += 1;
                 }
                 let ended = c.answered + c.abandoned;
+                let requests = queue
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(ahead, call)| {
+                        let w = &self.waiting[call];
+                        let cb = w.callback.as_ref()?;
+                        Some(CallbackView {
+                            call: call.clone(),
+                            section: section.clone(),
+                            number: cb.number.to_string(),
+                            ahead,
+                            waited_s: now.saturating_duration_since(w.arrived).as_secs(),
+                            attempts: cb.attempts,
+                            calling: cb.dialling.as_ref().map(|(op, _)| op.clone()),
+                        })
+                    })
+                    .collect();
                 SectionStats {
                     section: section.clone(),
                     waiting: queue.len() - callbacks,
@@ -62,6 +101,7 @@ impl Acd {
                     answered_in_time: c.answered_in_time,
                     service_level_pct: (ended > 0).then(|| 100.0 * c.answered_in_time as f64 / ended as f64),
                     operators,
+                    requests,
                 }
             })
             .collect()

@@ -77,6 +77,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/phone", post(phone::connect).delete(phone::disconnect))
         .route("/api/operators", get(operators::all))
         .route("/api/sections", get(operators::sections))
+        .route("/api/callbacks", get(operators::callbacks))
+        .route("/api/callbacks/{call}/cancel", post(operators::cancel_callback))
         .route("/api/names", get(names::names))
         .route("/api/tickets", post(tickets::create).get(tickets::list))
         .route("/api/tickets/summary", get(tickets::summary))

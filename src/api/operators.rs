@@ -1,12 +1,12 @@
 //! Operators' own state and commands, the operators' board and the sections' figures.
 
 use super::ApiState;
-use super::auth::{OperatorId, Principal};
+use super::auth::{OperatorId, Principal, Role};
 use super::error::ApiError;
 use crate::acd::host::OperatorView;
-use crate::acd::{Event, Route, SectionStats};
+use crate::acd::{CallbackView, Event, Route, SectionStats};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -153,7 +153,52 @@ pub async fn all(State(state): State<ApiState>, _: Principal) -> Json<Vec<Operat
     Json(state.acd.stats().await.1)
 }
 
-/// `GET /api/sections`: each section's figures now.
+/// `GET /api/sections`: each section's figures now (the callback requests' numbers are not
+/// among them: `GET /api/callbacks`).
 pub async fn sections(State(state): State<ApiState>, _: Principal) -> Json<Vec<SectionStats>> {
-    Json(state.acd.stats().await.0)
+    let mut sections = state.acd.stats().await.0;
+    sections.iter_mut().for_each(|s| s.requests.clear());
+    Json(sections)
+}
+
+/// The sections whose callback requests `who` may see and cancel: an operator's own, every
+/// section for an administrator; none for the other roles.
+fn callback_sections(state: &ApiState, who: &Principal) -> Result<Option<Vec<String>>, ApiError> {
+    match who.role {
+        Role::Administrator => Ok(None),
+        Role::Operator => {
+            let config = &state.live.current().switchboard.config;
+            Ok(Some(config.operator_skills().remove(&who.user).unwrap_or_default()))
+        }
+        _ => Err(ApiError::new(StatusCode::FORBIDDEN, "callback requests are for operators and administrators")
+            .it("le richiamate sono per gli operatori e gli amministratori")),
+    }
+}
+
+/// `GET /api/callbacks`: the pending callback requests of the operator's sections (every
+/// section for an administrator), each section's in order.
+pub async fn callbacks(State(state): State<ApiState>, who: Principal) -> Result<Json<Vec<CallbackView>>, ApiError> {
+    let sections = callback_sections(&state, &who)?;
+    let all = state.acd.stats().await.0;
+    let mine = all.into_iter().filter(|s| sections.as_ref().is_none_or(|own| own.contains(&s.section)));
+    Ok(Json(mine.flat_map(|s| s.requests).collect()))
+}
+
+/// `POST /api/callbacks/{call}/cancel`: end a pending request (the citizen is not called).
+pub async fn cancel_callback(
+    State(state): State<ApiState>,
+    who: Principal,
+    Path(call): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sections = callback_sections(&state, &who)?;
+    let all = state.acd.stats().await.0;
+    let found = all.iter().flat_map(|s| &s.requests).find(|r| r.call == call);
+    let Some(request) = found.filter(|r| sections.as_ref().is_none_or(|own| own.contains(&r.section))) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no pending callback request {call:?}"))
+            .it("nessuna richiamata in attesa con questo identificativo"));
+    };
+    let section = request.section.clone();
+    state.acd.command(Event::CancelCallback { call: call.clone(), by: who.user.clone() }).await?;
+    tracing::info!(%call, %section, by = %who.user, "callback request cancelled");
+    Ok(Json(serde_json::json!({"call": call, "cancelled": true})))
 }

@@ -52,7 +52,7 @@ const fmtLocal = (s) => {
 const WORDS = {
   state: {
     logged_out: tr("scollegato", "logged out"), available: tr("disponibile", "available"), ringing: tr("squilla", "ringing"),
-    on_call: tr("in conversazione", "on a call"), wrap_up: tr("post-chiamata", "wrap-up"), paused: tr("in pausa", "paused"),
+    on_call: tr("in conversazione", "on a call"), reserved: tr("riservato a una richiamata", "kept for a callback"), wrap_up: tr("post-chiamata", "wrap-up"), paused: tr("in pausa", "paused"),
   },
   ticketSection: {
     pensions: tr("Pensioni", "Pensions"), income_support: tr("Prestazioni a sostegno del reddito", "Income-support benefits"),
