@@ -5,8 +5,7 @@
 //! sequences with requests, attempts and cancellations keeping every invariant.
 
 use centralino::acd::{
-    Acd, Action, CallbackOffer, CallbackRefusal, CallbackRules, Event, OperatorState, PhoneKind, QueueEventKind,
-    SectionRules,
+    Acd, Action, CallbackOffer, CallbackRefusal, CallbackRules, Event, OperatorState, PhoneKind, SectionRules,
 };
 use centralino::vocabulary::{CallPop, CallbackNumber, NumberingPlan};
 use std::collections::BTreeMap;

@@ -33,7 +33,7 @@ fn callback_config_edits(trunk_port: u16, retry_seconds: u32) -> Vec<(String, St
         ("# [trunk]\n# address = \"sip:carrier.example.it:5060\"\n", &trunk),
         ("# caller_id = \"+39061641164\"", "caller_id = \"+39061641164\""),
         ("# max_calls = 30", "max_calls = 30"),
-        ("# ring_seconds = 30", "ring_seconds = 4"),
+        ("# ring_seconds = 30", "ring_seconds = 5"),
         ("when_no_operators = { node = \"no_operator_now\" }\n", ""),
         MD5_FIRST,
         // The sipp callers send no RTP.

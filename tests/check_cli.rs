@@ -636,6 +636,27 @@ const AGENCY_ADDRESS_EDITED: Edit = Edit {
     help: "run `centralino prompts --missing` (or `--only latina-centro`) or record it again, so callers hear the address configured",
 };
 
+const CALLBACK_WITHOUT_TRUNK: Edit = Edit {
+    old: "offer = \"never\"                    # set \"long_wait\" once [trunk] is configured",
+    new: "offer = ‸\"always\"",
+    message: "error: [queue]: callback is offered but there is no [trunk] to call back through",
+    help: "add a [trunk] section (the carrier's address, credentials, caller_id, max_calls), or set offer = \"never\"",
+};
+
+const CALLBACK_KEY_IS_LEAVE_KEY: Edit = Edit {
+    old: "leave_key = \"9\"                    # back to the section's self-service menu\nleave_to = { node = \"income_support_menu\" }",
+    new: "leave_key = \"9\"\nleave_to = { node = \"income_support_menu\" }\ncallback = { key = ‸\"9\" }",
+    message: "error: section `income_support`: the callback key `9` is also the leave key",
+    help: "give callback and leaving the queue different keys",
+};
+
+const CALLBACK_COUNTRY_NOT_A_CODE: Edit = Edit {
+    old: "countries = []",
+    new: "countries = [‸\"CH\"]",
+    message: "error: callback country code `CH` is not one",
+    help: "write a country calling code other than Italy's, e.g. \"41\" for Switzerland",
+};
+
 /// One test per broken configuration: `name => [edits]`.
 macro_rules! broken_config {
     ($($name:ident => [$($edit:expr),+ $(,)?];)*) => {
@@ -668,6 +689,9 @@ broken_config! {
     config_officer_unknown_region => [OFFICER_UNKNOWN_REGION];
     config_officer_same_name_as_operator => [OFFICER_SAME_NAME_AS_OPERATOR];
     config_agency_address_edited_since_its_recording => [AGENCY_ADDRESS_EDITED];
+    config_callback_without_trunk => [CALLBACK_WITHOUT_TRUNK];
+    config_callback_key_is_the_leave_key => [CALLBACK_KEY_IS_LEAVE_KEY];
+    config_callback_country_not_a_code => [CALLBACK_COUNTRY_NOT_A_CODE];
     config_many_mistakes_are_reported_at_once => [
         OPERATOR_UNKNOWN_SECTION,
         NUMBER_NOT_E164,

@@ -170,7 +170,7 @@ fn callback_rules(config: &Config, own: &CallbackSettings) -> Option<CallbackRul
         attempts: get(&own.attempts, &d.attempts).unwrap_or(3).max(1),
         retry: Duration::from_secs(get(&own.retry_seconds, &d.retry_seconds).unwrap_or(600).into()),
         // The citizen's phone rings, then the greeting is said up to three times.
-        attempt_timeout: Duration::from_secs(u64::from(trunk.ring_seconds) + 60),
+        attempt_timeout: Duration::from_secs(u64::from(*trunk.ring_seconds.get_ref()) + 60),
         cancel_at_closing: at_closing == AtClosing::Cancel,
         per_section: *config.callback.per_section.get_ref() as usize,
         per_caller_per_day: *config.callback.per_caller_per_day.get_ref() as usize,

@@ -109,11 +109,11 @@ pub struct TrunkConfig {
     pub max_calls: Spanned<u32>,
     /// Seconds the citizen's phone rings before the attempt counts as unanswered.
     #[serde(default = "thirty")]
-    pub ring_seconds: u32,
+    pub ring_seconds: Spanned<u32>,
 }
 
-fn thirty() -> u32 {
-    30
+fn thirty() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
 }
 
 impl TrunkConfig {
@@ -133,17 +133,24 @@ pub(super) fn check_settings(
     what: &str,
     own: &CallbackSettings,
     leave_key: Option<&Spanned<String>>,
-    has_trunk: bool,
+    config: &super::Config,
 ) {
     if let Some(offer) = &own.offer
         && *offer.get_ref() != Offer::Never
-        && !has_trunk
     {
-        k.error(
-            offer,
-            format!("{what}: callback is offered but there is no [trunk] to call back through"),
-            "add a [trunk] section (the carrier's address, credentials, caller_id, max_calls), or set offer = \"never\"",
-        );
+        if config.trunk.is_none() {
+            k.error(
+                offer,
+                format!("{what}: callback is offered but there is no [trunk] to call back through"),
+                "add a [trunk] section (the carrier's address, credentials, caller_id, max_calls), or set offer = \"never\"",
+            );
+        } else if config.cluster.link.is_some() {
+            k.error(
+                offer,
+                format!("{what}: callback is not available yet on a node of a cluster"),
+                "set offer = \"never\" on the nodes of a cluster (see docs/callback.md)",
+            );
+        }
     }
     if let Some(key) = &own.key {
         let digit = matches!(key.get_ref().as_bytes(), [b'0'..=b'9']);
@@ -199,6 +206,10 @@ pub(super) fn check_limits(k: &mut super::Checker, trunk: Option<&TrunkConfig>, 
                 "write the contact center's number as +39 and its digits, e.g. \"+390616416\"",
             );
         }
+        if !(5..=300).contains(t.ring_seconds.get_ref()) {
+            let message = format!("trunk ring_seconds {} is out of range", t.ring_seconds.get_ref());
+            k.error(&t.ring_seconds, message, "use 5 to 300 seconds");
+        }
         if !(1..=1000).contains(t.max_calls.get_ref()) {
             k.error(
                 &t.max_calls,
@@ -206,8 +217,7 @@ pub(super) fn check_limits(k: &mut super::Checker, trunk: Option<&TrunkConfig>, 
                 "use 1 to 1000",
             );
         }
-        if t.password.is_some() && t.password_env.is_some() {
-            let at = t.password_env.as_ref().expect("checked");
+        if let (Some(_), Some(at)) = (&t.password, &t.password_env) {
             k.error(
                 at,
                 "trunk password and password_env are both given".into(),

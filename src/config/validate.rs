@@ -387,7 +387,7 @@ impl Checker<'_> {
                 "move it under [sections.<id>.queue]",
             );
         }
-        super::callback::check_settings(self, what, &q.callback, q.leave_key.as_ref(), c.trunk.is_some());
+        super::callback::check_settings(self, what, &q.callback, q.leave_key.as_ref(), c);
         let routes = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
         for r in routes.into_iter().flatten() {
             let given = [&r.section, &r.node, &r.message].iter().filter(|t| t.is_some()).count();

@@ -103,7 +103,7 @@ async fn dial(
     let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
     let (dialog, mut invite) = shared.dialogs.do_invite_async(opt, state_tx).map_err(|e| format!("INVITE: {e}"))?;
     info!(number = %number, trunk = %target, "calling the citizen back");
-    let ring = Duration::from_secs(trunk.ring_seconds.into());
+    let ring = Duration::from_secs((*trunk.ring_seconds.get_ref()).into());
     let outcome = tokio::select! {
         r = &mut invite => Some(r),
         _ = cancel.cancelled() => None,
