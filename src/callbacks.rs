@@ -90,7 +90,7 @@ fn hours_open(live: &Live, now: DateTime<Utc>) -> BTreeMap<String, bool> {
     let loaded = live.current();
     let config = &loaded.switchboard.config;
     let mut open = BTreeMap::new();
-    for (id, section) in &config.sections {
+    for (id, section) in config.sections.iter().filter(|(_, s)| config.offers_callback(&s.queue)) {
         let hours = section.queue.callback.hours.as_ref().or(config.queue.callback.hours.as_ref());
         let Some(hours) = hours else { continue };
         let Some(tree) = loaded.switchboard.trees.get(section.tree.get_ref()) else { continue };

@@ -1,6 +1,7 @@
 //! Figures from the queue journal (`queue.jsonl`, `operators.jsonl`), for `centralino stats`:
 //! per section the calls that entered, were answered, abandoned, timed out, overflowed, left,
-//! were transferred out, the service level, the calls waiting now and the longest wait; each
+//! were transferred out, the service level, the calls waiting now and the longest wait, the
+//! callback requests (asked, called back, given up, cancelled, pending now) apart; each
 //! operator's last state.
 
 use super::events::QueueEventKind;
@@ -28,6 +29,13 @@ pub struct SectionReport {
     /// Calls whose last event in this section is not an ending (as far as the journal knows).
     pub waiting_now: u64,
     pub longest_wait_now_s: u64,
+    pub callbacks_requested: u64,
+    /// Citizens called back who pressed 1.
+    pub callbacks_answered: u64,
+    pub callbacks_gave_up: u64,
+    pub callbacks_cancelled: u64,
+    /// Requests holding a place now (not counted in `waiting_now`).
+    pub callbacks_pending_now: u64,
 }
 
 /// Compute the sections' figures at `now`; `service_level` gives each section's threshold.
@@ -40,6 +48,8 @@ pub fn sections(
     let mut waits: HashMap<String, Vec<u64>> = HashMap::new();
     // (call, section) -> when it entered, while it waits there.
     let mut waiting: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    // (call, section) of the callback requests pending.
+    let mut pending: std::collections::HashSet<(String, String)> = Default::default();
     for e in entries {
         let section = &e.event.section;
         let r = out
@@ -76,6 +86,23 @@ pub fn sections(
                 waiting.remove(&key);
             }
             QueueEventKind::Transferred { .. } => r.transferred_out += 1,
+            QueueEventKind::CallbackRequested { .. } => {
+                r.callbacks_requested += 1;
+                waiting.remove(&key);
+                pending.insert(key);
+            }
+            QueueEventKind::CallbackAnswered { .. } => {
+                r.callbacks_answered += 1;
+                pending.remove(&key);
+            }
+            QueueEventKind::CallbackGaveUp { .. } => {
+                r.callbacks_gave_up += 1;
+                pending.remove(&key);
+            }
+            QueueEventKind::CallbackCancelled { .. } => {
+                r.callbacks_cancelled += 1;
+                pending.remove(&key);
+            }
             _ => {}
         }
     }
@@ -83,6 +110,11 @@ pub fn sections(
         if let Some(r) = out.get_mut(section) {
             r.waiting_now += 1;
             r.longest_wait_now_s = r.longest_wait_now_s.max((now - *since).num_seconds().max(0) as u64);
+        }
+    }
+    for (_, section) in &pending {
+        if let Some(r) = out.get_mut(section) {
+            r.callbacks_pending_now += 1;
         }
     }
     for r in out.values_mut() {
@@ -142,5 +174,22 @@ mod tests {
             (2, 1, 1, 45)
         );
         assert_eq!(general.service_level_pct, Some(0.0));
+    }
+
+    #[test]
+    fn callback_requests_are_counted_apart_from_the_callers_waiting() {
+        let requested = || QueueEventKind::CallbackRequested { number: "+393331234567".into() };
+        let entries = vec![
+            e(0, "a", "pensions", QueueEventKind::Entered { ahead: 0 }),
+            e(1, "b", "pensions", QueueEventKind::Entered { ahead: 1 }),
+            e(2, "c", "pensions", QueueEventKind::Entered { ahead: 2 }),
+            e(5, "a", "pensions", requested()),
+            e(6, "b", "pensions", requested()),
+            e(20, "a", "pensions", QueueEventKind::CallbackAnswered { operator: "x".into() }),
+            e(22, "a", "pensions", QueueEventKind::Answered { operator: "x".into(), wait_ms: 22_000 }),
+        ];
+        let r = &sections(&entries, |_| Duration::from_secs(30), at(30))[0];
+        assert_eq!((r.waiting_now, r.callbacks_pending_now), (1, 1));
+        assert_eq!((r.callbacks_requested, r.callbacks_answered, r.answered), (2, 1, 1));
     }
 }

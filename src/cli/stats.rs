@@ -50,13 +50,22 @@ pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
         println!("{}", serde_json::to_string_pretty(&v).expect("figures serialise"));
     } else {
         println!(
-            "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9}",
-            "section", "entered", "answered", "abandoned", "timeout", "overflow", "SL %", "waiting", "longest s"
+            "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9} {:>9}",
+            "section",
+            "entered",
+            "answered",
+            "abandoned",
+            "timeout",
+            "overflow",
+            "SL %",
+            "waiting",
+            "longest s",
+            "callbacks"
         );
         for s in &sections {
             let sl = s.service_level_pct.map_or("-".to_string(), |p| format!("{p:.1}"));
             println!(
-                "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9}",
+                "{:<18} {:>7} {:>8} {:>9} {:>8} {:>9} {:>7} {:>8} {:>9} {:>9}",
                 s.section,
                 s.entered,
                 s.answered,
@@ -65,7 +74,8 @@ pub fn run(paths: &Paths, args: StatsArgs) -> ExitCode {
                 s.overflowed,
                 sl,
                 s.waiting_now,
-                s.longest_wait_now_s
+                s.longest_wait_now_s,
+                s.callbacks_pending_now
             );
         }
         if !operators.is_empty() {

@@ -83,6 +83,15 @@ fn hundred() -> Spanned<u32> {
     Spanned::new(0..0, 100)
 }
 
+impl super::Config {
+    /// Whether a section with these queue settings offers callback (its own `offer`, else
+    /// `[queue.callback]`'s).
+    pub fn offers_callback(&self, queue: &super::QueueSettings) -> bool {
+        let offer = queue.callback.offer.as_ref().or(self.queue.callback.offer.as_ref());
+        offer.is_some_and(|o| *o.get_ref() != Offer::Never)
+    }
+}
+
 impl CallbackLimits {
     pub fn plan(&self) -> crate::vocabulary::NumberingPlan {
         crate::vocabulary::NumberingPlan {

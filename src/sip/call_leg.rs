@@ -9,7 +9,7 @@ use crate::calls::host::{self, Parts, Signal, Signalling};
 use crate::calls::machine::{Call, Input, Settings};
 use crate::ivr::Session;
 use crate::media::sdp::{self, Negotiated};
-use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::dialog::dialog::{DialogState, TerminatedReason, TransactionHandle};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, StatusCode, Uri};
@@ -159,16 +159,7 @@ impl Signalling for SipSignalling {
     async fn interpret(&mut self, state: DialogState) -> Option<Signal> {
         let answered = self.answered;
         match state {
-            DialogState::Info(_, req, handle) if answered => match super::intake::info_key(&req) {
-                Some(k) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    return Some(Signal::Key(k));
-                }
-                None => {
-                    let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
-                    let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
-                }
-            },
+            DialogState::Info(_, req, handle) if answered => return info_key(&req, handle).await,
             DialogState::Updated(_, req, handle) if answered => {
                 return self.sdp.reinvite(&req.body, handle).await.map(Signal::Media);
             }
@@ -209,17 +200,37 @@ impl Signalling for SipSignalling {
     }
 
     fn hang_up(&mut self) {
-        if std::mem::replace(&mut self.bye_sent, true) {
-            return;
-        }
-        let dialog = self.dialog.clone();
-        // rsipstack: bye() waits for the answer (up to 32 s for a vanished peer): never inline.
-        tokio::spawn(async move {
-            if let Err(e) = dialog.bye().await {
-                debug!(error = %e, "BYE failed");
-            }
-        });
+        bye_once(&self.dialog, &mut self.bye_sent);
     }
+}
+
+/// A key from a mid-call INFO (200), or 415 with the bodies taken.
+pub(super) async fn info_key(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<Signal> {
+    match super::intake::info_key(req) {
+        Some(k) => {
+            let _ = handle.reply(StatusCode::OK).await;
+            Some(Signal::Key(k))
+        }
+        None => {
+            let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
+            let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
+            None
+        }
+    }
+}
+
+/// BYE on `dialog`, once (`sent` remembers).
+pub(super) fn bye_once(dialog: &InviteDialog, sent: &mut bool) {
+    if std::mem::replace(sent, true) {
+        return;
+    }
+    let dialog = dialog.clone();
+    // rsipstack: bye() waits for the answer (up to 32 s for a vanished peer): never inline.
+    tokio::spawn(async move {
+        if let Err(e) = dialog.bye().await {
+            debug!(error = %e, "BYE failed");
+        }
+    });
 }
 
 fn sdp_type() -> Header {

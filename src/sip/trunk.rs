@@ -18,7 +18,7 @@ use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, StatusCode, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Header, StatusCodeKind, Transport, Uri};
 use rsipstack::transport::SipAddr;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -240,16 +240,7 @@ impl Signalling for TrunkSignalling {
 
     async fn interpret(&mut self, state: DialogState) -> Option<Signal> {
         match state {
-            DialogState::Info(_, req, handle) => match super::intake::info_key(&req) {
-                Some(k) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    return Some(Signal::Key(k));
-                }
-                None => {
-                    let accept = Header::Accept("application/dtmf-relay, application/dtmf".into());
-                    let _ = handle.respond(StatusCode::UnsupportedMediaType, Some(vec![accept]), None).await;
-                }
-            },
+            DialogState::Info(_, req, handle) => return super::call_leg::info_key(&req, handle).await,
             DialogState::Updated(_, req, handle) => {
                 return self.sdp.reinvite(&req.body, handle).await.map(Signal::Media);
             }
@@ -268,14 +259,6 @@ impl Signalling for TrunkSignalling {
     }
 
     fn hang_up(&mut self) {
-        if std::mem::replace(&mut self.bye_sent, true) {
-            return;
-        }
-        let dialog = self.dialog.clone();
-        tokio::spawn(async move {
-            if let Err(e) = dialog.bye().await {
-                debug!(error = %e, "BYE failed");
-            }
-        });
+        super::call_leg::bye_once(&self.dialog, &mut self.bye_sent);
     }
 }

@@ -34,8 +34,10 @@ pub fn check_queue_routes(path: &Path, text: &str, c: &Config, trees: &[Arc<Tree
         let q = &section.queue;
         let own = [&q.when_full, &q.after_max_wait, &q.when_no_operators, &q.leave_to];
         route_targets(&mut k, &format!("section `{}`", id.get_ref()), own.into_iter().flatten(), tree);
-        // Callback hours: a schedule of the section's tree (its own setting, else [queue]'s).
-        if let Some(hours) = q.callback.hours.as_ref().or(c.queue.callback.hours.as_ref())
+        // Callback hours of a section offering callback: a schedule of its tree (its own
+        // setting, else [queue]'s).
+        if c.offers_callback(&section.queue)
+            && let Some(hours) = q.callback.hours.as_ref().or(c.queue.callback.hours.as_ref())
             && !tree.def.schedules.contains_key(hours.get_ref().as_str())
         {
             let hint = did_you_mean(hours.get_ref(), tree.def.schedules.keys().map(|k| k.value.as_str()))
