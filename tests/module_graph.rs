@@ -149,8 +149,12 @@ fn the_reader_sees_groups_and_super_chains() {
 const PURE: &[&str] = &[
     "calls/machine.rs",
     "calls/machine/watch.rs",
+    "calls/machine/callback_request.rs",
+    "calls/callback_call.rs",
     "acd/machine.rs",
     "acd/schedule.rs",
+    "acd/callbacks.rs",
+    "vocabulary/callback_number.rs",
     "acd/reconfigure.rs",
     "ivr/session.rs",
     "password_guard.rs",

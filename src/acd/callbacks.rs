@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// The window of [`super::CallbackRules::per_caller_per_day`].
 const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Calling numbers remembered before those silent for a day are forgotten.
+const FORGET_CALLERS_OVER: usize = 10_000;
 
 impl Acd {
     /// Pending requests of a section (the one being called included).
@@ -96,6 +98,11 @@ impl Acd {
             return Ok(());
         }
         self.callback_requests.entry(caller.clone()).or_default().push_back(now);
+        if self.callback_requests.len() > FORGET_CALLERS_OVER {
+            // Numbers that asked more than a day ago are forgotten (the map would only grow).
+            self.callback_requests
+                .retain(|_, asked| asked.back().is_some_and(|t| now.saturating_duration_since(*t) < DAY));
+        }
         let w = self.waiting.get_mut(&call).expect("checked");
         w.announcing = false;
         let number_shown = number.to_string();
