@@ -3,7 +3,8 @@
 //! that caller's turn (after the callers ahead, before those behind), answers and presses 1; a
 //! sipp operator's phone is connected. Attempts that meet a busy or silent citizen are retried;
 //! a restart keeps pending requests in their order; numbers that may not be called (premium,
-//! abroad, a second request from the same number) never reach the trunk.
+//! abroad, a second request from the same number) never reach the trunk; the carrier's digest
+//! challenge is answered with the trunk's credentials.
 
 mod common;
 
@@ -396,4 +397,39 @@ fn numbers_that_may_not_be_called_never_reach_the_trunk() {
     }
     assert!(calls.len() <= 1, "one attempt only: {calls:?}");
     assert_eq!(events(&engine, "callback_cancelled")[0]["by"], "mrossi");
+}
+
+/// The carrier challenges the INVITE (401): the switchboard answers with the trunk's digest
+/// credentials and the callback goes through.
+#[test]
+fn the_carriers_challenge_is_answered_with_the_trunks_credentials() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let trunk = ports(1);
+    let credentials = [
+        ("# username = \"inps-ccm\"", "username = \"inps-ccm\""),
+        ("# password_env = \"CENTRALINO_TRUNK_PASSWORD\"", "password = \"s3cret-trunk\""),
+    ];
+    let (_dir, config) = edited_config_with(callback_config_edits(trunk, 30), &credentials);
+    let engine = start(&config, None);
+    let _phone = mrossi_phone(&engine, 70);
+    registered(&engine);
+    paused(&engine);
+    let mut asking = asker(&engine, "+393330000009", 9000);
+    wait_until(Duration::from_secs(40), "the request taken", &engine, || {
+        !events(&engine, "callback_requested").is_empty()
+    });
+    assert_eq!(asking.wait(), Some(0), "{}", asking.report());
+    let keys = [
+        ("user", "inps-ccm".to_string()),
+        ("pass", "s3cret-trunk".to_string()),
+        ("press", "1".to_string()),
+        ("press_ms", "1500".to_string()),
+        ("rtp_port", ports(1).to_string()),
+    ];
+    let mut carrier = Sipp::serve(trunk, "carrier_auth.xml", 1, &keys, 60);
+    ready(&engine);
+    assert_eq!(carrier.wait(), Some(0), "the carrier took the credentials: {}", carrier.report());
+    let trace = carrier.file("messages.log");
+    assert!(trace.contains("Authorization: Digest") && trace.contains("username=\"inps-ccm\""), "{}", tail(&trace, 60));
+    wait_until(Duration::from_secs(10), "the callback answered", &engine, || !events(&engine, "answered").is_empty());
 }
