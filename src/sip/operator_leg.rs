@@ -193,7 +193,8 @@ async fn ring_inner(
     Ok(())
 }
 
-fn spawn_bye(
+/// BYE on an answered dialog that is not used, then forget it.
+pub(super) fn spawn_bye(
     shared: &Arc<Shared>,
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     id: rsipstack::dialog::DialogId,

@@ -117,7 +117,8 @@ async fn dial(
             match tokio::time::timeout(CANCEL_WAIT, &mut invite).await {
                 Ok(Ok(Ok((_, Some(resp))))) if resp.status_code.kind() == StatusCodeKind::Successful => {
                     // Answered as the CANCEL left: too late, the attempt is over.
-                    spawn_bye(shared, dialog);
+                    let id = dialog.id();
+                    super::operator_leg::spawn_bye(shared, dialog, id);
                 }
                 Ok(_) => shared.dialogs.remove_dialog(&dialog.id()),
                 Err(_) => {
@@ -149,7 +150,8 @@ async fn dial(
         Ok(m) => m,
         Err(e) => {
             warn!("unusable SDP answer from the trunk: {e}");
-            spawn_bye(shared, dialog);
+            let id = dialog.id();
+            super::operator_leg::spawn_bye(shared, dialog, id);
             return Err("unusable SDP answer".into());
         }
     };
@@ -213,14 +215,6 @@ fn trunk_address(address: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("trunk address {address}: {e}"))?
         .next()
         .ok_or_else(|| format!("trunk address {address} resolves to nothing"))
-}
-
-fn spawn_bye(shared: &Arc<Shared>, dialog: InviteDialog) {
-    let s = Arc::clone(shared);
-    tokio::spawn(async move {
-        let _ = dialog.bye().await;
-        s.dialogs.remove_dialog(&dialog.id());
-    });
 }
 
 /// The citizen's dialog, answered: keys by SIP INFO, re-INVITEs, BYE both ways.
