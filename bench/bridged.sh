@@ -17,6 +17,11 @@
 #
 #   bench/bridged.sh [--calls 1500] [--rate 100] [--window 20] [--settle 8] [--sip-port 15060]
 #                    [--sipp-port 15070] [--op-port 15090] [--meter-a 19000] [--meter-b 19100]
+#                    [--io auto|io_uring|epoll|unset]
+#
+# --io sets rtp.io (how the media receivers talk to the kernel; "unset" leaves it out, for builds
+# older than it); BENCH_ENGINE=<binary> measures another build. The summary gives the engine's CPU per relayed packet: its CPU time in the
+# window over the packets the meters received from it.
 #
 # Target (issue 4): >= 1 500 bridged calls, loss < 0.1 %, relay delay p99 < 1 ms.
 # Bounded: every wait has a deadline; sipp's -timeout and the meters' --max-run end the run.
@@ -35,6 +40,7 @@ while (($#)); do
         --op-port) OP_PORT="$2"; shift 2 ;;
         --meter-a) MA="$2"; shift 2 ;;
         --meter-b) MB="$2"; shift 2 ;;
+        --io) RTP_IO="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -109,7 +115,10 @@ measure_window "$WORK/meter_a.err" "$WORK/meter_b.err" "$WORK/meter_a.out" "$WOR
     echo "=== bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s ==="
     echo "machine   $(machine_line)"
     echo "queue     answered $(grep -c '"event":"answered"' "$QUEUE" || true), abandoned $(grep -c '"event":"abandoned"' "$QUEUE" || true); bridged at window start: $BRIDGED"
-    echo "engine    CPU in the window $WINDOW_CPU% of one core"
+    echo "engine    CPU in the window $WINDOW_CPU% of one core (rtp.io ${RTP_IO:-as configured})"
+    awk -v cpu="$WINDOW_CPU" -v pa="$(result_field "$WORK/meter_a.out" packets)" -v pb="$(result_field "$WORK/meter_b.out" packets)" \
+        -v w="$(result_field "$WORK/meter_a.out" window_s)" 'BEGIN {
+        printf "          CPU per relayed packet %.2f us (%.0f packets/s relayed)\n", cpu / 100 * w * 1e6 / (pa + pb), (pa + pb) / w }'
     echo "          machine $(sys_busy "$S0" "$S1") in the window; RSS $((RSS / 1024)) MiB"
     echo "          top processes in the window: $TOP"
     for side in a b; do

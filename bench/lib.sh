@@ -323,10 +323,14 @@ nodes:
     queue:
       section: bench
 YAML
-    python3 - "$ROOT/config/centralino.toml" "$dir" "$ops" "$announce" <<'PY'
+    python3 - "$ROOT/config/centralino.toml" "$dir" "$ops" "$announce" "${RTP_IO:-}" <<'PY'
 import hashlib, sys
-src, out, ops, announce = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+src, out, ops, announce, rtp_io = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 text = open(src).read()
+# RTP_IO (auto, io_uring, epoll): how the media receivers talk to the kernel (rtp.io); "unset"
+# leaves the key out, for builds older than it (BENCH_ENGINE).
+if rtp_io:
+    text = text.replace('io = "auto"\n', '' if rtp_io == "unset" else f'io = "{rtp_io}"\n')
 # The bench section must not inherit the shipped routes to nodes of the national tree.
 text = text.replace('after_max_wait = { message = "queue_timeout" }\n', '')
 text = text.replace('max_wait_seconds = 1200            # 20 minutes, then:\n', '')

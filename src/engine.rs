@@ -59,6 +59,7 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     let budget = share_descriptors(c.sip.max_calls as usize, *c.http.max_connections.get_ref() as usize);
     let settings = sip_settings(c, &overrides, budget.calls);
     let priority = overrides.clock_priority.unwrap_or(c.rtp.clock_priority);
+    let rtp_io = c.rtp.io;
     let drain_time = Duration::from_secs((*c.sip.drain_seconds.get_ref()).into());
     let http_limits = crate::api::connections::Limits {
         max_connections: budget.http_connections,
@@ -113,8 +114,8 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
 
     // Media: one sending clock and one set of receivers for every call.
     let clock = MediaClock::start_per_core(priority).map_err(|e| format!("cannot start the media clock: {e}"))?;
-    let receiver =
-        MediaReceiver::start_per_core(priority).map_err(|e| format!("cannot start the media receivers: {e}"))?;
+    let receiver = MediaReceiver::start_per_core(priority, rtp_io)
+        .map_err(|e| format!("cannot start the media receivers: {e}"))?;
 
     // Signalling.
     let guard = Arc::new(SharedGuard::default());

@@ -112,7 +112,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
     };
     let parts = Parts {
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),
-        receiver: MediaReceiver::start(1, ClockPriority::Normal).unwrap(),
+        receiver: MediaReceiver::start(1, ClockPriority::Normal, centralino::config::MediaIo::Auto).unwrap(),
         prompts: Arc::clone(&prompts),
         store: None,
         updates: None,

@@ -230,6 +230,9 @@ pub struct RtpConfig {
     /// Scheduling priority of the threads that pace RTP.
     #[serde(default)]
     pub clock_priority: ClockPriority,
+    /// How the media receivers talk to the kernel.
+    #[serde(default)]
+    pub io: MediaIo,
 }
 
 fn default_media_timeout() -> u32 {
@@ -333,6 +336,19 @@ pub struct Agency {
     #[serde(default)]
     pub closed: Vec<NaiveDate>,
     pub agenda: Spanned<WeeklyHours>,
+}
+
+/// How the media receivers read and relay packets (`rtp.io` in the config).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaIo {
+    /// io_uring where the kernel offers it (Linux 6.1 and io_uring not disabled), else epoll.
+    #[default]
+    Auto,
+    /// Batched: one system call per round of packets, about half the CPU per relayed packet.
+    IoUring,
+    /// One `recvfrom` and one `sendto` per packet (the fallback).
+    Epoll,
 }
 
 /// How the media threads (the clock's pacers, the receivers) ask the kernel for the CPU

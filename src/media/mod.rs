@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod dtmf;
 pub mod g711;
+pub mod io_ring;
 pub mod music;
 pub mod outbound;
 pub mod playback;
