@@ -40,6 +40,10 @@ const KNOWN_METHODS: &[&str] = &[
 pub enum Verdict {
     /// Well-formed enough for the stack.
     Pass,
+    /// Well-formed, but the stack would misread it (folded header lines, whitespace before a
+    /// colon, no empty line after the headers): pass on this rewriting instead, the same
+    /// message in the stack's plainer form.
+    Rewrite(Vec<u8>),
     /// Answer with this response and do not pass it on.
     Reply { status: u16, reason: String, response: Vec<u8> },
     /// Nothing can be answered (no Via, an ACK, a response, garbage): drop it.
@@ -71,9 +75,11 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
     }
     let head_end =
         find(datagram, b"\r\n\r\n").map(|i| (i, i + 4)).or_else(|| find(datagram, b"\n\n").map(|i| (i, i + 2)));
-    // An oversized datagram may have been cut inside its headers: read the complete lines.
+    // An oversized datagram may have been cut inside its headers: read the complete lines. A
+    // datagram that ends its last header line without the empty line has no body.
     let truncated = || (received_len > MAX_DATAGRAM).then(|| datagram.iter().rposition(|b| *b == b'\n')).flatten();
-    let Some(head_end) = head_end.or_else(|| truncated().map(|i| (i, datagram.len()))) else {
+    let unterminated = || datagram.ends_with(b"\r\n").then(|| datagram.len() - 2);
+    let Some(head_end) = head_end.or_else(|| truncated().or_else(unterminated).map(|i| (i, datagram.len()))) else {
         return Verdict::Drop { reason: "no end of headers".into() };
     };
     let Ok(head) = std::str::from_utf8(&datagram[..head_end.0]) else {
@@ -86,16 +92,32 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
     }
     let mut parts = start.split(' ');
     let (method, uri, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let mut headers = Vec::new();
+    // Header lines, folding undone (RFC 3261 7.3.1: a line starting with whitespace continues
+    // the one before); `plain` stays true while the stack could read them as they are.
+    let mut unfolded: Vec<(String, String)> = Vec::new();
+    let mut malformed = false;
+    let mut plain = matches!(&datagram[head_end.0..head_end.1], b"\r\n\r\n" | b"\n\n");
     for l in lines {
         if l.starts_with([' ', '\t']) {
-            continue; // folded continuation (obsolete but legal)
+            plain = false;
+            match unfolded.last_mut() {
+                Some((_, v)) => {
+                    v.push(' ');
+                    v.push_str(l.trim());
+                }
+                None => malformed = true,
+            }
+            continue;
         }
         match l.split_once(':') {
-            Some((n, v)) if !n.trim().is_empty() => headers.push((n.trim(), v.trim())),
-            _ => {}
+            Some((n, v)) if !n.trim().is_empty() => {
+                plain &= n == n.trim_end();
+                unfolded.push((n.trim().to_string(), v.trim().to_string()));
+            }
+            _ => malformed = true,
         }
     }
+    let headers: Vec<(&str, &str)> = unfolded.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let p = Parsed { headers, body_len: datagram.len() - head_end.1 };
     let is_token =
         |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
@@ -110,6 +132,8 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
         Some((400, "Bad Request", "malformed request line".into()))
     } else if version != "SIP/2.0" {
         Some((505, "Version Not Supported", format!("version {version}")))
+    } else if malformed || !p.headers.iter().all(|(n, _)| is_token(n)) {
+        Some((400, "Bad Request", "malformed header line".into()))
     } else if let Some(missing) = [("From", "f"), ("To", "t"), ("Call-ID", "i"), ("CSeq", "")]
         .iter()
         .find(|(n, c)| p.one(n, if c.is_empty() { n } else { c }).is_none())
@@ -128,6 +152,7 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
     } else {
         None
     };
+    let fault = fault.or_else(|| super::syntax::check_request(uri, &p.headers).err().map(|e| (400, "Bad Request", e)));
     let fault = fault.or_else(|| {
         if !KNOWN_METHODS.contains(&method) {
             Some((501, "Not Implemented", format!("method {method}")))
@@ -137,14 +162,102 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
             None
         }
     });
+    // RFC 2543 peers send no From tag, which the stack needs to match transactions and
+    // dialogs: one is derived from the Call-ID and From (the same for every request of the
+    // call) and taken out again of what is sent back ([`without_derived_tags`]).
+    let mut headers = p.headers.clone();
+    let tagged;
+    if let Some(from) = headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("From") || n.eq_ignore_ascii_case("f"))
+        && !has_tag(from.1)
+    {
+        tagged = format!("{};tag={}", from.1, derived_tag(p.one("Call-ID", "i").unwrap_or_default(), from.1));
+        from.1 = &tagged;
+        plain = false;
+    }
     match fault {
-        None => Verdict::Pass,
+        None if plain => Verdict::Pass,
+        None => Verdict::Rewrite(rewrite(start, &headers, &datagram[head_end.1..])),
         // An ACK is never answered (RFC 3261 section 17.2.1).
         Some((_, _, why)) if method == "ACK" => Verdict::Drop { reason: format!("ACK with {why}") },
         Some((status, text, why)) => {
             Verdict::Reply { status, reason: why.clone(), response: response(&p, status, text, &why) }
         }
     }
+}
+
+/// `v` without whitespace next to `/ ; = ,` outside quoted strings and `<...>` (RFC 3261 25.1:
+/// SLASH, SEMI, EQUAL and COMMA may carry whitespace around them).
+fn tidy(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    for c in v.chars() {
+        let separator = !quoted && !angle && matches!(c, '/' | ';' | '=' | ',');
+        if separator {
+            out.truncate(out.trim_end().len());
+        }
+        if c.is_whitespace() && !quoted && !angle && out.ends_with(['/', ';', '=', ',']) {
+            continue;
+        }
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The prefix of the From tags derived for RFC 2543 peers.
+const DERIVED_TAG: &str = "rfc2543-";
+
+fn has_tag(address: &str) -> bool {
+    // The parameters after the URI (after `>`, or the whole addr-spec form).
+    let params = address.rsplit_once('>').map_or(address, |(_, p)| p);
+    params.split(';').skip(1).any(|p| p.split('=').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("tag")))
+}
+
+fn derived_tag(call_id: &str, from: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (call_id, from).hash(&mut h);
+    format!("{DERIVED_TAG}{:016x}", h.finish())
+}
+
+/// An outgoing message without the tags derived for RFC 2543 peers, which they never sent (a
+/// response's From must be the request's, RFC 3261 8.2.6.2); `None` when it has none.
+pub fn without_derived_tags(message: &[u8]) -> Option<Vec<u8>> {
+    let needle = format!(";tag={DERIVED_TAG}");
+    find(message, needle.as_bytes())?;
+    let mut out = Vec::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = find(rest, needle.as_bytes()) {
+        out.extend_from_slice(&rest[..i]);
+        let tag = &rest[i + needle.len()..];
+        let end = tag.iter().position(|b| !b.is_ascii_hexdigit()).unwrap_or(tag.len());
+        rest = &tag[end..];
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+/// The message with one line per header field, `Name: value`, and the empty line; the
+/// whitespace the grammar allows around the separators of addresses and Vias taken out.
+fn rewrite(start: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    const TIDIED: &[&str] = &["Via", "v", "From", "f", "To", "t", "Contact", "m", "Route", "Record-Route"];
+    let mut out = Vec::with_capacity(start.len() + body.len() + 64 * headers.len());
+    out.extend_from_slice(start.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in headers {
+        let v = if TIDIED.iter().any(|t| t.eq_ignore_ascii_case(n)) { tidy(v) } else { v.to_string() };
+        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
 }
 
 fn cseq_ok(cseq: &str, method: &str) -> bool {
@@ -290,6 +403,11 @@ impl rsipstack::platform::net::UdpSocket for GuardedSocket {
                     return Ok((n, from));
                 }
                 Verdict::Pass => self.fault(from, "datagram larger than the stack's buffer", false),
+                Verdict::Rewrite(message) if message.len() <= buf.len() => {
+                    buf[..message.len()].copy_from_slice(&message);
+                    return Ok((message.len(), from));
+                }
+                Verdict::Rewrite(_) => self.fault(from, "datagram larger than the stack's buffer", false),
                 Verdict::Reply { status, reason, response } => {
                     self.fault(from, &format!("{status}: {reason}"), true);
                     let _ = self.inner.send_to(&response, from).await;
@@ -300,7 +418,10 @@ impl rsipstack::platform::net::UdpSocket for GuardedSocket {
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
-        Ok(self.inner.send_to(buf, addr).await?)
+        match without_derived_tags(buf) {
+            Some(message) => self.inner.send_to(&message, addr).await.map(|_| buf.len()).map_err(Into::into),
+            None => Ok(self.inner.send_to(buf, addr).await?),
+        }
     }
 
     fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
@@ -352,6 +473,37 @@ mod tests {
         }
         let huge = format!("{}X-Pad: {}\r\n\r\n", OK.trim_end(), "a".repeat(9000));
         assert_eq!(status(&inspect(&huge.as_bytes()[..MAX_DATAGRAM], huge.len())), Some(513));
+    }
+
+    #[test]
+    fn tidying_takes_out_only_the_optional_whitespace() {
+        assert_eq!(
+            tidy(
+                "SIP  / 2.0  / TCP     spindle.example.com   ; branch  =   z9hG4bK9ikj8  , SIP  /    2.0   / UDP  192.168.255.111   ; branch= z9hG4bK30239"
+            ),
+            "SIP/2.0/TCP     spindle.example.com;branch=z9hG4bK9ikj8,SIP/2.0/UDP  192.168.255.111;branch=z9hG4bK30239"
+        );
+        assert_eq!(
+            tidy("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com> ; tag = 98asjd8"),
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>;tag=98asjd8"
+        );
+        assert_eq!(tidy("\"a ; b = c\" <sip:x;y=z>"), "\"a ; b = c\" <sip:x;y=z>");
+    }
+
+    #[test]
+    fn an_rfc_2543_from_gets_a_tag_that_goes_again_on_the_way_out() {
+        let old = OK.replace("From: <sip:a@b>;tag=1", "From: <sip:a@b>");
+        let Verdict::Rewrite(m) = inspect(old.as_bytes(), old.len()) else { panic!("rewritten") };
+        let m = String::from_utf8(m).unwrap();
+        let from = m.lines().find(|l| l.starts_with("From:")).unwrap();
+        assert!(from.starts_with("From: <sip:a@b>;tag=rfc2543-"), "{from}");
+        let again = inspect(old.as_bytes(), old.len());
+        assert_eq!(again, Verdict::Rewrite(m.clone().into_bytes()), "the same tag for every request of the call");
+        let reply = format!("SIP/2.0 200 OK\r\n{from}\r\nTo: <sip:803164@127.0.0.1>;tag=x\r\n\r\n");
+        let sent = String::from_utf8(without_derived_tags(reply.as_bytes()).unwrap()).unwrap();
+        assert!(sent.contains("From: <sip:a@b>\r\n") && sent.contains(";tag=x"), "{sent}");
+        assert_eq!(without_derived_tags(OK.as_bytes()), None);
+        assert_eq!(inspect(OK.as_bytes(), OK.len()), Verdict::Pass, "tagged: untouched");
     }
 
     #[test]

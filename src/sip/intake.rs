@@ -31,10 +31,15 @@ pub enum Intake {
 /// Follow a datagram through the guard, the parser and the engine's first decisions, with the
 /// functions the server itself runs ([`invite`], [`info_key`]).
 pub fn intake(datagram: &[u8]) -> Intake {
-    match guard::inspect(&datagram[..datagram.len().min(guard::MAX_DATAGRAM)], datagram.len()) {
-        Verdict::Pass => {}
+    let rewritten;
+    let datagram = match guard::inspect(&datagram[..datagram.len().min(guard::MAX_DATAGRAM)], datagram.len()) {
+        Verdict::Pass => datagram,
+        Verdict::Rewrite(message) => {
+            rewritten = message;
+            &rewritten[..]
+        }
         v => return Intake::Guarded(v),
-    }
+    };
     let Ok(msg) = SipMessage::try_from(datagram) else { return Intake::Unparsable };
     let req = match msg {
         SipMessage::Response(r) => return Intake::Response(r.status_code.code()),

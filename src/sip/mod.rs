@@ -14,4 +14,6 @@ pub mod register;
 pub mod registrar;
 pub mod sdp_session;
 pub mod server;
+pub mod syntax;
 pub mod trunk;
+pub mod uas_checks;

@@ -71,6 +71,14 @@ pub(super) fn reply_headers(headers: Vec<(&'static str, String)>) -> Vec<Header>
 /// Answer one REGISTER.
 pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
     let req = &tx.original;
+    // The To of a REGISTER is the address of record: a SIP or SIPS URI (RFC 3261 10.2.2).
+    let to_scheme = req.to_header().ok().and_then(|t| t.uri().ok()).map(|u| u.scheme);
+    if !matches!(to_scheme, Some(None | Some(rsipstack::sip::uri::Scheme::Sip | rsipstack::sip::uri::Scheme::Sips))) {
+        debug!("REGISTER whose To is not a SIP URI: 400");
+        let warning = Header::Warning("399 centralino \"the To of a REGISTER must be a SIP URI\"".into());
+        let _ = tx.reply_with(StatusCode::BadRequest, vec![warning], None).await;
+        return;
+    }
     let value = |pick: fn(&Header) -> Option<String>| req.headers.iter().find_map(pick);
     let to_user =
         req.to_header().ok().and_then(|t| t.uri().ok()).and_then(|u| u.auth.map(|a| a.user)).unwrap_or_default();

@@ -149,6 +149,12 @@ impl Registrar {
         let Some(auth) = authorization else {
             return Err(Reply::new(401, self.challenge(false, now), "challenge"));
         };
+        // Another scheme than Digest is one we do not know: challenged, not refused (RFC 3261
+        // 22.1, RFC 4475 3.3.7).
+        let scheme = auth.trim_start().split([' ', '\t']).next().unwrap_or_default();
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return Err(Reply::new(401, self.challenge(false, now), "unknown authorization scheme"));
+        }
         let Some(creds) = digest::parse_authorization(auth) else {
             return Err(Reply::new(400, vec![], "malformed Authorization"));
         };

@@ -277,6 +277,11 @@ fn force_recv_buffer(socket: &socket2::Socket, buffer: usize) {
 async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
     let in_dialog = matches!(tx.original.to_header().and_then(|t| t.tag()), Ok(Some(_)));
     if in_dialog {
+        if let Some(r) = super::uas_checks::required(&tx.original) {
+            info!(why = %r.why, status = r.status, "in-dialog request refused");
+            let _ = tx.reply_with(StatusCode::from(r.status), r.headers, None).await;
+            return;
+        }
         match shared.dialogs.match_dialog(&tx) {
             Some(mut dialog) => {
                 tokio::spawn(async move {
@@ -297,6 +302,15 @@ async fn dispatch_transaction(shared: &Arc<Shared>, mut tx: Transaction) {
                 let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
             }
         }
+        return;
+    }
+    // The RFC 3261 8.2.2 refusals before anything else (an INVITE's come with its call record).
+    if !matches!(tx.original.method, Method::Invite | Method::Ack)
+        && let Some(r) =
+            super::uas_checks::uri_scheme(&tx.original).or_else(|| super::uas_checks::required(&tx.original))
+    {
+        info!(why = %r.why, status = r.status, method = %tx.original.method, "request refused");
+        let _ = tx.reply_with(StatusCode::from(r.status), r.headers, None).await;
         return;
     }
     match tx.original.method {
@@ -370,6 +384,10 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
         callback_of: None,
     };
 
+    if let Some(r) = super::uas_checks::uri_scheme(&tx.original) {
+        info!(why = %r.why, "{}", r.status);
+        return reject(tx, StatusCode::from(r.status), r.headers, record, &shared.log).await;
+    }
     if shared.draining.load(Ordering::Relaxed) {
         info!("stopping: 503");
         return busy(tx, record, &shared.log).await;
@@ -392,6 +410,12 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
     };
     record.origin = session.facts().origin.clone();
     record.tree = Some(session.tree().name.clone());
+    // After the number is known to be ours (404 first, RFC 3261 8.2.2.1): 420, 415, 406.
+    let refusal = super::uas_checks::required(&tx.original).or_else(|| super::uas_checks::sdp_exchange(&tx.original));
+    if let Some(r) = refusal {
+        info!(why = %r.why, "{}", r.status);
+        return reject(tx, StatusCode::from(r.status), r.headers, record, &shared.log).await;
+    }
 
     let (negotiated, late_offer) = match offer {
         Offer::Late => (Ok(intake::late_offer_media()), true),
