@@ -188,24 +188,18 @@ pub fn inspect(datagram: &[u8], received_len: usize) -> Verdict {
 /// `v` without whitespace next to `/ ; = ,` outside quoted strings and `<...>` (RFC 3261 25.1:
 /// SLASH, SEMI, EQUAL and COMMA may carry whitespace around them).
 fn tidy(v: &str) -> String {
+    const SEPARATORS: [char; 4] = ['/', ';', '=', ','];
     let mut out = String::with_capacity(v.len());
-    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    let mut nesting = super::syntax::Nesting::default();
     for c in v.chars() {
-        let separator = !quoted && !angle && matches!(c, '/' | ';' | '=' | ',');
-        if separator {
-            out.truncate(out.trim_end().len());
+        if nesting.outside() {
+            if SEPARATORS.contains(&c) {
+                out.truncate(out.trim_end().len());
+            } else if c.is_whitespace() && out.ends_with(SEPARATORS) {
+                continue;
+            }
         }
-        if c.is_whitespace() && !quoted && !angle && out.ends_with(['/', ';', '=', ',']) {
-            continue;
-        }
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            _ => {}
-        }
+        nesting.take(c);
         out.push(c);
     }
     out

@@ -69,23 +69,44 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
 }
 
+/// Where a header value's reader stands: inside a quoted string (with its `\\` escapes) or
+/// `<...>`, or outside both, where separators mean something.
+#[derive(Default)]
+pub(super) struct Nesting {
+    quoted: bool,
+    escaped: bool,
+    angle: bool,
+}
+
+impl Nesting {
+    /// Whether the next character stands outside quotes and angle brackets.
+    pub(super) fn outside(&self) -> bool {
+        !self.quoted && !self.angle
+    }
+
+    /// Read past `c`.
+    pub(super) fn take(&mut self, c: char) {
+        match c {
+            _ if self.escaped => self.escaped = false,
+            '\\' if self.quoted => self.escaped = true,
+            '"' => self.quoted = !self.quoted,
+            '<' if !self.quoted => self.angle = true,
+            '>' if !self.quoted => self.angle = false,
+            _ => {}
+        }
+    }
+}
+
 /// Split a header value at the commas that separate list elements (not inside quotes or `<>`).
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
-    let (mut quoted, mut escaped, mut angle, mut start) = (false, false, false, 0);
+    let (mut nesting, mut start) = (Nesting::default(), 0);
     for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                parts.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+        if c == ',' && nesting.outside() {
+            parts.push(&value[start..i]);
+            start = i + 1;
         }
+        nesting.take(c);
     }
     parts.push(&value[start..]);
     parts.into_iter()
