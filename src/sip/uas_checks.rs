@@ -38,16 +38,13 @@ pub fn required(req: &Request) -> Option<Refusal> {
     if matches!(req.method, Method::Ack | Method::Cancel) {
         return None;
     }
-    let unsupported: Vec<String> = req
-        .headers
-        .iter()
-        .filter_map(|h| match h {
-            Header::Require(r) => Some(r.value().to_string()),
-            _ => None,
-        })
-        .flat_map(|v| v.split(',').map(|t| t.trim().to_string()).collect::<Vec<_>>())
-        .filter(|t| !t.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
-        .collect();
+    let unsupported: Vec<String> = items(req, |h| match h {
+        Header::Require(r) => Some(r.value()),
+        _ => None,
+    })
+    .into_iter()
+    .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+    .collect();
     (!unsupported.is_empty()).then(|| {
         let tags = unsupported.join(", ");
         Refusal { status: 420, headers: vec![Header::Unsupported(tags.clone().into())], why: format!("Require {tags}") }
@@ -70,21 +67,15 @@ pub fn sdp_exchange(req: &Request) -> Option<Refusal> {
             return Some(Refusal { status: 415, headers: accept_sdp(), why });
         }
     }
-    let accepts: Vec<String> = req
-        .headers
-        .iter()
-        .filter_map(|h| match h {
-            Header::Accept(a) => Some(a.value().to_string()),
-            _ => None,
-        })
-        .collect();
     // An empty Accept, or none at all, means application/sdp (RFC 3261 20.1).
-    let ranges: Vec<String> = accepts
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(|r| r.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .filter(|r| !r.is_empty())
-        .collect();
+    let ranges: Vec<String> = items(req, |h| match h {
+        Header::Accept(a) => Some(a.value()),
+        _ => None,
+    })
+    .into_iter()
+    .filter_map(|r| r.split(';').next().map(|m| m.trim().to_ascii_lowercase()))
+    .filter(|r| !r.is_empty())
+    .collect();
     if ranges.is_empty() || ranges.iter().any(|r| matches!(r.as_str(), "application/sdp" | "application/*" | "*/*")) {
         return None;
     }
@@ -94,6 +85,13 @@ pub fn sdp_exchange(req: &Request) -> Option<Refusal> {
         headers: [accept_sdp(), vec![warning]].concat(),
         why: format!("Accept {}", ranges.join(", ")),
     })
+}
+
+/// The items of a list header (every header `pick` takes, split at commas), trimmed, empty
+/// ones left out.
+fn items(req: &Request, pick: fn(&Header) -> Option<&str>) -> Vec<String> {
+    let values = req.headers.iter().filter_map(pick).flat_map(|v| v.split(','));
+    values.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
 }
 
 #[cfg(test)]
