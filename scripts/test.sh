@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 # (the pages in a real browser, driven through WebDriver), iproute2 (ss: the SIP socket's
 # receive buffer in the security tests), postgresql (the shared store), kamailio (the proxy in
 # front of the cluster tests' nodes), curl (scripts/cluster.sh waits for the nodes with it; the
-# HTTPS tests), openssl (the HTTPS tests' certificate) and npm (axe-core, the pages' accessibility
-# test).
+# HTTPS tests), openssl (the certificates of the HTTPS and SIP over TLS tests) and npm (axe-core,
+# the pages' accessibility test).
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 need_pkgs=()
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)

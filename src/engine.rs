@@ -39,6 +39,7 @@ use tracing::{info, warn};
 pub struct Overrides {
     pub sip_udp: Option<SocketAddr>,
     pub sip_tcp: Option<SocketAddr>,
+    pub sip_tls: Option<SocketAddr>,
     pub rtp_ports: Option<(u16, u16)>,
     pub http: Option<SocketAddr>,
     pub clock_priority: Option<ClockPriority>,
@@ -203,7 +204,10 @@ pub async fn run(paths: Paths, loaded: Loaded, overrides: Overrides) -> Result<(
     };
     crate::api::spawn(listener, state, http_limits, server.cancel.child_token());
     // The line test harnesses and operators wait for.
-    info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready");
+    match server.tls {
+        Some(tls) => info!(udp = %server.udp, tcp = %server.tcp, %tls, %http, "switchboard ready"),
+        None => info!(udp = %server.udp, tcp = %server.tcp, %http, "switchboard ready"),
+    }
 
     // SIGTERM, Ctrl-C or an administrator's POST /api/drain; a second signal stops at once.
     let mut signals = StopSignals::new();
@@ -343,6 +347,7 @@ fn sip_settings(c: &Config, overrides: &Overrides, max_calls: usize) -> SipSetti
     SipSettings {
         udp: overrides.sip_udp.unwrap_or(c.sip.udp),
         tcp: overrides.sip_tcp.unwrap_or(c.sip.tcp),
+        tls: c.sip.tls_certificate.is_some().then(|| overrides.sip_tls.unwrap_or(c.sip.tls)),
         rtp_ip: c.rtp.address,
         rtp_ports: overrides.rtp_ports.unwrap_or((*c.rtp.port_min.get_ref(), *c.rtp.port_max.get_ref())),
         max_calls,

@@ -24,5 +24,6 @@ pub mod records;
 pub mod simulator;
 pub mod sip;
 pub mod switchboard;
+pub mod tls;
 pub mod updates;
 pub mod vocabulary;

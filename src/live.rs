@@ -90,11 +90,15 @@ impl Live {
         }
     }
 
-    /// Files whose change triggers a reload: the configuration, the trees and the prompts.
+    /// Files whose change triggers a reload: the configuration, the trees, the prompts and the
+    /// SIP certificate's files (a renewed certificate is taken without a restart).
     fn watched(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
         let mut files = vec![self.paths.config.clone(), self.paths.trees.clone()];
         files.extend(tree_files(&self.paths.trees).unwrap_or_default());
         files.push(self.paths.sounds.join("transcripts.tsv"));
+        let sip = &self.current().switchboard.config.sip;
+        let pem = [&sip.tls_certificate, &sip.tls_key, &sip.tls_client_authorities];
+        files.extend(pem.into_iter().flatten().map(|f| PathBuf::from(f.get_ref())));
         files.into_iter().map(|f| (f.clone(), std::fs::metadata(&f).and_then(|m| m.modified()).ok())).collect()
     }
 

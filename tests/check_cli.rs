@@ -532,7 +532,7 @@ const OVERLAPPING_OFFICE_HOURS: Edit = Edit {
 const UNKNOWN_FIELD: Edit = Edit {
     old: "max_calls = 4000",
     new: "‸max_call = 4000",
-    message: "error: unknown field `max_call`, expected one of `udp`, `tcp`, `realm`, `max_calls`, `ringing`, `answer_delay_ms`, `digest_algorithms`, `drain_seconds`, `udp_receive_buffer_kib`, `trusted_proxies`",
+    message: "error: unknown field `max_call`, expected one of `udp`, `tcp`, `realm`, `max_calls`, `ringing`, `answer_delay_ms`, `digest_algorithms`, `drain_seconds`, `udp_receive_buffer_kib`, `trusted_proxies`, `tls`, `tls_certificate`, `tls_key`, `tls_client_authorities`, `operators_require_tls`",
     help: "fix the TOML at this position; docs/configuration.md lists every field",
 };
 
@@ -657,6 +657,21 @@ const CALLBACK_COUNTRY_NOT_A_CODE: Edit = Edit {
     help: "write a country calling code other than Italy's, e.g. \"41\" for Switzerland",
 };
 
+/// SIP over TLS with a certificate file that is not there: reported at its line.
+const SIP_TLS_CERTIFICATE_MISSING: Edit = Edit {
+    old: "udp_receive_buffer_kib = 4096",
+    new: "udp_receive_buffer_kib = 4096\ntls_certificate = ‸\"/nonexistent/sip.pem\"\ntls_key = \"/nonexistent/sip.key\"",
+    message: "error: cannot read the TLS certificate /nonexistent/sip.pem: I/O error: No such file or directory (os error 2)",
+    help: "name readable PEM files: the certificate chain (ours first) and its private key",
+};
+
+const SIP_TLS_REQUIRED_BUT_OFF: Edit = Edit {
+    old: "drain_seconds = 60",
+    new: "drain_seconds = 60\noperators_require_tls = ‸true",
+    message: "error: operators' phones cannot be required to use TLS: SIP over TLS is off",
+    help: "give sip.tls_certificate and sip.tls_key, or set operators_require_tls = false",
+};
+
 /// One test per broken configuration: `name => [edits]`.
 macro_rules! broken_config {
     ($($name:ident => [$($edit:expr),+ $(,)?];)*) => {
@@ -692,6 +707,8 @@ broken_config! {
     config_callback_without_trunk => [CALLBACK_WITHOUT_TRUNK];
     config_callback_key_is_the_leave_key => [CALLBACK_KEY_IS_LEAVE_KEY];
     config_callback_country_not_a_code => [CALLBACK_COUNTRY_NOT_A_CODE];
+    config_sip_tls_certificate_missing => [SIP_TLS_CERTIFICATE_MISSING];
+    config_sip_tls_required_but_off => [SIP_TLS_REQUIRED_BUT_OFF];
     config_many_mistakes_are_reported_at_once => [
         OPERATOR_UNKNOWN_SECTION,
         NUMBER_NOT_E164,

@@ -5,24 +5,7 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 use std::process::Command;
-
-/// A self-signed certificate for 127.0.0.1 and its key (openssl), in `dir`.
-fn certificate(dir: &Path) -> (String, String) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=centralino.test", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    (cert.display().to_string(), key.display().to_string())
-}
 
 /// curl over HTTPS trusting only `cert`: the status line and headers, then the body.
 fn curl(engine: &Engine, cert: &str, args: &[&str], path: &str) -> String {

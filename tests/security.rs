@@ -12,15 +12,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// A counter of `/api/metrics` (read as the administrator).
-fn metric(engine: &Engine, sample: &str) -> u64 {
-    let auth = ("Authorization", format!("Basic {}", base64("admin:demo-admin")));
-    let (status, _, body) = http_raw(engine, "GET", "/api/metrics", &[auth], "");
-    assert_eq!(status, 200, "{body}");
-    let line = body.lines().find(|l| l.starts_with(sample)).unwrap_or_else(|| panic!("no {sample} in\n{body}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
 // ------------------------------------------------------------------------------------------
 // 1. SIP: parallel guessing with one nonce
 // ------------------------------------------------------------------------------------------

@@ -147,6 +147,11 @@ async fn render(state: &ApiState) -> String {
     let malformed: Labeled<Counter> = labeled(&mut r, "sip_malformed", "Malformed SIP datagrams, answered or dropped");
     malformed.get_or_create(&label("result", "answered")).inc_by(load(&state.sip_faults.answered));
     malformed.get_or_create(&label("result", "dropped")).inc_by(load(&state.sip_faults.dropped));
+    let tls = &state.metrics.sip.tls_handshakes;
+    let handshakes: Labeled<Counter> =
+        labeled(&mut r, "sip_tls_handshakes", "SIP over TLS handshakes, established or failed (refused, abandoned)");
+    handshakes.get_or_create(&label("result", "established")).inc_by(load(&tls.established));
+    handshakes.get_or_create(&label("result", "failed")).inc_by(load(&tls.failed));
 
     let mut text = String::new();
     if let Err(e) = encode(&mut text, &r) {

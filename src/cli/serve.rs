@@ -17,6 +17,9 @@ pub struct ServeArgs {
     /// SIP over TCP (default: the configuration's `sip.tcp`).
     #[arg(long)]
     sip_tcp: Option<SocketAddr>,
+    /// SIP over TLS (default: the configuration's `sip.tls`; only with its certificate).
+    #[arg(long)]
+    sip_tls: Option<SocketAddr>,
     /// RTP port range `MIN-MAX` (default: the configuration's).
     #[arg(long, value_parser = parse_range)]
     rtp_ports: Option<(u16, u16)>,
@@ -89,6 +92,7 @@ pub fn run(paths: &Paths, args: ServeArgs) -> ExitCode {
     let overrides = Overrides {
         sip_udp: args.sip_udp,
         sip_tcp: args.sip_tcp,
+        sip_tls: args.sip_tls,
         rtp_ports: args.rtp_ports,
         http: args.http,
         clock_priority: args.clock_priority,

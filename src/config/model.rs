@@ -124,6 +124,27 @@ pub struct SipConfig {
     /// passwords count against is the one their Via names.
     #[serde(default)]
     pub trusted_proxies: Vec<IpAddr>,
+    /// SIP over TLS (`sips:`): where it listens, when `tls_certificate` and `tls_key` are given.
+    #[serde(default = "default_sip_tls")]
+    pub tls: SocketAddr,
+    /// SIP over TLS: the certificate chain (PEM), with `tls_key`; re-read on every reload.
+    pub tls_certificate: Option<Spanned<String>>,
+    /// SIP over TLS: the certificate's private key (PEM).
+    pub tls_key: Option<Spanned<String>>,
+    /// SIP over TLS: certificate authorities (PEM) of peers with a client certificate (trunks):
+    /// a client presenting a certificate they did not sign is refused.
+    pub tls_client_authorities: Option<Spanned<String>>,
+    /// Operators' phones must register over TLS (a phone on UDP or TCP gets 403).
+    #[serde(default = "no")]
+    pub operators_require_tls: Spanned<bool>,
+}
+
+fn default_sip_tls() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 5061))
+}
+
+fn no() -> Spanned<bool> {
+    Spanned::new(0..0, false)
 }
 
 /// A default number, without a place in the file.

@@ -74,6 +74,31 @@ pub(super) fn validate(path: &Path, text: &str, c: &Config) -> Diagnostics {
         _ => {}
     }
 
+    match (&c.sip.tls_certificate, &c.sip.tls_key) {
+        (Some(field), None) | (None, Some(field)) => k.error(
+            field,
+            "sip.tls_certificate and sip.tls_key go together".into(),
+            "give both PEM files (the certificate chain and its private key), or neither for SIP over UDP and TCP only",
+        ),
+        (None, None) => {
+            if let Some(field) = &c.sip.tls_client_authorities {
+                k.error(
+                    field,
+                    "sip.tls_client_authorities without SIP over TLS".into(),
+                    "give sip.tls_certificate and sip.tls_key too, or remove it",
+                );
+            }
+            if *c.sip.operators_require_tls.get_ref() {
+                k.error(
+                    &c.sip.operators_require_tls,
+                    "operators' phones cannot be required to use TLS: SIP over TLS is off".into(),
+                    "give sip.tls_certificate and sip.tls_key, or set operators_require_tls = false",
+                );
+            }
+        }
+        (Some(_), Some(_)) => {}
+    }
+
     if let Some(url) = &c.store.url
         && !["postgres://", "postgresql://"].iter().any(|p| url.get_ref().starts_with(p))
     {

@@ -15,5 +15,6 @@ pub mod registrar;
 pub mod sdp_session;
 pub mod server;
 pub mod syntax;
+pub mod tls;
 pub mod trunk;
 pub mod uas_checks;

@@ -55,15 +55,15 @@ async fn ring_inner(
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);
     let session_id: u64 = rand::random::<u32>().into();
     let our_offer = sdp::offer(CODECS, local, session_id, 1);
-    let tcp = binding.transport == "tcp";
-    let (transport, ours) = if tcp {
-        (Transport::Tcp, super::server::shared_tcp(shared))
-    } else {
-        (Transport::Udp, super::server::shared_udp(shared))
-    };
+    let transport = super::server::transport_named(&binding.transport);
+    if transport != Transport::Tls && super::server::operators_require_tls(shared) {
+        return Err("the phone is not registered over TLS (sip.operators_require_tls)".into());
+    }
+    let ours = super::server::our_address(shared, transport);
     let callee: Uri =
         binding.contact.as_str().try_into().map_err(|e| format!("bad Contact {}: {e}", binding.contact))?;
-    let us: Uri = format!("sip:centralino@{ours}").as_str().try_into().map_err(|e| format!("{e}"))?;
+    let us: Uri =
+        super::server::contact_uri("centralino", shared, transport).as_str().try_into().map_err(|e| format!("{e}"))?;
     let section_name =
         shared.live.current().switchboard.config.sections.get(offer.section.as_str()).map(|s| s.name.clone());
     let shown = Presented::new(&offer.caller, section_name.as_deref().unwrap_or(&offer.section));

@@ -4,7 +4,7 @@
 use super::registrar::{Hashes, Register, parse_contact};
 use super::server::Shared;
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, StatusCode, ToTypedHeader, Transport};
+use rsipstack::sip::{Header, StatusCode, ToTypedHeader};
 use rsipstack::transaction::Transaction;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -79,6 +79,13 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
         let _ = tx.reply_with(StatusCode::BadRequest, vec![warning], None).await;
         return;
     }
+    let transport = super::server::transport_name(tx.connection.as_ref().map(|c| c.transport()));
+    if transport != "tls" && super::server::operators_require_tls(&shared) {
+        debug!(transport, "REGISTER not over TLS, which operators' phones must use: 403");
+        let warning = Header::Warning("399 centralino \"operators' phones register over TLS here (sips:)\"".into());
+        let _ = tx.reply_with(StatusCode::Forbidden, vec![warning], None).await;
+        return;
+    }
     let value = |pick: fn(&Header) -> Option<String>| req.headers.iter().find_map(pick);
     let to_user =
         req.to_header().ok().and_then(|t| t.uri().ok()).and_then(|u| u.auth.map(|a| a.user)).unwrap_or_default();
@@ -92,10 +99,6 @@ pub async fn on_register(shared: Arc<Shared>, mut tx: Transaction) {
         _ => None,
     })
     .and_then(|e| e.parse().ok());
-    let transport = match tx.connection.as_ref().map(|c| c.transport()) {
-        Some(Transport::Tcp) => "tcp",
-        _ => "udp",
-    };
     let source = source_of(&tx).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let client = client_of(&tx, source, &shared.settings.trusted_proxies);
     let register = Register {

@@ -42,6 +42,8 @@ pub const CODECS: &[Law] = &[Law::Pcmu, Law::Pcma];
 pub struct SipSettings {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// SIP over TLS, if on (the address it listens on once started).
+    pub tls: Option<SocketAddr>,
     pub rtp_ip: IpAddr,
     pub rtp_ports: (u16, u16),
     pub max_calls: usize,
@@ -88,6 +90,8 @@ pub struct Shared {
     pub outgoing: AtomicUsize,
     /// Stopping: new calls and OPTIONS get 503, calls in progress go on.
     pub draining: Arc<AtomicBool>,
+    /// TLS handshakes, for the metrics.
+    pub tls_handshakes: Arc<super::tls::TlsCounts>,
 }
 
 impl Shared {
@@ -108,6 +112,7 @@ pub struct SipServer {
     pub cancel: CancellationToken,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    pub tls: Option<SocketAddr>,
 }
 
 /// What the SIP server works with, besides its settings: the engine's parts it hands calls.
@@ -130,7 +135,7 @@ pub struct SipServices {
 
 impl SipServer {
     /// Bind the transports and start serving.
-    pub async fn start(settings: SipSettings, services: SipServices) -> std::io::Result<SipServer> {
+    pub async fn start(mut settings: SipSettings, services: SipServices) -> std::io::Result<SipServer> {
         let SipServices { live, log, clock, receiver, store, updates, guard, faults, phone_book } = services;
         let cancel = CancellationToken::new();
         let tl = TransportLayer::new(cancel.child_token());
@@ -152,6 +157,18 @@ impl SipServer {
             .await
             .map_err(|e| std::io::Error::other(format!("SIP TCP {tcp_addr}: {e}")))?;
         tl.add_transport(tcp.into());
+        // SIP over TLS: our own listener (see super::tls), bound here to fail loudly.
+        let tls_listener = match settings.tls {
+            Some(addr) => {
+                crate::tls::install_default_provider();
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("SIP TLS {addr}: {e}")))?;
+                settings.tls = Some(listener.local_addr()?);
+                Some(listener)
+            }
+            None => None,
+        };
 
         // rsipstack: Call-IDs of our outgoing calls would end in the library author's domain.
         let option = rsipstack::transaction::endpoint::EndpointOption {
@@ -185,6 +202,7 @@ impl SipServer {
             active: AtomicUsize::new(0),
             outgoing: AtomicUsize::new(0),
             draining: Arc::default(),
+            tls_handshakes: Arc::default(),
         });
         let serve = endpoint.inner.clone();
         tokio::spawn(async move {
@@ -192,6 +210,12 @@ impl SipServer {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
+        if let Some(listener) = tls_listener {
+            let live = Arc::clone(&shared.live);
+            let identity: super::tls::Identity = Box::new(move || live.current().switchboard.sip_tls.clone());
+            let counts = Arc::clone(&shared.tls_handshakes);
+            tokio::spawn(super::tls::serve(listener, endpoint.inner.clone(), identity, counts, cancel.child_token()));
+        }
         super::register::spawn_sweeper(Arc::clone(&shared), cancel.child_token());
         let dispatch = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -201,8 +225,9 @@ impl SipServer {
                 dispatch_transaction(&dispatch, tx).await;
             }
         });
-        info!(udp = %udp_addr, tcp = %tcp_addr, "SIP listening");
-        Ok(SipServer { shared, cancel, udp: udp_addr, tcp: tcp_addr })
+        let tls = shared.settings.tls;
+        info!(udp = %udp_addr, tcp = %tcp_addr, tls = ?tls, "SIP listening");
+        Ok(SipServer { shared, cancel, udp: udp_addr, tcp: tcp_addr, tls })
     }
 
     /// Hand queued calls to this distribution (once; its dialer rings through this server).
@@ -441,20 +466,59 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
     call_leg::start(leg, tx).await;
 }
 
-/// Our Contact for a dialog on the transport `tx` came in on.
+/// Our Contact for a dialog on the transport `tx` came in on: a SIPS URI when the request's
+/// was (RFC 3261 12.1.1).
 fn our_contact(shared: &Shared, tx: &Transaction) -> Option<Uri> {
-    let transport = tx.connection.as_ref().map(|c| c.transport());
-    let tcp = matches!(transport, Some(Transport::Tcp));
-    let addr = if tcp { shared_tcp(shared) } else { shared_udp(shared) };
-    format!("sip:centralino@{addr}{}", if tcp { ";transport=tcp" } else { "" }).as_str().try_into().ok()
+    let transport = tx.connection.as_ref().map(|c| c.transport()).unwrap_or(Transport::Udp);
+    let contact = match (&tx.original.uri.scheme, transport) {
+        (Some(rsipstack::sip::Scheme::Sips), Transport::Tls) => {
+            format!("sips:centralino@{}", our_address(shared, transport))
+        }
+        _ => contact_uri("centralino", shared, transport),
+    };
+    contact.as_str().try_into().ok()
 }
 
-pub(super) fn shared_udp(shared: &Shared) -> SocketAddr {
-    listen_addr(shared, Transport::Udp).unwrap_or(shared.settings.udp)
+/// A URI of ours for `user`, reached on `transport`.
+pub(super) fn contact_uri(user: &str, shared: &Shared, transport: Transport) -> String {
+    let addr = our_address(shared, transport);
+    match transport {
+        Transport::Tcp => format!("sip:{user}@{addr};transport=tcp"),
+        Transport::Tls => format!("sip:{user}@{addr};transport=tls"),
+        _ => format!("sip:{user}@{addr}"),
+    }
 }
 
-pub(super) fn shared_tcp(shared: &Shared) -> SocketAddr {
-    listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp)
+/// The transport a binding's name says (`udp`, `tcp`, `tls`), and back.
+pub(super) fn transport_named(name: &str) -> Transport {
+    match name {
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        _ => Transport::Udp,
+    }
+}
+
+pub(super) fn transport_name(transport: Option<Transport>) -> &'static str {
+    match transport {
+        Some(Transport::Tcp) => "tcp",
+        Some(Transport::Tls) => "tls",
+        _ => "udp",
+    }
+}
+
+/// Operators' phones must register, and are rung, over TLS (`sip.operators_require_tls`, as the
+/// configuration in service says).
+pub(super) fn operators_require_tls(shared: &Shared) -> bool {
+    *shared.live.current().switchboard.config.sip.operators_require_tls.get_ref()
+}
+
+/// Where we listen for `transport` (UDP for the transports we do not have).
+pub(super) fn our_address(shared: &Shared, transport: Transport) -> SocketAddr {
+    match transport {
+        Transport::Tcp => listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp),
+        Transport::Tls if shared.settings.tls.is_some() => shared.settings.tls.unwrap_or(shared.settings.udp),
+        _ => listen_addr(shared, Transport::Udp).unwrap_or(shared.settings.udp),
+    }
 }
 
 fn listen_addr(shared: &Shared, t: Transport) -> Option<SocketAddr> {

@@ -77,7 +77,7 @@ async fn dial(
     let rtp_port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);
     let session_id: u64 = rand::random::<u32>().into();
-    let ours = super::server::shared_udp(shared);
+    let ours = super::server::our_address(shared, rsipstack::sip::Transport::Udp);
     let caller_id = trunk.caller_id.get_ref().clone();
     let uri = |s: String| -> Result<Uri, String> { s.as_str().try_into().map_err(|e| format!("{s}: {e}")) };
     let credential = trunk.username.clone().map(|username| Credential {

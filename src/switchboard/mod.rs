@@ -2,6 +2,7 @@
 //! This is what `centralino check` reports on and what calls are answered from.
 
 mod cross_checks;
+mod sip_identity;
 
 use crate::config::{self, Config};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
@@ -31,6 +32,8 @@ pub struct Switchboard {
     pub config: Config,
     pub trees: BTreeMap<String, Arc<Tree>>,
     pub paths: Paths,
+    /// The server side of SIP over TLS (the configuration's certificate), if it is on.
+    pub sip_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Why a call cannot enter the voice portal.
@@ -123,6 +126,9 @@ pub fn check(paths: &Paths, only: &[PathBuf]) -> (Option<Config>, Vec<Arc<Tree>>
         names.extend(trees.iter().map(|t| t.name.clone()));
         diags.extend(cross_checks::check_tree_names(&paths.config, text, c, &names));
         diags.extend(cross_checks::check_queue_routes(&paths.config, text, c, &trees));
+        if let Err(d) = sip_identity::load(&paths.config, text, c) {
+            diags.extend(d);
+        }
     }
     // Prompts are shared through sounds/: compare with the trees not being checked too,
     // reporting clashes on the files being checked.
@@ -273,8 +279,11 @@ impl Switchboard {
             return Err(diags);
         }
         let config = config.expect("no errors means the configuration loaded");
+        // Read again: the check above only reported on it.
+        let text = std::fs::read_to_string(&paths.config).unwrap_or_default();
+        let sip_tls = sip_identity::load(&paths.config, &text, &config).map_err(|d| d.sorted())?;
         let trees = trees.into_iter().map(|t| (t.name.clone(), t)).collect();
-        Ok((Switchboard { config, trees, paths: paths.clone() }, diags))
+        Ok((Switchboard { config, trees, paths: paths.clone(), sip_tls }, diags))
     }
 
     /// The facts of a call to `dialled` from `caller`, and the tree that answers it.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod baresip;
 pub mod browser;
 pub mod cases;
 pub mod cluster;
@@ -54,6 +55,8 @@ pub struct Engine {
     pub child: Child,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// SIP over TLS, when the configuration has a certificate.
+    pub tls: Option<SocketAddr>,
     /// The HTTP API.
     pub http: SocketAddr,
     pub rtp_ports: (u16, u16),
@@ -123,7 +126,7 @@ impl Engine {
         }
         let mut child = command
             .current_dir(ROOT)
-            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0"])
+            .args(["serve", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0", "--sip-tls", "127.0.0.1:0"])
             // Any free HTTP port, unless the test chooses (a restart on the same address).
             .args(if extra.contains(&"--http") { &[][..] } else { &["--http", "127.0.0.1:0"][..] })
             .arg("--rtp-ports")
@@ -152,17 +155,18 @@ impl Engine {
                     && v["fields"]["message"] == "switchboard ready"
                 {
                     let addr = |k: &str| v["fields"][k].as_str().and_then(|s| s.parse::<SocketAddr>().ok());
-                    let _ = ready_tx.send((addr("udp"), addr("tcp"), addr("http")));
+                    let _ = ready_tx.send((addr("udp"), addr("tcp"), addr("http"), addr("tls")));
                 }
                 sink.lock().unwrap().push(line);
             }
         });
         let unset: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let mut engine = Engine { child, udp: unset, tcp: unset, http: unset, rtp_ports, data, log };
+        let mut engine = Engine { child, udp: unset, tcp: unset, tls: None, http: unset, rtp_ports, data, log };
         match ready.recv_timeout(Duration::from_secs(90)) {
-            Ok((Some(udp), Some(tcp), Some(http))) => {
+            Ok((Some(udp), Some(tcp), Some(http), tls)) => {
                 engine.udp = udp;
                 engine.tcp = tcp;
+                engine.tls = tls;
                 engine.http = http;
             }
             other => {
@@ -740,6 +744,32 @@ pub fn pensions_caller(
         ("after_ms", after_ms.as_str()),
     ];
     sipp(engine, "queue_caller.xml", Transport::Udp, "0773691001", &keys)
+}
+
+/// A counter of `/api/metrics` (read as the administrator).
+pub fn metric(engine: &Engine, sample: &str) -> u64 {
+    let auth = ("Authorization", format!("Basic {}", base64("admin:demo-admin")));
+    let (status, _, body) = http_raw(engine, "GET", "/api/metrics", &[auth], "");
+    assert_eq!(status, 200, "{body}");
+    let line = body.lines().find(|l| l.starts_with(sample)).unwrap_or_else(|| panic!("no {sample} in\n{body}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key (openssl), in `dir`: the certificate
+/// (PEM, also the authority a client trusts) and the key's file names.
+pub fn certificate(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=centralino.test", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    (cert.display().to_string(), key.display().to_string())
 }
 
 /// The replacement that offers MD5 first: phones that read only the first digest challenge and
