@@ -126,8 +126,8 @@ measure_window() {
     done
     c0="$(cpu_s "$ENGINE_PID")" t0="$(date +%s.%N)" S0="$(sys_jiffies)" p0="$(proc_snapshot)"
     QUEUE="$WORK/data/queue.jsonl"
-    BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" || true)"
-    log "windows open with $BRIDGED calls bridged"
+    BRIDGED="$(grep -c '"event":"answered"' "$QUEUE" 2>/dev/null || true)"
+    log "windows open${BRIDGED:+ with $BRIDGED calls bridged}"
     deadline=$((SECONDS + WINDOW + 30))
     until grep -q '^RESULT' "$out_a" && grep -q '^RESULT' "$out_b"; do
         ((SECONDS < deadline)) || die "the measurements did not report (see $WORK)"

@@ -46,7 +46,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 const USAGE: &str = "\
 usage: rtp-meter [--listen 127.0.0.1:40000] [--streams N] [--window SECS] [--settle SECS]
                  [--max-wait SECS] [--max-run SECS] [--keepalive-ms MS] [--echo]
-                 [--nominal-ms 20] [--tolerance-ms 2] [--discard PORT]
+                 [--nominal-ms 20] [--tolerance-ms 2] [--discard PORT] [--talk] [--talk-to FILE]
   --streams N      start the window once N distinct streams were seen (0: whole run)
   --window SECS    length of the measured window (default 20)
   --settle SECS    delay between the N-th stream and the window start (default 1)
@@ -56,7 +56,8 @@ usage: rtp-meter [--listen 127.0.0.1:40000] [--streams N] [--window SECS] [--set
   --echo           send every packet back to its source (full-duplex load)
   --discard PORT   also bind 127.0.0.1:PORT and never read it (a sink that costs nothing)
   --talk           send a timestamped 20 ms stream to every source; measure the delay of
-                   such streams received (relayed from the other side of a bridge)";
+                   such streams received (relayed from the other side of a bridge)
+  --talk-to FILE   --talk, and to these addresses (one addr:port a line) from the start";
 
 struct Args {
     listen: SocketAddrV4,
@@ -71,6 +72,9 @@ struct Args {
     tolerance_us: u64,
     discard: Option<u16>,
     talk: bool,
+    /// --talk-to: addresses talked to from the start, before anything is heard from them (a
+    /// relay that only forwards, like rtpengine, waits for the first packet).
+    talk_to: Vec<SocketAddrV4>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -87,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
         tolerance_us: 2_000,
         discard: None,
         talk: false,
+        talk_to: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -115,6 +120,13 @@ fn parse_args() -> Result<Args, String> {
             "--nominal-ms" => a.nominal_us = (num(&v)? * 1000.0) as u64,
             "--tolerance-ms" => a.tolerance_us = (num(&v)? * 1000.0) as u64,
             "--discard" => a.discard = Some(v.parse().map_err(|_| format!("--discard: not a port: {v}"))?),
+            "--talk-to" => {
+                let text = std::fs::read_to_string(&v).map_err(|e| format!("--talk-to {v}: {e}"))?;
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    a.talk_to.push(line.trim().parse().map_err(|_| format!("--talk-to: not IPv4 addr:port: {line}"))?);
+                }
+                a.talk = true;
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -362,7 +374,7 @@ fn main() {
     // --talk: a 20 ms stream to every source heard in the last 2 s, on an absolute schedule.
     // Like independent phones, each stream has its own phase in the 20 ms (from its port), so
     // the sends spread over the frame instead of arriving at the engine in one burst.
-    let talking: Arc<Mutex<Vec<SocketAddrV4>>> = Arc::new(Mutex::new(Vec::new()));
+    let talking: Arc<Mutex<Vec<SocketAddrV4>>> = Arc::new(Mutex::new(args.talk_to.clone()));
     if args.talk {
         let talking = Arc::clone(&talking);
         std::thread::spawn(move || {
@@ -487,6 +499,7 @@ fn main() {
                 .values()
                 .filter(|s| now.duration_since(s.last_heard) < Duration::from_secs(2))
                 .map(|s| s.src)
+                .chain(args.talk_to.iter().copied())
                 .collect();
             *talking.lock().unwrap() = recent.into_iter().collect();
         } else if args.keepalive_ms > 0
