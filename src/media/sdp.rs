@@ -256,4 +256,51 @@ mod tests {
         assert_eq!((back.law, back.payload_type, back.dtmf_payload_type), (Law::Pcmu, 0, Some(101)));
         assert_eq!(back.remote, Some("127.0.0.1:20000".parse().unwrap()));
     }
+
+    /// A bounded, deterministic stand-in for the `sdp_offer` fuzz target, run by every
+    /// `cargo test`: mutated offers never panic, and an accepted one's answer reads back as
+    /// what was negotiated.
+    #[test]
+    fn mutated_offers_never_panic_and_answers_read_back() {
+        let seeds = [
+            offer("m=audio 6000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n"),
+            offer("m=audio 0 RTP/AVP 96 0", "a=rtpmap:96 opus/48000/2\r\na=inactive\r\n"),
+            offer("m=video 7000 RTP/AVP 31\r\nm=audio 7002 RTP/AVP 0", "a=recvonly\r\n"),
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for i in 0..20_000 {
+            let mut m = seeds[i % seeds.len()].clone().into_bytes();
+            for _ in 0..(next() % 6) {
+                if m.is_empty() {
+                    break;
+                }
+                let pos = (next() as usize) % m.len();
+                match next() % 3 {
+                    0 => {
+                        let alphabet = b"\r\n =:/0123456789amcv";
+                        m[pos] = alphabet[(next() as usize) % alphabet.len()];
+                    }
+                    1 => m.truncate(pos),
+                    _ => {
+                        let other = seeds[(next() as usize) % seeds.len()].as_bytes();
+                        m.extend_from_slice(&other[(next() as usize) % other.len()..]);
+                    }
+                }
+            }
+            let Ok(text) = String::from_utf8(m) else { continue };
+            let Ok(n) = negotiate(&text, PREFS) else { continue };
+            accepted += 1;
+            let back = negotiate(&describe(&n, "192.0.2.7:40000".parse().unwrap(), 1, 2), PREFS).expect("reads back");
+            assert_eq!((back.law, back.payload_type, back.dtmf_payload_type), (n.law, n.payload_type, n.dtmf_payload_type));
+            assert_eq!(back.direction, n.direction.answer(), "{text:?}");
+        }
+        assert!(accepted > 1000, "the mutations still leave many offers to accept: {accepted}");
+    }
 }
