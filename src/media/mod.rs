@@ -13,6 +13,7 @@ pub mod priority;
 pub mod prompt_store;
 pub mod receiver;
 pub mod relay;
+pub mod rtcp;
 pub mod rtp_port;
 pub mod rtp_stream;
 pub mod sdp;

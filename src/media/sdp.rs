@@ -298,7 +298,10 @@ mod tests {
             let Ok(n) = negotiate(&text, PREFS) else { continue };
             accepted += 1;
             let back = negotiate(&describe(&n, "192.0.2.7:40000".parse().unwrap(), 1, 2), PREFS).expect("reads back");
-            assert_eq!((back.law, back.payload_type, back.dtmf_payload_type), (n.law, n.payload_type, n.dtmf_payload_type));
+            assert_eq!(
+                (back.law, back.payload_type, back.dtmf_payload_type),
+                (n.law, n.payload_type, n.dtmf_payload_type)
+            );
             assert_eq!(back.direction, n.direction.answer(), "{text:?}");
         }
         assert!(accepted > 1000, "the mutations still leave many offers to accept: {accepted}");
