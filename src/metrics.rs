@@ -21,6 +21,15 @@ pub struct Lasting {
     calls_ended: Family<Labels, Counter>,
     /// How long the cases store took to answer, by store.
     store_seconds: HistogramFamily,
+    /// Ended calls' estimated MOS, by leg (`caller`, `operator`).
+    leg_mos: HistogramFamily,
+    /// RTP packets received and lost on ended calls, by leg.
+    leg_packets: Family<Labels, Counter>,
+    leg_lost: Family<Labels, Counter>,
+}
+
+fn mos_buckets() -> Histogram {
+    Histogram::new([1.0, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.3, 4.4, 4.5])
 }
 
 fn store_buckets() -> Histogram {
@@ -31,16 +40,31 @@ fn store_buckets() -> Histogram {
 /// The process's metrics.
 pub fn lasting() -> &'static Lasting {
     static LASTING: OnceLock<Lasting> = OnceLock::new();
-    LASTING.get_or_init(|| Lasting {
-        calls_ended: Family::default(),
-        store_seconds: Family::new_with_constructor(store_buckets),
-    })
+    LASTING.get_or_init(Lasting::new)
 }
 
 impl Lasting {
+    fn new() -> Lasting {
+        Lasting {
+            calls_ended: Family::default(),
+            store_seconds: Family::new_with_constructor(store_buckets),
+            leg_mos: Family::new_with_constructor(mos_buckets),
+            leg_packets: Family::default(),
+            leg_lost: Family::default(),
+        }
+    }
+
     /// A call ended the way `how` names.
     pub fn call_ended(&self, how: &str) {
         self.calls_ended.get_or_create(&vec![("ending", how.to_string())]).inc();
+    }
+
+    /// The RTP an ended call received on `leg`: packets, lost, estimated MOS.
+    pub fn leg_quality(&self, leg: &'static str, packets: u32, lost: i64, mos: f64) {
+        let labels = vec![("leg", leg.to_string())];
+        self.leg_mos.get_or_create(&labels).observe(mos);
+        self.leg_packets.get_or_create(&labels).inc_by(packets.into());
+        self.leg_lost.get_or_create(&labels).inc_by(lost.max(0) as u64);
     }
 
     /// The `store` (`postgres`, `redb`) answered in `took`.
@@ -56,6 +80,17 @@ impl Lasting {
             "Time the cases store took to answer a call, by store",
             self.store_seconds.clone(),
         );
+        registry.register(
+            "call_mos",
+            "Ended calls' estimated MOS (G.107 E-model) of the RTP received, by leg",
+            self.leg_mos.clone(),
+        );
+        registry.register(
+            "rtp_received_packets",
+            "RTP packets received on ended calls, by leg",
+            self.leg_packets.clone(),
+        );
+        registry.register("rtp_lost_packets", "RTP packets lost on ended calls, by leg", self.leg_lost.clone());
     }
 }
 
@@ -65,8 +100,9 @@ mod tests {
 
     #[test]
     fn what_is_counted_is_encoded() {
-        let l = Lasting { calls_ended: Family::default(), store_seconds: Family::new_with_constructor(store_buckets) };
+        let l = Lasting::new();
         l.call_ended("answered");
+        l.leg_quality("caller", 500, 2, 4.38);
         l.call_ended("answered");
         l.store_answered("postgres", Duration::from_millis(3));
         let mut r = Registry::with_prefix("centralino");
@@ -75,5 +111,7 @@ mod tests {
         prometheus_client::encoding::text::encode(&mut text, &r).unwrap();
         assert!(text.contains("centralino_calls_ended_total{ending=\"answered\"} 2"), "{text}");
         assert!(text.contains("centralino_store_answer_seconds_count{store=\"postgres\"} 1"), "{text}");
+        assert!(text.contains("centralino_call_mos_bucket{le=\"4.4\",leg=\"caller\"} 1"), "{text}");
+        assert!(text.contains("centralino_rtp_lost_packets_total{leg=\"caller\"} 2"), "{text}");
     }
 }

@@ -94,6 +94,18 @@ fn a_queued_caller_talks_with_the_operator_who_answers() {
         context()
     );
     assert!(to_op.iter().all(|s| s.pt == 8), "only the operator's codec on its leg");
+    // The record tells the quality of what the engine received on each leg (the talkers send
+    // every 20 ms on loopback: nothing lost, good scores).
+    for leg in ["caller", "operator"] {
+        let q = &record["media"][leg];
+        assert!(q["packets"].as_u64().unwrap_or(0) > 150, "{leg}: {q}\n{}", context());
+        assert_eq!(q["lost"], 0, "{leg}: {q}");
+        assert!(q["mos"].as_f64().unwrap_or(0.0) > 4.0, "{leg}: {q}");
+        assert!(q["jitter_ms"].as_f64().unwrap_or(99.0) < 10.0, "{leg}: {q}");
+        assert_eq!(metric(&engine, &format!("centralino_call_mos_count{{leg=\"{leg}\"}}")), 1, "in the metrics");
+        let packets = metric(&engine, &format!("centralino_rtp_received_packets_total{{leg=\"{leg}\"}}"));
+        assert_eq!(Some(packets), q["packets"].as_u64());
+    }
 
     // The caller hung up: the operator's phone got a BYE (its scenario waits for it).
     assert_eq!(

@@ -82,6 +82,7 @@ fn record() -> CallRecord {
         answers: vec![],
         ending: Ending::CallerHangup { node: String::new() },
         callback_of: None,
+        media: None,
     }
 }
 

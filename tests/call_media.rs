@@ -109,6 +109,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
         answers: vec![],
         ending: Ending::Cancelled,
         callback_of: None,
+        media: None,
     };
     let parts = Parts {
         clock: MediaClock::start(1, ClockPriority::Normal).unwrap(),

@@ -70,6 +70,9 @@ fn baresip_calls_over_tls_presses_1_for_italian_and_hangs_up() {
     assert!(r["keys"].as_str().unwrap_or_default().contains('1'), "the key 1 was recorded{}", context());
     assert_eq!(r["language"], "it", "{}", context());
     assert_eq!(r["ending"]["kind"], "caller_hangup", "{}", context());
+    // baresip's tone, received and measured on the caller's leg.
+    let q = &r["media"]["caller"];
+    assert!(q["packets"].as_u64().unwrap_or(0) > 100 && q["mos"].as_f64().unwrap_or(0.0) > 4.0, "{q}{}", context());
     // Every SIP message of the call went over TLS (the trace names the transport).
     let invite = phone.transcript.iter().position(|l| l.starts_with("INVITE sip:")).expect("an INVITE in the trace");
     assert!(phone.transcript[invite - 1].starts_with("TLS "), "the INVITE went over TLS{}", context());
@@ -160,6 +163,8 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     let samples: Vec<i16> = hound::WavReader::open(&decoded).unwrap().samples::<i16>().map_while(Result::ok).collect();
     let toned = samples.chunks(160).filter(|block| share_of(block, 400.0) > 0.8).count();
     assert!(toned > 100, "the caller's voice reached the operator: {toned} blocks of 20 ms\n{}", context());
+    // The operator's leg is measured too (baresip's stream as the engine received it).
+    assert!(record["media"]["operator"]["packets"].as_u64().unwrap_or(0) > 100, "{}", context());
 }
 
 /// `openssl s_client` offering only TLS 1.1 (which rustls does not speak): whether it connected.

@@ -116,6 +116,12 @@ impl CallMedia {
         self.inbound.last_heard()
     }
 
+    /// The quality of the RTP received from the caller and from the operator's phone.
+    pub async fn quality(&self) -> super::record::MediaQuality {
+        let q = self.inbound.quality().await;
+        super::record::MediaQuality { caller: q.caller, operator: q.operator }
+    }
+
     /// New address, hold or resume: the stream, the receiver and a bridge follow.
     pub fn set_media(&mut self, params: Negotiated) {
         self.voice.set_media(&params);

@@ -169,7 +169,13 @@ impl<S: Signalling, M: Machine> Host<S, M> {
         loop {
             self.carry_out().await;
             if self.call.is_ended() {
-                return self.call.into_record();
+                let quality = match &self.media {
+                    Some(media) => Some(media.quality().await),
+                    None => None,
+                };
+                let mut record = self.call.into_record();
+                record.media = quality.filter(|q| q.caller.is_some() || q.operator.is_some());
+                return record;
             }
             let deadline = self.call.poll_timeout();
             if deadline != armed {

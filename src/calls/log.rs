@@ -40,7 +40,15 @@ impl CallLog {
 
     /// Append a record (never blocks the call).
     pub fn append(&self, record: CallRecord) {
-        crate::metrics::lasting().call_ended(record.ending.kind());
+        let metrics = crate::metrics::lasting();
+        metrics.call_ended(record.ending.kind());
+        if let Some(m) = &record.media {
+            for (leg, q) in [("caller", m.caller), ("operator", m.operator)] {
+                if let Some(q) = q {
+                    metrics.leg_quality(leg, q.packets, q.lost, q.mos);
+                }
+            }
+        }
         if !self.writer.append(record) {
             tracing::error!("call log writer has stopped; a call record is lost");
         }
@@ -83,6 +91,7 @@ mod tests {
             answers: vec!["office_info".into()],
             ending: Ending::Queued { section: "general".into() },
             callback_of: None,
+            media: None,
         }
     }
 

@@ -86,7 +86,7 @@ impl std::fmt::Display for Ending {
 }
 
 /// One finished call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub call_id: String,
     /// Who called which number.
@@ -107,6 +107,18 @@ pub struct CallRecord {
     /// A callback: the id of the call that asked for it (this call went out to the citizen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_of: Option<String>,
+    /// The quality of the RTP the engine received on each leg (answered calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaQuality>,
+}
+
+/// The RTP received from the caller's phone and from the operator's (the last one bridged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaQuality {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<crate::media::rtcp::LegQuality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<crate::media::rtcp::LegQuality>,
 }
 
 impl CallRecord {
@@ -125,6 +137,19 @@ impl CallRecord {
             if self.keys.is_empty() { "-" } else { &self.keys },
             answers,
             self.ending
-        )
+        ) + &self.media.map(|m| m.summary()).unwrap_or_default()
+    }
+}
+
+impl MediaQuality {
+    /// ` [caller MOS 4.41, 0.000% lost, jitter 0.25 ms; operator ...]`, or nothing.
+    fn summary(&self) -> String {
+        let legs: Vec<String> = [("caller", self.caller), ("operator", self.operator)]
+            .into_iter()
+            .filter_map(|(who, q)| {
+                q.map(|q| format!("{who} MOS {:.2}, {:.3}% lost, jitter {:.2} ms", q.mos, q.loss_pct, q.jitter_ms))
+            })
+            .collect();
+        if legs.is_empty() { String::new() } else { format!(" [{}]", legs.join("; ")) }
     }
 }

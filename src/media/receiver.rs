@@ -22,6 +22,7 @@ use super::dtmf::DtmfReceiver;
 use super::io_ring::{self, Event, IoRing, Sender};
 use super::priority::{ClockPriority, apply_priority};
 use super::relay::{LegCodec, Relay};
+use super::rtcp::{LegQuality, Reception};
 use super::sdp::Negotiated;
 use crate::config::MediaIo;
 use crate::ivr::Key;
@@ -107,6 +108,7 @@ enum Command {
     Bridge { id: u64, operator: Box<OperatorSide> },
     OperatorMedia { id: u64, remote: Option<SocketAddr> },
     Unbridge { id: u64, reply: oneshot::Sender<Option<u16>> },
+    Quality { id: u64, reply: oneshot::Sender<ReceivedQuality> },
     Remove { id: u64 },
 }
 
@@ -213,6 +215,8 @@ impl MediaReceiver {
             heard: Arc::clone(&heard),
             bridge: None,
             operator_source: None,
+            from_caller: Reception::default(),
+            from_operator: Reception::default(),
         });
         if !self.inner.threads[thread].send(Command::Add { id, call }) {
             warn!("media receiver thread gone: this call hears nothing");
@@ -265,6 +269,14 @@ impl Inbound {
         answer.await.ok().flatten()
     }
 
+    /// The quality of what has been received so far from the caller and from the operator's
+    /// phone (the last one bridged).
+    pub async fn quality(&self) -> ReceivedQuality {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Quality { id: self.id, reply });
+        answer.await.unwrap_or_default()
+    }
+
     /// When the caller was last heard (or the media last changed).
     pub fn last_heard(&self) -> Instant {
         self.inner.epoch + Duration::from_millis(self.heard.load(Ordering::Relaxed))
@@ -299,6 +311,31 @@ struct Entry {
     bridge: Option<Bridge>,
     /// The operator's phone's RTP source, fixed like the caller's.
     operator_source: Option<SocketAddr>,
+    /// What the caller's phone sent and the operator's (RTCP reception statistics).
+    from_caller: Reception,
+    from_operator: Reception,
+}
+
+/// The quality of the RTP received from each side of a call.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReceivedQuality {
+    pub caller: Option<LegQuality>,
+    pub operator: Option<LegQuality>,
+}
+
+/// When a round of packets arrived: in milliseconds (liveness) and in 8 kHz RTP units (jitter)
+/// since the receivers' epoch.
+#[derive(Clone, Copy, Debug)]
+struct Arrival {
+    millis: u64,
+    samples: u32,
+}
+
+impl Arrival {
+    fn since(epoch: Instant) -> Arrival {
+        let micros = epoch.elapsed().as_micros() as u64;
+        Arrival { millis: micros / 1000, samples: (micros * 8 / 1000) as u32 }
+    }
 }
 
 struct Bridge {
@@ -442,13 +479,13 @@ impl Calls {
     }
 
     /// A datagram on the socket watched as `token`.
-    fn datagram(&mut self, token: u64, from: SocketAddr, packet: &[u8], now: u64, out: &mut impl Outgoing) {
+    fn datagram(&mut self, token: u64, from: SocketAddr, packet: &[u8], now: Arrival, out: &mut impl Outgoing) {
         let Some(&(id, leg)) = self.watches.get(&token) else { return };
         let Some(call) = self.calls.get_mut(&id) else { return };
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         match leg {
             Leg::Caller => caller_packet(call, &self.stats, now, packet, from, out),
-            Leg::Operator => operator_packet(call, &self.stats, packet, from, out),
+            Leg::Operator => operator_packet(call, &self.stats, now, packet, from, out),
         }
     }
 }
@@ -515,7 +552,7 @@ impl Worker {
                 }
                 return Err(e);
             }
-            let now = millis(self.epoch);
+            let now = Arrival::since(self.epoch);
             let mut packets = false;
             for ev in &events[..n as usize] {
                 let token = ev.u64;
@@ -553,7 +590,7 @@ impl Worker {
         loop {
             let Io::Ring(ring) = &mut self.io else { unreachable!("io_uring thread") };
             ring.wait(COALESCE, Duration::from_secs(1))?;
-            let now = millis(self.epoch);
+            let now = Arrival::since(self.epoch);
             let (mut woken, mut failed) = (false, 0);
             let calls = &mut self.calls;
             let stats = Arc::clone(&calls.stats);
@@ -659,6 +696,14 @@ impl Worker {
                     call.operator_source = None;
                 }
             }
+            Command::Quality { id, reply } => {
+                let quality = self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .map(|c| ReceivedQuality { caller: c.from_caller.quality(), operator: c.from_operator.quality() });
+                let _ = reply.send(quality.unwrap_or_default());
+            }
             Command::Unbridge { id, reply } => {
                 let bridge = self.calls.calls.get_mut(&id).and_then(|c| c.bridge.take());
                 let next = bridge.map(|b| {
@@ -684,7 +729,7 @@ impl Worker {
 fn caller_packet(
     call: &mut Entry,
     stats: &ReceiverStats,
-    now: u64,
+    now: Arrival,
     packet: &[u8],
     from: SocketAddr,
     out: &mut impl Outgoing,
@@ -693,7 +738,8 @@ fn caller_packet(
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    call.heard.store(now, Ordering::Relaxed);
+    call.heard.store(now.millis, Ordering::Relaxed);
+    call.from_caller.on_packet(packet, now.samples);
     match &mut call.bridge {
         Some(b) => {
             let b = &mut *b.side;
@@ -712,7 +758,14 @@ fn caller_packet(
 }
 
 /// One packet from an operator's socket: relayed to the caller (unless on hold).
-fn operator_packet(call: &mut Entry, stats: &ReceiverStats, packet: &[u8], from: SocketAddr, out: &mut impl Outgoing) {
+fn operator_packet(
+    call: &mut Entry,
+    stats: &ReceiverStats,
+    now: Arrival,
+    packet: &[u8],
+    from: SocketAddr,
+    out: &mut impl Outgoing,
+) {
     let Some(b) = &mut call.bridge else { return };
     let b = &mut *b.side;
     // Only the operator's phone, as its SDP gave it, is relayed.
@@ -720,6 +773,7 @@ fn operator_packet(call: &mut Entry, stats: &ReceiverStats, packet: &[u8], from:
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    call.from_operator.on_packet(packet, now.samples);
     match call.side.remote {
         Some(to) if call.side.sending => out.send(&call.socket, to, |buf| b.to_caller.forward(packet, buf)),
         _ => {

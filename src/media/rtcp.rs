@@ -143,6 +143,51 @@ impl Reception {
     }
 }
 
+/// The quality of the RTP received on one leg, for the call record: packets, loss, jitter and
+/// the estimated MOS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LegQuality {
+    /// Packets received.
+    pub packets: u32,
+    /// Packets lost (expected minus received; negative with duplicates).
+    pub lost: i64,
+    pub loss_pct: f64,
+    pub jitter_ms: f64,
+    /// ITU-T G.107 E-model estimate; the delay counts packetisation and a de-jitter buffer only
+    /// until RTCP gives the round trip.
+    pub mos: f64,
+}
+
+impl Reception {
+    /// An RTP packet as it arrived, if it is one (version 2, a 12-byte header at least).
+    pub fn on_packet(&mut self, packet: &[u8], arrival: u32) {
+        if packet.len() < 12 || packet[0] >> 6 != 2 {
+            return;
+        }
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        self.on_rtp(ssrc, seq, timestamp, arrival);
+    }
+
+    /// The quality so far; none before the first packet.
+    pub fn quality(&self) -> Option<LegQuality> {
+        if !self.started {
+            return None;
+        }
+        let (expected, lost) = self.expected_and_lost();
+        let loss = if expected == 0 { 0.0 } else { (lost.max(0) as f64 / f64::from(expected)).min(1.0) };
+        let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
+        Some(LegQuality {
+            packets: self.received,
+            lost,
+            loss_pct: round(loss * 100.0, 3),
+            jitter_ms: round(self.jitter_ms(), 2),
+            mos: round(mos(loss, one_way_ms(0.0, self.jitter_ms())), 2),
+        })
+    }
+}
+
 /// What we have sent on the leg (for a sender report).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sent {
@@ -371,5 +416,24 @@ mod tests {
             let m = mos(loss, delay);
             assert!((1.0..=4.5).contains(&m), "{loss} {delay}: {m}");
         }
+    }
+
+    #[test]
+    fn the_quality_of_a_received_leg() {
+        let mut r = Reception::default();
+        assert_eq!(r.quality(), None);
+        let packet = |seq: u16| {
+            let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x11, 0x22, 0x22];
+            p[2..4].copy_from_slice(&seq.to_be_bytes());
+            p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            p
+        };
+        for seq in (1..=200).filter(|s| s % 50 != 0) {
+            r.on_packet(&packet(seq), u32::from(seq) * 160);
+        }
+        r.on_packet(b"short", 0);
+        let q = r.quality().unwrap();
+        assert_eq!((q.packets, q.lost, q.loss_pct, q.jitter_ms), (196, 3, 1.508, 0.0), "{q:?}");
+        assert!(q.mos > 3.5 && q.mos < mos(0.0, 20.0), "{q:?}");
     }
 }

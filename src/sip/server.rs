@@ -407,6 +407,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
         answers: Vec::new(),
         ending: Ending::Cancelled,
         callback_of: None,
+        media: None,
     };
 
     if let Some(r) = super::uas_checks::uri_scheme(&tx.original) {

@@ -176,6 +176,7 @@ async fn dial(
         answers: Vec::new(),
         ending: Ending::CallbackUnconfirmed { section: attempt.section.clone() },
         callback_of: Some(attempt.call.clone()),
+        media: None,
     };
     let call = CallBackCall::new(attempt, record, shared.settings.media_timeout, now);
     let signalling = TrunkSignalling {
