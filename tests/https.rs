@@ -72,5 +72,9 @@ fn a_certificate_without_its_key_is_a_configuration_error() {
     let out = Command::new(BIN).current_dir(ROOT).arg("check").arg("--config").arg(&config).output().unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(":52:") && text.contains("http.tls_certificate and http.tls_key go together"), "{text}");
+    // Reported at the line after [http], where the certificate was put.
+    let shipped = std::fs::read_to_string(std::path::Path::new(ROOT).join("config/centralino.toml")).unwrap();
+    let line = shipped.lines().position(|l| l == "[http]").expect("an [http] table") + 2;
+    let at = format!(":{line}:");
+    assert!(text.contains(&at) && text.contains("http.tls_certificate and http.tls_key go together"), "{at}: {text}");
 }

@@ -112,17 +112,7 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     let recording = format!("module\t\t\tsndfile.so\nsnd_path\t\t{}\n", heard.path().display());
     let trust = format!("sip_trans_def\t\ttls\nsip_cafile\t\t{cert}\n");
     let mut phone = Softphone::start_configured(&account, &format!("{trust}{recording}"));
-    let registered = |e: &Engine| e.log_text().contains("operator phone registered");
-    let until = Instant::now() + Duration::from_secs(15);
-    while !registered(&engine) && Instant::now() < until {
-        phone.pause(Duration::from_millis(100));
-    }
-    assert!(
-        registered(&engine),
-        "baresip did not register over TLS:\n{}\nengine:\n{}",
-        phone.output(),
-        engine.log_text()
-    );
+    phone.wait_registered(&engine, Duration::from_secs(15));
     let (status, body) = http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
     assert_eq!(status, 200, "{body}");
 

@@ -215,17 +215,7 @@ fn baresip_as_an_operator_answers_a_queued_caller() {
     let mut phone = Softphone::start_with(&account);
     let deadline = Instant::now() + Duration::from_secs(15);
     phone.wait_for("200 OK", deadline);
-    let registered = |e: &common::Engine| e.log_text().contains("operator phone registered");
-    let until = Instant::now() + Duration::from_secs(5);
-    while !registered(&engine) && Instant::now() < until {
-        phone.pause(Duration::from_millis(100));
-    }
-    assert!(
-        registered(&engine),
-        "baresip did not register; its output:\n{}\nengine:\n{}",
-        phone.output(),
-        engine.log_text()
-    );
+    phone.wait_registered(&engine, Duration::from_secs(5));
     let (status, body) = common::http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
     assert_eq!(status, 200, "{body}");
 

@@ -515,9 +515,9 @@ pub(super) fn operators_require_tls(shared: &Shared) -> bool {
 
 /// Where we listen for `transport` (UDP for the transports we do not have).
 pub(super) fn our_address(shared: &Shared, transport: Transport) -> SocketAddr {
-    match transport {
-        Transport::Tcp => listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp),
-        Transport::Tls if shared.settings.tls.is_some() => shared.settings.tls.unwrap_or(shared.settings.udp),
+    match (transport, shared.settings.tls) {
+        (Transport::Tcp, _) => listen_addr(shared, Transport::Tcp).unwrap_or(shared.settings.tcp),
+        (Transport::Tls, Some(tls)) => tls,
         _ => listen_addr(shared, Transport::Udp).unwrap_or(shared.settings.udp),
     }
 }

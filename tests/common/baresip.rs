@@ -216,6 +216,22 @@ impl Softphone {
         std::thread::sleep(end.saturating_duration_since(Instant::now()));
     }
 
+    /// Wait until `engine` has logged the registration of an operator's phone (at most
+    /// `within`), reading the output meanwhile; fail with both sides' output if it does not.
+    pub fn wait_registered(&mut self, engine: &super::Engine, within: Duration) {
+        let registered = |e: &super::Engine| e.log_text().contains("operator phone registered");
+        let until = Instant::now() + within;
+        while !registered(engine) && Instant::now() < until {
+            self.pause(Duration::from_millis(100));
+        }
+        assert!(
+            registered(engine),
+            "baresip did not register; its output:\n{}\nengine:\n{}",
+            self.output(),
+            engine.log_text()
+        );
+    }
+
     /// Wait for baresip to exit by itself; kill it at `deadline`. Returns whether it exited.
     pub fn wait_exit(&mut self, deadline: Instant) -> bool {
         while Instant::now() < deadline {
