@@ -46,17 +46,7 @@ fn baresip_calls_over_tls_presses_1_for_italian_and_hangs_up() {
     let deadline = |s| Instant::now() + Duration::from_secs(s);
     phone.wait_for("baresip is ready", deadline(10));
 
-    phone.type_keys(&format!("/dial sip:{DIALLED}@{tls}\n"));
-    phone.wait_for("Call established", deadline(10));
-    phone.pause(Duration::from_secs(3));
-    assert!(
-        phone.transcript.iter().any(|l| l.contains("incoming rtp for 'audio' established")),
-        "3 s into the call baresip has had no RTP (prompts) from the engine; baresip's output:\n{}",
-        phone.output()
-    );
-    phone.type_keys("1");
-    phone.wait_for("send DTMF digit end: '1'", deadline(5));
-    phone.pause(Duration::from_millis(1500));
+    phone.call_and_press(&format!("sip:{DIALLED}@{tls}"), '1');
     phone.type_keys("b");
     phone.wait_until("the engine's 200 OK to the BYE, over TLS", deadline(5), |t| bye_answered(t, "TLS", tls));
     phone.type_keys("q");

@@ -142,19 +142,8 @@ fn baresip_calls_presses_1_for_italian_and_hangs_up() {
     let engine = Engine::start(&clock);
     phone.wait_for("baresip is ready", clock.within(Duration::from_secs(10)));
 
-    phone.type_keys(&format!("/dial sip:{DIALLED}@{}\n", engine.udp));
-    phone.wait_for("Call established", clock.within(Duration::from_secs(10)));
-
     // In the language menu for a while, then 1 (Italian) as an RFC 4733 event.
-    phone.pause(Duration::from_secs(3));
-    assert!(
-        phone.transcript.iter().any(|l| l.contains("incoming rtp for 'audio' established")),
-        "3 s into the call baresip has had no RTP (prompts) from the engine; baresip's output:\n{}",
-        phone.output()
-    );
-    phone.type_keys("1");
-    phone.wait_for("send DTMF digit end: '1'", clock.within(Duration::from_secs(5)));
-    phone.pause(Duration::from_millis(1500));
+    phone.call_and_press(&format!("sip:{DIALLED}@{}", engine.udp), '1');
 
     // Hang up (BYE), wait for the engine's 200 OK, quit.
     phone.type_keys("b");

@@ -216,6 +216,23 @@ impl Softphone {
         std::thread::sleep(end.saturating_duration_since(Instant::now()));
     }
 
+    /// Dial `uri`, wait for the answer and the engine's prompts (3 s into the call), press `key`
+    /// (baresip sends it as an RFC 4733 event) and stay on the line 1.5 s.
+    pub fn call_and_press(&mut self, uri: &str, key: char) {
+        let within = |s| Instant::now() + Duration::from_secs(s);
+        self.type_keys(&format!("/dial {uri}\n"));
+        self.wait_for("Call established", within(10));
+        self.pause(Duration::from_secs(3));
+        assert!(
+            self.transcript.iter().any(|l| l.contains("incoming rtp for 'audio' established")),
+            "3 s into the call baresip has had no RTP (prompts) from the engine; baresip's output:\n{}",
+            self.output()
+        );
+        self.type_keys(&key.to_string());
+        self.wait_for(&format!("send DTMF digit end: '{key}'"), within(5));
+        self.pause(Duration::from_millis(1500));
+    }
+
     /// Wait until `engine` has logged the registration of an operator's phone (at most
     /// `within`), reading the output meanwhile; fail with both sides' output if it does not.
     pub fn wait_registered(&mut self, engine: &super::Engine, within: Duration) {
