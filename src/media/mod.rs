@@ -17,5 +17,6 @@ pub mod rtcp;
 pub mod rtp_port;
 pub mod rtp_stream;
 pub mod sdp;
+pub mod srtp;
 pub mod synth;
 pub mod wav;
