@@ -89,6 +89,15 @@ async fn render(state: &ApiState) -> String {
     counter(&mut r, "rtp_relayed", "RTP packets relayed between the legs of a bridge", load(&receiver.relayed));
     counter(&mut r, "rtp_relay_errors", "Relayed RTP packets the kernel refused", load(&receiver.send_errors));
     counter(&mut r, "rtp_foreign", "RTP packets from an unexpected address, ignored", load(&receiver.foreign));
+    let srtp: Labeled<Counter> =
+        labeled(&mut r, "srtp_dropped_packets", "SRTP packets dropped unread, by reason (never relayed)");
+    for (reason, count) in [
+        ("authentication", &receiver.srtp_unauthenticated),
+        ("replay", &receiver.srtp_replayed),
+        ("malformed", &receiver.srtp_malformed),
+    ] {
+        srtp.get_or_create(&label("reason", reason)).inc_by(load(count));
+    }
 
     // The distribution: counted once, where it runs.
     let (runs_here, epoch) = match &state.metrics.cluster {

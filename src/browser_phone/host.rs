@@ -14,7 +14,7 @@ use crate::acd::host::{AcdHandle, Offer};
 use crate::calls::OperatorLeg;
 use crate::media::g711::Law;
 use crate::media::rtp_port::PortPool;
-use crate::media::sdp::{Direction, Negotiated};
+use crate::media::sdp::Negotiated;
 use rtp::header::Header;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -390,13 +390,7 @@ impl Run {
         let rtp = std::net::UdpSocket::bind((ip, 0))?;
         rtp.set_nonblocking(true)?;
         let rtp = UdpSocket::from_std(rtp)?;
-        let media = Negotiated {
-            remote: Some(rtp.local_addr()?),
-            law,
-            payload_type: law.payload_type(),
-            dtmf_payload_type: None,
-            direction: Direction::SendRecv,
-        };
+        let media = Negotiated { dtmf_payload_type: None, ..Negotiated::plain(law, Some(rtp.local_addr()?)) };
         let (ended_tx, ended) = oneshot::channel();
         let (hang_up, released) = oneshot::channel();
         let (_, media_changes) = mpsc::unbounded_channel();

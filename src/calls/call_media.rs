@@ -8,7 +8,7 @@ use crate::media::clock::{MediaClock, Voice};
 use crate::media::prompt_store::PromptStore;
 use crate::media::receiver::{Inbound, MediaReceiver, OperatorSide};
 use crate::media::relay::{LegCodec, Relay};
-use crate::media::sdp::Negotiated;
+use crate::media::sdp::{Negotiated, Srtp};
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,7 +133,7 @@ impl CallMedia {
     /// continues the caller's (same SSRC, sequence and timestamps).
     pub fn bridge(&mut self, leg: OperatorLeg) -> Bridged {
         let OperatorLeg { socket, media, ended, hang_up, media_changes, .. } = leg;
-        let (ssrc, seq, ts) = self.voice.hand_over();
+        let stream = self.voice.hand_over();
         let (caller_codec, op_codec) = (LegCodec::of(&self.params), LegCodec::of(&media));
         // The operator's phone sees a new stream: its identifiers are ours to choose.
         let to_operator = Relay::new(caller_codec, op_codec, rand::random(), rand::random(), rand::random());
@@ -142,7 +142,10 @@ impl CallMedia {
             codec: op_codec,
             remote: media.remote,
             to_operator,
-            to_caller: Relay::new(op_codec, caller_codec, ssrc, seq, ts),
+            to_caller: Relay::new(op_codec, caller_codec, stream.ssrc, stream.seq, stream.ts),
+            srtp_to_operator: media.srtp.as_ref().map(Srtp::sender),
+            srtp_from_operator: media.srtp.as_ref().map(Srtp::receiver),
+            srtp_to_caller: stream.srtp,
         });
         Bridged { hang_up, ended: Some(ended), media_changes }
     }
@@ -155,8 +158,8 @@ impl CallMedia {
     /// End the bridge: the caller's stream comes back where the relay left it, and the
     /// operator's phone is released.
     pub async fn unbridge(&mut self, bridged: Bridged) {
-        if let Some(next) = self.inbound.unbridge().await {
-            self.voice.take_back(next);
+        if let Some((next, srtp)) = self.inbound.unbridge().await {
+            self.voice.take_back(next, srtp);
         }
         let _ = bridged.hang_up.send(());
     }

@@ -254,6 +254,12 @@ pub struct RtpConfig {
     /// How the media receivers talk to the kernel.
     #[serde(default)]
     pub io: MediaIo,
+    /// SRTP (SDES keys) with callers and trunks.
+    #[serde(default)]
+    pub srtp: SrtpPolicy,
+    /// SRTP with operators' phones.
+    #[serde(default)]
+    pub operators_srtp: SrtpPolicy,
 }
 
 fn default_media_timeout() -> u32 {
@@ -370,6 +376,22 @@ pub enum MediaIo {
     IoUring,
     /// One `recvfrom` and one `sendto` per packet (the fallback).
     Epoll,
+}
+
+/// Whether a leg's media is encrypted (`rtp.srtp`, `rtp.operators_srtp` in the config): SRTP
+/// keyed by SDES (RFC 4568), whose keys travel in the SDP (so over TLS, or over a trusted
+/// network).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SrtpPolicy {
+    /// Never: an offer of RTP/SAVP only is refused (488), crypto offered with RTP/AVP ignored.
+    Off,
+    /// When the peer offers or accepts it; plain RTP otherwise.
+    #[default]
+    Optional,
+    /// Always: an offer without usable crypto is refused (488), a phone that answers without
+    /// is not bridged.
+    Required,
 }
 
 /// How the media threads (the clock's pacers, the receivers) ask the kernel for the CPU

@@ -13,12 +13,13 @@
 //! pace thousands of plain RTP/AVP streams from a shared clock.
 
 use super::g711::Law;
-use super::outbound::Outbound;
+use super::outbound::{Outbound, Protection};
 use super::playback::Playback;
 pub use super::priority::ClockPriority;
 use super::priority::apply_priority;
 use super::rtp_stream::RtpStream;
 use super::sdp::Negotiated;
+use super::srtp::SrtpSender;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -112,7 +113,7 @@ impl MediaClock {
     /// Add a call: its RTP leaves `socket` from the next frame on, following `media`.
     pub fn attach(&self, socket: Arc<UdpSocket>, media: &Negotiated) -> Voice {
         let rtp = RtpStream::new(media.law.payload_type(), rand::random(), rand::random(), rand::random());
-        let out = Outbound::new(rtp, media.remote, media.direction.we_send());
+        let out = Outbound::new(rtp, media.remote, media.direction.we_send(), Protection::of(media.srtp.as_ref()));
         let (finished, done) = mpsc::unbounded_channel();
         let stream = Arc::new(Stream { socket, state: Mutex::new(StreamState { out, closed: false }), finished });
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.pacers.len();
@@ -124,6 +125,15 @@ impl MediaClock {
         }
         Voice { stream, done, next_id: 0, current: None }
     }
+}
+
+/// A stream handed over: its SSRC, next sequence number, the timestamp of now, and its SRTP
+/// sender (lent until [`Voice::take_back`]).
+pub struct Handover {
+    pub ssrc: u32,
+    pub seq: u16,
+    pub ts: u32,
+    pub srtp: Option<SrtpSender>,
 }
 
 /// A call's handle on its outgoing media. Dropping it takes the call off the clock.
@@ -155,7 +165,9 @@ impl Voice {
 
     /// Follow new media parameters (re-INVITE, late answer).
     pub fn set_media(&self, media: &Negotiated) {
-        self.stream.lock().out.set_route(media.remote, media.direction.we_send(), media.law.payload_type());
+        let mut st = self.stream.lock();
+        st.out.set_route(media.remote, media.direction.we_send(), media.law.payload_type());
+        st.out.set_srtp(media.srtp.as_ref());
     }
 
     /// The SSRC of the call's stream.
@@ -163,18 +175,19 @@ impl Voice {
         self.stream.lock().out.rtp().ssrc()
     }
 
-    /// Take the stream back after a relay sent on it, continuing from its sequence number.
-    pub fn take_back(&self, next_seq: u16) {
-        self.stream.lock().out.set_sequence(next_seq);
+    /// Take the stream back after a relay sent on it, continuing from its sequence number
+    /// with the SRTP sender it was lent.
+    pub fn take_back(&self, next_seq: u16, srtp: Option<SrtpSender>) {
+        self.stream.lock().out.take_back(next_seq, srtp);
     }
 
-    /// Stop playing and hand over the stream: its SSRC, next sequence number and the
-    /// timestamp of now, for a relay that continues it (a bridge to an operator).
-    pub fn hand_over(&mut self) -> (u32, u16, u32) {
+    /// Stop playing and hand over the stream to a relay that continues it (a bridge to an
+    /// operator).
+    pub fn hand_over(&mut self) -> Handover {
         self.stop();
-        let st = self.stream.lock();
+        let mut st = self.stream.lock();
         let (seq, ts) = st.out.rtp().position();
-        (st.out.rtp().ssrc(), seq, ts)
+        Handover { ssrc: st.out.rtp().ssrc(), seq, ts, srtp: st.out.lend_srtp() }
     }
 
     /// Wait until the current playback ends. Cancel-safe: use it in `select!`. Never returns
@@ -341,17 +354,10 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::sdp::Direction;
     use std::net::SocketAddr;
 
     fn media(to: SocketAddr) -> Negotiated {
-        Negotiated {
-            remote: Some(to),
-            law: Law::Pcmu,
-            payload_type: 0,
-            dtmf_payload_type: None,
-            direction: Direction::SendRecv,
-        }
+        Negotiated::plain(Law::Pcmu, Some(to))
     }
 
     fn clip(frames: usize) -> Arc<[u8]> {

@@ -1,10 +1,30 @@
 //! What one call sends, advanced by the media clock one 20 ms frame at a time: the prompt being
-//! played, the RTP numbering and where packets go. Pure: the clock ([`super::clock`]) owns the
-//! threads, the time and the sockets; this only says which packet each frame produces.
+//! played, the RTP numbering, its protection (SRTP) and where packets go. Pure: the clock
+//! ([`super::clock`]) owns the threads, the time and the sockets; this only says which packet
+//! each frame produces.
 
 use super::playback::Playback;
 use super::rtp_stream::{FRAME_SAMPLES, RtpStream};
+use super::sdp::Srtp;
+use super::srtp::SrtpSender;
 use std::net::SocketAddr;
+
+/// How the stream's packets are protected.
+#[derive(Debug)]
+pub enum Protection {
+    Plain,
+    Srtp(SrtpSender),
+    /// Encrypted, and a relay holds the sender while it continues the stream: nothing is sent
+    /// from here until it comes back.
+    Lent,
+}
+
+impl Protection {
+    /// What a leg's negotiated SRTP asks for.
+    pub fn of(srtp: Option<&Srtp>) -> Protection {
+        srtp.map_or(Protection::Plain, |s| Protection::Srtp(s.sender()))
+    }
+}
 
 /// A playback in progress, known to the call by its id.
 #[derive(Debug)]
@@ -25,6 +45,7 @@ pub struct Outbound {
     /// unheard.
     sending: bool,
     play: Option<Play>,
+    protection: Protection,
 }
 
 /// What one frame of the clock produced.
@@ -37,8 +58,8 @@ pub struct Tick {
 }
 
 impl Outbound {
-    pub fn new(rtp: RtpStream, target: Option<SocketAddr>, sending: bool) -> Self {
-        Self { rtp, target, sending, play: None }
+    pub fn new(rtp: RtpStream, target: Option<SocketAddr>, sending: bool, protection: Protection) -> Self {
+        Self { rtp, target, sending, play: None, protection }
     }
 
     /// Start playing from the next frame (a new talkspurt), replacing any playback.
@@ -59,9 +80,39 @@ impl Outbound {
         self.rtp.set_payload_type(payload_type);
     }
 
-    /// Continue the stream's numbering from `next` (a relay used it meanwhile).
-    pub fn set_sequence(&mut self, next: u16) {
+    /// Follow a renegotiated SRTP (a new suite or key; plain); a lent sender is the relay's to
+    /// follow.
+    pub fn set_srtp(&mut self, srtp: Option<&Srtp>) {
+        let same = match (&self.protection, srtp) {
+            (Protection::Lent, _) | (Protection::Plain, None) => true,
+            (Protection::Srtp(s), Some(n)) => s.keyed_with(n.suite, &n.ours),
+            _ => false,
+        };
+        if !same {
+            self.protection = Protection::of(srtp);
+        }
+    }
+
+    /// Lend the stream's SRTP sender to a relay that continues the stream (`None`: plain).
+    pub fn lend_srtp(&mut self) -> Option<SrtpSender> {
+        match std::mem::replace(&mut self.protection, Protection::Plain) {
+            Protection::Srtp(s) => {
+                self.protection = Protection::Lent;
+                Some(s)
+            }
+            other => {
+                self.protection = other;
+                None
+            }
+        }
+    }
+
+    /// Continue the stream from `next` after a relay used it, with the SRTP sender it lent.
+    pub fn take_back(&mut self, next: u16, srtp: Option<SrtpSender>) {
         self.rtp.set_sequence(next);
+        if let Some(s) = srtp {
+            self.protection = Protection::Srtp(s);
+        }
     }
 
     /// The id of the playback in progress.
@@ -94,13 +145,18 @@ impl Outbound {
                 return Tick { packet: None, finished: Some(id) };
             }
         }
-        match self.target {
-            Some(to) if self.sending => Tick { packet: Some((self.rtp.write_packet(&frame, buf), to)), finished: None },
+        let packet = match (self.target, &mut self.protection) {
+            (Some(to), Protection::Plain) if self.sending => Some((self.rtp.write_packet(&frame, buf), to)),
+            (Some(to), Protection::Srtp(srtp)) if self.sending => {
+                let n = self.rtp.write_packet(&frame, buf);
+                srtp.protect_rtp(buf, n).map(|n| (n, to))
+            }
             _ => {
                 self.rtp.skip_frames(1);
-                Tick::default()
+                None
             }
-        }
+        };
+        Tick { packet, finished: None }
     }
 
     /// `frames` frames the clock could not send in time: the prompt and the timestamp move on
@@ -145,7 +201,7 @@ mod tests {
     }
 
     fn out() -> Outbound {
-        Outbound::new(RtpStream::new(0, 7, 100, 1000), Some("127.0.0.1:4000".parse().unwrap()), true)
+        Outbound::new(RtpStream::new(0, 7, 100, 1000), Some("127.0.0.1:4000".parse().unwrap()), true, Protection::Plain)
     }
 
     #[test]
@@ -200,6 +256,32 @@ mod tests {
             let t = o.tick(&mut buf);
             assert!(t.packet.is_some() && t.finished.is_none(), "the holding message loops without a gap");
         }
+    }
+
+    #[test]
+    fn an_encrypted_stream_is_protected_and_silent_while_a_relay_holds_its_sender() {
+        use crate::media::srtp::{MasterKey, SrtpReceiver, Suite};
+        let suite = Suite::AesCm128HmacSha1_32;
+        let srtp = Srtp { tag: 1, suite, theirs: MasterKey::from_bytes([1; 30]), ours: MasterKey::from_bytes([2; 30]) };
+        let to = Some("127.0.0.1:4000".parse().unwrap());
+        let mut o = Outbound::new(RtpStream::new(0, 7, 100, 1000), to, true, Protection::of(Some(&srtp)));
+        let mut peer = SrtpReceiver::new(suite, &MasterKey::from_bytes([2; 30]));
+        let mut buf = [0u8; 256];
+        let mut plain = [0u8; 256];
+        o.play(1, Playback::new(vec![clip(10, 1)], Law::Pcmu), false);
+        let (n, _) = o.tick(&mut buf).packet.unwrap();
+        assert_eq!(n, 172 + 4, "a 32-bit tag");
+        assert_ne!(buf[12..172], [1; 160], "encrypted");
+        let n = peer.unprotect_rtp(&buf[..n], &mut plain).unwrap();
+        assert_eq!(plain[12..n], [1; 160]);
+        let lent = o.lend_srtp().expect("encrypted");
+        assert_eq!(o.tick(&mut buf).packet, None, "nothing, and never plain, while lent");
+        o.set_srtp(None);
+        assert_eq!(o.tick(&mut buf).packet, None, "a relay holds the sender: it follows renegotiation");
+        o.take_back(105, Some(lent));
+        let (n, _) = o.tick(&mut buf).packet.unwrap();
+        let n = peer.unprotect_rtp(&buf[..n], &mut plain).unwrap();
+        assert_eq!((header(&plain, n).sequence_number, &plain[12..n]), (105, &[1u8; 160][..]));
     }
 
     #[test]

@@ -23,7 +23,8 @@ use super::io_ring::{self, Event, IoRing, Sender};
 use super::priority::{ClockPriority, apply_priority};
 use super::relay::{LegCodec, Relay};
 use super::rtcp::{LegQuality, Reception};
-use super::sdp::Negotiated;
+use super::sdp::{Negotiated, Srtp};
+use super::srtp::{Refused, SrtpReceiver, SrtpSender};
 use crate::config::MediaIo;
 use crate::ivr::Key;
 use std::collections::HashMap;
@@ -57,21 +58,37 @@ pub struct ReceiverStats {
     pub foreign: AtomicU64,
     /// Relayed packets the kernel refused.
     pub send_errors: AtomicU64,
+    /// SRTP packets dropped: wrong authentication tag, replayed, too short.
+    pub srtp_unauthenticated: AtomicU64,
+    pub srtp_replayed: AtomicU64,
+    pub srtp_malformed: AtomicU64,
+}
+
+impl ReceiverStats {
+    fn refused(&self, why: Refused) {
+        match why {
+            Refused::Authentication => &self.srtp_unauthenticated,
+            Refused::Replay => &self.srtp_replayed,
+            Refused::Malformed => &self.srtp_malformed,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// What the receiver needs of the caller's media (changes with a re-INVITE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct CallerSide {
     codec: LegCodec,
     /// Where the caller's SDP wants RTP (none while on hold without address).
     remote: Option<SocketAddr>,
     /// Whether we may send to the caller (not on hold).
     sending: bool,
+    srtp: Option<Srtp>,
 }
 
 impl CallerSide {
     fn of(n: &Negotiated) -> Self {
-        Self { codec: LegCodec::of(n), remote: n.remote, sending: n.direction.we_send() }
+        Self { codec: LegCodec::of(n), remote: n.remote, sending: n.direction.we_send(), srtp: n.srtp.clone() }
     }
 }
 
@@ -87,6 +104,12 @@ pub struct OperatorSide {
     pub to_operator: Relay,
     /// Operator -> caller, continuing the stream the caller heard prompts and music on.
     pub to_caller: Relay,
+    /// SRTP towards the operator's phone and from it, when its leg is encrypted.
+    pub srtp_to_operator: Option<SrtpSender>,
+    pub srtp_from_operator: Option<SrtpReceiver>,
+    /// SRTP towards the caller, when the caller's leg is encrypted: the caller's stream's
+    /// sender, lent for the bridge and given back at its end.
+    pub srtp_to_caller: Option<SrtpSender>,
 }
 
 /// Whether an RTP packet from `from` is the caller's (RFC 3264: media come from the SDP
@@ -107,7 +130,7 @@ enum Command {
     Media { id: u64, side: CallerSide },
     Bridge { id: u64, operator: Box<OperatorSide> },
     OperatorMedia { id: u64, remote: Option<SocketAddr> },
-    Unbridge { id: u64, reply: oneshot::Sender<Option<u16>> },
+    Unbridge { id: u64, reply: oneshot::Sender<Option<(u16, Option<SrtpSender>)>> },
     Quality { id: u64, reply: oneshot::Sender<ReceivedQuality> },
     Remove { id: u64 },
 }
@@ -209,6 +232,7 @@ impl MediaReceiver {
             socket,
             token: 0,
             side: CallerSide::of(media),
+            srtp_from_caller: media.srtp.as_ref().map(Srtp::receiver),
             source: None,
             dtmf: DtmfReceiver::default(),
             keys: keys_tx,
@@ -262,8 +286,9 @@ impl Inbound {
     }
 
     /// End the bridge (the operator's socket is closed); returns the sequence number our
-    /// stream to the caller continues from, if the relay sent on it.
-    pub async fn unbridge(&self) -> Option<u16> {
+    /// stream to the caller continues from, if the relay sent on it, and the SRTP sender it
+    /// was lent.
+    pub async fn unbridge(&self) -> Option<(u16, Option<SrtpSender>)> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Unbridge { id: self.id, reply });
         answer.await.ok().flatten()
@@ -304,6 +329,8 @@ struct Entry {
     /// The token its socket is watched as.
     token: u64,
     side: CallerSide,
+    /// Checks and decrypts the caller's SRTP.
+    srtp_from_caller: Option<SrtpReceiver>,
     source: Option<SocketAddr>,
     dtmf: DtmfReceiver,
     keys: mpsc::UnboundedSender<Key>,
@@ -670,6 +697,14 @@ impl Worker {
                         b.side.to_operator.retarget(side.codec, b.side.codec);
                         b.side.to_caller.retarget(b.side.codec, side.codec);
                     }
+                    if side.srtp != call.side.srtp {
+                        // Keys renegotiated: what the caller sends is checked with its new key; a
+                        // relay to the caller protects with our (new) one.
+                        call.srtp_from_caller = side.srtp.as_ref().map(Srtp::receiver);
+                        if let Some(b) = &mut call.bridge {
+                            b.side.srtp_to_caller = side.srtp.as_ref().map(Srtp::sender);
+                        }
+                    }
                     call.side = side;
                     call.source = None;
                 }
@@ -707,9 +742,9 @@ impl Worker {
             Command::Unbridge { id, reply } => {
                 let bridge = self.calls.calls.get_mut(&id).and_then(|c| c.bridge.take());
                 let next = bridge.map(|b| {
-                    let next = b.side.to_caller.next_seq();
-                    self.unwatch(b.token, Kept::Owned(b.side.socket));
-                    next
+                    let OperatorSide { socket, to_caller, srtp_to_caller, .. } = *b.side;
+                    self.unwatch(b.token, Kept::Owned(socket));
+                    (to_caller.next_seq(), srtp_to_caller)
                 });
                 let _ = reply.send(next);
             }
@@ -738,13 +773,16 @@ fn caller_packet(
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    let mut plain = [0u8; 2048];
+    let Some(packet) = reveal(&mut call.srtp_from_caller, stats, packet, &mut plain) else { return };
     call.heard.store(now.millis, Ordering::Relaxed);
     call.from_caller.on_packet(packet, now.samples);
     match &mut call.bridge {
         Some(b) => {
             let b = &mut *b.side;
+            let srtp = &mut b.srtp_to_operator;
             if let Some(to) = b.remote {
-                out.send(&b.socket, to, |buf| b.to_operator.forward(packet, buf));
+                out.send(&b.socket, to, |buf| protect(srtp, b.to_operator.forward(packet, buf)?, buf));
             } else {
                 b.to_operator.forward(packet, &mut [0u8; 2048]);
             }
@@ -773,12 +811,44 @@ fn operator_packet(
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    let mut plain = [0u8; 2048];
+    let Some(packet) = reveal(&mut b.srtp_from_operator, stats, packet, &mut plain) else { return };
     call.from_operator.on_packet(packet, now.samples);
     match call.side.remote {
-        Some(to) if call.side.sending => out.send(&call.socket, to, |buf| b.to_caller.forward(packet, buf)),
+        // An encrypted caller's leg without its sender (never, unless lost) gets nothing.
+        Some(to) if call.side.sending && (call.side.srtp.is_none() || b.srtp_to_caller.is_some()) => {
+            let srtp = &mut b.srtp_to_caller;
+            out.send(&call.socket, to, |buf| protect(srtp, b.to_caller.forward(packet, buf)?, buf))
+        }
         _ => {
             b.to_caller.forward(packet, &mut [0u8; 2048]);
         }
+    }
+}
+
+/// The plain RTP of a packet from a leg: the packet itself, or decrypted into `plain` when the
+/// leg is encrypted; `None` (counted) when it fails authentication or is a replay.
+fn reveal<'a>(
+    srtp: &mut Option<SrtpReceiver>,
+    stats: &ReceiverStats,
+    packet: &'a [u8],
+    plain: &'a mut [u8],
+) -> Option<&'a [u8]> {
+    let Some(srtp) = srtp else { return Some(packet) };
+    match srtp.unprotect_rtp(packet, plain) {
+        Ok(n) => Some(&plain[..n]),
+        Err(why) => {
+            stats.refused(why);
+            None
+        }
+    }
+}
+
+/// A relayed packet of `len` bytes in `buf`, protected when its leg is encrypted.
+fn protect(srtp: &mut Option<SrtpSender>, len: usize, buf: &mut [u8]) -> Option<usize> {
+    match srtp {
+        Some(s) => s.protect_rtp(buf, len),
+        None => Some(len),
     }
 }
 
@@ -807,20 +877,42 @@ mod tests {
     use super::*;
     use crate::media::dtmf::TelephoneEvent;
     use crate::media::g711::Law;
-    use crate::media::sdp::Direction;
+    use crate::media::srtp::{MasterKey, Suite};
     use rtp::header::Header;
     use webrtc_util::marshal::{Marshal, MarshalSize, Unmarshal};
 
     const PCMU: LegCodec = LegCodec { law: Law::Pcmu, payload_type: 0, dtmf_payload_type: Some(101) };
 
     fn negotiated(remote: SocketAddr) -> Negotiated {
-        Negotiated {
-            remote: Some(remote),
-            law: Law::Pcmu,
-            payload_type: 0,
-            dtmf_payload_type: Some(101),
-            direction: Direction::SendRecv,
-        }
+        Negotiated::plain(Law::Pcmu, Some(remote))
+    }
+
+    fn key(byte: u8) -> MasterKey {
+        MasterKey::from_bytes([byte; 30])
+    }
+
+    /// A leg encrypted with the peer's key `theirs` and our key `ours`.
+    fn encrypted(remote: SocketAddr, theirs: u8, ours: u8) -> Negotiated {
+        let srtp = Srtp { tag: 1, suite: Suite::AesCm128HmacSha1_80, theirs: key(theirs), ours: key(ours) };
+        Negotiated { srtp: Some(srtp), ..negotiated(remote) }
+    }
+
+    fn srtp_send(s: &UdpSocket, sender: &mut SrtpSender, packet: &[u8], to: SocketAddr) -> Vec<u8> {
+        let mut buf = packet.to_vec();
+        buf.resize(packet.len() + crate::media::srtp::RTP_OVERHEAD, 0);
+        let n = sender.protect_rtp(&mut buf, packet.len()).unwrap();
+        s.send_to(&buf[..n], to).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn srtp_recv(s: &UdpSocket, receiver: &mut SrtpReceiver) -> Option<(Header, Vec<u8>)> {
+        let mut buf = [0u8; 512];
+        let n = s.recv(&mut buf).ok()?;
+        let mut plain = [0u8; 512];
+        let n = receiver.unprotect_rtp(&buf[..n], &mut plain).expect("protected with the leg's key");
+        let h = Header::unmarshal(&mut &plain[..n]).unwrap();
+        let body = plain[h.marshal_size()..n].to_vec();
+        Some((h, body))
     }
 
     fn socket() -> UdpSocket {
@@ -914,6 +1006,9 @@ mod tests {
             remote: Some(operator_phone.local_addr().unwrap()),
             to_operator: Relay::new(PCMU, PCMU, 0xaaaa, 100, 0),
             to_caller: Relay::new(PCMU, PCMU, 0xcccc, 500, 0),
+            srtp_to_operator: None,
+            srtp_from_operator: None,
+            srtp_to_caller: None,
         });
         std::thread::sleep(Duration::from_millis(50));
         caller_phone.send_to(&rtp(0, 9, 1000, &[1; 160]), call_addr).unwrap();
@@ -928,11 +1023,79 @@ mod tests {
         caller_phone.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
         assert!(recv(&caller_phone).is_none(), "the stranger's packet is dropped");
         assert_eq!(rx.stats().foreign.load(Ordering::Relaxed), 1);
-        assert_eq!(inbound.unbridge().await, Some(501), "our stream to the caller continues after 500");
+        let next = inbound.unbridge().await.map(|(seq, _)| seq);
+        assert_eq!(next, Some(501), "our stream to the caller continues after 500");
         caller_phone.send_to(&rtp(0, 10, 1160, &[1; 160]), call_addr).unwrap();
         operator_phone.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
         assert!(recv(&operator_phone).is_none(), "nothing relayed once the bridge has ended");
         assert_eq!(rx.stats().relayed.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn an_encrypted_bridge_checks_decrypts_and_protects_each_leg_with_its_keys() {
+        for io in BOTH {
+            encrypted_bridge(io).await;
+        }
+    }
+
+    async fn encrypted_bridge(io: MediaIo) {
+        let rx = MediaReceiver::start(1, ClockPriority::Normal, io).unwrap();
+        let (call, op) = (ours(), UdpSocket::bind("127.0.0.1:0").unwrap());
+        let (caller_phone, operator_phone) = (socket(), socket());
+        // Caller's key 1, ours to the caller 2; operator's phone's key 3, ours to it 4.
+        let caller_leg = encrypted(caller_phone.local_addr().unwrap(), 1, 2);
+        let operator_leg = encrypted(operator_phone.local_addr().unwrap(), 3, 4);
+        let inbound = rx.attach(Arc::clone(&call), &caller_leg);
+        let (call_addr, op_addr) = (call.local_addr().unwrap(), op.local_addr().unwrap());
+        let srtp = operator_leg.srtp.as_ref().unwrap();
+        inbound.bridge(OperatorSide {
+            socket: op,
+            codec: PCMU,
+            remote: operator_leg.remote,
+            to_operator: Relay::new(PCMU, PCMU, 0xaaaa, 100, 0),
+            to_caller: Relay::new(PCMU, PCMU, 0xcccc, 500, 0),
+            srtp_to_operator: Some(srtp.sender()),
+            srtp_from_operator: Some(srtp.receiver()),
+            srtp_to_caller: Some(caller_leg.srtp.as_ref().unwrap().sender()),
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let (mut caller_sends, mut caller_hears) = (
+            SrtpSender::new(Suite::AesCm128HmacSha1_80, &key(1)),
+            SrtpReceiver::new(Suite::AesCm128HmacSha1_80, &key(2)),
+        );
+        let (mut phone_sends, mut phone_hears) = (
+            SrtpSender::new(Suite::AesCm128HmacSha1_80, &key(3)),
+            SrtpReceiver::new(Suite::AesCm128HmacSha1_80, &key(4)),
+        );
+        let first = srtp_send(&caller_phone, &mut caller_sends, &rtp(0, 9, 1000, &[1; 160]), call_addr);
+        let (h, body) = srtp_recv(&operator_phone, &mut phone_hears).expect("relayed to the operator");
+        assert_eq!((h.ssrc, h.sequence_number, body), (0xaaaa, 100, vec![1; 160]));
+        srtp_send(&operator_phone, &mut phone_sends, &rtp(0, 40, 0, &[2; 160]), op_addr);
+        let (h, body) = srtp_recv(&caller_phone, &mut caller_hears).expect("relayed to the caller");
+        assert_eq!((h.ssrc, h.sequence_number, body), (0xcccc, 500, vec![2; 160]));
+        // A replay, a flipped bit, plain RTP and a packet under another key: none relayed.
+        caller_phone.send_to(&first, call_addr).unwrap();
+        let mut flipped =
+            srtp_send(&caller_phone, &mut caller_sends, &rtp(0, 10, 1160, &[1; 160]), "127.0.0.1:9".parse().unwrap());
+        flipped[30] ^= 0x10;
+        caller_phone.send_to(&flipped, call_addr).unwrap();
+        caller_phone.send_to(&rtp(0, 11, 1320, &[1; 160]), call_addr).unwrap();
+        let mut stranger = SrtpSender::new(Suite::AesCm128HmacSha1_80, &key(9));
+        srtp_send(&operator_phone, &mut stranger, &rtp(0, 41, 160, &[3; 160]), op_addr);
+        operator_phone.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
+        caller_phone.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
+        assert!(recv(&operator_phone).is_none() && recv(&caller_phone).is_none(), "{io:?}: nothing relayed");
+        let stats = rx.stats();
+        assert_eq!(stats.srtp_replayed.load(Ordering::Relaxed), 1, "{io:?}");
+        assert_eq!(stats.srtp_unauthenticated.load(Ordering::Relaxed), 3, "{io:?}");
+        assert_eq!(stats.relayed.load(Ordering::Relaxed), 2, "{io:?}");
+        // The genuine stream goes on, and the caller's sender comes back with the stream.
+        srtp_send(&caller_phone, &mut caller_sends, &rtp(0, 12, 1480, &[5; 160]), call_addr);
+        let (_, body) = srtp_recv(&operator_phone, &mut phone_hears).expect("relayed");
+        assert_eq!(body, vec![5; 160]);
+        let (next, sender) = inbound.unbridge().await.expect("bridged");
+        assert_eq!(next, 501);
+        assert!(sender.expect("lent back").keyed_with(Suite::AesCm128HmacSha1_80, &key(2)));
     }
 
     #[tokio::test]
@@ -949,6 +1112,9 @@ mod tests {
                 remote: Some(phone.local_addr().unwrap()),
                 to_operator: Relay::new(PCMU, PCMU, 1, 0, 0),
                 to_caller: Relay::new(PCMU, PCMU, 2, 0, 0),
+                srtp_to_operator: None,
+                srtp_from_operator: None,
+                srtp_to_caller: None,
             });
             phone.send_to(&rtp(0, 1, 0, &[1; 160]), call_addr).unwrap();
             recv(&phone).expect("bridged");
@@ -989,6 +1155,9 @@ mod tests {
                     remote: Some(b.local_addr().unwrap()),
                     to_operator: Relay::new(PCMU, PCMU, 1, 0, 0),
                     to_caller: Relay::new(PCMU, PCMU, 2, 0, 0),
+                    srtp_to_operator: None,
+                    srtp_from_operator: None,
+                    srtp_to_caller: None,
                 });
                 calls.push((inbound, call.local_addr().unwrap(), op_addr));
             }

@@ -177,6 +177,7 @@ fn ssrc_at(packet: &[u8], at: usize) -> u32 {
 /// Protects our stream on one leg.
 pub struct SrtpSender {
     suite: Suite,
+    master: MasterKey,
     rtp: SessionKeys,
     rtcp: SessionKeys,
     /// The stream's SSRC, last sequence number and rollover counter.
@@ -188,11 +189,17 @@ impl SrtpSender {
     pub fn new(suite: Suite, master: &MasterKey) -> Self {
         Self {
             suite,
+            master: master.clone(),
             rtp: SessionKeys::derive(master, 0),
             rtcp: SessionKeys::derive(master, 3),
             stream: None,
             rtcp_index: 0,
         }
+    }
+
+    /// Whether this sender protects with `suite` and `master` (a re-INVITE may change them).
+    pub fn keyed_with(&self, suite: Suite, master: &MasterKey) -> bool {
+        self.suite == suite && self.master == *master
     }
 
     /// Protect the RTP packet in `buf[..len]` in place; the protected length (`buf` needs
@@ -236,6 +243,19 @@ impl SrtpSender {
         let tag = self.rtcp.tag(&buf[..len + 4], &[]);
         buf[len + 4..len + RTCP_OVERHEAD].copy_from_slice(&tag.as_ref()[..RTCP_TAG_LEN]);
         Some(len + RTCP_OVERHEAD)
+    }
+}
+
+// The keys never print.
+impl std::fmt::Debug for SrtpSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtpSender").field("suite", &self.suite).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SrtpReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtpReceiver").field("suite", &self.suite).finish_non_exhaustive()
     }
 }
 
@@ -288,6 +308,7 @@ impl Window {
 /// Checks and decrypts what a peer sends on one leg.
 pub struct SrtpReceiver {
     suite: Suite,
+    master: MasterKey,
     rtp: SessionKeys,
     rtcp: SessionKeys,
     /// The streams (SSRCs) that authenticated, most recent first.
@@ -321,11 +342,17 @@ impl SrtpReceiver {
     pub fn new(suite: Suite, master: &MasterKey) -> Self {
         Self {
             suite,
+            master: master.clone(),
             rtp: SessionKeys::derive(master, 0),
             rtcp: SessionKeys::derive(master, 3),
             rtp_streams: Vec::with_capacity(STREAMS),
             rtcp_streams: Vec::with_capacity(STREAMS),
         }
+    }
+
+    /// Whether this receiver checks with `suite` and `master`.
+    pub fn keyed_with(&self, suite: Suite, master: &MasterKey) -> bool {
+        self.suite == suite && self.master == *master
     }
 
     /// Check and decrypt the SRTP `packet` into `out`; the length of the RTP packet there.

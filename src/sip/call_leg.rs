@@ -8,7 +8,7 @@ use crate::calls::CallRecord;
 use crate::calls::host::{self, Parts, Signal, Signalling};
 use crate::calls::machine::{Call, Input, Settings};
 use crate::ivr::Session;
-use crate::media::sdp::{self, Negotiated};
+use crate::media::sdp::{Negotiated, Terms};
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason, TransactionHandle};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
@@ -26,6 +26,8 @@ pub struct Leg {
     pub shared: Arc<Shared>,
     pub session: Session,
     pub media: Negotiated,
+    /// Our codecs, SRTP policy and key (the key already in `media` when the offer had crypto).
+    pub terms: Terms,
     /// The INVITE had no offer: ours goes in the 200, the answer comes in the ACK.
     pub late_offer: bool,
     pub socket: UdpSocket,
@@ -98,7 +100,7 @@ pub async fn start(leg: Leg, mut tx: Transaction) {
 
 /// Ring (180), then hand the call to its host.
 async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<DialogState>) -> CallRecord {
-    let Leg { shared, session, media, late_offer, socket, record, .. } = leg;
+    let Leg { shared, session, media, terms, late_offer, socket, record, .. } = leg;
     let s = &shared.settings;
     let settings = Settings {
         answer_delay: s.answer_delay,
@@ -115,7 +117,7 @@ async fn run(leg: Leg, dialog: InviteDialog, states: mpsc::UnboundedReceiver<Dia
     let signalling = SipSignalling {
         dialog,
         states,
-        sdp: SdpSession::new(SocketAddr::new(s.rtp_ip, port), rand::random::<u32>().into(), media.clone()),
+        sdp: SdpSession::new(SocketAddr::new(s.rtp_ip, port), rand::random::<u32>().into(), media.clone(), terms),
         late_offer,
         answered: false,
         awaiting_answer: late_offer,
@@ -166,7 +168,7 @@ impl Signalling for SipSignalling {
             DialogState::Confirmed(..) if answered && self.awaiting_answer => {
                 self.awaiting_answer = false;
                 let ack = self.dialog.last_remote_ack().map(|a| a.body.clone()).unwrap_or_default();
-                match sdp::negotiate(&String::from_utf8_lossy(&ack), super::server::CODECS) {
+                match self.sdp.negotiate(&ack) {
                     Ok(m) => {
                         self.sdp.current = m.clone();
                         return Some(Signal::Media(m));

@@ -4,7 +4,7 @@
 //! words and hangs up.
 
 use super::registrar::Hashes;
-use super::server::{CODECS, Shared};
+use super::server::Shared;
 use crate::acd::Event;
 use crate::ivr::{Lang, Utterance};
 use crate::media::sdp;
@@ -69,7 +69,8 @@ pub async fn on_feature_code(shared: Arc<Shared>, mut tx: Transaction, code: Str
     };
     info!(%operator, %code, ok = result.is_ok(), "feature code");
     let offer = String::from_utf8_lossy(&tx.original.body).into_owned();
-    let (Ok(media), Ok(socket)) = (sdp::negotiate(&offer, CODECS), shared.ports.bind()) else {
+    let terms = super::server::operator_terms(&shared);
+    let (Ok(media), Ok(socket)) = (sdp::negotiate(&offer, &terms), shared.ports.bind()) else {
         let _ = tx.reply(StatusCode::NotAcceptableHere).await;
         tokio::spawn(async move { while tx.receive().await.is_some() {} });
         return;

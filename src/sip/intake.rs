@@ -7,6 +7,8 @@ use super::guard::{self, Verdict};
 use super::server::CODECS;
 use crate::config::numbers::normalize_number;
 use crate::ivr::Key;
+use crate::media::sdp::{SrtpPolicy, Terms};
+use crate::media::srtp::MasterKey;
 use crate::media::{dtmf, sdp};
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, Request, SipMessage, Uri};
@@ -47,7 +49,9 @@ pub fn intake(datagram: &[u8]) -> Intake {
     };
     match req.method {
         Method::Invite => {
-            let invite = invite(&req);
+            // Classification only: no media is set up with this key.
+            let terms = Terms { codecs: CODECS, srtp: SrtpPolicy::Optional, key: MasterKey::from_bytes([0; 30]) };
+            let invite = invite(&req, &terms);
             let media = match invite.offer {
                 Offer::Late => Ok(late_offer_media()),
                 Offer::Early(media) => media,
@@ -78,26 +82,20 @@ pub enum Offer {
 }
 
 /// Read a new INVITE.
-pub fn invite(req: &Request) -> Invite {
+pub fn invite(req: &Request, terms: &Terms) -> Invite {
     let body = String::from_utf8_lossy(&req.body);
     Invite {
         call_id: req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(),
         dialled: uri_user(&req.uri),
         caller: req.from_header().and_then(|f| f.uri()).map(|u| uri_user(&u)).unwrap_or_default(),
-        offer: if body.trim().is_empty() { Offer::Late } else { Offer::Early(sdp::negotiate(&body, CODECS)) },
+        offer: if body.trim().is_empty() { Offer::Late } else { Offer::Early(sdp::negotiate(&body, terms)) },
     }
 }
 
 /// What we assume of a late offer's media until the answer comes: our first codec, sending
 /// and receiving.
 pub fn late_offer_media() -> sdp::Negotiated {
-    sdp::Negotiated {
-        remote: None,
-        law: CODECS[0],
-        payload_type: CODECS[0].payload_type(),
-        dtmf_payload_type: Some(101),
-        direction: sdp::Direction::SendRecv,
-    }
+    sdp::Negotiated::plain(CODECS[0], None)
 }
 
 /// The key a SIP INFO carries (`application/dtmf-relay` or `application/dtmf`), if any.

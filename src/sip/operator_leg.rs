@@ -5,7 +5,7 @@
 //! the phone's own BYE.
 
 use super::sdp_session::SdpSession;
-use super::server::{CODECS, Shared};
+use super::server::Shared;
 use crate::acd::host::{AcdHandle, Offer};
 use crate::calls::OperatorLeg;
 use crate::media::sdp;
@@ -54,7 +54,8 @@ async fn ring_inner(
     let rtp_port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let local = SocketAddr::new(shared.settings.rtp_ip, rtp_port);
     let session_id: u64 = rand::random::<u32>().into();
-    let our_offer = sdp::offer(CODECS, local, session_id, 1);
+    let terms = super::server::operator_terms(shared);
+    let our_offer = sdp::offer(&terms, local, session_id, 1);
     let transport = super::server::transport_named(&binding.transport);
     if transport != Transport::Tls && super::server::operators_require_tls(shared) {
         return Err("the phone is not registered over TLS (sip.operators_require_tls)".into());
@@ -138,7 +139,7 @@ async fn ring_inner(
     }
     let id = dialog.id();
     let answer = String::from_utf8_lossy(&response.body).into_owned();
-    let media = match sdp::negotiate(&answer, CODECS) {
+    let media = match sdp::negotiate(&answer, &terms) {
         Ok(m) if !withdrawn => m,
         result => {
             if let Err(e) = &result {
@@ -157,7 +158,7 @@ async fn ring_inner(
     // The supervisor: BYE when the call's host lets go of (or never takes) the leg; report the
     // phone's BYE; answer its re-INVITEs (hold, resume, a new address); forget the dialog.
     let s = Arc::clone(shared);
-    let mut ours = SdpSession::new(local, session_id, media);
+    let mut ours = SdpSession::new(local, session_id, media, terms);
     tokio::spawn(
         async move {
             let mut hang_up_rx = hang_up_rx;

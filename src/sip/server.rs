@@ -15,6 +15,8 @@ use crate::media::clock::MediaClock;
 use crate::media::g711::Law;
 use crate::media::receiver::MediaReceiver;
 use crate::media::rtp_port::PortPool;
+use crate::media::sdp::{SrtpPolicy, Terms};
+use crate::media::srtp::MasterKey;
 use crate::password_guard::host::SharedGuard;
 use crate::vocabulary::CallOrigin;
 use chrono::Utc;
@@ -36,6 +38,21 @@ use tracing::{Instrument, info, warn};
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
 /// Codecs we accept, in our order of preference (the offer's order decides among them).
 pub const CODECS: &[Law] = &[Law::Pcmu, Law::Pcma];
+
+/// Our SDP terms for a new leg under `srtp`, with a new SRTP master key.
+pub fn terms(srtp: SrtpPolicy) -> Terms {
+    Terms { codecs: CODECS, srtp, key: MasterKey::from_bytes(rand::random()) }
+}
+
+/// Our terms for a leg towards a caller or a trunk (`rtp.srtp`).
+pub(super) fn caller_terms(shared: &Shared) -> Terms {
+    terms(shared.live.current().switchboard.config.rtp.srtp)
+}
+
+/// Our terms for a leg towards an operator's phone (`rtp.operators_srtp`).
+pub(super) fn operator_terms(shared: &Shared) -> Terms {
+    terms(shared.live.current().switchboard.config.rtp.operators_srtp)
+}
 
 /// Where and how to listen.
 #[derive(Clone, Debug)]
@@ -386,12 +403,13 @@ async fn busy(tx: Transaction, record: CallRecord, log: &CallLog) {
 async fn on_invite(shared: Arc<Shared>, mut tx: Transaction) {
     // 100 Trying before any other work, so the caller stops retransmitting (RFC 3261 17.2.1).
     let _ = tx.send_trying().await;
-    let invite = intake::invite(&tx.original);
+    let terms = caller_terms(&shared);
+    let invite = intake::invite(&tx.original, &terms);
     let span = tracing::info_span!("call", call_id = %invite.call_id);
-    on_new_call(&shared, tx, invite).instrument(span).await
+    on_new_call(&shared, tx, invite, terms).instrument(span).await
 }
 
-async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
+async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite, terms: Terms) {
     let Invite { call_id, dialled, caller, offer } = invite;
     let now = Utc::now();
     let mut record = CallRecord {
@@ -463,7 +481,7 @@ async fn on_new_call(shared: &Arc<Shared>, tx: Transaction, invite: Invite) {
         }
     };
     let contact = our_contact(shared, &tx);
-    let leg = Leg { shared: Arc::clone(shared), session, media, late_offer, socket, record, contact };
+    let leg = Leg { shared: Arc::clone(shared), session, media, terms, late_offer, socket, record, contact };
     call_leg::start(leg, tx).await;
 }
 

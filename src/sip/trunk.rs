@@ -6,7 +6,7 @@
 //! credentials; answered, the call runs as a [`CallBackCall`] in the same host as incoming calls.
 
 use super::sdp_session::SdpSession;
-use super::server::{CODECS, Shared};
+use super::server::Shared;
 use crate::acd::CallBack;
 use crate::acd::host::AcdHandle;
 use crate::calls::callback_call::CallBackCall;
@@ -86,12 +86,13 @@ async fn dial(
         realm: None,
         auth_username: None,
     });
+    let terms = super::server::caller_terms(shared);
     let opt = InviteOption {
         caller: uri(format!("sip:{caller_id}@{ours}"))?,
         callee: uri(format!("sip:{}@{target}", number.e164()))?,
         destination: Some(SipAddr::new(Transport::Udp, target.into())),
         content_type: Some("application/sdp".into()),
-        offer: Some(sdp::offer(CODECS, local, session_id, 1).into_bytes()),
+        offer: Some(sdp::offer(&terms, local, session_id, 1).into_bytes()),
         contact: uri(format!("sip:centralino@{ours}"))?,
         credential,
         headers: Some(vec![
@@ -146,7 +147,7 @@ async fn dial(
         info!(%reason, "the callback was not answered");
         return Err(reason);
     }
-    let media = match sdp::negotiate(&String::from_utf8_lossy(&response.body), CODECS) {
+    let media = match sdp::negotiate(&String::from_utf8_lossy(&response.body), &terms) {
         Ok(m) => m,
         Err(e) => {
             warn!("unusable SDP answer from the trunk: {e}");
@@ -182,7 +183,7 @@ async fn dial(
     let signalling = TrunkSignalling {
         dialog: dialog.clone(),
         states: std::mem::replace(&mut states, mpsc::unbounded_channel().1),
-        sdp: SdpSession::new(local, session_id, media.clone()),
+        sdp: SdpSession::new(local, session_id, media.clone(), terms),
         bye_sent: false,
     };
     let parts = Parts {
