@@ -178,8 +178,9 @@ fn ssrc_at(packet: &[u8], at: usize) -> u32 {
 pub struct SrtpSender {
     suite: Suite,
     master: MasterKey,
-    rtp: SessionKeys,
-    rtcp: SessionKeys,
+    /// Boxed: key schedules and HMAC states are a few kilobytes, and senders move.
+    rtp: Box<SessionKeys>,
+    rtcp: Box<SessionKeys>,
     /// The stream's SSRC, last sequence number and rollover counter.
     stream: Option<(u32, u16, u32)>,
     rtcp_index: u32,
@@ -190,8 +191,8 @@ impl SrtpSender {
         Self {
             suite,
             master: master.clone(),
-            rtp: SessionKeys::derive(master, 0),
-            rtcp: SessionKeys::derive(master, 3),
+            rtp: Box::new(SessionKeys::derive(master, 0)),
+            rtcp: Box::new(SessionKeys::derive(master, 3)),
             stream: None,
             rtcp_index: 0,
         }
@@ -309,8 +310,9 @@ impl Window {
 pub struct SrtpReceiver {
     suite: Suite,
     master: MasterKey,
-    rtp: SessionKeys,
-    rtcp: SessionKeys,
+    /// Boxed: key schedules and HMAC states are a few kilobytes, and senders move.
+    rtp: Box<SessionKeys>,
+    rtcp: Box<SessionKeys>,
     /// The streams (SSRCs) that authenticated, most recent first.
     rtp_streams: Vec<Window>,
     rtcp_streams: Vec<Window>,
@@ -343,8 +345,8 @@ impl SrtpReceiver {
         Self {
             suite,
             master: master.clone(),
-            rtp: SessionKeys::derive(master, 0),
-            rtcp: SessionKeys::derive(master, 3),
+            rtp: Box::new(SessionKeys::derive(master, 0)),
+            rtcp: Box::new(SessionKeys::derive(master, 3)),
             rtp_streams: Vec::with_capacity(STREAMS),
             rtcp_streams: Vec::with_capacity(STREAMS),
         }
