@@ -91,8 +91,7 @@ async fn start(number: &str) -> (Peer, mpsc::Sender<Signal>, tokio::task::JoinHa
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
         peer_addr.port()
     );
-    let media =
-        sdp::negotiate(&offer, &[centralino::media::g711::Law::Pcmu, centralino::media::g711::Law::Pcma]).unwrap();
+    let media = sdp::negotiate(&offer, &centralino::sip::server::terms(sdp::SrtpPolicy::Optional)).unwrap();
     let socket = PortPool::new("127.0.0.1".parse().unwrap(), 42000, 42998).bind().unwrap();
     let call_addr = socket.local_addr().unwrap();
     let session = sb.session("+393331234567", number).unwrap();

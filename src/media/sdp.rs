@@ -507,6 +507,7 @@ mod tests {
                 (n.law, n.payload_type, n.dtmf_payload_type)
             );
             assert_eq!(back.direction, n.direction.answer(), "{text:?}");
+            assert_eq!(back.srtp.map(|s| s.theirs), n.srtp.map(|s| s.ours));
         }
         assert!(accepted > 1000, "the mutations still leave many offers to accept: {accepted}");
     }
