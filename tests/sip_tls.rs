@@ -1,6 +1,7 @@
-//! SIP over TLS with real peers: baresip calls the portal over TLS and walks it; baresip as an
-//! operator's phone registers over TLS and answers a plain sipp caller, audio checked both ways;
-//! a configuration requiring TLS for operators refuses a phone on UDP; handshakes with an old
+//! SIP over TLS and SRTP with real peers: baresip calls the portal over TLS with SRTP required
+//! and walks it; baresip as an operator's phone registers over TLS and answers with SRTP a
+//! plain-RTP sipp caller, audio checked both ways through the relay's decryption and
+//! encryption; a configuration requiring TLS for operators refuses a phone on UDP; handshakes with an old
 //! protocol version are refused and logged once per source while calls go on; a renewed
 //! certificate is taken without a restart.
 //!
@@ -36,13 +37,35 @@ fn tls_address(engine: &Engine) -> std::net::SocketAddr {
     engine.tls.unwrap_or_else(|| panic!("the engine reported no TLS address; its log:\n{}", engine.log_text()))
 }
 
+/// baresip's lines for SRTP, and for recording what it decodes into `dir`.
+fn srtp_and_recording(dir: &Path) -> String {
+    format!("module\t\t\tsrtp.so\nmodule\t\t\tsndfile.so\nsnd_path\t\t{}\n", dir.display())
+}
+
+/// The samples baresip decoded from the engine (its sndfile recording).
+fn decoded(dir: &Path) -> Vec<i16> {
+    let file = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("baresip recorded nothing in {}", dir.display()));
+    hound::WavReader::open(&file).unwrap().samples::<i16>().map_while(Result::ok).collect()
+}
+
 #[test]
-fn baresip_calls_over_tls_presses_1_for_italian_and_hangs_up() {
+fn baresip_calls_over_tls_with_srtp_presses_1_for_italian_and_hangs_up() {
     let certs = tempfile::tempdir().unwrap();
-    let (_dir, config, cert) = tls_config(certs.path(), &[]);
+    let srtp_required = ("srtp = \"optional\"\noperators_srtp", "srtp = \"required\"\noperators_srtp");
+    let (_dir, config, cert) = tls_config(certs.path(), &[srtp_required]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     let tls = tls_address(&engine);
-    let mut phone = Softphone::start_tls("<sip:test@127.0.0.1;transport=tls>;regint=0", Path::new(&cert));
+    let heard = tempfile::tempdir().unwrap();
+    let trust = format!("sip_trans_def\t\ttls\nsip_cafile\t\t{cert}\n");
+    let mut phone = Softphone::start_configured(
+        "<sip:test@127.0.0.1;transport=tls>;regint=0;mediaenc=srtp-mand",
+        &format!("{trust}{}", srtp_and_recording(heard.path())),
+    );
     let deadline = |s| Instant::now() + Duration::from_secs(s);
     phone.wait_for("baresip is ready", deadline(10));
 
@@ -60,12 +83,24 @@ fn baresip_calls_over_tls_presses_1_for_italian_and_hangs_up() {
     assert!(r["keys"].as_str().unwrap_or_default().contains('1'), "the key 1 was recorded{}", context());
     assert_eq!(r["language"], "it", "{}", context());
     assert_eq!(r["ending"]["kind"], "caller_hangup", "{}", context());
-    // baresip's tone, received and measured on the caller's leg.
+    // baresip's tone, received, decrypted and measured on the caller's leg.
     let q = &r["media"]["caller"];
     assert!(q["packets"].as_u64().unwrap_or(0) > 100 && q["mos"].as_f64().unwrap_or(0.0) > 4.0, "{q}{}", context());
-    // Every SIP message of the call went over TLS (the trace names the transport).
+    assert_eq!(q["srtp"], "AES_CM_128_HMAC_SHA1_80", "the caller's leg was encrypted{}", context());
+    // Every SIP message of the call went over TLS (the trace names the transport), and the
+    // engine answered RTP/SAVP with its own key.
     let invite = phone.transcript.iter().position(|l| l.starts_with("INVITE sip:")).expect("an INVITE in the trace");
     assert!(phone.transcript[invite - 1].starts_with("TLS "), "the INVITE went over TLS{}", context());
+    let answer = phone.transcript.iter().skip_while(|l| !l.starts_with("SIP/2.0 200 OK")).take(100);
+    let answer: Vec<&String> = answer.collect();
+    assert!(answer.iter().any(|l| l.starts_with("m=audio ") && l.contains("RTP/SAVP")), "{answer:?}{}", context());
+    assert!(answer.iter().any(|l| l.starts_with("a=crypto:") && l.contains("inline:")), "{answer:?}{}", context());
+    // The prompts, encrypted by the engine, decrypted by baresip: speech, not silence.
+    let samples = decoded(heard.path());
+    let voiced = samples.chunks(160).filter(|b| b.iter().map(|s| i64::from(*s).abs()).sum::<i64>() > 160 * 300).count();
+    assert!(voiced > 50, "baresip decoded the prompts: {voiced} voiced blocks of 20 ms{}", context());
+    // No key ever in the engine's log.
+    assert!(!engine.log_text().contains("inline:"), "an SRTP key in the log{}", context());
 }
 
 /// The call records, once there are `n`.
@@ -85,8 +120,9 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     // baresip 1.0 knows only MD5 (see softphone_call.rs).
     let md5_only = ("digest_algorithms = [\"SHA-256\", \"MD5\"]", "digest_algorithms = [\"MD5\"]");
     let required = ("drain_seconds = 60\n", "drain_seconds = 60\noperators_require_tls = true\n");
+    let srtp_required = ("operators_srtp = \"optional\"", "operators_srtp = \"required\"");
     let certs = tempfile::tempdir().unwrap();
-    let (_dir, config, cert) = tls_config(certs.path(), &[md5_only, required]);
+    let (_dir, config, cert) = tls_config(certs.path(), &[md5_only, required, srtp_required]);
     let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
     let tls = tls_address(&engine);
 
@@ -96,12 +132,13 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     assert_eq!(refused.status, 403, "{}", refused.text);
     assert!(refused.text.contains("TLS"), "the refusal says why: {}", refused.text);
 
-    // baresip over TLS registers (digest), answers automatically, records what it hears.
+    // baresip over TLS registers (digest), answers automatically with SRTP, records what it
+    // hears.
     let heard = tempfile::tempdir().unwrap();
-    let account = format!("<sip:mrossi@{tls};transport=tls>;auth_pass=demo-mrossi;regint=300;answermode=auto");
-    let recording = format!("module\t\t\tsndfile.so\nsnd_path\t\t{}\n", heard.path().display());
+    let account =
+        format!("<sip:mrossi@{tls};transport=tls>;auth_pass=demo-mrossi;regint=300;answermode=auto;mediaenc=srtp-mand");
     let trust = format!("sip_trans_def\t\ttls\nsip_cafile\t\t{cert}\n");
-    let mut phone = Softphone::start_configured(&account, &format!("{trust}{recording}"));
+    let mut phone = Softphone::start_configured(&account, &format!("{trust}{}", srtp_and_recording(heard.path())));
     phone.wait_registered(&engine, Duration::from_secs(15));
     let (status, body) = http(&engine, "POST", "/api/operator/login", Some(("mrossi", "demo-mrossi")), None);
     assert_eq!(status, 200, "{body}");
@@ -134,17 +171,14 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
         .count();
     assert!(voice > 100, "the operator's voice reached the caller: {voice} packets\n{}", context());
     // Caller -> operator: the 400 Hz tone, in what baresip decoded.
-    let decoded = std::fs::read_dir(heard.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .unwrap_or_else(|| panic!("baresip recorded nothing in {}\n{}", heard.path().display(), context()));
-    let samples: Vec<i16> = hound::WavReader::open(&decoded).unwrap().samples::<i16>().map_while(Result::ok).collect();
+    let samples = decoded(heard.path());
     let toned = samples.chunks(160).filter(|block| share_of(block, 400.0) > 0.8).count();
     assert!(toned > 100, "the caller's voice reached the operator: {toned} blocks of 20 ms\n{}", context());
-    // The operator's leg is measured too (baresip's stream as the engine received it).
+    // The operator's leg is measured too (baresip's stream as the engine received it), and it
+    // alone was encrypted.
     assert!(record["media"]["operator"]["packets"].as_u64().unwrap_or(0) > 100, "{}", context());
+    assert_eq!(record["media"]["operator"]["srtp"], "AES_CM_128_HMAC_SHA1_80", "{}", context());
+    assert!(record["media"]["caller"]["srtp"].is_null(), "the caller's leg stayed plain RTP{}", context());
 }
 
 /// `openssl s_client` offering only TLS 1.1 (which rustls does not speak): whether it connected.

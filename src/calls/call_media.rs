@@ -8,7 +8,9 @@ use crate::media::clock::{MediaClock, Voice};
 use crate::media::prompt_store::PromptStore;
 use crate::media::receiver::{Inbound, MediaReceiver, OperatorSide};
 use crate::media::relay::{LegCodec, Relay};
+use crate::media::rtcp::LegQuality;
 use crate::media::sdp::{Negotiated, Srtp};
+use crate::media::srtp::Suite;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +29,8 @@ pub struct CallMedia {
     /// The caller's packets: keys, when last heard, the relay while bridged.
     inbound: Inbound,
     prompts: Arc<PromptStore>,
+    /// The SRTP suite of the operator's leg (the last one bridged).
+    operator_srtp: Option<Suite>,
 }
 
 /// The operator's side of a bridge, as the host keeps it.
@@ -74,6 +78,7 @@ impl CallMedia {
             inbound: receiver.attach(socket, &params),
             params,
             prompts,
+            operator_srtp: None,
         }
     }
 
@@ -119,7 +124,11 @@ impl CallMedia {
     /// The quality of the RTP received from the caller and from the operator's phone.
     pub async fn quality(&self) -> super::record::MediaQuality {
         let q = self.inbound.quality().await;
-        super::record::MediaQuality { caller: q.caller, operator: q.operator }
+        let encrypted = |q: Option<LegQuality>, srtp| q.map(|q| LegQuality { srtp, ..q });
+        super::record::MediaQuality {
+            caller: encrypted(q.caller, self.params.srtp.as_ref().map(|s| s.suite)),
+            operator: encrypted(q.operator, self.operator_srtp),
+        }
     }
 
     /// New address, hold or resume: the stream, the receiver and a bridge follow.
@@ -134,6 +143,7 @@ impl CallMedia {
     pub fn bridge(&mut self, leg: OperatorLeg) -> Bridged {
         let OperatorLeg { socket, media, ended, hang_up, media_changes, .. } = leg;
         let stream = self.voice.hand_over();
+        self.operator_srtp = media.srtp.as_ref().map(|s| s.suite);
         let (caller_codec, op_codec) = (LegCodec::of(&self.params), LegCodec::of(&media));
         // The operator's phone sees a new stream: its identifiers are ours to choose.
         let to_operator = Relay::new(caller_codec, op_codec, rand::random(), rand::random(), rand::random());

@@ -147,7 +147,10 @@ impl MediaQuality {
         let legs: Vec<String> = [("caller", self.caller), ("operator", self.operator)]
             .into_iter()
             .filter_map(|(who, q)| {
-                q.map(|q| format!("{who} MOS {:.2}, {:.3}% lost, jitter {:.2} ms", q.mos, q.loss_pct, q.jitter_ms))
+                q.map(|q| {
+                    let srtp = if q.srtp.is_some() { ", SRTP" } else { "" };
+                    format!("{who} MOS {:.2}, {:.3}% lost, jitter {:.2} ms{srtp}", q.mos, q.loss_pct, q.jitter_ms)
+                })
             })
             .collect();
         if legs.is_empty() { String::new() } else { format!(" [{}]", legs.join("; ")) }

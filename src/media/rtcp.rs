@@ -156,6 +156,9 @@ pub struct LegQuality {
     /// ITU-T G.107 E-model estimate; the delay counts packetisation and a de-jitter buffer only
     /// until RTCP gives the round trip.
     pub mos: f64,
+    /// The SRTP suite the leg's media was encrypted with; none: plain RTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp: Option<super::srtp::Suite>,
 }
 
 impl Reception {
@@ -184,6 +187,7 @@ impl Reception {
             loss_pct: round(loss * 100.0, 3),
             jitter_ms: round(self.jitter_ms(), 2),
             mos: round(mos(loss, one_way_ms(0.0, self.jitter_ms())), 2),
+            srtp: None,
         })
     }
 }

@@ -20,9 +20,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// The SDES crypto suites we offer and accept, strongest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Suite {
+    #[serde(rename = "AES_CM_128_HMAC_SHA1_80")]
     AesCm128HmacSha1_80,
+    #[serde(rename = "AES_CM_128_HMAC_SHA1_32")]
     AesCm128HmacSha1_32,
 }
 
