@@ -606,7 +606,8 @@ fn unknown_number_is_refused_with_404() {
 fn offer_without_a_common_codec_is_refused_with_488() {
     let engine = Engine::start();
     let sink = RtpSink::start();
-    let run = sipp(&engine, "no_common_codec.xml", Transport::Udp, LATINA, &[("rtp_port", &sink.port())]).expect_ok();
+    let keys = [("rtp_port", sink.port()), ("formats", "18".to_string())];
+    let run = sipp(&engine, "no_common_codec.xml", Transport::Udp, LATINA, &keys_of(&keys)).expect_ok();
     let refused = run.response(488, "INVITE");
     assert!(
         refused.header("Warning").is_some_and(|w| w.starts_with("304 ")),
@@ -622,6 +623,29 @@ fn offer_without_a_common_codec_is_refused_with_488() {
     );
     assert_eq!(r["number"], "+390773691001", "{r:#}");
     assert!(r["answered"].is_null(), "{r:#}");
+}
+
+fn keys_of<'a>(keys: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    keys.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn with_srtp_required_a_plain_offer_is_refused_with_488_saying_why() {
+    let (_dir, config) =
+        edited_config(&[("srtp = \"optional\"\noperators_srtp", "srtp = \"required\"\noperators_srtp")]);
+    let engine = Engine::start_with(&["--config", config.to_str().unwrap()]);
+    let sink = RtpSink::start();
+    let keys = [("rtp_port", sink.port()), ("formats", "0".to_string())];
+    let run = sipp(&engine, "no_common_codec.xml", Transport::Udp, LATINA, &keys_of(&keys)).expect_ok();
+    let refused = run.response(488, "INVITE");
+    let warning = refused.header("Warning").unwrap_or_default();
+    assert!(
+        warning.starts_with("304 ") && warning.contains("encrypted media is required"),
+        "{warning}\n{}",
+        run.report()
+    );
+    let r = engine.record(&run.call_id());
+    assert_eq!(r["ending"]["status"], 488, "{r:#}");
 }
 
 // ------------------------------------------------------------------------------------------
