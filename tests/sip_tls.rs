@@ -149,7 +149,7 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     let run = thread::scope(|s| {
         let engine = &engine;
         let caller_port = caller_port.as_str();
-        let caller = s.spawn(move || pensions_caller(engine, caller_port, "0 101", 10_000, "5", 300));
+        let caller = s.spawn(move || pensions_caller(engine, caller_port, "0 101", 15_000, "5", 300));
         phone.wait_for("Call established", Instant::now() + Duration::from_secs(25));
         caller.join().unwrap()
     });
@@ -179,6 +179,17 @@ fn with_tls_required_an_operator_registers_over_tls_and_talks_with_a_plain_calle
     assert!(record["media"]["operator"]["packets"].as_u64().unwrap_or(0) > 100, "{}", context());
     assert_eq!(record["media"]["operator"]["srtp"], "AES_CM_128_HMAC_SHA1_80", "{}", context());
     assert!(record["media"]["caller"]["srtp"].is_null(), "the caller's leg stayed plain RTP{}", context());
+    // baresip's RTCP reports (SRTCP) about our stream to it: its loss and jitter, and the round
+    // trip from our sender reports.
+    let reported = &record["media"]["operator"]["reported"];
+    let counts = ["rtcp_received_total", "rtcp_sent_total", "srtp_dropped_packets_total{reason=\"authentication\"}"]
+        .map(|m| format!("{m} {}", metric(&engine, &format!("centralino_{m}"))));
+    assert!(
+        reported["rtt_ms"].as_f64().is_some_and(|rtt| (0.0..100.0).contains(&rtt)),
+        "{reported} {counts:?}{}",
+        context()
+    );
+    assert_eq!(reported["lost"], 0, "{}", context());
 }
 
 /// `openssl s_client` offering only TLS 1.1 (which rustls does not speak): whether it connected.

@@ -89,6 +89,13 @@ async fn render(state: &ApiState) -> String {
     counter(&mut r, "rtp_relayed", "RTP packets relayed between the legs of a bridge", load(&receiver.relayed));
     counter(&mut r, "rtp_relay_errors", "Relayed RTP packets the kernel refused", load(&receiver.send_errors));
     counter(&mut r, "rtp_foreign", "RTP packets from an unexpected address, ignored", load(&receiver.foreign));
+    counter(
+        &mut r,
+        "rtcp_received",
+        "RTCP reports read from callers' and operators' phones",
+        load(&receiver.rtcp_received),
+    );
+    counter(&mut r, "rtcp_sent", "RTCP reports sent to callers' and operators' phones", load(&receiver.rtcp_sent));
     let srtp: Labeled<Counter> =
         labeled(&mut r, "srtp_dropped_packets", "SRTP packets dropped unread, by reason (never relayed)");
     for (reason, count) in [

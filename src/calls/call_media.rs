@@ -9,6 +9,7 @@ use crate::media::prompt_store::PromptStore;
 use crate::media::receiver::{Inbound, MediaReceiver, OperatorSide};
 use crate::media::relay::{LegCodec, Relay};
 use crate::media::rtcp::LegQuality;
+use crate::media::rtp_port::rtcp_beside;
 use crate::media::sdp::{Negotiated, Srtp};
 use crate::media::srtp::Suite;
 use std::net::UdpSocket;
@@ -72,14 +73,14 @@ impl CallMedia {
         receiver: &MediaReceiver,
         prompts: Arc<PromptStore>,
     ) -> CallMedia {
+        let rtcp = rtcp_beside(&socket);
         let socket = Arc::new(socket);
-        CallMedia {
-            voice: clock.attach(Arc::clone(&socket), &params),
-            inbound: receiver.attach(socket, &params),
-            params,
-            prompts,
-            operator_srtp: None,
+        let voice = clock.attach(Arc::clone(&socket), &params);
+        let inbound = receiver.attach(socket, &params);
+        if let Some(rtcp) = rtcp {
+            inbound.rtcp(rtcp, voice.ssrc(), voice.sent());
         }
+        CallMedia { voice, inbound, params, prompts, operator_srtp: None }
     }
 
     /// Play `items` once; false when none of them has audio (nothing will finish).
@@ -142,6 +143,7 @@ impl CallMedia {
     /// continues the caller's (same SSRC, sequence and timestamps).
     pub fn bridge(&mut self, leg: OperatorLeg) -> Bridged {
         let OperatorLeg { socket, media, ended, hang_up, media_changes, .. } = leg;
+        let rtcp = rtcp_beside(&socket);
         let stream = self.voice.hand_over();
         self.operator_srtp = media.srtp.as_ref().map(|s| s.suite);
         let (caller_codec, op_codec) = (LegCodec::of(&self.params), LegCodec::of(&media));
@@ -156,6 +158,7 @@ impl CallMedia {
             srtp_to_operator: media.srtp.as_ref().map(Srtp::sender),
             srtp_from_operator: media.srtp.as_ref().map(Srtp::receiver),
             srtp_to_caller: stream.srtp,
+            rtcp,
         });
         Bridged { hang_up, ended: Some(ended), media_changes }
     }

@@ -17,7 +17,8 @@ use super::outbound::{Outbound, Protection};
 use super::playback::Playback;
 pub use super::priority::ClockPriority;
 use super::priority::apply_priority;
-use super::rtp_stream::RtpStream;
+use super::rtcp::SentCount;
+use super::rtp_stream::{FRAME_SAMPLES, RtpStream};
 use super::sdp::Negotiated;
 use super::srtp::SrtpSender;
 use std::net::UdpSocket;
@@ -67,6 +68,8 @@ struct Inner {
 /// One call's outgoing media as the pacer sees it.
 struct Stream {
     socket: Arc<UdpSocket>,
+    /// What went out, for the leg's RTCP sender reports (a relay continuing the stream adds).
+    sent: Arc<SentCount>,
     state: Mutex<StreamState>,
     finished: mpsc::UnboundedSender<u64>,
 }
@@ -115,7 +118,8 @@ impl MediaClock {
         let rtp = RtpStream::new(media.law.payload_type(), rand::random(), rand::random(), rand::random());
         let out = Outbound::new(rtp, media.remote, media.direction.we_send(), Protection::of(media.srtp.as_ref()));
         let (finished, done) = mpsc::unbounded_channel();
-        let stream = Arc::new(Stream { socket, state: Mutex::new(StreamState { out, closed: false }), finished });
+        let state = Mutex::new(StreamState { out, closed: false });
+        let stream = Arc::new(Stream { socket, sent: Arc::default(), state, finished });
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.pacers.len();
         let sent = self.inner.pacers[i].lock().unwrap_or_else(|e| e.into_inner()).send(Arc::clone(&stream));
         if sent.is_err() {
@@ -168,6 +172,11 @@ impl Voice {
         let mut st = self.stream.lock();
         st.out.set_route(media.remote, media.direction.we_send(), media.law.payload_type());
         st.out.set_srtp(media.srtp.as_ref());
+    }
+
+    /// What the stream has sent (the clock and any relay continuing it count there).
+    pub fn sent(&self) -> Arc<SentCount> {
+        Arc::clone(&self.stream.sent)
     }
 
     /// The SSRC of the call's stream.
@@ -323,7 +332,11 @@ impl Pacer {
                 finished = tick.finished;
                 if let Some((n, to)) = tick.packet {
                     match socket2::SockRef::from(&*stream.socket).send_to(&buf[..n], &to.into()) {
-                        Ok(_) => stats.sent.fetch_add(1, Ordering::Relaxed),
+                        Ok(_) => {
+                            let timestamp = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                            stream.sent.add(FRAME_SAMPLES, timestamp, super::uptime_millis());
+                            stats.sent.fetch_add(1, Ordering::Relaxed)
+                        }
                         Err(_) => stats.send_errors.fetch_add(1, Ordering::Relaxed),
                     };
                 }

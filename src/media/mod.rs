@@ -20,3 +20,10 @@ pub mod sdp;
 pub mod srtp;
 pub mod synth;
 pub mod wav;
+
+/// Milliseconds since the media plane started, on one clock for every media thread (what a
+/// relay and the clock stamp on what they send, for RTCP).
+pub fn uptime_millis() -> u32 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u32
+}

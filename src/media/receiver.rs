@@ -22,7 +22,7 @@ use super::dtmf::DtmfReceiver;
 use super::io_ring::{self, Event, IoRing, Sender};
 use super::priority::{ClockPriority, apply_priority};
 use super::relay::{LegCodec, Relay};
-use super::rtcp::{LegQuality, Reception};
+use super::rtcp::{self, LegQuality, PeerView, Reception, SentCount};
 use super::sdp::{Negotiated, Srtp};
 use super::srtp::{Refused, SrtpReceiver, SrtpSender};
 use crate::config::MediaIo;
@@ -62,6 +62,9 @@ pub struct ReceiverStats {
     pub srtp_unauthenticated: AtomicU64,
     pub srtp_replayed: AtomicU64,
     pub srtp_malformed: AtomicU64,
+    /// RTCP reports read from phones, and sent to them.
+    pub rtcp_received: AtomicU64,
+    pub rtcp_sent: AtomicU64,
 }
 
 impl ReceiverStats {
@@ -110,6 +113,8 @@ pub struct OperatorSide {
     /// SRTP towards the caller, when the caller's leg is encrypted: the caller's stream's
     /// sender, lent for the bridge and given back at its end.
     pub srtp_to_caller: Option<SrtpSender>,
+    /// Our RTCP socket towards the operator's phone (the RTP port + 1), if it could be bound.
+    pub rtcp: Option<UdpSocket>,
 }
 
 /// Whether an RTP packet from `from` is the caller's (RFC 3264: media come from the SDP
@@ -132,6 +137,7 @@ enum Command {
     OperatorMedia { id: u64, remote: Option<SocketAddr> },
     Unbridge { id: u64, reply: oneshot::Sender<Option<(u16, Option<SrtpSender>)>> },
     Quality { id: u64, reply: oneshot::Sender<ReceivedQuality> },
+    Rtcp { id: u64, socket: UdpSocket, our_ssrc: u32, sent: Arc<SentCount> },
     Remove { id: u64 },
 }
 
@@ -241,6 +247,8 @@ impl MediaReceiver {
             operator_source: None,
             from_caller: Reception::default(),
             from_operator: Reception::default(),
+            caller_rtcp: None,
+            operator_peer: None,
         });
         if !self.inner.threads[thread].send(Command::Add { id, call }) {
             warn!("media receiver thread gone: this call hears nothing");
@@ -294,6 +302,13 @@ impl Inbound {
         answer.await.ok().flatten()
     }
 
+    /// Exchange RTCP reports with the caller on `socket` (the RTP port + 1): ours about what
+    /// we receive and what our stream `our_ssrc` has `sent`, theirs read for the round trip and
+    /// their view of our stream; they keep the call alive like its RTP.
+    pub fn rtcp(&self, socket: UdpSocket, our_ssrc: u32, sent: Arc<SentCount>) {
+        self.send(Command::Rtcp { id: self.id, socket, our_ssrc, sent });
+    }
+
     /// The quality of what has been received so far from the caller and from the operator's
     /// phone (the last one bridged).
     pub async fn quality(&self) -> ReceivedQuality {
@@ -341,6 +356,108 @@ struct Entry {
     /// What the caller's phone sent and the operator's (RTCP reception statistics).
     from_caller: Reception,
     from_operator: Reception,
+    caller_rtcp: Option<RtcpLeg>,
+    /// The last report of the operator's phone about our stream (kept after the bridge).
+    operator_peer: Option<PeerView>,
+}
+
+/// A leg's RTCP (RFC 3550 section 6): its socket on the RTP port + 1, whence the peer's reports
+/// come, what they say about our stream, and when our next report is due.
+struct RtcpLeg {
+    socket: UdpSocket,
+    token: u64,
+    our_ssrc: u32,
+    cname: String,
+    source: Option<SocketAddr>,
+    /// The peer's last report about our stream.
+    peer: Option<PeerView>,
+    /// When our next report is due (uptime milliseconds).
+    next_report: u32,
+    sent: Arc<SentCount>,
+    /// SRTCP for our reports on an encrypted caller's leg (the operator's leg uses its relay's
+    /// sender, whose SRTCP state is its own).
+    protect: Option<SrtpSender>,
+}
+
+impl RtcpLeg {
+    fn new(socket: UdpSocket, token: u64, our_ssrc: u32, sent: Arc<SentCount>, now: u32) -> RtcpLeg {
+        let cname = format!("centralino@{}", socket.local_addr().map(|a| a.ip().to_string()).unwrap_or_default());
+        // The first report within 1 to 3.5 s (RFC 3550 6.2: half the interval, randomised).
+        let next_report = now.wrapping_add(rand::random_range(1000..3500));
+        RtcpLeg { socket, token, our_ssrc, cname, source: None, peer: None, next_report, sent, protect: None }
+    }
+
+    /// Where our reports go: where the peer's come from, else its RTP port + 1.
+    fn destination(&self, remote: Option<SocketAddr>) -> Option<SocketAddr> {
+        self.source.or_else(|| remote.map(|r| SocketAddr::new(r.ip(), r.port().wrapping_add(1))))
+    }
+
+    /// A datagram on the socket: the peer's (S)RTCP, checked with `check` when the leg is
+    /// encrypted, read into `reception` (its sender report) and our view of the peer; whether it
+    /// was a genuine report.
+    fn on_packet(
+        &mut self,
+        check: &mut Option<SrtpReceiver>,
+        reception: &mut Reception,
+        remote: Option<SocketAddr>,
+        stats: &ReceiverStats,
+        now: Arrival,
+        (packet, from): (&[u8], SocketAddr),
+    ) -> bool {
+        if !accept_source(&mut self.source, remote, from) {
+            stats.foreign.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let mut plain = [0u8; 2048];
+        let packet = match check {
+            Some(check) => match check.unprotect_rtcp(packet, &mut plain) {
+                Ok(n) => &plain[..n],
+                Err(why) => {
+                    stats.refused(why);
+                    return false;
+                }
+            },
+            None => packet,
+        };
+        // Malformed RTCP is ignored (RFC 3550 6.1).
+        let Some(heard) = rtcp::read(packet, self.our_ssrc, now.ntp) else { return false };
+        if let Some((_, ntp)) = heard.sender_report {
+            reception.on_sender_report(ntp, now.ntp);
+        }
+        if heard.about_us.is_some() {
+            self.peer = heard.about_us;
+        }
+        stats.rtcp_received.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Our report, if due at `now`: sent to the peer (protected with `protect` on an encrypted
+    /// leg), the next one due in 2.5 to 7.5 s (RFC 3550 6.2: 5 s, randomised).
+    fn report_if_due(
+        &mut self,
+        reception: &mut Reception,
+        remote: Option<SocketAddr>,
+        protect: Option<&mut SrtpSender>,
+        stats: &ReceiverStats,
+        now: Arrival,
+    ) {
+        if (now.uptime.wrapping_sub(self.next_report) as i32) < 0 {
+            return;
+        }
+        self.next_report = now.uptime.wrapping_add(rand::random_range(2500..7500));
+        let Some(to) = self.destination(remote) else { return };
+        let (sent, rtp_time) = self.sent.at(now.uptime);
+        let mut packet = rtcp::compose(self.our_ssrc, &self.cname, sent, now.ntp, rtp_time, reception.report(now.ntp));
+        if let Some(protect) = protect.or(self.protect.as_mut()) {
+            let len = packet.len();
+            packet.resize(len + super::srtp::RTCP_OVERHEAD, 0);
+            let Some(n) = protect.protect_rtcp(&mut packet, len) else { return };
+            packet.truncate(n);
+        }
+        if self.socket.send_to(&packet, to).is_ok() {
+            stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The quality of the RTP received from each side of a call.
@@ -351,23 +468,34 @@ pub struct ReceivedQuality {
 }
 
 /// When a round of packets arrived: in milliseconds (liveness) and in 8 kHz RTP units (jitter)
-/// since the receivers' epoch.
+/// since the receivers' epoch, in the media plane's uptime (what senders stamp) and as an NTP
+/// timestamp (RTCP).
 #[derive(Clone, Copy, Debug)]
 struct Arrival {
     millis: u64,
     samples: u32,
+    uptime: u32,
+    ntp: u64,
 }
 
 impl Arrival {
     fn since(epoch: Instant) -> Arrival {
         let micros = epoch.elapsed().as_micros() as u64;
-        Arrival { millis: micros / 1000, samples: (micros * 8 / 1000) as u32 }
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Arrival {
+            millis: micros / 1000,
+            samples: (micros * 8 / 1000) as u32,
+            uptime: super::uptime_millis(),
+            ntp: rtcp::ntp(wall),
+        }
     }
 }
 
 struct Bridge {
     side: Box<OperatorSide>,
     token: u64,
+    /// RTCP with the operator's phone, and what our relay to it has sent.
+    rtcp: Option<RtcpLeg>,
 }
 
 /// Which leg of a call a watched socket carries.
@@ -375,6 +503,8 @@ struct Bridge {
 enum Leg {
     Caller,
     Operator,
+    CallerRtcp,
+    OperatorRtcp,
 }
 
 /// An unwatched socket the kernel may still be reading (io_uring): open until its receive ends.
@@ -456,6 +586,8 @@ struct Calls {
     watches: HashMap<u64, (u64, Leg)>,
     next_token: u64,
     stats: Arc<ReceiverStats>,
+    /// When to look for reports due next (uptime milliseconds).
+    next_scan: u32,
 }
 
 /// Where a thread's outgoing packets go: written into a buffer by `write`, sent on `socket`.
@@ -513,6 +645,38 @@ impl Calls {
         match leg {
             Leg::Caller => caller_packet(call, &self.stats, now, packet, from, out),
             Leg::Operator => operator_packet(call, &self.stats, now, packet, from, out),
+            Leg::CallerRtcp => {
+                let Some(rtcp) = &mut call.caller_rtcp else { return };
+                let (check, reception, remote) = (&mut call.srtp_from_caller, &mut call.from_caller, call.side.remote);
+                // RTCP keeps a silent call alive (a phone that sends no RTP while muted).
+                if rtcp.on_packet(check, reception, remote, &self.stats, now, (packet, from)) {
+                    call.heard.store(now.millis, Ordering::Relaxed);
+                }
+            }
+            Leg::OperatorRtcp => {
+                let Some(Bridge { side, rtcp: Some(rtcp), .. }) = &mut call.bridge else { return };
+                let (check, remote) = (&mut side.srtp_from_operator, side.remote);
+                if rtcp.on_packet(check, &mut call.from_operator, remote, &self.stats, now, (packet, from)) {
+                    call.operator_peer = rtcp.peer;
+                }
+            }
+        }
+    }
+
+    /// Send the reports due by `now` (looked for at most every 100 ms).
+    fn reports(&mut self, now: Arrival) {
+        if (now.uptime.wrapping_sub(self.next_scan) as i32) < 0 {
+            return;
+        }
+        self.next_scan = now.uptime.wrapping_add(100);
+        for call in self.calls.values_mut() {
+            if let Some(rtcp) = &mut call.caller_rtcp {
+                rtcp.report_if_due(&mut call.from_caller, call.side.remote, None, &self.stats, now);
+            }
+            if let Some(Bridge { side, rtcp: Some(rtcp), .. }) = &mut call.bridge {
+                let protect = side.srtp_to_operator.as_mut();
+                rtcp.report_if_due(&mut call.from_operator, side.remote, protect, &self.stats, now);
+            }
         }
     }
 }
@@ -542,7 +706,7 @@ impl Worker {
         choice: MediaIo,
     ) -> io::Result<Self> {
         let io = Io::open(choice, wake.as_raw_fd())?;
-        let calls = Calls { calls: HashMap::new(), watches: HashMap::new(), next_token: 0, stats };
+        let calls = Calls { calls: HashMap::new(), watches: HashMap::new(), next_token: 0, stats, next_scan: 0 };
         Ok(Self { io, wake, commands, calls, closing: HashMap::new(), epoch })
     }
 
@@ -571,7 +735,8 @@ impl Worker {
         let mut out = [0u8; 2048];
         loop {
             // SAFETY: the buffer holds EVENTS entries.
-            let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), EVENTS as i32, -1) };
+            // At least once a second, for the RTCP reports of calls that are silent.
+            let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), EVENTS as i32, 1000) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -595,6 +760,7 @@ impl Worker {
                 let stats = Arc::clone(&self.calls.stats);
                 self.calls.datagram(token, from, &buf[..len], now, &mut Direct { out: &mut out, stats: &stats });
             }
+            self.calls.reports(now);
             // A full batch means more are waiting: go on at once.
             if packets && (n as usize) < EVENTS {
                 std::thread::sleep(COALESCE);
@@ -609,6 +775,8 @@ impl Worker {
         match leg {
             Leg::Caller => Some(&call.socket),
             Leg::Operator => call.bridge.as_ref().map(|b| &b.side.socket),
+            Leg::CallerRtcp => call.caller_rtcp.as_ref().map(|r| &r.socket),
+            Leg::OperatorRtcp => call.bridge.as_ref().and_then(|b| b.rtcp.as_ref()).map(|r| &r.socket),
         }
     }
 
@@ -634,6 +802,7 @@ impl Worker {
                 stats.send_errors.fetch_add(failed, Ordering::Relaxed);
             }
             let coalesces = ring.coalesces();
+            self.calls.reports(now);
             for token in ended.drain(..) {
                 if self.closing.remove(&token).is_some() {
                     continue;
@@ -669,6 +838,30 @@ impl Worker {
         }
     }
 
+    /// Watch a leg's RTCP socket; its token, or none (logged) when it cannot be watched.
+    fn watch_rtcp(&mut self, id: u64, leg: Leg, socket: &UdpSocket) -> Option<u64> {
+        let token = self.calls.token(id, leg);
+        match self.io.watch(socket.as_raw_fd(), token) {
+            Ok(()) => Some(token),
+            Err(e) => {
+                self.calls.watches.remove(&token);
+                warn!(error = %e, "media receiver: cannot watch an RTCP socket; no reports on this leg");
+                None
+            }
+        }
+    }
+
+    /// Let a bridge go (its sockets closed): where our stream to the caller continues, and the
+    /// SRTP sender it was lent.
+    fn drop_bridge(&mut self, b: Bridge) -> (u16, Option<SrtpSender>) {
+        if let Some(rtcp) = b.rtcp {
+            self.unwatch(rtcp.token, Kept::Owned(rtcp.socket));
+        }
+        let OperatorSide { socket, to_caller, srtp_to_caller, .. } = *b.side;
+        self.unwatch(b.token, Kept::Owned(socket));
+        (to_caller.next_seq(), srtp_to_caller)
+    }
+
     fn unwatch(&mut self, token: u64, socket: Kept) {
         self.calls.watches.remove(&token);
         self.io.unwatch(token, socket, &mut self.closing);
@@ -699,17 +892,20 @@ impl Worker {
                     }
                     if side.srtp != call.side.srtp {
                         // Keys renegotiated: what the caller sends is checked with its new key; a
-                        // relay to the caller protects with our (new) one.
+                        // relay to the caller and our reports protect with our (new) one.
                         call.srtp_from_caller = side.srtp.as_ref().map(Srtp::receiver);
                         if let Some(b) = &mut call.bridge {
                             b.side.srtp_to_caller = side.srtp.as_ref().map(Srtp::sender);
+                        }
+                        if let Some(rtcp) = &mut call.caller_rtcp {
+                            rtcp.protect = side.srtp.as_ref().map(Srtp::sender);
                         }
                     }
                     call.side = side;
                     call.source = None;
                 }
             }
-            Command::Bridge { id, operator } => {
+            Command::Bridge { id, mut operator } => {
                 if !self.calls.calls.contains_key(&id) {
                     return;
                 }
@@ -717,10 +913,29 @@ impl Worker {
                 if let Err(e) = self.io.watch(operator.socket.as_raw_fd(), token) {
                     warn!(error = %e, "media receiver: cannot watch an operator's socket; nothing relayed");
                 }
+                let rtcp = operator.rtcp.take().and_then(|socket| {
+                    let token = self.watch_rtcp(id, Leg::OperatorRtcp, &socket)?;
+                    let now = super::uptime_millis();
+                    Some(RtcpLeg::new(socket, token, operator.to_operator.ssrc(), Arc::default(), now))
+                });
                 let call = self.calls.calls.get_mut(&id).expect("checked above");
                 call.operator_source = None;
-                if let Some(old) = call.bridge.replace(Bridge { side: operator, token }) {
-                    self.unwatch(old.token, Kept::Owned(old.side.socket));
+                call.from_operator = Reception::default();
+                call.operator_peer = None;
+                if let Some(old) = call.bridge.replace(Bridge { side: operator, token, rtcp }) {
+                    self.drop_bridge(old);
+                }
+            }
+            Command::Rtcp { id, socket, our_ssrc, sent } => {
+                if !self.calls.calls.contains_key(&id) {
+                    return;
+                }
+                let Some(token) = self.watch_rtcp(id, Leg::CallerRtcp, &socket) else { return };
+                let call = self.calls.calls.get_mut(&id).expect("checked above");
+                let mut rtcp = RtcpLeg::new(socket, token, our_ssrc, sent, super::uptime_millis());
+                rtcp.protect = call.side.srtp.as_ref().map(Srtp::sender);
+                if let Some(old) = call.caller_rtcp.replace(rtcp) {
+                    self.unwatch(old.token, Kept::Owned(old.socket));
                 }
             }
             Command::OperatorMedia { id, remote } => {
@@ -732,26 +947,24 @@ impl Worker {
                 }
             }
             Command::Quality { id, reply } => {
-                let quality = self
-                    .calls
-                    .calls
-                    .get(&id)
-                    .map(|c| ReceivedQuality { caller: c.from_caller.quality(), operator: c.from_operator.quality() });
+                let quality = self.calls.calls.get(&id).map(|c| ReceivedQuality {
+                    caller: with_peer(c.from_caller.quality(), c.caller_rtcp.as_ref().and_then(|r| r.peer)),
+                    operator: with_peer(c.from_operator.quality(), c.operator_peer),
+                });
                 let _ = reply.send(quality.unwrap_or_default());
             }
             Command::Unbridge { id, reply } => {
                 let bridge = self.calls.calls.get_mut(&id).and_then(|c| c.bridge.take());
-                let next = bridge.map(|b| {
-                    let OperatorSide { socket, to_caller, srtp_to_caller, .. } = *b.side;
-                    self.unwatch(b.token, Kept::Owned(socket));
-                    (to_caller.next_seq(), srtp_to_caller)
-                });
+                let next = bridge.map(|b| self.drop_bridge(b));
                 let _ = reply.send(next);
             }
             Command::Remove { id } => {
                 if let Some(call) = self.calls.calls.remove(&id) {
                     if let Some(b) = call.bridge {
-                        self.unwatch(b.token, Kept::Owned(b.side.socket));
+                        self.drop_bridge(b);
+                    }
+                    if let Some(rtcp) = call.caller_rtcp {
+                        self.unwatch(rtcp.token, Kept::Owned(rtcp.socket));
                     }
                     self.unwatch(call.token, Kept::Shared(call.socket));
                 }
@@ -778,11 +991,11 @@ fn caller_packet(
     call.heard.store(now.millis, Ordering::Relaxed);
     call.from_caller.on_packet(packet, now.samples);
     match &mut call.bridge {
-        Some(b) => {
-            let b = &mut *b.side;
-            let srtp = &mut b.srtp_to_operator;
+        Some(Bridge { side, rtcp, .. }) => {
+            let b = &mut **side;
+            let (srtp, sent) = (&mut b.srtp_to_operator, rtcp.as_ref().map(|r| &*r.sent));
             if let Some(to) = b.remote {
-                out.send(&b.socket, to, |buf| protect(srtp, b.to_operator.forward(packet, buf)?, buf));
+                out.send(&b.socket, to, |buf| seal(srtp, sent, now, b.to_operator.forward(packet, buf)?, buf));
             } else {
                 b.to_operator.forward(packet, &mut [0u8; 2048]);
             }
@@ -817,8 +1030,8 @@ fn operator_packet(
     match call.side.remote {
         // An encrypted caller's leg without its sender (never, unless lost) gets nothing.
         Some(to) if call.side.sending && (call.side.srtp.is_none() || b.srtp_to_caller.is_some()) => {
-            let srtp = &mut b.srtp_to_caller;
-            out.send(&call.socket, to, |buf| protect(srtp, b.to_caller.forward(packet, buf)?, buf))
+            let (srtp, sent) = (&mut b.srtp_to_caller, call.caller_rtcp.as_ref().map(|r| &*r.sent));
+            out.send(&call.socket, to, |buf| seal(srtp, sent, now, b.to_caller.forward(packet, buf)?, buf))
         }
         _ => {
             b.to_caller.forward(packet, &mut [0u8; 2048]);
@@ -844,11 +1057,30 @@ fn reveal<'a>(
     }
 }
 
-/// A relayed packet of `len` bytes in `buf`, protected when its leg is encrypted.
-fn protect(srtp: &mut Option<SrtpSender>, len: usize, buf: &mut [u8]) -> Option<usize> {
+/// A relayed packet of `len` bytes in `buf`: counted for the leg's sender reports, protected
+/// when the leg is encrypted.
+fn seal(
+    srtp: &mut Option<SrtpSender>,
+    sent: Option<&SentCount>,
+    now: Arrival,
+    len: usize,
+    buf: &mut [u8],
+) -> Option<usize> {
+    if let Some(sent) = sent {
+        // The relay writes a 12-byte header.
+        sent.add(len.saturating_sub(12), u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]), now.uptime);
+    }
     match srtp {
         Some(s) => s.protect_rtp(buf, len),
         None => Some(len),
+    }
+}
+
+/// A leg's quality with what its phone reported about our stream, if it did.
+fn with_peer(quality: Option<LegQuality>, peer: Option<PeerView>) -> Option<LegQuality> {
+    match (quality, peer) {
+        (Some(q), Some(view)) => Some(q.with_report(&view)),
+        (q, _) => q,
     }
 }
 
@@ -1009,6 +1241,7 @@ mod tests {
             srtp_to_operator: None,
             srtp_from_operator: None,
             srtp_to_caller: None,
+            rtcp: None,
         });
         std::thread::sleep(Duration::from_millis(50));
         caller_phone.send_to(&rtp(0, 9, 1000, &[1; 160]), call_addr).unwrap();
@@ -1057,6 +1290,7 @@ mod tests {
             srtp_to_operator: Some(srtp.sender()),
             srtp_from_operator: Some(srtp.receiver()),
             srtp_to_caller: Some(caller_leg.srtp.as_ref().unwrap().sender()),
+            rtcp: None,
         });
         std::thread::sleep(Duration::from_millis(50));
         let (mut caller_sends, mut caller_hears) = (
@@ -1099,6 +1333,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rtcp_reports_go_both_ways_give_the_round_trip_and_keep_a_silent_call_alive() {
+        for io in BOTH {
+            rtcp_both_ways(io).await;
+        }
+    }
+
+    async fn rtcp_both_ways(io: MediaIo) {
+        let rx = MediaReceiver::start(1, ClockPriority::Normal, io).unwrap();
+        let call = ours();
+        let call_rtcp = crate::media::rtp_port::rtcp_beside(&call).expect("the next port is free");
+        let rtcp_addr = call_rtcp.local_addr().unwrap();
+        let (phone, phone_rtcp) = (socket(), socket());
+        let inbound = rx.attach(Arc::clone(&call), &negotiated(phone.local_addr().unwrap()));
+        let sent = Arc::new(SentCount::default());
+        sent.add(160, 8000, crate::media::uptime_millis());
+        inbound.rtcp(call_rtcp, 0x5eed, Arc::clone(&sent));
+        for seq in 0..50u16 {
+            phone.send_to(&rtp(0, seq, u32::from(seq) * 160, &[1; 160]), call.local_addr().unwrap()).unwrap();
+        }
+        // The phone's sender report (which fixes where ours go), then ours within 3.5 s.
+        let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let sender = rtcp::Sent { packets: 50, octets: 8000 };
+        phone_rtcp.send_to(&rtcp::compose(77, "phone", sender, rtcp::ntp(wall()), 0, None), rtcp_addr).unwrap();
+        phone_rtcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 512];
+        let n = phone_rtcp.recv(&mut buf).expect("our report within 3.5 s");
+        let ours = rtcp::read(&buf[..n], 77, rtcp::ntp(wall())).expect("RTCP");
+        let (ssrc, our_ntp) = ours.sender_report.expect("a sender report: the stream has sent");
+        assert_eq!(ssrc, 0x5eed, "{io:?}");
+        let about_phone = ours.about_us.expect("a report block about the phone's stream");
+        assert_eq!(
+            (about_phone.cumulative_lost, about_phone.rtt_ms.is_some()),
+            (0, true),
+            "{io:?}: it refers to the phone's SR"
+        );
+        // The phone reports on our stream: the round trip from our SR (LSR) and its 20 ms hold (DLSR).
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let mut reception = Reception::default();
+        reception.on_rtp(0x5eed, 1, 0, 0);
+        reception.on_sender_report(our_ntp, rtcp::ntp(wall() - Duration::from_millis(20)));
+        let rr = rtcp::compose(77, "phone", rtcp::Sent::default(), 0, 0, reception.report(rtcp::ntp(wall())));
+        let silent_since = inbound.last_heard();
+        phone_rtcp.send_to(&rr, rtcp_addr).unwrap();
+        // Malformed RTCP is ignored.
+        phone_rtcp.send_to(&[0x80, 201, 0, 40, 1, 2], rtcp_addr).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let q = inbound.quality().await.caller.expect("the caller's leg");
+        let reported = q.reported.expect("the phone's report");
+        let rtt = reported.rtt_ms.expect("a round trip");
+        assert!((0.0..50.0).contains(&rtt), "{io:?}: {rtt} ms");
+        assert_eq!(q.packets, 50);
+        assert!(inbound.last_heard() > silent_since, "{io:?}: RTCP alone keeps the call alive");
+        assert_eq!(rx.stats().rtcp_received.load(Ordering::Relaxed), 2, "{io:?}");
+        assert!(rx.stats().rtcp_sent.load(Ordering::Relaxed) >= 1);
+    }
+
+    #[tokio::test]
     async fn sockets_are_closed_once_their_call_ends() {
         for io in BOTH {
             let rx = MediaReceiver::start(1, ClockPriority::Normal, io).unwrap();
@@ -1115,6 +1406,7 @@ mod tests {
                 srtp_to_operator: None,
                 srtp_from_operator: None,
                 srtp_to_caller: None,
+                rtcp: None,
             });
             phone.send_to(&rtp(0, 1, 0, &[1; 160]), call_addr).unwrap();
             recv(&phone).expect("bridged");
@@ -1158,6 +1450,7 @@ mod tests {
                     srtp_to_operator: None,
                     srtp_from_operator: None,
                     srtp_to_caller: None,
+                    rtcp: None,
                 });
                 calls.push((inbound, call.local_addr().unwrap(), op_addr));
             }

@@ -71,6 +71,11 @@ impl Relay {
         self.source = None;
     }
 
+    /// The SSRC of our stream towards the `to` leg.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// The sequence number the next packet of our stream should carry (for whoever continues
     /// the stream after the bridge).
     pub fn next_seq(&self) -> u16 {

@@ -159,6 +159,69 @@ pub struct LegQuality {
     /// The SRTP suite the leg's media was encrypted with; none: plain RTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp: Option<super::srtp::Suite>,
+    /// What the phone's last RTCP report said about our stream to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<Reported>,
+}
+
+/// A peer's RTCP report about the stream we send it, for the call record.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reported {
+    /// Of our packets, lost in its last interval.
+    pub loss_pct: f64,
+    /// Of our packets, lost in all.
+    pub lost: i64,
+    pub jitter_ms: f64,
+    /// The round trip, from its report of our last sender report (LSR, DLSR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+}
+
+impl LegQuality {
+    /// With what the peer reported: its view of our stream, and the MOS with the round trip.
+    pub fn with_report(self, view: &PeerView) -> LegQuality {
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        let rtt = view.rtt_ms.unwrap_or(0.0);
+        LegQuality {
+            mos: round(mos(self.loss_pct / 100.0, one_way_ms(rtt, self.jitter_ms))),
+            reported: Some(Reported {
+                loss_pct: round(view.fraction_lost * 100.0),
+                lost: i64::from(view.cumulative_lost),
+                jitter_ms: round(view.jitter_ms),
+                rtt_ms: view.rtt_ms.map(round),
+            }),
+            ..self
+        }
+    }
+}
+
+/// What we have sent on a leg, counted by whoever sends (the media clock, a relay), for our
+/// sender reports: packets, payload octets, and the RTP timestamp of the last packet with when
+/// it left (milliseconds on the sender's clock).
+#[derive(Debug, Default)]
+pub struct SentCount {
+    packets: std::sync::atomic::AtomicU32,
+    octets: std::sync::atomic::AtomicU32,
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl SentCount {
+    /// A packet of `payload` octets with RTP timestamp `timestamp` left at `millis`.
+    pub fn add(&self, payload: usize, timestamp: u32, millis: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.packets.fetch_add(1, Relaxed);
+        self.octets.fetch_add(payload as u32, Relaxed);
+        self.last.store(u64::from(timestamp) << 32 | u64::from(millis), Relaxed);
+    }
+
+    /// What was sent, and the RTP timestamp for `millis` (the last one, moved on at 8 kHz).
+    pub fn at(&self, millis: u32) -> (Sent, u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sent = Sent { packets: self.packets.load(Relaxed), octets: self.octets.load(Relaxed) };
+        let last = self.last.load(Relaxed);
+        let elapsed = millis.wrapping_sub(last as u32);
+        (sent, ((last >> 32) as u32).wrapping_add(elapsed.wrapping_mul(CLOCK_HZ / 1000)))
+    }
 }
 
 impl Reception {
@@ -188,6 +251,7 @@ impl Reception {
             jitter_ms: round(self.jitter_ms(), 2),
             mos: round(mos(loss, one_way_ms(0.0, self.jitter_ms())), 2),
             srtp: None,
+            reported: None,
         })
     }
 }

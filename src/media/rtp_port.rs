@@ -45,6 +45,15 @@ impl PortPool {
     }
 }
 
+/// The RTCP socket of the RTP socket `rtp`: the next (odd) port, non-blocking; none when it is
+/// taken (the leg then goes without reports).
+pub fn rtcp_beside(rtp: &UdpSocket) -> Option<UdpSocket> {
+    let at = rtp.local_addr().ok()?;
+    let socket = UdpSocket::bind(SocketAddr::new(at.ip(), at.port().checked_add(1)?)).ok()?;
+    socket.set_nonblocking(true).ok()?;
+    Some(socket)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
