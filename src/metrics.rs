@@ -26,10 +26,17 @@ pub struct Lasting {
     /// RTP packets received and lost on ended calls, by leg.
     leg_packets: Family<Labels, Counter>,
     leg_lost: Family<Labels, Counter>,
+    /// Ended calls' round trip to the phone (from its RTCP reports), by leg.
+    leg_round_trip: HistogramFamily,
 }
 
 fn mos_buckets() -> Histogram {
     Histogram::new([1.0, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.3, 4.4, 4.5])
+}
+
+fn round_trip_buckets() -> Histogram {
+    // 1 ms to about 1 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 11))
 }
 
 fn store_buckets() -> Histogram {
@@ -51,6 +58,7 @@ impl Lasting {
             leg_mos: Family::new_with_constructor(mos_buckets),
             leg_packets: Family::default(),
             leg_lost: Family::default(),
+            leg_round_trip: Family::new_with_constructor(round_trip_buckets),
         }
     }
 
@@ -59,12 +67,16 @@ impl Lasting {
         self.calls_ended.get_or_create(&vec![("ending", how.to_string())]).inc();
     }
 
-    /// The RTP an ended call received on `leg`: packets, lost, estimated MOS.
-    pub fn leg_quality(&self, leg: &'static str, packets: u32, lost: i64, mos: f64) {
+    /// The media of an ended call on `leg`: packets received and lost, the estimated MOS, the
+    /// round trip if the phone reported one.
+    pub fn leg_quality(&self, leg: &'static str, q: &crate::media::rtcp::LegQuality) {
         let labels = vec![("leg", leg.to_string())];
-        self.leg_mos.get_or_create(&labels).observe(mos);
-        self.leg_packets.get_or_create(&labels).inc_by(packets.into());
-        self.leg_lost.get_or_create(&labels).inc_by(lost.max(0) as u64);
+        self.leg_mos.get_or_create(&labels).observe(q.mos);
+        self.leg_packets.get_or_create(&labels).inc_by(q.packets.into());
+        self.leg_lost.get_or_create(&labels).inc_by(q.lost.max(0) as u64);
+        if let Some(rtt) = q.reported.and_then(|r| r.rtt_ms) {
+            self.leg_round_trip.get_or_create(&labels).observe(rtt / 1000.0);
+        }
     }
 
     /// The `store` (`postgres`, `redb`) answered in `took`.
@@ -91,6 +103,11 @@ impl Lasting {
             self.leg_packets.clone(),
         );
         registry.register("rtp_lost_packets", "RTP packets lost on ended calls, by leg", self.leg_lost.clone());
+        registry.register(
+            "call_round_trip_seconds",
+            "Ended calls' round trip to the phone, from its RTCP reports, by leg",
+            self.leg_round_trip.clone(),
+        );
     }
 }
 
@@ -102,7 +119,17 @@ mod tests {
     fn what_is_counted_is_encoded() {
         let l = Lasting::new();
         l.call_ended("answered");
-        l.leg_quality("caller", 500, 2, 4.38);
+        let reported = crate::media::rtcp::Reported { loss_pct: 0.0, lost: 0, jitter_ms: 1.0, rtt_ms: Some(3.0) };
+        let q = crate::media::rtcp::LegQuality {
+            packets: 500,
+            lost: 2,
+            loss_pct: 0.4,
+            jitter_ms: 1.0,
+            mos: 4.38,
+            srtp: None,
+            reported: Some(reported),
+        };
+        l.leg_quality("caller", &q);
         l.call_ended("answered");
         l.store_answered("postgres", Duration::from_millis(3));
         let mut r = Registry::with_prefix("centralino");
@@ -113,5 +140,6 @@ mod tests {
         assert!(text.contains("centralino_store_answer_seconds_count{store=\"postgres\"} 1"), "{text}");
         assert!(text.contains("centralino_call_mos_bucket{le=\"4.4\",leg=\"caller\"} 1"), "{text}");
         assert!(text.contains("centralino_rtp_lost_packets_total{leg=\"caller\"} 2"), "{text}");
+        assert!(text.contains("centralino_call_round_trip_seconds_bucket{le=\"0.004\",leg=\"caller\"} 1"), "{text}");
     }
 }

@@ -149,7 +149,9 @@ impl MediaQuality {
             .filter_map(|(who, q)| {
                 q.map(|q| {
                     let srtp = if q.srtp.is_some() { ", SRTP" } else { "" };
-                    format!("{who} MOS {:.2}, {:.3}% lost, jitter {:.2} ms{srtp}", q.mos, q.loss_pct, q.jitter_ms)
+                    let rtt =
+                        q.reported.and_then(|r| r.rtt_ms).map(|rtt| format!(", RTT {rtt:.1} ms")).unwrap_or_default();
+                    format!("{who} MOS {:.2}, {:.3}% lost, jitter {:.2} ms{rtt}{srtp}", q.mos, q.loss_pct, q.jitter_ms)
                 })
             })
             .collect();
