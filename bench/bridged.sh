@@ -17,8 +17,12 @@
 #
 #   bench/bridged.sh [--calls 1500] [--rate 100] [--window 20] [--settle 8] [--sip-port 15060]
 #                    [--sipp-port 15070] [--op-port 15090] [--meter-a 19000] [--meter-b 19100]
-#                    [--io auto|io_uring|epoll|unset]
+#                    [--io auto|io_uring|epoll|unset] [--srtp]
 #
+# --srtp: SRTP on both legs (AES_CM_128_HMAC_SHA1_80, SDES): the switchboard requires it, the
+# phones' SDP carries the bench key, the meters protect their streams with it and decrypt the
+# engine's with the keys of its SDP (which sipp logs): the relay decrypts, checks and encrypts
+# every packet.
 # --io sets rtp.io (how the media receivers talk to the kernel; "unset" leaves it out, for builds
 # older than it); BENCH_ENGINE=<binary> measures another build. The summary gives the engine's CPU per relayed packet: its CPU time in the
 # window over the packets the meters received from it.
@@ -41,6 +45,7 @@ while (($#)); do
         --meter-a) MA="$2"; shift 2 ;;
         --meter-b) MB="$2"; shift 2 ;;
         --io) RTP_IO="$2"; shift 2 ;;
+        --srtp) BENCH_SRTP=1; set_sdp_keys; shift ;;
         -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -70,9 +75,14 @@ HTTP="$(engine_http "$WORK")"
 # Meters: A stands for the callers' phones, B for the operators'.
 port_free "$MA" && port_free "$MB" || die "meter ports $MA/$MB are in use"
 M_ARGS=(--talk --streams "$CALLS" --settle "$SETTLE" --window "$WINDOW" --max-wait $((RAMP + 120)) --max-run $((HOLD_S + 200)))
-"$METER" --listen "127.0.0.1:$MA" "${M_ARGS[@]}" >"$WORK/meter_a.out" 2>"$WORK/meter_a.err" &
+SRTP_A=() SRTP_B=()
+if [[ "${BENCH_SRTP:-0}" == 1 ]]; then
+    SRTP_A=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/caller_keys.log")
+    SRTP_B=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/op_keys.log")
+fi
+"$METER" --listen "127.0.0.1:$MA" "${M_ARGS[@]}" "${SRTP_A[@]}" >"$WORK/meter_a.out" 2>"$WORK/meter_a.err" &
 MA_PID=$!
-"$METER" --listen "127.0.0.1:$MB" "${M_ARGS[@]}" >"$WORK/meter_b.out" 2>"$WORK/meter_b.err" &
+"$METER" --listen "127.0.0.1:$MB" "${M_ARGS[@]}" "${SRTP_B[@]}" >"$WORK/meter_b.out" 2>"$WORK/meter_b.err" &
 MB_PID=$!
 
 log "sipp: $CALLS operators' phones register"
@@ -81,6 +91,7 @@ log "sipp: $CALLS operators' phones register"
     exec sipp "127.0.0.1:$SIP_PORT" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$BENCH_DIR/sipp/operator_answers.xml" \
         -inf "$WORK/operators.csv" -s bench -t u1 -i 127.0.0.1 -p "$OP_PORT" -mp $((OP_PORT + 2)) \
         -key expires 3600 -key hold_ms $(((HOLD_S + RAMP + 60) * 1000)) -key ring_ms 100 -key op_rtp_port "$MB" \
+        "${SDP_KEYS[@]}" -trace_logs -log_file "$WORK/op_keys.log" \
         -r 300 -rp 1000 -m "$CALLS" -l $((2 * CALLS + 100)) -max_socket 60000 -timer_resol 1 \
         -timeout "$((HOLD_S + RAMP + 120))s" -nostdin -trace_err -error_file "$WORK/op_errors.log" \
         -trace_stat -stf "$WORK/op_stat.csv" -fd 1
@@ -112,7 +123,7 @@ start_hold_callers
 measure_window "$WORK/meter_a.err" "$WORK/meter_b.err" "$WORK/meter_a.out" "$WORK/meter_b.out"
 {
     echo
-    echo "=== bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s ==="
+    echo "=== bridged: $CALLS calls at $RATE calls/s, window $WINDOW s after $SETTLE s$([[ "${BENCH_SRTP:-0}" == 1 ]] && echo ", SRTP on both legs") ==="
     echo "machine   $(machine_line)"
     echo "queue     answered $(grep -c '"event":"answered"' "$QUEUE" || true), abandoned $(grep -c '"event":"abandoned"' "$QUEUE" || true); bridged at window start: $BRIDGED"
     echo "engine    CPU in the window $WINDOW_CPU% of one core (rtp.io ${RTP_IO:-as configured})"

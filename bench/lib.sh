@@ -9,6 +9,18 @@ METER="$ROOT/target/rtp-meter/release/rtp-meter"
 # The caller's scenario (override to experiment, e.g. without the random start offset).
 SCENARIO="${BENCH_SCENARIO:-$BENCH_DIR/sipp/uac_hold.xml}"
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+# BENCH_SRTP=1: the bench's phones (sipp's SDP, the meters' streams) use SRTP with this key, and
+# the bench switchboard requires it on both legs. SDP_KEYS are the sipp keys of the scenarios'
+# profile and crypto attribute (bench/sipp/uac_hold.xml), plain unless BENCH_SRTP=1.
+BENCH_SRTP_KEY="YmVuY2gtc3J0cC1tYXN0ZXIta2V5LWFuZC1zYWx0"
+set_sdp_keys() {
+    if [[ "${BENCH_SRTP:-0}" == 1 ]]; then
+        SDP_KEYS=(-key profile RTP/SAVP -key crypto "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:$BENCH_SRTP_KEY")
+    else
+        SDP_KEYS=(-key profile RTP/AVP -key crypto "x-srtp:off")
+    fi
+}
+set_sdp_keys
 
 die() { echo "bench: $*" >&2; exit 1; }
 trap 'echo "bench: failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
@@ -152,7 +164,8 @@ start_hold_callers() {
         cd "$WORK"
         exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
             -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
+            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) "${SDP_KEYS[@]}" \
+            -trace_logs -log_file "$WORK/caller_keys.log" \
             -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
             -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
             -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
@@ -323,9 +336,9 @@ nodes:
     queue:
       section: bench
 YAML
-    python3 - "$ROOT/config/centralino.toml" "$dir" "$ops" "$announce" "${RTP_IO:-}" <<'PY'
+    python3 - "$ROOT/config/centralino.toml" "$dir" "$ops" "$announce" "${RTP_IO:-}" "${BENCH_SRTP:-0}" <<'PY'
 import hashlib, sys
-src, out, ops, announce, rtp_io = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+src, out, ops, announce, rtp_io, srtp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 text = open(src).read()
 # RTP_IO (auto, io_uring, epoll): how the media receivers talk to the kernel (rtp.io); "unset"
 # leaves the key out, for builds older than it (BENCH_ENGINE).
@@ -336,6 +349,8 @@ text = text.replace('after_max_wait = { message = "queue_timeout" }\n', '')
 text = text.replace('max_wait_seconds = 1200            # 20 minutes, then:\n', '')
 text = text.replace('when_no_operators = { node = "no_operator_now" }\n', '')
 text = text.replace('digest_algorithms = ["SHA-256", "MD5"]', 'digest_algorithms = ["MD5", "SHA-256"]')
+if srtp == "1":
+    text = text.replace('srtp = "optional"\noperators_srtp = "optional"', 'srtp = "required"\noperators_srtp = "required"')
 realm = "centralino.inps.example"
 parts = [text, f"""
 [[numbers]]

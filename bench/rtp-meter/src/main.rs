@@ -26,6 +26,13 @@
 //! the other leg, PCMU on both legs so the payload passes unchanged) give the one-way delay
 //! through the engine, kernel receive timestamp minus send time (the `delay` line).
 //!
+//! `--srtp-key KEY` (with `--srtp-keys FILE`) makes the streams SRTP (AES_CM_128_HMAC_SHA1_80):
+//! the meter's own with KEY (the inline key of the SDP the bench's sipp sends), the engine's
+//! checked and decrypted with the key its SDP gave for the port they come from, read from FILE
+//! (lines `srtp PORT KEY`, written by sipp as calls are set up, read again as it grows).
+//! Packets from a port whose key is not known yet, or that fail authentication, are counted
+//! (`undecrypted`) and otherwise ignored.
+//!
 //! `--discard PORT` also binds a socket that is never read (smallest receive buffer): streams
 //! sent there cost the engine what any send costs, but the meter nothing, so a sample of the
 //! calls can be measured without the meter competing with the engine for the CPU.
@@ -36,6 +43,13 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The engine's SRTP, compiled in: the bench protects and checks with the same code the
+/// engine runs, which the engine's tests check against webrtc-srtp, RFC 3711 and baresip.
+#[path = "../../../src/media/srtp.rs"]
+#[allow(dead_code)]
+mod srtp;
+use srtp::{MasterKey, SrtpReceiver, SrtpSender, Suite};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -57,7 +71,9 @@ usage: rtp-meter [--listen 127.0.0.1:40000] [--streams N] [--window SECS] [--set
   --discard PORT   also bind 127.0.0.1:PORT and never read it (a sink that costs nothing)
   --talk           send a timestamped 20 ms stream to every source; measure the delay of
                    such streams received (relayed from the other side of a bridge)
-  --talk-to FILE   --talk, and to these addresses (one addr:port a line) from the start";
+  --talk-to FILE   --talk, and to these addresses (one addr:port a line) from the start
+  --srtp-key KEY   SRTP: our streams protected with this inline key (base64)
+  --srtp-keys FILE SRTP: the engine's keys, lines `srtp PORT KEY` (read as the file grows)";
 
 struct Args {
     listen: SocketAddrV4,
@@ -75,6 +91,8 @@ struct Args {
     /// --talk-to: addresses talked to from the start, before anything is heard from them (a
     /// relay that only forwards, like rtpengine, waits for the first packet).
     talk_to: Vec<SocketAddrV4>,
+    srtp_key: Option<MasterKey>,
+    srtp_keys: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -92,6 +110,8 @@ fn parse_args() -> Result<Args, String> {
         discard: None,
         talk: false,
         talk_to: Vec::new(),
+        srtp_key: None,
+        srtp_keys: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -119,6 +139,8 @@ fn parse_args() -> Result<Args, String> {
             "--keepalive-ms" => a.keepalive_ms = num(&v)? as u64,
             "--nominal-ms" => a.nominal_us = (num(&v)? * 1000.0) as u64,
             "--tolerance-ms" => a.tolerance_us = (num(&v)? * 1000.0) as u64,
+            "--srtp-key" => a.srtp_key = Some(MasterKey::from_inline(&v).ok_or("--srtp-key: not a 30-byte base64 key")?),
+            "--srtp-keys" => a.srtp_keys = Some(v),
             "--discard" => a.discard = Some(v.parse().map_err(|_| format!("--discard: not a port: {v}"))?),
             "--talk-to" => {
                 let text = std::fs::read_to_string(&v).map_err(|e| format!("--talk-to {v}: {e}"))?;
@@ -203,6 +225,34 @@ struct Totals {
     dup: u64,
     talkspurts: u64,
     not_rtp: u64,
+    undecrypted: u64,
+}
+
+/// The engine's SRTP keys by the port its packets come from, read from sipp's log as it grows.
+struct EngineKeys {
+    file: String,
+    read: usize,
+    receivers: HashMap<u16, SrtpReceiver>,
+}
+
+impl EngineKeys {
+    fn refresh(&mut self) {
+        let Ok(text) = std::fs::read_to_string(&self.file) else { return };
+        // Only whole lines: sipp may be writing the last one.
+        let upto = text.rfind('\n').map_or(0, |i| i + 1);
+        if upto <= self.read {
+            return;
+        }
+        for line in text[self.read..upto].lines() {
+            let mut fields = line.split_whitespace().skip_while(|f| *f != "srtp").skip(1);
+            if let (Some(port), Some(key)) = (fields.next(), fields.next())
+                && let (Ok(port), Some(key)) = (port.parse(), MasterKey::from_inline(key))
+            {
+                self.receivers.insert(port, SrtpReceiver::new(Suite::AesCm128HmacSha1_80, &key));
+            }
+        }
+        self.read = upto;
+    }
 }
 
 fn cpu_seconds() -> f64 {
@@ -280,9 +330,9 @@ fn send_to(fd: i32, buf: &[u8], to: SocketAddrV4) {
 
 /// Send `pkts[i]` to `names[i]` in one sendmmsg (non-blocking; what the kernel refuses is
 /// dropped, like a lost packet).
-fn send_batch(fd: i32, pkts: &mut [[u8; 172]], names: &[libc::sockaddr_in]) {
+fn send_batch(fd: i32, pkts: &mut [[u8; 192]], len: usize, names: &[libc::sockaddr_in]) {
     let mut iovs: Vec<libc::iovec> =
-        pkts.iter_mut().map(|p| libc::iovec { iov_base: p.as_mut_ptr() as *mut libc::c_void, iov_len: p.len() }).collect();
+        pkts.iter_mut().map(|p| libc::iovec { iov_base: p.as_mut_ptr() as *mut libc::c_void, iov_len: len }).collect();
     let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; pkts.len()];
     for (i, m) in msgs.iter_mut().enumerate() {
         m.msg_hdr.msg_name = &names[i] as *const libc::sockaddr_in as *mut libc::c_void;
@@ -377,9 +427,11 @@ fn main() {
     let talking: Arc<Mutex<Vec<SocketAddrV4>>> = Arc::new(Mutex::new(args.talk_to.clone()));
     if args.talk {
         let talking = Arc::clone(&talking);
+        let srtp_key = args.srtp_key.clone();
         std::thread::spawn(move || {
-            let mut state: HashMap<SocketAddrV4, (u16, u32)> = HashMap::new();
-            let mut pkt = [0xffu8; 172];
+            let mut state: HashMap<SocketAddrV4, (u16, u32, Option<SrtpSender>)> = HashMap::new();
+            let len = if srtp_key.is_some() { 172 + srtp::RTP_OVERHEAD } else { 172 };
+            let mut pkt = [0xffu8; 192];
             pkt[0] = 0x80;
             pkt[1] = 0;
             let start = Instant::now();
@@ -402,16 +454,22 @@ fn main() {
                     let mut pkts = vec![pkt; chunk.len()];
                     let names: Vec<libc::sockaddr_in> = chunk.iter().map(|t| sockaddr(*t)).collect();
                     for (p, t) in pkts.iter_mut().zip(chunk) {
-                        let (seq, ts) = state.entry(*t).or_insert((0, 0));
+                        let (seq, ts, sender) = state.entry(*t).or_insert_with(|| {
+                            (0, 0, srtp_key.as_ref().map(|k| SrtpSender::new(Suite::AesCm128HmacSha1_80, k)))
+                        });
                         p[2..4].copy_from_slice(&seq.to_be_bytes());
                         p[4..8].copy_from_slice(&ts.to_be_bytes());
                         p[8..12].copy_from_slice(&(0x5441_0000 | u32::from(t.port())).to_be_bytes());
                         p[12..20].copy_from_slice(&realtime_ns().to_be_bytes());
                         p[20..24].copy_from_slice(TALK);
+                        p[24..172].fill(0xff);
+                        if let Some(sender) = sender {
+                            sender.protect_rtp(p, 172);
+                        }
                         *seq = seq.wrapping_add(1);
                         *ts = ts.wrapping_add(160);
                     }
-                    send_batch(fd, &mut pkts, &names);
+                    send_batch(fd, &mut pkts, len, &names);
                 }
             }
         });
@@ -439,6 +497,10 @@ fn main() {
     let mut all_packets: u64 = 0;
     let whole_run = args.streams == 0;
     let mut window_report_printed = false;
+    let mut engine_keys =
+        args.srtp_keys.clone().map(|file| EngineKeys { file, read: 0, receivers: HashMap::new() });
+    let mut last_keys = Instant::now();
+    let mut plain = [0u8; 512];
 
     loop {
         let now = Instant::now();
@@ -539,10 +601,16 @@ fn main() {
             first_packet = Some(now);
         }
         let measuring = matches!(phase, Phase::Measuring { .. });
+        if let Some(keys) = &mut engine_keys
+            && now.duration_since(last_keys) >= Duration::from_millis(100)
+        {
+            last_keys = now;
+            keys.refresh();
+        }
         for i in 0..n as usize {
             all_packets += 1;
             let len = msgs[i].msg_len as usize;
-            let p = &bufs[i][..len.min(512)];
+            let mut p = &bufs[i][..len.min(512)];
             let mut kernel_ns = user_ns;
             unsafe {
                 let h = &msgs[i].msg_hdr;
@@ -564,6 +632,17 @@ fn main() {
             );
             if args.echo {
                 send_to(fd, p, src);
+            }
+            if let Some(keys) = &mut engine_keys {
+                match keys.receivers.get_mut(&src.port()).map(|r| r.unprotect_rtp(p, &mut plain)) {
+                    Some(Ok(n)) => p = &plain[..n],
+                    _ => {
+                        if measuring {
+                            tot.undecrypted += 1;
+                        }
+                        continue;
+                    }
+                }
             }
             if p.len() < 12 || p[0] >> 6 != 2 {
                 if measuring {
@@ -724,12 +803,13 @@ fn report(
     );
     let _ = writeln!(
         o,
-        "  packets     {} in the window ({:.0}/s), lost {} ({lost_pct:.4}%, in {lossy} streams), dup/reordered {}, not RTP {}",
+        "  packets     {} in the window ({:.0}/s), lost {} ({lost_pct:.4}%, in {lossy} streams), dup/reordered {}, not RTP {}, SRTP not decrypted {}",
         tot.packets,
         tot.packets as f64 / secs.max(1e-9),
         tot.lost,
         tot.dup,
-        tot.not_rtp
+        tot.not_rtp,
+        tot.undecrypted
     );
     let _ = writeln!(o, "  intervals   {} measured, {} talkspurt starts (marker) not counted", iv.n, tot.talkspurts);
     let _ = writeln!(
