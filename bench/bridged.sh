@@ -45,7 +45,7 @@ while (($#)); do
         --meter-a) MA="$2"; shift 2 ;;
         --meter-b) MB="$2"; shift 2 ;;
         --io) RTP_IO="$2"; shift 2 ;;
-        --srtp) BENCH_SRTP=1; set_sdp_keys; shift ;;
+        --srtp) BENCH_SRTP=1; shift ;;
         -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -75,8 +75,11 @@ HTTP="$(engine_http "$WORK")"
 # Meters: A stands for the callers' phones, B for the operators'.
 port_free "$MA" && port_free "$MB" || die "meter ports $MA/$MB are in use"
 M_ARGS=(--talk --streams "$CALLS" --settle "$SETTLE" --window "$WINDOW" --max-wait $((RAMP + 120)) --max-run $((HOLD_S + 200)))
-SRTP_A=() SRTP_B=()
+SRTP_A=() SRTP_B=() ANSWERS="$BENCH_DIR/sipp/operator_answers.xml"
 if [[ "${BENCH_SRTP:-0}" == 1 ]]; then
+    SCENARIO="$WORK/uac_hold_srtp.xml" ANSWERS="$WORK/operator_answers_srtp.xml"
+    srtp_scenario "$BENCH_DIR/sipp/uac_hold.xml" "$SCENARIO" "$WORK/caller_keys.log"
+    srtp_scenario "$BENCH_DIR/sipp/operator_answers.xml" "$ANSWERS" "$WORK/op_keys.log"
     SRTP_A=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/caller_keys.log")
     SRTP_B=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/op_keys.log")
 fi
@@ -88,10 +91,9 @@ MB_PID=$!
 log "sipp: $CALLS operators' phones register"
 (
     cd "$WORK"
-    exec sipp "127.0.0.1:$SIP_PORT" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$BENCH_DIR/sipp/operator_answers.xml" \
+    exec sipp "127.0.0.1:$SIP_PORT" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$ANSWERS" \
         -inf "$WORK/operators.csv" -s bench -t u1 -i 127.0.0.1 -p "$OP_PORT" -mp $((OP_PORT + 2)) \
         -key expires 3600 -key hold_ms $(((HOLD_S + RAMP + 60) * 1000)) -key ring_ms 100 -key op_rtp_port "$MB" \
-        "${SDP_KEYS[@]}" -trace_logs -log_file "$WORK/op_keys.log" \
         -r 300 -rp 1000 -m "$CALLS" -l $((2 * CALLS + 100)) -max_socket 60000 -timer_resol 1 \
         -timeout "$((HOLD_S + RAMP + 120))s" -nostdin -trace_err -error_file "$WORK/op_errors.log" \
         -trace_stat -stf "$WORK/op_stat.csv" -fd 1

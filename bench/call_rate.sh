@@ -54,7 +54,7 @@ CPU0="$(cpu_s "$ENGINE_PID")" T0="$(date +%s.%N)" M0="$(cpu_s "$METER_PID")"
     cd "$WORK"
     exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s 0773691001 -t "$TRANSPORT" \
         -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-        -inf "$WORK/media.csv" -key hold_ms "$HOLD_MS" "${SDP_KEYS[@]}" \
+        -inf "$WORK/media.csv" -key hold_ms "$HOLD_MS" \
         -r "$RATE" -rp 1000 -m "$CALLS" -l 50000 -max_socket 60000 \
         -timer_resol 1 -recv_timeout 10000 -timeout "${TIMEOUT}s" -timeout_error -nostdin \
         -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 \

@@ -64,7 +64,7 @@ run_calls() {
     c0="$(cpu_all "${pids[@]}")" t0="$(date +%s.%N)"
     log "$name: $RATE calls/s x $CALLS calls, hold $HOLD_MS ms, to $entry"
     (cd "$dir" && exec sipp "$entry" -sf "$BENCH_DIR/sipp/uac_hold.xml" -s 0773691001 -t u1 \
-        -i 127.0.0.1 -p $((SIP_PORT + 10)) -inf "$WORK/listen.csv" -key hold_ms "$HOLD_MS" "${SDP_KEYS[@]}" \
+        -i 127.0.0.1 -p $((SIP_PORT + 10)) -inf "$WORK/listen.csv" -key hold_ms "$HOLD_MS" \
         -r "$RATE" -rp 1000 -m "$CALLS" -l 50000 -max_socket 60000 -timer_resol 1 \
         -timeout "$((CALLS / RATE + HOLD_MS / 1000 + 60))s" -timeout_error -nostdin \
         -trace_stat -stf "$dir/calls_stat.csv" -fd 1 -trace_rtt -rtt_freq 200 \
@@ -89,7 +89,7 @@ run_queue() {
     count() { eval "$journal" | grep -c "\"event\":\"$1\"" || true; }
     log "$name: $QUEUE callers to the bench queue through $entry"
     (cd "$dir" && exec sipp "$entry" -sf "$BENCH_DIR/sipp/uac_hold.xml" -s 0699999999 -t u1 \
-        -i 127.0.0.1 -p $((SIP_PORT + 20)) -inf "$WORK/listen.csv" -key hold_ms 120000 "${SDP_KEYS[@]}" \
+        -i 127.0.0.1 -p $((SIP_PORT + 20)) -inf "$WORK/listen.csv" -key hold_ms 120000 \
         -r 50 -m "$QUEUE" -l $((QUEUE + 10)) -max_socket 60000 -timeout 180s -nostdin \
         -trace_err -error_file "$dir/queue_errors.log") >"$dir/queue.out" 2>&1 &
     SIPP_PID=$!
@@ -101,7 +101,7 @@ run_queue() {
     sleep 3
     (cd "$dir" && exec sipp "$entry" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$BENCH_DIR/sipp/operator_answers.xml" \
         -inf "$WORK/sb/operators.csv" -s bench -t u1 -i 127.0.0.1 -p $((SIP_PORT + 30)) \
-        -key expires 600 -key hold_ms 60000 -key ring_ms 200 -key op_rtp_port 9 "${SDP_KEYS[@]}" \
+        -key expires 600 -key hold_ms 60000 -key ring_ms 200 -key op_rtp_port 9 \
         -m 1 -timeout 90s -nostdin -trace_err -error_file "$dir/op_errors.log") >"$dir/op.out" 2>&1 &
     OP_PID=$!
     deadline=$((SECONDS + 20))

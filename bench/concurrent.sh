@@ -73,7 +73,7 @@ log "sipp: $CALLS calls at $RATE calls/s (ramp ${RAMP} s), hold ${HOLD_S} s, win
     cd "$WORK"
     exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s 0773691001 -t u1 \
         -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-        -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) "${SDP_KEYS[@]}" \
+        -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
         -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
         -timer_resol 1 -recv_timeout 10000 -timeout "${TIMEOUT}s" -timeout_error -nostdin \
         -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 \

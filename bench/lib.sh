@@ -10,17 +10,33 @@ METER="$ROOT/target/rtp-meter/release/rtp-meter"
 SCENARIO="${BENCH_SCENARIO:-$BENCH_DIR/sipp/uac_hold.xml}"
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 # BENCH_SRTP=1: the bench's phones (sipp's SDP, the meters' streams) use SRTP with this key, and
-# the bench switchboard requires it on both legs. SDP_KEYS are the sipp keys of the scenarios'
-# profile and crypto attribute (bench/sipp/uac_hold.xml), plain unless BENCH_SRTP=1.
+# the bench switchboard requires it on both legs (see srtp_scenario).
 BENCH_SRTP_KEY="YmVuY2gtc3J0cC1tYXN0ZXIta2V5LWFuZC1zYWx0"
-set_sdp_keys() {
-    if [[ "${BENCH_SRTP:-0}" == 1 ]]; then
-        SDP_KEYS=(-key profile RTP/SAVP -key crypto "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:$BENCH_SRTP_KEY")
-    else
-        SDP_KEYS=(-key profile RTP/AVP -key crypto "x-srtp:off")
-    fi
+
+# srtp_scenario IN OUT KEYS: the sipp scenario IN made SRTP into OUT: RTP/SAVP with the bench's
+# crypto line, and the engine's port and key (from its answer, or its offer to a phone) appended
+# to KEYS as `srtp PORT KEY` for the meter, at once (an <exec>: sipp's own log is flushed only
+# at exit). Derived at bench time so that the plain scenarios stay as every other bench runs them.
+srtp_scenario() {
+    python3 - "$1" "$2" "$3" "$BENCH_SRTP_KEY" <<'PY'
+import re, sys
+src, out, keys, key = sys.argv[1:5]
+text = open(src).read()
+text, n = re.subn(r"(m=audio \S+) RTP/AVP", r"\1 RTP/SAVP", text)
+assert n == 1, src
+text = text.replace("a=ptime:20\n", f"a=ptime:20\n      a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\n", 1)
+note = f""">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="media_line,engine_port"/>
+      <ereg regexp="inline:([A-Za-z0-9+/=]+)" search_in="body" check_it="true" assign_to="inline,engine_key"/>
+      <exec command="echo srtp [$engine_port] [$engine_key] [$media_line] [$inline] >> {keys}"/>
+    </action>
+  </recv>"""
+text, n = re.subn(r'(<recv (?:response="200" rtd="answer" rrs="true"|request="INVITE" crlf="true"))/>', lambda m: m.group(1) + note, text, count=1)
+assert n == 1, src
+open(out, "w").write(text)
+PY
 }
-set_sdp_keys
 
 die() { echo "bench: $*" >&2; exit 1; }
 trap 'echo "bench: failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
@@ -164,8 +180,7 @@ start_hold_callers() {
         cd "$WORK"
         exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
             -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) "${SDP_KEYS[@]}" \
-            -trace_logs -log_file "$WORK/caller_keys.log" \
+            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
             -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
             -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
             -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"

@@ -74,7 +74,7 @@ for TARGET in $STEPS; do
         cd "$WORK"
         exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s 0773691001 -t u1 \
             -i 127.0.0.1 -p "$PORT" -mp $((SIPP_PORT + 1000 + 10 * I)) \
-            -inf "$WORK/media.csv" -key hold_ms $((HOLD * 1000)) "${SDP_KEYS[@]}" \
+            -inf "$WORK/media.csv" -key hold_ms $((HOLD * 1000)) \
             -r "$RATE" -rp 1000 -m "$ADD" -l $((ADD + 100)) -max_socket 60000 \
             -timer_resol 1 -recv_timeout 10000 -timeout $((HOLD + ADD / RATE + 60))s -timeout_error -nostdin \
             -trace_stat -stf "$WORK/sipp_stat_$TARGET.csv" -fd 1 \

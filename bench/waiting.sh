@@ -79,7 +79,7 @@ log "operator op0001 registers and logs in: the head of the queue is answered"
     cd "$WORK"
     exec sipp "127.0.0.1:$SIP_PORT" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$BENCH_DIR/sipp/operator_answers.xml" \
         -inf "$WORK/operators.csv" -s bench -t u1 -i 127.0.0.1 -p "$OP_PORT" -mp $((OP_PORT + 2)) \
-        -key expires 600 -key hold_ms 60000 -key ring_ms 200 -key op_rtp_port "$METER_PORT" "${SDP_KEYS[@]}" \
+        -key expires 600 -key hold_ms 60000 -key ring_ms 200 -key op_rtp_port "$METER_PORT" \
         -m 1 -timeout 90s -nostdin -trace_err -error_file "$WORK/op_errors.log" -trace_msg -message_file "$WORK/op_messages.log"
 ) >"$WORK/op.out" 2>&1 &
 OP_PID=$!

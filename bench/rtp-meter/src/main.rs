@@ -233,6 +233,11 @@ struct EngineKeys {
     file: String,
     read: usize,
     receivers: HashMap<u16, SrtpReceiver>,
+    /// Packets not decrypted, by the port they came from (for the exit line).
+    failed: HashMap<u16, u64>,
+    /// Sources heard but not decrypted yet (their key not read yet), and when: talked to all
+    /// the same, so that a call whose first packets came before its key still starts.
+    pending: HashMap<SocketAddrV4, Instant>,
 }
 
 impl EngineKeys {
@@ -498,7 +503,7 @@ fn main() {
     let whole_run = args.streams == 0;
     let mut window_report_printed = false;
     let mut engine_keys =
-        args.srtp_keys.clone().map(|file| EngineKeys { file, read: 0, receivers: HashMap::new() });
+        args.srtp_keys.clone().map(|file| EngineKeys { file, read: 0, receivers: HashMap::new(), failed: HashMap::new(), pending: HashMap::new() });
     let mut last_keys = Instant::now();
     let mut plain = [0u8; 512];
 
@@ -562,6 +567,9 @@ fn main() {
                 .filter(|s| now.duration_since(s.last_heard) < Duration::from_secs(2))
                 .map(|s| s.src)
                 .chain(args.talk_to.iter().copied())
+                .chain(engine_keys.iter().flat_map(|k| {
+                    k.pending.iter().filter(|(_, at)| now.duration_since(**at) < Duration::from_secs(2)).map(|(s, _)| *s)
+                }))
                 .collect();
             *talking.lock().unwrap() = recent.into_iter().collect();
         } else if args.keepalive_ms > 0
@@ -640,6 +648,8 @@ fn main() {
                         if measuring {
                             tot.undecrypted += 1;
                         }
+                        *keys.failed.entry(src.port()).or_default() += 1;
+                        keys.pending.insert(src, now);
                         continue;
                     }
                 }
@@ -735,6 +745,16 @@ fn main() {
             println!("rtp-meter: the window never started ({} streams seen, {all_packets} packets)", streams.len());
             println!("RESULT streams_seen={} packets=0 window_s=0", streams.len());
         }
+    }
+    if let Some(keys) = &engine_keys {
+        let mut failed: Vec<(u16, u64)> = keys.failed.iter().map(|(p, n)| (*p, *n)).collect();
+        failed.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let shown: Vec<String> = failed
+            .iter()
+            .take(8)
+            .map(|(p, n)| format!("{p}: {n}{}", if keys.receivers.contains_key(p) { "" } else { " (no key)" }))
+            .collect();
+        eprintln!("rtp-meter: SRTP not decrypted, by engine port: {}", shown.join(", "));
     }
     eprintln!(
         "rtp-meter: exit after {:.1} s: {all_packets} packets, {} streams, socket drops {drops_kernel}, cpu {:.2} s",
