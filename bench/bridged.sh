@@ -24,7 +24,8 @@
 # engine's with the keys of its SDP (which sipp logs): the relay decrypts, checks and encrypts
 # every packet.
 # --io sets rtp.io (how the media receivers talk to the kernel; "unset" leaves it out, for builds
-# older than it); BENCH_ENGINE=<binary> measures another build. The summary gives the engine's CPU per relayed packet: its CPU time in the
+# older than it); BENCH_ENGINE=<binary> measures another build (with BENCH_SRTP=unset for one older than
+# rtp.srtp). The summary gives the engine's CPU per relayed packet: its CPU time in the
 # window over the packets the meters received from it.
 #
 # Target (issue 4): >= 1 500 bridged calls, loss < 0.1 %, relay delay p99 < 1 ms.
@@ -75,11 +76,12 @@ HTTP="$(engine_http "$WORK")"
 # Meters: A stands for the callers' phones, B for the operators'.
 port_free "$MA" && port_free "$MB" || die "meter ports $MA/$MB are in use"
 M_ARGS=(--talk --streams "$CALLS" --settle "$SETTLE" --window "$WINDOW" --max-wait $((RAMP + 120)) --max-run $((HOLD_S + 200)))
-SRTP_A=() SRTP_B=() ANSWERS="$BENCH_DIR/sipp/operator_answers.xml"
+SRTP_A=() SRTP_B=() OP_LOG=() ANSWERS="$BENCH_DIR/sipp/operator_answers.xml"
 if [[ "${BENCH_SRTP:-0}" == 1 ]]; then
     SCENARIO="$WORK/uac_hold_srtp.xml" ANSWERS="$WORK/operator_answers_srtp.xml"
-    srtp_scenario "$BENCH_DIR/sipp/uac_hold.xml" "$SCENARIO" "$WORK/caller_keys.log"
-    srtp_scenario "$BENCH_DIR/sipp/operator_answers.xml" "$ANSWERS" "$WORK/op_keys.log"
+    srtp_scenario "$BENCH_DIR/sipp/uac_hold.xml" "$SCENARIO"
+    srtp_scenario "$BENCH_DIR/sipp/operator_answers.xml" "$ANSWERS"
+    SIPP_LOG=(-trace_logs -log_file "$WORK/caller_keys.log") OP_LOG=(-trace_logs -log_file "$WORK/op_keys.log")
     SRTP_A=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/caller_keys.log")
     SRTP_B=(--srtp-key "$BENCH_SRTP_KEY" --srtp-keys "$WORK/op_keys.log")
 fi
@@ -93,7 +95,7 @@ log "sipp: $CALLS operators' phones register"
     cd "$WORK"
     exec sipp "127.0.0.1:$SIP_PORT" -sf "$BENCH_DIR/sipp/operator_phone.xml" -oocsf "$ANSWERS" \
         -inf "$WORK/operators.csv" -s bench -t u1 -i 127.0.0.1 -p "$OP_PORT" -mp $((OP_PORT + 2)) \
-        -key expires 3600 -key hold_ms $(((HOLD_S + RAMP + 60) * 1000)) -key ring_ms 100 -key op_rtp_port "$MB" \
+        -key expires 3600 -key hold_ms $(((HOLD_S + RAMP + 60) * 1000)) -key ring_ms 100 -key op_rtp_port "$MB" "${OP_LOG[@]}" \
         -r 300 -rp 1000 -m "$CALLS" -l $((2 * CALLS + 100)) -max_socket 60000 -timer_resol 1 \
         -timeout "$((HOLD_S + RAMP + 120))s" -nostdin -trace_err -error_file "$WORK/op_errors.log" \
         -trace_stat -stf "$WORK/op_stat.csv" -fd 1

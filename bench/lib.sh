@@ -12,15 +12,19 @@ CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 # BENCH_SRTP=1: the bench's phones (sipp's SDP, the meters' streams) use SRTP with this key, and
 # the bench switchboard requires it on both legs (see srtp_scenario).
 BENCH_SRTP_KEY="YmVuY2gtc3J0cC1tYXN0ZXIta2V5LWFuZC1zYWx0"
+# Extra sipp arguments of the callers (start_hold_callers), e.g. the SRTP key log.
+SIPP_LOG=()
 
-# srtp_scenario IN OUT KEYS: the sipp scenario IN made SRTP into OUT: RTP/SAVP with the bench's
-# crypto line, and the engine's port and key (from its answer, or its offer to a phone) appended
-# to KEYS as `srtp PORT KEY` for the meter, at once (an <exec>: sipp's own log is flushed only
-# at exit). Derived at bench time so that the plain scenarios stay as every other bench runs them.
+# srtp_scenario IN OUT: the sipp scenario IN made SRTP into OUT: RTP/SAVP with the bench's
+# crypto line, and the engine's port and key (from its answer, or its offer to a phone) logged
+# as `srtp PORT KEY` for the meter (run sipp with -trace_logs -log_file). Each line is padded
+# past stdio's buffer so that it reaches the file at once (sipp flushes its log only at exit;
+# an <exec> per call makes sipp fork, too slow at 100 calls/s). Derived at bench time so that
+# the plain scenarios stay as every other bench runs them.
 srtp_scenario() {
-    python3 - "$1" "$2" "$3" "$BENCH_SRTP_KEY" <<'PY'
+    python3 - "$1" "$2" "$BENCH_SRTP_KEY" <<'PY'
 import re, sys
-src, out, keys, key = sys.argv[1:5]
+src, out, key = sys.argv[1:4]
 text = open(src).read()
 text, n = re.subn(r"(m=audio \S+) RTP/AVP", r"\1 RTP/SAVP", text)
 assert n == 1, src
@@ -29,7 +33,7 @@ note = f""">
     <action>
       <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="media_line,engine_port"/>
       <ereg regexp="inline:([A-Za-z0-9+/=]+)" search_in="body" check_it="true" assign_to="inline,engine_key"/>
-      <exec command="echo srtp [$engine_port] [$engine_key] [$media_line] [$inline] >> {keys}"/>
+      <log message="srtp [$engine_port] [$engine_key] [$media_line] [$inline] {'.' * 9000}"/>
     </action>
   </recv>"""
 text, n = re.subn(r'(<recv (?:response="200" rtd="answer" rrs="true"|request="INVITE" crlf="true"))/>', lambda m: m.group(1) + note, text, count=1)
@@ -180,7 +184,7 @@ start_hold_callers() {
         cd "$WORK"
         exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s "$BENCH_NUMBER" -t u1 \
             -i 127.0.0.1 -p "$SIPP_PORT" -mp $((SIPP_PORT + 10)) \
-            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) \
+            -inf "$WORK/media.csv" -key hold_ms $((HOLD_S * 1000)) "${SIPP_LOG[@]}" \
             -r "$RATE" -rp 1000 -m "$CALLS" -l $((CALLS + 100)) -max_socket 60000 \
             -timer_resol 1 -recv_timeout 10000 -timeout "$((HOLD_S + RAMP + 60))s" -timeout_error -nostdin \
             -trace_stat -stf "$WORK/sipp_stat.csv" -fd 1 -trace_err -error_file "$WORK/sipp_errors.log"
@@ -364,8 +368,11 @@ text = text.replace('after_max_wait = { message = "queue_timeout" }\n', '')
 text = text.replace('max_wait_seconds = 1200            # 20 minutes, then:\n', '')
 text = text.replace('when_no_operators = { node = "no_operator_now" }\n', '')
 text = text.replace('digest_algorithms = ["SHA-256", "MD5"]', 'digest_algorithms = ["MD5", "SHA-256"]')
+# BENCH_SRTP=1 requires SRTP on both legs; "unset" leaves the keys out, for builds older than them.
 if srtp == "1":
     text = text.replace('srtp = "optional"\noperators_srtp = "optional"', 'srtp = "required"\noperators_srtp = "required"')
+elif srtp == "unset":
+    text = text.replace('srtp = "optional"\noperators_srtp = "optional"\n', '')
 realm = "centralino.inps.example"
 parts = [text, f"""
 [[numbers]]

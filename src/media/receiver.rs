@@ -392,43 +392,37 @@ impl RtcpLeg {
         self.source.or_else(|| remote.map(|r| SocketAddr::new(r.ip(), r.port().wrapping_add(1))))
     }
 
-    /// A datagram on the socket: the peer's (S)RTCP, checked with `check` when the leg is
-    /// encrypted, read into `reception` (its sender report) and our view of the peer; whether it
-    /// was a genuine report.
+    /// A datagram on the socket: the peer's (S)RTCP, checked with `check` (decrypted into
+    /// `plain`) when the leg is encrypted, read into `reception` (its sender report) and our view
+    /// of the peer; why not, when it is not a genuine report (malformed RTCP is ignored, RFC 3550
+    /// 6.1).
     fn on_packet(
         &mut self,
         check: &mut Option<SrtpReceiver>,
         reception: &mut Reception,
         remote: Option<SocketAddr>,
-        stats: &ReceiverStats,
         now: Arrival,
         (packet, from): (&[u8], SocketAddr),
-    ) -> bool {
+        plain: &mut [u8],
+    ) -> Result<(), Unread> {
         if !accept_source(&mut self.source, remote, from) {
-            stats.foreign.fetch_add(1, Ordering::Relaxed);
-            return false;
+            return Err(Unread::Foreign);
         }
-        let mut plain = [0u8; 2048];
         let packet = match check {
-            Some(check) => match check.unprotect_rtcp(packet, &mut plain) {
-                Ok(n) => &plain[..n],
-                Err(why) => {
-                    stats.refused(why);
-                    return false;
-                }
-            },
+            Some(check) => {
+                let n = check.unprotect_rtcp(packet, plain).map_err(Unread::Srtp)?;
+                &plain[..n]
+            }
             None => packet,
         };
-        // Malformed RTCP is ignored (RFC 3550 6.1).
-        let Some(heard) = rtcp::read(packet, self.our_ssrc, now.ntp) else { return false };
+        let heard = rtcp::read(packet, self.our_ssrc, now.ntp).ok_or(Unread::Malformed)?;
         if let Some((_, ntp)) = heard.sender_report {
             reception.on_sender_report(ntp, now.ntp);
         }
         if heard.about_us.is_some() {
             self.peer = heard.about_us;
         }
-        stats.rtcp_received.fetch_add(1, Ordering::Relaxed);
-        true
+        Ok(())
     }
 
     /// Our report, if due at `now`: sent to the peer (protected with `protect` on an encrypted
@@ -457,6 +451,29 @@ impl RtcpLeg {
         if self.socket.send_to(&packet, to).is_ok() {
             stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Why a datagram on an RTCP socket was not read.
+enum Unread {
+    Foreign,
+    Srtp(Refused),
+    Malformed,
+}
+
+impl ReceiverStats {
+    /// Count what became of a datagram on an RTCP socket; whether it was a report.
+    fn rtcp(&self, result: Result<(), Unread>) -> bool {
+        match result {
+            Ok(()) => self.rtcp_received.fetch_add(1, Ordering::Relaxed),
+            Err(Unread::Foreign) => self.foreign.fetch_add(1, Ordering::Relaxed),
+            Err(Unread::Srtp(why)) => {
+                self.refused(why);
+                0
+            }
+            Err(Unread::Malformed) => 0,
+        };
+        result.is_ok()
     }
 }
 
@@ -588,6 +605,8 @@ struct Calls {
     stats: Arc<ReceiverStats>,
     /// When to look for reports due next (uptime milliseconds).
     next_scan: u32,
+    /// Where SRTP and SRTCP are decrypted (one buffer per thread, not one per packet).
+    plain: Box<[u8; 2048]>,
 }
 
 /// Where a thread's outgoing packets go: written into a buffer by `write`, sent on `socket`.
@@ -643,20 +662,22 @@ impl Calls {
         let Some(call) = self.calls.get_mut(&id) else { return };
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         match leg {
-            Leg::Caller => caller_packet(call, &self.stats, now, packet, from, out),
-            Leg::Operator => operator_packet(call, &self.stats, now, packet, from, out),
+            Leg::Caller => caller_packet(call, &self.stats, now, (packet, from), &mut self.plain[..], out),
+            Leg::Operator => operator_packet(call, &self.stats, now, (packet, from), &mut self.plain[..], out),
             Leg::CallerRtcp => {
                 let Some(rtcp) = &mut call.caller_rtcp else { return };
                 let (check, reception, remote) = (&mut call.srtp_from_caller, &mut call.from_caller, call.side.remote);
                 // RTCP keeps a silent call alive (a phone that sends no RTP while muted).
-                if rtcp.on_packet(check, reception, remote, &self.stats, now, (packet, from)) {
+                let read = rtcp.on_packet(check, reception, remote, now, (packet, from), &mut self.plain[..]);
+                if self.stats.rtcp(read) {
                     call.heard.store(now.millis, Ordering::Relaxed);
                 }
             }
             Leg::OperatorRtcp => {
                 let Some(Bridge { side, rtcp: Some(rtcp), .. }) = &mut call.bridge else { return };
                 let (check, remote) = (&mut side.srtp_from_operator, side.remote);
-                if rtcp.on_packet(check, &mut call.from_operator, remote, &self.stats, now, (packet, from)) {
+                let read = rtcp.on_packet(check, &mut call.from_operator, remote, now, (packet, from), &mut self.plain[..]);
+                if self.stats.rtcp(read) {
                     call.operator_peer = rtcp.peer;
                 }
             }
@@ -706,7 +727,7 @@ impl Worker {
         choice: MediaIo,
     ) -> io::Result<Self> {
         let io = Io::open(choice, wake.as_raw_fd())?;
-        let calls = Calls { calls: HashMap::new(), watches: HashMap::new(), next_token: 0, stats, next_scan: 0 };
+        let calls = Calls { calls: HashMap::new(), watches: HashMap::new(), next_token: 0, stats, next_scan: 0, plain: Box::new([0; 2048]) };
         Ok(Self { io, wake, commands, calls, closing: HashMap::new(), epoch })
     }
 
@@ -978,16 +999,15 @@ fn caller_packet(
     call: &mut Entry,
     stats: &ReceiverStats,
     now: Arrival,
-    packet: &[u8],
-    from: SocketAddr,
+    (packet, from): (&[u8], SocketAddr),
+    plain: &mut [u8],
     out: &mut impl Outgoing,
 ) {
     if !accept_source(&mut call.source, call.side.remote, from) {
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let mut plain = [0u8; 2048];
-    let Some(packet) = reveal(&mut call.srtp_from_caller, stats, packet, &mut plain) else { return };
+    let Some(packet) = reveal(&mut call.srtp_from_caller, stats, packet, plain) else { return };
     call.heard.store(now.millis, Ordering::Relaxed);
     call.from_caller.on_packet(packet, now.samples);
     match &mut call.bridge {
@@ -1013,8 +1033,8 @@ fn operator_packet(
     call: &mut Entry,
     stats: &ReceiverStats,
     now: Arrival,
-    packet: &[u8],
-    from: SocketAddr,
+    (packet, from): (&[u8], SocketAddr),
+    plain: &mut [u8],
     out: &mut impl Outgoing,
 ) {
     let Some(b) = &mut call.bridge else { return };
@@ -1024,8 +1044,7 @@ fn operator_packet(
         stats.foreign.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let mut plain = [0u8; 2048];
-    let Some(packet) = reveal(&mut b.srtp_from_operator, stats, packet, &mut plain) else { return };
+    let Some(packet) = reveal(&mut b.srtp_from_operator, stats, packet, plain) else { return };
     call.from_operator.on_packet(packet, now.samples);
     match call.side.remote {
         // An encrypted caller's leg without its sender (never, unless lost) gets nothing.
