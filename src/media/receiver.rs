@@ -676,7 +676,8 @@ impl Calls {
             Leg::OperatorRtcp => {
                 let Some(Bridge { side, rtcp: Some(rtcp), .. }) = &mut call.bridge else { return };
                 let (check, remote) = (&mut side.srtp_from_operator, side.remote);
-                let read = rtcp.on_packet(check, &mut call.from_operator, remote, now, (packet, from), &mut self.plain[..]);
+                let read =
+                    rtcp.on_packet(check, &mut call.from_operator, remote, now, (packet, from), &mut self.plain[..]);
                 if self.stats.rtcp(read) {
                     call.operator_peer = rtcp.peer;
                 }
@@ -727,7 +728,14 @@ impl Worker {
         choice: MediaIo,
     ) -> io::Result<Self> {
         let io = Io::open(choice, wake.as_raw_fd())?;
-        let calls = Calls { calls: HashMap::new(), watches: HashMap::new(), next_token: 0, stats, next_scan: 0, plain: Box::new([0; 2048]) };
+        let calls = Calls {
+            calls: HashMap::new(),
+            watches: HashMap::new(),
+            next_token: 0,
+            stats,
+            next_scan: 0,
+            plain: Box::new([0; 2048]),
+        };
         Ok(Self { io, wake, commands, calls, closing: HashMap::new(), epoch })
     }
 
