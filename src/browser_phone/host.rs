@@ -394,7 +394,8 @@ impl Run {
         let (ended_tx, ended) = oneshot::channel();
         let (hang_up, released) = oneshot::channel();
         let (_, media_changes) = mpsc::unbounded_channel();
-        let leg = OperatorLeg { operator: self.c.operator.clone(), socket, media, ended, hang_up, media_changes };
+        let leg =
+            OperatorLeg { operator: self.c.operator.clone(), socket, rtcp: None, media, ended, hang_up, media_changes };
         let talk = Talk {
             call: String::new(),
             rtp,

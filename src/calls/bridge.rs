@@ -12,6 +12,9 @@ pub struct OperatorLeg {
     pub operator: String,
     /// Our RTP socket towards the operator's phone (non-blocking).
     pub socket: UdpSocket,
+    /// Our RTCP socket towards it (the RTP port + 1); none for the phone in the browser, whose
+    /// RTCP is WebRTC's own (str0m's).
+    pub rtcp: Option<UdpSocket>,
     /// What the operator's phone answered.
     pub media: Negotiated,
     /// Completes when the operator's side has ended (their BYE, or the dialog failed).

@@ -142,8 +142,7 @@ impl CallMedia {
     /// Relay the caller's packets to the operator's phone and back; the operator's stream
     /// continues the caller's (same SSRC, sequence and timestamps).
     pub fn bridge(&mut self, leg: OperatorLeg) -> Bridged {
-        let OperatorLeg { socket, media, ended, hang_up, media_changes, .. } = leg;
-        let rtcp = rtcp_beside(&socket);
+        let OperatorLeg { socket, rtcp, media, ended, hang_up, media_changes, .. } = leg;
         let stream = self.voice.hand_over();
         self.operator_srtp = media.srtp.as_ref().map(|s| s.suite);
         let (caller_codec, op_codec) = (LegCodec::of(&self.params), LegCodec::of(&media));

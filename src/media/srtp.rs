@@ -176,13 +176,34 @@ fn ssrc_at(packet: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(packet[at..at + 4].try_into().expect("four bytes"))
 }
 
-/// Protects our stream on one leg.
-pub struct SrtpSender {
+/// The keys of one direction of a leg: the suite, the master key, and the session keys derived
+/// from it for SRTP and SRTCP.
+struct Keys {
     suite: Suite,
     master: MasterKey,
+    rtp: SessionKeys,
+    rtcp: SessionKeys,
+}
+
+impl Keys {
     /// Boxed: key schedules and HMAC states are a few kilobytes, and senders move.
-    rtp: Box<SessionKeys>,
-    rtcp: Box<SessionKeys>,
+    fn new(suite: Suite, master: &MasterKey) -> Box<Keys> {
+        Box::new(Keys {
+            suite,
+            master: master.clone(),
+            rtp: SessionKeys::derive(master, 0),
+            rtcp: SessionKeys::derive(master, 3),
+        })
+    }
+
+    fn are(&self, suite: Suite, master: &MasterKey) -> bool {
+        self.suite == suite && self.master == *master
+    }
+}
+
+/// Protects our stream on one leg.
+pub struct SrtpSender {
+    keys: Box<Keys>,
     /// The stream's SSRC, last sequence number and rollover counter.
     stream: Option<(u32, u16, u32)>,
     rtcp_index: u32,
@@ -190,25 +211,18 @@ pub struct SrtpSender {
 
 impl SrtpSender {
     pub fn new(suite: Suite, master: &MasterKey) -> Self {
-        Self {
-            suite,
-            master: master.clone(),
-            rtp: Box::new(SessionKeys::derive(master, 0)),
-            rtcp: Box::new(SessionKeys::derive(master, 3)),
-            stream: None,
-            rtcp_index: 0,
-        }
+        Self { keys: Keys::new(suite, master), stream: None, rtcp_index: 0 }
     }
 
     /// Whether this sender protects with `suite` and `master` (a re-INVITE may change them).
     pub fn keyed_with(&self, suite: Suite, master: &MasterKey) -> bool {
-        self.suite == suite && self.master == *master
+        self.keys.are(suite, master)
     }
 
     /// Protect the RTP packet in `buf[..len]` in place; the protected length (`buf` needs
     /// [`RTP_OVERHEAD`] more bytes), or `None` when it is not RTP or does not fit.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
-        let tag_len = self.suite.rtp_tag_len();
+        let tag_len = self.keys.suite.rtp_tag_len();
         let offset = rtp_payload_offset(&buf[..len])?;
         if buf.len() < len + tag_len {
             return None;
@@ -227,8 +241,8 @@ impl SrtpSender {
             _ => 0,
         };
         self.stream = Some((ssrc, seq, roc));
-        self.rtp.apply(ssrc, u64::from(roc) << 16 | u64::from(seq), &mut buf[offset..len]);
-        let tag = self.rtp.tag(&buf[..len], &roc.to_be_bytes());
+        self.keys.rtp.apply(ssrc, u64::from(roc) << 16 | u64::from(seq), &mut buf[offset..len]);
+        let tag = self.keys.rtp.tag(&buf[..len], &roc.to_be_bytes());
         buf[len..len + tag_len].copy_from_slice(&tag.as_ref()[..tag_len]);
         Some(len + tag_len)
     }
@@ -241,9 +255,9 @@ impl SrtpSender {
         }
         self.rtcp_index = (self.rtcp_index + 1) & 0x7fff_ffff;
         let ssrc = ssrc_at(buf, 4);
-        self.rtcp.apply(ssrc, u64::from(self.rtcp_index), &mut buf[8..len]);
+        self.keys.rtcp.apply(ssrc, u64::from(self.rtcp_index), &mut buf[8..len]);
         buf[len..len + 4].copy_from_slice(&(self.rtcp_index | 0x8000_0000).to_be_bytes());
-        let tag = self.rtcp.tag(&buf[..len + 4], &[]);
+        let tag = self.keys.rtcp.tag(&buf[..len + 4], &[]);
         buf[len + 4..len + RTCP_OVERHEAD].copy_from_slice(&tag.as_ref()[..RTCP_TAG_LEN]);
         Some(len + RTCP_OVERHEAD)
     }
@@ -252,13 +266,13 @@ impl SrtpSender {
 // The keys never print.
 impl std::fmt::Debug for SrtpSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SrtpSender").field("suite", &self.suite).finish_non_exhaustive()
+        f.debug_struct("SrtpSender").field("suite", &self.keys.suite).finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for SrtpReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SrtpReceiver").field("suite", &self.suite).finish_non_exhaustive()
+        f.debug_struct("SrtpReceiver").field("suite", &self.keys.suite).finish_non_exhaustive()
     }
 }
 
@@ -310,11 +324,7 @@ impl Window {
 
 /// Checks and decrypts what a peer sends on one leg.
 pub struct SrtpReceiver {
-    suite: Suite,
-    master: MasterKey,
-    /// Boxed: key schedules and HMAC states are a few kilobytes, and senders move.
-    rtp: Box<SessionKeys>,
-    rtcp: Box<SessionKeys>,
+    keys: Box<Keys>,
     /// The streams (SSRCs) that authenticated, most recent first.
     rtp_streams: Vec<Window>,
     rtcp_streams: Vec<Window>,
@@ -345,10 +355,7 @@ fn accept(streams: &mut Vec<Window>, ssrc: u32, index: u64) {
 impl SrtpReceiver {
     pub fn new(suite: Suite, master: &MasterKey) -> Self {
         Self {
-            suite,
-            master: master.clone(),
-            rtp: Box::new(SessionKeys::derive(master, 0)),
-            rtcp: Box::new(SessionKeys::derive(master, 3)),
+            keys: Keys::new(suite, master),
             rtp_streams: Vec::with_capacity(STREAMS),
             rtcp_streams: Vec::with_capacity(STREAMS),
         }
@@ -356,12 +363,12 @@ impl SrtpReceiver {
 
     /// Whether this receiver checks with `suite` and `master`.
     pub fn keyed_with(&self, suite: Suite, master: &MasterKey) -> bool {
-        self.suite == suite && self.master == *master
+        self.keys.are(suite, master)
     }
 
     /// Check and decrypt the SRTP `packet` into `out`; the length of the RTP packet there.
     pub fn unprotect_rtp(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, Refused> {
-        let tag_len = self.suite.rtp_tag_len();
+        let tag_len = self.keys.suite.rtp_tag_len();
         let len = packet.len().checked_sub(tag_len).ok_or(Refused::Malformed)?;
         let offset = rtp_payload_offset(&packet[..len]).ok_or(Refused::Malformed)?;
         if out.len() < len {
@@ -379,11 +386,11 @@ impl SrtpReceiver {
             w.check(index)?;
         }
         let roc = (index >> 16) as u32;
-        let tag = self.rtp.tag(&packet[..len], &roc.to_be_bytes());
+        let tag = self.keys.rtp.tag(&packet[..len], &roc.to_be_bytes());
         verify_slices_are_equal(&tag.as_ref()[..tag_len], &packet[len..]).map_err(|_| Refused::Authentication)?;
         accept(&mut self.rtp_streams, ssrc, index);
         out[..len].copy_from_slice(&packet[..len]);
-        self.rtp.apply(ssrc, index, &mut out[offset..len]);
+        self.keys.rtp.apply(ssrc, index, &mut out[offset..len]);
         Ok(len)
     }
 
@@ -400,13 +407,13 @@ impl SrtpReceiver {
         if let Some(w) = window {
             w.check(index)?;
         }
-        let tag = self.rtcp.tag(&packet[..len + 4], &[]);
+        let tag = self.keys.rtcp.tag(&packet[..len + 4], &[]);
         verify_slices_are_equal(&tag.as_ref()[..RTCP_TAG_LEN], &packet[len + 4..])
             .map_err(|_| Refused::Authentication)?;
         accept(&mut self.rtcp_streams, ssrc, index);
         out[..len].copy_from_slice(&packet[..len]);
         if e_index & 0x8000_0000 != 0 {
-            self.rtcp.apply(ssrc, index, &mut out[8..len]);
+            self.keys.rtcp.apply(ssrc, index, &mut out[8..len]);
         }
         Ok(len)
     }

@@ -153,8 +153,15 @@ async fn ring_inner(
     let (ended_tx, ended) = oneshot::channel();
     let (hang_up, hang_up_rx) = oneshot::channel::<()>();
     let (changes_tx, media_changes) = mpsc::unbounded_channel();
-    let leg =
-        OperatorLeg { operator: operator.to_string(), socket, media: media.clone(), ended, hang_up, media_changes };
+    let leg = OperatorLeg {
+        operator: operator.to_string(),
+        rtcp: crate::media::rtp_port::rtcp_beside(&socket),
+        socket,
+        media: media.clone(),
+        ended,
+        hang_up,
+        media_changes,
+    };
     // The supervisor: BYE when the call's host lets go of (or never takes) the leg; report the
     // phone's BYE; answer its re-INVITEs (hold, resume, a new address); forget the dialog.
     let s = Arc::clone(shared);
