@@ -68,13 +68,13 @@ impl Lasting {
     }
 
     /// The media of an ended call on `leg`: packets received and lost, the estimated MOS, the
-    /// round trip if the phone reported one.
-    pub fn leg_quality(&self, leg: &'static str, q: &crate::media::rtcp::LegQuality) {
+    /// round trip in milliseconds if the phone reported one.
+    pub fn leg_quality(&self, leg: &'static str, packets: u32, lost: i64, mos: f64, rtt_ms: Option<f64>) {
         let labels = vec![("leg", leg.to_string())];
-        self.leg_mos.get_or_create(&labels).observe(q.mos);
-        self.leg_packets.get_or_create(&labels).inc_by(q.packets.into());
-        self.leg_lost.get_or_create(&labels).inc_by(q.lost.max(0) as u64);
-        if let Some(rtt) = q.reported.and_then(|r| r.rtt_ms) {
+        self.leg_mos.get_or_create(&labels).observe(mos);
+        self.leg_packets.get_or_create(&labels).inc_by(packets.into());
+        self.leg_lost.get_or_create(&labels).inc_by(lost.max(0) as u64);
+        if let Some(rtt) = rtt_ms {
             self.leg_round_trip.get_or_create(&labels).observe(rtt / 1000.0);
         }
     }
@@ -119,17 +119,7 @@ mod tests {
     fn what_is_counted_is_encoded() {
         let l = Lasting::new();
         l.call_ended("answered");
-        let reported = crate::media::rtcp::Reported { loss_pct: 0.0, lost: 0, jitter_ms: 1.0, rtt_ms: Some(3.0) };
-        let q = crate::media::rtcp::LegQuality {
-            packets: 500,
-            lost: 2,
-            loss_pct: 0.4,
-            jitter_ms: 1.0,
-            mos: 4.38,
-            srtp: None,
-            reported: Some(reported),
-        };
-        l.leg_quality("caller", &q);
+        l.leg_quality("caller", 500, 2, 4.38, Some(3.0));
         l.call_ended("answered");
         l.store_answered("postgres", Duration::from_millis(3));
         let mut r = Registry::with_prefix("centralino");

@@ -45,7 +45,7 @@ impl CallLog {
         if let Some(m) = &record.media {
             for (leg, q) in [("caller", m.caller), ("operator", m.operator)] {
                 if let Some(q) = q {
-                    metrics.leg_quality(leg, &q);
+                    metrics.leg_quality(leg, q.packets, q.lost, q.mos, q.reported.and_then(|r| r.rtt_ms));
                 }
             }
         }
