@@ -1146,6 +1146,21 @@ mod tests {
         Negotiated::plain(Law::Pcmu, Some(remote))
     }
 
+    /// A plain operator's side (PCMU, no SRTP, no RTCP).
+    fn plain_side(socket: UdpSocket, remote: Option<SocketAddr>, to_operator: Relay, to_caller: Relay) -> OperatorSide {
+        OperatorSide {
+            socket,
+            codec: PCMU,
+            remote,
+            to_operator,
+            to_caller,
+            srtp_to_operator: None,
+            srtp_from_operator: None,
+            srtp_to_caller: None,
+            rtcp: None,
+        }
+    }
+
     fn key(byte: u8) -> MasterKey {
         MasterKey::from_bytes([byte; 30])
     }
@@ -1259,17 +1274,12 @@ mod tests {
         let inbound = rx.attach(Arc::clone(&call), &negotiated(caller_phone.local_addr().unwrap()));
         let (call_addr, op_addr) = (call.local_addr().unwrap(), op.local_addr().unwrap());
         let op_socket = Arc::try_unwrap(op).unwrap();
-        inbound.bridge(OperatorSide {
-            socket: op_socket,
-            codec: PCMU,
-            remote: Some(operator_phone.local_addr().unwrap()),
-            to_operator: Relay::new(PCMU, PCMU, 0xaaaa, 100, 0),
-            to_caller: Relay::new(PCMU, PCMU, 0xcccc, 500, 0),
-            srtp_to_operator: None,
-            srtp_from_operator: None,
-            srtp_to_caller: None,
-            rtcp: None,
-        });
+        inbound.bridge(plain_side(
+            op_socket,
+            Some(operator_phone.local_addr().unwrap()),
+            Relay::new(PCMU, PCMU, 0xaaaa, 100, 0),
+            Relay::new(PCMU, PCMU, 0xcccc, 500, 0),
+        ));
         std::thread::sleep(Duration::from_millis(50));
         caller_phone.send_to(&rtp(0, 9, 1000, &[1; 160]), call_addr).unwrap();
         let (h, body) = recv(&operator_phone).expect("relayed to the operator");
@@ -1424,17 +1434,12 @@ mod tests {
             let (call_addr, op_addr) = (call.local_addr().unwrap(), op.local_addr().unwrap());
             let phone = socket();
             let inbound = rx.attach(Arc::clone(&call), &negotiated(phone.local_addr().unwrap()));
-            inbound.bridge(OperatorSide {
-                socket: op,
-                codec: PCMU,
-                remote: Some(phone.local_addr().unwrap()),
-                to_operator: Relay::new(PCMU, PCMU, 1, 0, 0),
-                to_caller: Relay::new(PCMU, PCMU, 2, 0, 0),
-                srtp_to_operator: None,
-                srtp_from_operator: None,
-                srtp_to_caller: None,
-                rtcp: None,
-            });
+            inbound.bridge(plain_side(
+                op,
+                Some(phone.local_addr().unwrap()),
+                Relay::new(PCMU, PCMU, 1, 0, 0),
+                Relay::new(PCMU, PCMU, 2, 0, 0),
+            ));
             phone.send_to(&rtp(0, 1, 0, &[1; 160]), call_addr).unwrap();
             recv(&phone).expect("bridged");
             inbound.unbridge().await;
@@ -1468,17 +1473,12 @@ mod tests {
                 let op = UdpSocket::bind("127.0.0.1:0").unwrap();
                 let op_addr = op.local_addr().unwrap();
                 let inbound = rx.attach(Arc::clone(&call), &negotiated(a.local_addr().unwrap()));
-                inbound.bridge(OperatorSide {
-                    socket: op,
-                    codec: PCMU,
-                    remote: Some(b.local_addr().unwrap()),
-                    to_operator: Relay::new(PCMU, PCMU, 1, 0, 0),
-                    to_caller: Relay::new(PCMU, PCMU, 2, 0, 0),
-                    srtp_to_operator: None,
-                    srtp_from_operator: None,
-                    srtp_to_caller: None,
-                    rtcp: None,
-                });
+                inbound.bridge(plain_side(
+                    op,
+                    Some(b.local_addr().unwrap()),
+                    Relay::new(PCMU, PCMU, 1, 0, 0),
+                    Relay::new(PCMU, PCMU, 2, 0, 0),
+                ));
                 calls.push((inbound, call.local_addr().unwrap(), op_addr));
             }
             std::thread::sleep(Duration::from_millis(50));
